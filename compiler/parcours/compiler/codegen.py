@@ -1,0 +1,4 @@
+"""placeholder"""
+from . import ir
+def generate(program: ir.Program) -> str:
+    return ""

@@ -1,0 +1,129 @@
+"""Diagnostics: every problem the compiler finds, with a code, a span and a hint.
+
+A stage never raises on a user's mistake; it adds a :class:`Diagnostic` to a
+:class:`Diagnostics` bag and goes on, so that one run reports everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file; lines and columns count from 1."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    severity: str  # "error" | "warning"
+    message: str
+    span: Span
+    hint: str | None = None
+    notes: tuple[tuple[Span, str], ...] = ()
+    counterexample: dict[str, object] | None = field(default=None, compare=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def headline(self) -> str:
+        return f"{self.span}: {self.severity}[{self.code}]: {self.message}"
+
+
+class Diagnostics:
+    """An ordered bag of diagnostics; deduplicates exact repeats."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+        self._seen: set[tuple[str, str, Span]] = set()
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        key = (diagnostic.code, diagnostic.message, diagnostic.span)
+        if key not in self._seen:
+            self._seen.add(key)
+            self._items.append(diagnostic)
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None,
+              notes: tuple[tuple[Span, str], ...] = ()) -> None:
+        self.add(Diagnostic(code, "error", message, span, hint, notes))
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None,
+                notes: tuple[tuple[Span, str], ...] = ()) -> None:
+        self.add(Diagnostic(code, "warning", message, span, hint, notes))
+
+    def extend(self, items: Iterable[Diagnostic]) -> None:
+        for item in items:
+            self.add(item)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self._items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(sorted(self._items, key=_order))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _order(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.span.file, d.span.line, d.span.column, d.code)
+
+
+class CompileError(Exception):
+    """Raised at the pipeline boundary when a policy has errors."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(f"{sum(d.is_error for d in diagnostics)} error(s)")
+        self.diagnostics = diagnostics
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A hint naming the closest known name, if one is close enough."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def render(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
+    """``FILE:LINE:COL: error[CODE]: message`` with an excerpt, a caret and a hint."""
+    lines = [diagnostic.headline()]
+    lines.extend(_excerpt(diagnostic.span, sources))
+    for span, text in diagnostic.notes:
+        lines.append(f"  note: {span}: {text}")
+    if diagnostic.hint:
+        lines.append(f"  = help: {diagnostic.hint}")
+    return "\n".join(lines)
+
+
+def _excerpt(span: Span, sources: dict[str, str]) -> list[str]:
+    text = sources.get(span.file)
+    if text is None:
+        return []
+    all_lines = text.splitlines()
+    if not 1 <= span.line <= len(all_lines):
+        return []
+    source_line = all_lines[span.line - 1].expandtabs(1)
+    gutter = str(span.line)
+    width = 1
+    if span.end_line == span.line and span.end_column > span.column:
+        width = span.end_column - span.column
+    width = max(1, min(width, len(source_line) - span.column + 1))
+    pad = " " * len(gutter)
+    return [
+        f"{pad} |",
+        f"{gutter} | {source_line}",
+        f"{pad} | {' ' * (span.column - 1)}{'^' * width}",
+    ]

@@ -1,0 +1,95 @@
+"""The one module that runs every stage: file → scope → IR → module text.
+
+Callers (the CLI, tests, tools) use :func:`analyse` to get diagnostics and,
+when there is no error, the IR; :func:`compile_policy` adds code generation;
+:func:`load_decider` compiles in memory and imports the result.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ir
+from .check import check
+from .codegen import generate
+from .diagnostics import CompileError, Diagnostic, Diagnostics, render
+from .resolve import load
+
+
+@dataclass(slots=True)
+class Analysis:
+    """What the compiler knows about one policy file."""
+
+    path: str
+    program: ir.Program | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.program is not None and not any(d.is_error for d in self.diagnostics)
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources) for d in self.diagnostics)
+
+
+def analyse(path: str | os.PathLike[str], data: bytes | None = None,
+            verify: bool = True) -> Analysis:
+    """Parse, resolve and check a policy; with `verify`, run the static verifier too."""
+    display = str(path)
+    diagnostics = Diagnostics()
+    scope = load(Path(path), display, diagnostics, data)
+    program = check(scope, diagnostics) if scope.units else None
+    if program is not None and verify:
+        from .verify import verify_program
+
+        diagnostics.extend(verify_program(program))
+    if diagnostics.has_errors:
+        program = None
+    return Analysis(display, program, list(diagnostics), scope.texts)
+
+
+def compile_policy(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[Analysis, str]:
+    """The generated module's text; raises CompileError when the policy has errors."""
+    analysis = analyse(path, data)
+    if analysis.program is None:
+        raise CompileError(analysis.diagnostics)
+    return analysis, generate(analysis.program)
+
+
+def write_atomically(target: str | os.PathLike[str], text: str) -> None:
+    """Write `text` to `target` so that a reader sees the old file or the new one, never half."""
+    target_path = Path(target)
+    directory = target_path.parent if str(target_path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, target_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_module(name: str, text: str, origin: str) -> types.ModuleType:
+    """Execute generated module text as a fresh module (not registered in sys.modules)."""
+    module = types.ModuleType(name)
+    module.__file__ = origin
+    code = compile(text, origin, "exec")
+    exec(code, module.__dict__)
+    return module
+
+
+def load_policy(path: str | os.PathLike[str]) -> types.ModuleType:
+    """A `.parcours` file compiled in memory, or an already generated `.py` module."""
+    text_path = Path(path)
+    if text_path.suffix == ".py":
+        return load_module(text_path.stem, text_path.read_text(encoding="utf-8"), str(text_path))
+    analysis, text = compile_policy(path)
+    assert analysis.program is not None
+    return load_module(f"parcours_{analysis.program.policy.id}", text, f"<{path}>")
