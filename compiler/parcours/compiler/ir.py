@@ -19,7 +19,7 @@ from decimal import Decimal
 from .diagnostics import Span
 
 PATHWAYS = ("coordinated", "direct_access", "exempt", "out_of_pathway", "not_covered")
-CONTRACT_OUTPUTS = ("base", "rate", "flat_fee", "reimbursed", "patient_pays")
+CONTRACT_OUTPUTS = ("base", "rate", "reimbursed", "flat_fee", "patient_pays")  # Decision order
 STATUSES = ("in_force", "proposal", "variant")
 
 # ---- types -----------------------------------------------------------------

@@ -7,7 +7,9 @@ when there is no error, the IR; :func:`compile_policy` adds code generation;
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import tempfile
 import types
 from dataclasses import dataclass, field
@@ -77,11 +79,21 @@ def write_atomically(target: str | os.PathLike[str], text: str) -> None:
 
 
 def load_module(name: str, text: str, origin: str) -> types.ModuleType:
-    """Execute generated module text as a fresh module (not registered in sys.modules)."""
-    module = types.ModuleType(name)
+    """Execute generated module text as a fresh module, registered under a name unique to
+    its text (dataclasses look their module up in sys.modules)."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    unique = f"_parcours_generated.{name}_{digest}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    module = types.ModuleType(unique)
     module.__file__ = origin
     code = compile(text, origin, "exec")
-    exec(code, module.__dict__)
+    sys.modules[unique] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        del sys.modules[unique]
+        raise
     return module
 
 

@@ -1,0 +1,89 @@
+"""Episode validation: the error paths generated modules call when a field is wrong.
+
+The happy path is inlined in each generated `decide` (type checks, ranges,
+enum membership); these functions only build the clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date
+
+from .errors import EpisodeError
+from .money import describe
+
+_EXPECTED = {"bool": "true or false", "int": "a whole number", "str": "a string",
+             "date": "a date YYYY-MM-DD", "object": "an object"}
+
+
+def episode_id(episode: object) -> object:
+    """The episode's `id`, when it has a usable one (for error messages)."""
+    if isinstance(episode, Mapping):
+        value = episode.get("id")
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def bad_value(episode_id: object, field: str, value: object, expected: str) -> EpisodeError:
+    if value is None:
+        return EpisodeError(episode_id, field, f"missing (expected {_EXPECTED.get(expected, expected)})")
+    return EpisodeError(episode_id, field,
+                        f"expected {_EXPECTED.get(expected, expected)}, got {describe(value)}")
+
+
+def bad_enum(episode_id: object, field: str, value: object,
+             members: Collection[str]) -> EpisodeError:
+    if value is None:
+        return EpisodeError(episode_id, field, "missing (expected one of: "
+                            + ", ".join(sorted(members)) + ")")
+    return EpisodeError(episode_id, field, f"{describe(value)} is not one of: "
+                        + ", ".join(sorted(members)))
+
+
+def out_of_range(episode_id: object, field: str, value: int, low: int | None,
+                 high: int | None) -> EpisodeError:
+    bounds = f"{low if low is not None else '…'}..{high if high is not None else '…'}"
+    return EpisodeError(episode_id, field, f"{value} is outside {bounds}")
+
+
+def bad_date(episode_id: object, field: str, value: object) -> EpisodeError:
+    if isinstance(value, str):
+        return EpisodeError(episode_id, field, f"{value!r} is not a date YYYY-MM-DD")
+    return bad_value(episode_id, field, value, "date")
+
+
+def parse_date(episode_id: object, field: str, value: object) -> date:
+    if type(value) is not str or len(value) != 10:
+        raise bad_date(episode_id, field, value)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_date(episode_id, field, value) from None
+
+
+def outside_validity(episode_id: object, day: date, start: date,
+                     until: date | None) -> EpisodeError:
+    span = f"from {start}" + (f" until {until}" if until else "")
+    return EpisodeError(episode_id, "date", f"{day} is outside the policy's validity ({span})")
+
+
+def unknown_field(episode_id: object, section: Mapping[str, object], allowed: Collection[str],
+                  prefix: str) -> EpisodeError:
+    extra = sorted(str(k) for k in section if k not in allowed)
+    name = extra[0] if extra else "?"
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return EpisodeError(episode_id, prefix + name, f"unknown field{hint}")
+
+
+def not_an_object(episode_id: object, field: str, value: object) -> EpisodeError:
+    if value is None:
+        return EpisodeError(episode_id, field, "missing (expected an object)")
+    return EpisodeError(episode_id, field, f"expected an object, got {describe(value)}")
+
+
+def broken_constraint(episode_id: object, field: str, name: str, text: str) -> EpisodeError:
+    return EpisodeError(episode_id, field, f"breaks constraint {name}: {text}")

@@ -1,0 +1,114 @@
+"""Parameters and what-if overrides (`--set NAME=VALUE`, `--set TABLE[KEY]=VALUE`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+from .errors import OverrideError
+from .money import CENT, MAX_AMOUNT, parse_decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """A parameter or table a what-if run may override."""
+
+    name: str
+    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "enum"
+    field: str  # the attribute of the generated Parameters class
+    dated: bool  # stored per period (a tuple indexed by period)
+    keys: tuple[str, ...] = ()  # a table: its keys
+    members: tuple[str, ...] = ()  # an enum value: its members
+    low: int | None = None
+    high: int | None = None
+
+
+class HasOverrides(Protocol):
+    @property
+    def overrides(self) -> tuple[tuple[str, str], ...]: ...
+
+
+P = TypeVar("P", bound=HasOverrides)
+
+
+def parse_value(spec: ParamSpec, text: str) -> object:
+    """The override's text as a value of the parameter's type, or an OverrideError."""
+    shown = f"--set {spec.name}={text}"
+    if spec.kind == "bool":
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise OverrideError(f"{shown}: {spec.name} is true or false")
+    if spec.kind == "int":
+        try:
+            value = int(text)
+        except ValueError:
+            raise OverrideError(f"{shown}: {spec.name} is a whole number") from None
+        if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+            raise OverrideError(f"{shown}: {spec.name} is within {spec.low}..{spec.high}")
+        return value
+    if spec.kind == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise OverrideError(f"{shown}: {spec.name} is a date YYYY-MM-DD") from None
+    if spec.kind == "enum":
+        if text not in spec.members:
+            raise OverrideError(f"{shown}: {spec.name} is one of " + ", ".join(spec.members))
+        return text
+    amount_text = text.split()[0] if spec.kind == "money" and text.split() else text
+    number = parse_decimal(amount_text)
+    if spec.kind == "rate":
+        if number is None or not 0 <= number <= 1:
+            raise OverrideError(f"{shown}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
+        return number
+    if number is None or number < 0 or number >= MAX_AMOUNT or number.quantize(CENT) != number:
+        raise OverrideError(f"{shown}: {spec.name} is an amount exact to the cent, e.g. 25.00")
+    return number.quantize(CENT)
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    if name.endswith("]") and "[" in name:
+        base, key = name[:-1].split("[", 1)
+        return base.strip(), key.strip().strip('"')
+    return name.strip(), None
+
+
+def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
+                    overrides: Mapping[str, str]) -> P:
+    """A copy of `defaults` with each override applied to every period it covers."""
+    by_name = {spec.name: spec for spec in specs}
+    changes: dict[str, Any] = {}
+    for raw_name, text in overrides.items():
+        name, key = split_name(raw_name)
+        spec = by_name.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, sorted(by_name), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            known = ", ".join(sorted(by_name)) or "none"
+            raise OverrideError(f"--set {raw_name}: no parameter named {name}{hint}; "
+                                f"parameters: {known}")
+        value = parse_value(spec, text.strip())
+        if spec.keys:
+            table = dict(changes.get(spec.field, getattr(defaults, spec.field)))
+            if key is None:
+                chosen = spec.keys
+            elif key in spec.keys:
+                chosen = (key,)
+            else:
+                raise OverrideError(f"--set {raw_name}: {key} is not a key of {name}; keys: "
+                                    + ", ".join(spec.keys))
+            for k in chosen:
+                table[k] = (value,) * periods
+            changes[spec.field] = table
+        elif key is not None:
+            raise OverrideError(f"--set {raw_name}: {name} is not a table")
+        else:
+            changes[spec.field] = (value,) * periods if spec.dated else value
+    record = tuple(defaults.overrides) + tuple((k, v.strip()) for k, v in overrides.items())
+    return dataclasses.replace(defaults, overrides=record, **changes)  # type: ignore[type-var]
