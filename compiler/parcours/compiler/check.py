@@ -288,6 +288,7 @@ class Checker:
                 continue
             seen: dict[str, Span] = {}
             rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
+            keys: list[str]
             else_row: n.TableRow | None = None
             for row in decl.rows:
                 if not row.keys:
@@ -295,7 +296,7 @@ class Checker:
                         self.d.error("E324", "two `else` rows", row.span)
                     else_row = row
                     continue
-                keys: list[str] = []
+                keys = []
                 for lit in row.keys:
                     member = str(lit.value)
                     if member not in key.members:
@@ -320,7 +321,7 @@ class Checker:
                              + ", ".join(f"`{m}`" for m in missing), decl.span,
                              "add rows for them, or an `else` row")
             out: list[ir.TableRow] = []
-            for row, keys in rows:
+            for row, row_keys in rows:
                 if row.value is not None:
                     const = self._constant(row.value, type_, f"a value of `{decl.name}`")
                     if const is None:
@@ -328,9 +329,9 @@ class Checker:
                     values: tuple[ir.Dated, ...] = (
                         ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
                 else:
-                    label = f"{decl.name}[{', '.join(keys) or 'else'}]"
+                    label = f"{decl.name}[{', '.join(row_keys) or 'else'}]"
                     values = self._dated_rows(row.rows, type_, label, row.span)
-                out.append(ir.TableRow(keys, values, self._notes(row.annotations), row.span))
+                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
             self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
                                               self._notes(decl.annotations), decl.span)
 
@@ -380,8 +381,8 @@ class Checker:
                 self.d.error("E331", "the policy has no `rules pathway { … }`",
                              self.scope.policy.span, "every policy decides a pathway")
             return ()
-        for extra in decls[1:]:
-            self.d.error("E332", "a second `rules` block", extra.span,
+        for extra_block in decls[1:]:
+            self.d.error("E332", "a second `rules` block", extra_block.span,
                          notes=((decls[0].span, "the first one"),))
         block = decls[0]
         if block.target != "pathway":

@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 import types
+from decimal import Decimal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,29 @@ def _open_in(path: str) -> Iterator[IO[str]]:
         yield handle
 
 
+class Summary:
+    """Counts by pathway and money totals over a stream of decisions."""
+
+    def __init__(self) -> None:
+        self.by_pathway: dict[str, int] = {}
+        self.reimbursed = Decimal(0)
+        self.patient_pays = Decimal(0)
+
+    def add(self, decision: Decision) -> None:
+        self.by_pathway[decision.pathway] = self.by_pathway.get(decision.pathway, 0) + 1
+        self.reimbursed += decision.reimbursed
+        self.patient_pays += decision.patient_pays
+
+    def render(self, policy: str, currency: str) -> str:
+        total = sum(self.by_pathway.values())
+        lines = [f"{policy}: {total} decisions"]
+        for pathway, count in sorted(self.by_pathway.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {pathway:<16} {count:>8}  {100 * count / max(total, 1):5.1f}%")
+        lines.append(f"  reimbursed   {self.reimbursed:>14.2f} {currency}")
+        lines.append(f"  patient pays {self.patient_pays:>14.2f} {currency}")
+        return "\n".join(lines)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="parcours")
 def main() -> None:
@@ -152,19 +176,24 @@ def compile_command(file: str, output: str, emit: str) -> None:
 @click.option("--explain", is_flag=True, help="Add each decision's trace.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter for a what-if run (repeatable).")
+@click.option("--summary", is_flag=True, help="Print counts by pathway and totals on stderr.")
 def decide(policy: str, input_path: str, output_path: str | None, explain: bool,
-           sets: tuple[str, ...]) -> None:
+           sets: tuple[str, ...], summary: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped."""
     module = _load(policy)
     function = bind(module, parse_sets(sets), explain)
     stderr = sys.stderr
+    totals = Summary()
 
     def reject(rejection: object) -> None:
         stderr.write(f"rejected: {rejection}\n")
 
     with _open_in(input_path) as source, _open_out(output_path) as sink:
-        stats = decide_stream(function, source, sink.write, reject)
+        stats = decide_stream(function, source, sink.write, reject,
+                              totals.add if summary else None)
     click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
+    if summary:
+        click.echo(totals.render(module.POLICY.id, module.POLICY.currency), err=True)
     raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)
 
 

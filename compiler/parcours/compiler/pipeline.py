@@ -39,17 +39,12 @@ class Analysis:
         return "\n".join(render(d, self.sources) for d in self.diagnostics)
 
 
-def analyse(path: str | os.PathLike[str], data: bytes | None = None,
-            verify: bool = True) -> Analysis:
-    """Parse, resolve and check a policy; with `verify`, run the static verifier too."""
+def analyse(path: str | os.PathLike[str], data: bytes | None = None) -> Analysis:
+    """Parse, resolve and check a policy: every problem, in one pass."""
     display = str(path)
     diagnostics = Diagnostics()
     scope = load(Path(path), display, diagnostics, data)
     program = check(scope, diagnostics) if scope.units else None
-    if program is not None and verify:
-        from .verify import verify_program
-
-        diagnostics.extend(verify_program(program))
     if diagnostics.has_errors:
         program = None
     return Analysis(display, program, list(diagnostics), scope.texts)

@@ -29,7 +29,7 @@ def _diagnostic_dict(d: Diagnostic) -> dict[str, object]:
 
 
 def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
-    rules: dict[str, dict[str, object]] = {}
+    rules: dict[str, dict[str, str | dict[str, str]]] = {}
     items = []
     for analysis, _ in results:
         for d in analysis.diagnostics:
@@ -52,7 +52,7 @@ def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
         "version": "2.1.0",
         "runs": [{"tool": {"driver": {"name": "parcours", "version": "0.1.0",
                                       "informationUri": "https://example.invalid/parcours",
-                                      "rules": sorted(rules.values(), key=lambda r: str(r["id"]))}},
+                                      "rules": [rules[k] for k in sorted(rules)]}},
                   "results": items}],
     }
 

@@ -119,9 +119,10 @@ def _report(exc: UnexpectedInput, text: str, file: str, diagnostics: Diagnostics
     line = max(1, getattr(exc, "line", 1) or 1)
     column = max(1, getattr(exc, "column", 1) or 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
         span = Span(file, line, column, line, column + 1)
-        hint = _character_hint(text, exc.pos_in_stream)
+        hint = _character_hint(text, pos)
         diagnostics.error("E100", f"unexpected character {char!r}", span, hint)
         return
     if isinstance(exc, UnexpectedEOF):

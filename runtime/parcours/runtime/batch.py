@@ -60,7 +60,8 @@ def decision_json(decision: Decision) -> str:
 
 
 def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], object],
-                  reject: Callable[[Rejection], object]) -> BatchStats:
+                  reject: Callable[[Rejection], object],
+                  observe: Callable[[Decision], object] | None = None) -> BatchStats:
     """Decide every episode of `lines`, writing one JSON line per decision."""
     stats = BatchStats()
     for number, item in read_episodes(lines):
@@ -79,5 +80,7 @@ def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], o
             reject(Rejection(number, EpisodeError(episode_id(item), "", f"cannot be decided: {exc}")))
             continue
         stats.decided += 1
+        if observe is not None:
+            observe(decision)
         write(decision_json(decision) + "\n")
     return stats

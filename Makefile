@@ -1,0 +1,44 @@
+# parcours: `make demo` and `make test` work on a fresh clone with only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+POLICIES := $(filter-out policies/episode.parcours,$(wildcard policies/*.parcours))
+
+.PHONY: setup demo test typecheck bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("parcours needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p out
+	$(BIN)/parcours check $(POLICIES)
+	@for p in $(POLICIES); do \
+	  name=$$(basename $$p .parcours); \
+	  $(BIN)/parcours compile $$p -o out/$$name.py || exit 1; \
+	done
+	@for p in $(POLICIES); do \
+	  name=$$(basename $$p .parcours); \
+	  $(BIN)/parcours decide out/$$name.py --input policies/samples/episodes.jsonl \
+	    --output out/$$name-decisions.jsonl --summary || exit 1; \
+	done
+	@echo "decisions are in out/*-decisions.jsonl; try:"
+	@echo "  $(BIN)/parcours explain policies/france.parcours --episode \"\$$(head -1 policies/samples/episodes.jsonl)\""
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(BIN)/python -m mypy
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_decide.py
+
+clean:
+	rm -rf out build dist .mypy_cache .pytest_cache

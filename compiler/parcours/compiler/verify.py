@@ -1,5 +1,0 @@
-"""placeholder"""
-from . import ir
-from .diagnostics import Diagnostic
-def verify_program(program: ir.Program) -> list[Diagnostic]:
-    return []
