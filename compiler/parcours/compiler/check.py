@@ -484,12 +484,15 @@ class Checker:
             graph[f"let:{name}"] = set(self._let_deps.get(name, set()))
         for name in outputs:
             graph[f"output:{name}"] = set(self._output_deps.get(name, set()))
-        try:
-            order = list(TopologicalSorter(graph).static_order())
-        except CycleError as exc:
-            cycle = exc.args[1]
-            names = " → ".join(str(c).split(":")[-1] for c in cycle)
-            first = str(cycle[0])
+        order = _stable_order(graph)
+        if order is None:
+            try:
+                TopologicalSorter(graph).prepare()
+                cycle: list[str] = list(graph)
+            except CycleError as exc:
+                cycle = [str(c) for c in exc.args[1]]
+            names = " → ".join(c.split(":")[-1] for c in cycle)
+            first = cycle[0]
             span = (self.scope.lets[first[4:]].span if first.startswith("let:")
                     else self.scope.outputs[first[7:]].span if first.startswith("output:")
                     else self.scope.rules[0].span)
@@ -825,6 +828,21 @@ class Checker:
 def _diag(code: str, message: str, span: Span, hint: str,
           counterexample: dict[str, object]) -> Diagnostic:
     return Diagnostic(code, "error", message, span, hint, (), counterexample)
+
+
+def _stable_order(graph: dict[str, set[str]]) -> list[str] | None:
+    """A topological order that keeps declaration order where it can (deterministic)."""
+    done: list[str] = []
+    placed: set[str] = set()
+    pending = list(graph)
+    while pending:
+        ready = next((node for node in pending if graph[node] & graph.keys() <= placed), None)
+        if ready is None:
+            return None
+        pending.remove(ready)
+        placed.add(ready)
+        done.append(ready)
+    return done
 
 
 def _same_kind(a: ir.Type, b: ir.Type) -> bool:

@@ -259,3 +259,6 @@ def _register_optional() -> None:
 
 _register_optional()
 __all__ = ["main", "load_module", "write_atomically"]
+
+if __name__ == "__main__":
+    main()
