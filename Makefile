@@ -24,7 +24,9 @@ demo: $(STAMP)
 	done
 	@for p in $(POLICIES); do \
 	  name=$$(basename $$p .parcours); \
-	  $(BIN)/parcours decide out/$$name.py --input policies/samples/episodes.jsonl \
+	  sample=policies/samples/episodes.jsonl; \
+	  case $$name in morocco*) sample=policies/samples/episodes-ma.jsonl;; esac; \
+	  $(BIN)/parcours decide out/$$name.py --input $$sample \
 	    --output out/$$name-decisions.jsonl --summary || exit 1; \
 	done
 	@echo "decisions are in out/*-decisions.jsonl; try:"

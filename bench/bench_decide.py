@@ -185,7 +185,9 @@ def run_process(name: str, command: list[str], n: int, output: Path) -> Run:
         peak_kib = int(match.group(1)) if match else usage.ru_maxrss
     else:
         peak_kib = usage.ru_maxrss  # KiB on Linux
-    return Run(name, command, n, wall, peak_kib / 1024, count_lines(output))
+    lines = count_lines(output)
+    output.unlink()  # decisions are large (~0.5 GB per million); only their count is kept
+    return Run(name, command, n, wall, peak_kib / 1024, lines)
 
 
 def bench_end_to_end(n: int, seed: int) -> list[Run]:

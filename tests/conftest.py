@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,8 @@ BASE_EPISODE: dict[str, Any] = {
 }
 
 
-def episode(patient: Mapping[str, Any] | None = None, visit: Mapping[str, Any] | None = None,
-            **overrides: Any) -> dict[str, Any]:
+def make_episode(patient: Mapping[str, Any] | None = None,
+                 visit: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
     """A valid contract episode; `patient` and `visit` entries are merged into the nested
     objects, other keyword arguments replace top-level fields."""
     out = copy.deepcopy(BASE_EPISODE)
@@ -71,6 +71,26 @@ def without(data: dict[str, Any], dotted: str) -> dict[str, Any]:
         target = target[part]
     del target[last]
     return out
+
+
+EpisodeFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def episode() -> EpisodeFactory:
+    """`episode(patient={...}, visit={...}, **top_level)`: a valid contract episode with
+    nested overrides (test modules annotate it as ``Callable[..., dict[str, Any]]``)."""
+    return make_episode
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def seed_files() -> tuple[str, ...]:
+    return SEED_FILES
 
 
 @pytest.fixture(scope="session")

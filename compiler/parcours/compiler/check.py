@@ -137,6 +137,7 @@ class Checker:
     def _policy(self) -> ir.PolicyInfo | None:
         decl = self.scope.policy
         if decl is None:
+            self.currency = "XXX"  # a schema alone: amounts take the importing policy's currency
             return None
         values: dict[str, n.HeaderItem] = {}
         for item in decl.items:

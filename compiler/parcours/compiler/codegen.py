@@ -147,6 +147,7 @@ class _Emitter:
     def __init__(self, program: ir.Program) -> None:
         self.p = program
         self.constants: dict[str, str] = {}  # literal → name
+        self.temps = 0  # names for temporaries in expressions
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -201,6 +202,13 @@ class _Emitter:
             return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
                     f"{ROUNDING[e.mode]})")
         if isinstance(e, ir.MinMax):
+            if len(e.operands) == 2:
+                # Cheaper than the builtin; keeps its tie rule (the first operand wins).
+                a, b = f"_m{self.temps}a", f"_m{self.temps}b"
+                self.temps += 1
+                op = ">=" if e.function == "max" else "<="
+                return (f"({a} if ({a} := {self.expr(e.operands[0])}) {op} "
+                        f"({b} := {self.expr(e.operands[1])}) else {b})")
             return f"{e.function}(" + ", ".join(self.expr(o) for o in e.operands) + ")"
         raise CodegenError(f"unknown expression {e!r}")
 
@@ -256,13 +264,12 @@ class _Emitter:
         for table in self.p.tables:
             t = py_type(table.type)
             name = ident("t", table.name)
-            items = []
+            by_key: dict[str, str] = {}
             for row in table.rows:
                 values = self.per_period(row.values)
                 tup = "(" + ", ".join(self.value(v) for v in values) + ",)"
-                items += [f"{py_literal(k)}: {tup}" for k in row.keys]
-            order = {k: i for i, k in enumerate(table.key.members)}
-            items.sort(key=lambda item: order[ast.literal_eval(item.split(":")[0])])
+                by_key.update((k, f"{py_literal(k)}: {tup}") for k in row.keys)
+            items = [by_key[k] for k in table.key.members if k in by_key]
             views.append(ParamView(name, f"Mapping[str, tuple[{t}, ...]]",
                                    "MappingProxyType({" + ", ".join(items) + "})",
                                    self.spec(table.name, table.type, name, True,
@@ -439,6 +446,16 @@ def _environment() -> jinja2.Environment:
 
 def generate(program: ir.Program) -> str:
     """The decision module for `program`, checked to parse."""
+    text = render_module(program)
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:  # pragma: no cover - a compiler bug
+        raise CodegenError(f"generated code does not parse: {exc}") from exc
+    return text
+
+
+def render_module(program: ir.Program) -> str:
+    """The module text, unchecked (see `generate`)."""
     emitter = _Emitter(program)
     top, sections = emitter.sections()
     params = emitter.params()
@@ -463,6 +480,7 @@ def generate(program: ir.Program) -> str:
             (emitter.expr(c.condition), emitter.expr(c.requirement), _first_input(c.requirement),
              c.name, f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}")
             for c in program.constraints],
+        "pathways": [r.pathway for r in program.rules],
         "rule_names": py_literal(tuple(r.name for r in program.rules)),
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
         "rule_infos": emitter.rule_infos(),
@@ -475,12 +493,7 @@ def generate(program: ir.Program) -> str:
     body = _environment().get_template("module.py.jinja").render(context)
     # Constants are collected while rendering; put them in front, in a stable order.
     constants = "\n".join(f"{name} = {literal}" for literal, name in emitter.constants.items())
-    text = body.replace("# <constants>\n", constants + "\n", 1)
-    try:
-        ast.parse(text)
-    except SyntaxError as exc:  # pragma: no cover - a compiler bug
-        raise CodegenError(f"generated code does not parse: {exc}") from exc
-    return text
+    return body.replace("# <constants>\n", constants + "\n", 1)
 
 
 def _first_input(e: ir.Expr) -> str:

@@ -77,8 +77,6 @@ def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> int:
     for analysis, _ in results:
         if any(d.is_error or (strict and d.severity == "warning") for d in analysis.diagnostics):
             failed = True
-        if analysis.program is None and not analysis.diagnostics:
-            failed = True
     if fmt == "json":
         click.echo(json.dumps({"files": [{
             "file": a.path, "ok": a.ok and not (strict and a.diagnostics),

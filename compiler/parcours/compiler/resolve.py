@@ -98,6 +98,8 @@ def _load_unit(scope: Scope, path: Path, display: str, diagnostics: Diagnostics,
     if module is None:
         return
     _check_file_kind(module, display, imported, diagnostics)
+    # A schema file checked on its own declares schema inputs, as when it is imported.
+    as_schema = imported or any(isinstance(d, n.SchemaDecl) for d in module.declarations)
     for decl in module.declarations:
         if isinstance(decl, n.ImportDecl):
             target = (path.parent / decl.path).resolve()
@@ -112,7 +114,7 @@ def _load_unit(scope: Scope, path: Path, display: str, diagnostics: Diagnostics,
             _load_unit(scope, target, shown, diagnostics, None, True, stack + (path.resolve(),),
                        decl.span)
         else:
-            _declare(scope, decl, imported, diagnostics)
+            _declare(scope, decl, as_schema, diagnostics)
 
 
 def _check_file_kind(module: n.Module, display: str, imported: bool,

@@ -7,8 +7,8 @@ standard library.  The runtime holds no global state.
 
 from .batch import BatchStats, Rejection, decide_stream, decision_json, read_episodes
 from .decision import Decision, PolicyMeta
-from .episode import (bad_date, bad_enum, bad_value, broken_constraint, not_an_object,
-                      out_of_range, outside_validity, unknown_field)
+from .episode import (bad_date, bad_enum, bad_value, broken_constraint, field_error,
+                      missing_field, money_missing, not_an_object, out_of_range, outside_validity, unknown_field)
 from .errors import EpisodeError, OverrideError, PolicyGap
 from .money import format_money, format_rate, to_money
 from .params import ParamSpec, apply_overrides
@@ -18,6 +18,6 @@ __all__ = [
     "BatchStats", "Decision", "EpisodeError", "OverrideError", "ParamSpec", "PolicyGap",
     "PolicyMeta", "Rejection", "Step", "StepInfo", "Trace", "apply_overrides", "bad_date",
     "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
-    "decision_json", "format_money", "format_rate", "not_an_object", "out_of_range",
+    "decision_json", "field_error", "format_money", "missing_field", "money_missing", "format_rate", "not_an_object", "out_of_range",
     "outside_validity", "read_episodes", "render", "rule_steps", "to_money", "unknown_field",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ class PolicyMeta:
     version: str
     currency: str
     status: str
+    sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]]  # path → documents
     source_documents: dict[str, str]  # document → title ("" when none)
 
 
@@ -25,11 +27,11 @@ class Decision:
     """One episode's decision (contract v1); `to_dict()` gives its JSON object."""
 
     __slots__ = ("id", "policy", "pathway", "rule", "base", "rate", "reimbursed", "flat_fee",
-                 "patient_pays", "_sources", "trace", "overrides")
+                 "patient_pays", "path", "trace", "overrides")
 
     def __init__(self, episode_id: object, policy: PolicyMeta, pathway: str, rule: str,
                  base: Decimal, rate: Decimal, reimbursed: Decimal, flat_fee: Decimal,
-                 patient_pays: Decimal, sources: tuple[tuple[str, ...], ...],
+                 patient_pays: Decimal, path: tuple[int, ...],
                  overrides: tuple[tuple[str, str], ...] = (), trace: Trace | None = None) -> None:
         self.id = episode_id
         self.policy = policy
@@ -40,7 +42,7 @@ class Decision:
         self.reimbursed = reimbursed
         self.flat_fee = flat_fee
         self.patient_pays = patient_pays
-        self._sources = sources
+        self.path = path  # the rule's and each output branch's index, then the period
         self.overrides = overrides
         self.trace = trace
 
@@ -48,7 +50,7 @@ class Decision:
     def sources(self) -> tuple[str, ...]:
         """The documents behind the rule and the values that applied, first cited first."""
         seen: dict[str, None] = {}
-        for group in self._sources:
+        for group in self.policy.sources_of(self.path):
             for document in group:
                 seen[document] = None
         return tuple(seen)

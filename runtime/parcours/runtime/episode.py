@@ -7,6 +7,7 @@ enum membership); these functions only build the clear error.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import NoReturn
 from datetime import date
 
 from .errors import EpisodeError
@@ -87,3 +88,34 @@ def not_an_object(episode_id: object, field: str, value: object) -> EpisodeError
 
 def broken_constraint(episode_id: object, field: str, name: str, text: str) -> EpisodeError:
     return EpisodeError(episode_id, field, f"breaks constraint {name}: {text}")
+
+
+def field_error(episode_id: object, section: Mapping[str, object], allowed: Collection[str],
+                prefix: str, error: EpisodeError) -> EpisodeError:
+    """`error`, unless the section also holds an unknown field: a typo is the likelier cause."""
+    if any(key not in allowed for key in section):
+        return unknown_field(episode_id, section, allowed, prefix)
+    return error
+
+
+def money_missing(episode_id: object, section: Mapping[str, object], allowed: Collection[str],
+                  prefix: str, field: str) -> NoReturn:
+    raise field_error(episode_id, section, allowed, prefix,
+                      EpisodeError(episode_id, field, "missing (an amount is required)"))
+
+
+def missing_field(episode_id: object, episode: Mapping[str, object],
+                  shape: tuple[tuple[str, frozenset[str]], ...], missing: KeyError) -> EpisodeError:
+    """The clearest error for a required field that is absent (an unknown field comes first)."""
+    key = str(missing.args[0]) if missing.args else "?"
+    for section, allowed in shape:
+        fields = episode if not section else episode.get(section)
+        if not isinstance(fields, Mapping):
+            continue
+        prefix = f"{section}." if section else ""
+        if any(k not in allowed for k in fields):
+            return unknown_field(episode_id, fields, allowed, prefix)
+        if key in allowed and key not in fields:
+            what = "an object" if not section and key != "date" else "a value"
+            return EpisodeError(episode_id, prefix + key, f"missing (expected {what})")
+    return EpisodeError(episode_id, key, "missing")

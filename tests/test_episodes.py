@@ -1,0 +1,281 @@
+"""Episode validation against the contract: a bad episode is an EpisodeError naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import types
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from parcours.runtime import EpisodeError
+
+Make = Callable[..., dict[str, Any]]
+
+
+def without(data: dict[str, Any], dotted: str) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    *parents, last = dotted.split(".")
+    target = out
+    for part in parents:
+        target = target[part]
+    del target[last]
+    return out
+
+
+def rejected(france: types.ModuleType, data: dict[str, Any]) -> EpisodeError:
+    with pytest.raises(EpisodeError) as info:
+        france.decide(data)
+    # explain validates the same way
+    with pytest.raises(EpisodeError) as explained:
+        france.explain(data)
+    assert explained.value.field == info.value.field
+    return info.value
+
+
+REQUIRED = [
+    "date", "patient", "visit", "patient.age", "patient.declared_doctor",
+    "patient.chronic_condition", "patient.low_income_cover", "visit.specialty",
+    "visit.with_declared_doctor", "visit.referred", "visit.emergency", "visit.away_from_home",
+    "visit.doctor_unavailable", "visit.for_chronic_condition", "visit.fee",
+]
+
+
+@pytest.mark.parametrize("field", REQUIRED)
+def test_missing_field(france: types.ModuleType, episode: Make, field: str) -> None:
+    error = rejected(france, without(episode(), field))
+    assert error.field == field
+    assert error.episode_id == "ep-000001"
+    assert "missing" in error.message or field in ("date",)
+    assert "ep-000001" in str(error) and field in str(error)
+
+
+def test_unknown_top_level_field(france: types.ModuleType, episode: Make) -> None:
+    data = episode()
+    data["vist"] = data.pop("visit")
+    error = rejected(france, data)
+    assert error.field == "vist"
+    assert "unknown field" in error.message
+    assert "visit" in error.message  # did you mean visit?
+
+
+def test_unknown_visit_field(france: types.ModuleType, episode: Make) -> None:
+    data = episode()
+    data["visit"]["feee"] = data["visit"].pop("fee")
+    error = rejected(france, data)
+    assert error.field == "visit.feee"
+    assert "visit.fee" in error.message
+
+
+def test_unknown_patient_field(france: types.ModuleType, episode: Make) -> None:
+    error = rejected(france, episode(patient={"pregnant": True}))
+    assert error.field == "patient.pregnant"
+
+
+def test_unknown_field_never_falls_back_to_default(france: types.ModuleType,
+                                                   episode: Make) -> None:
+    error = rejected(france, episode(visit={"sectr": "2"}))
+    assert error.field == "visit.sectr"
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_bool_given_for_age(france: types.ModuleType, episode: Make, value: bool) -> None:
+    error = rejected(france, episode(patient={"age": value}))
+    assert error.field == "patient.age"
+    assert "boolean" in error.message
+
+
+@pytest.mark.parametrize("value", ["34", 34.0, Decimal("34"), None])
+def test_non_int_age(france: types.ModuleType, episode: Make, value: object) -> None:
+    assert rejected(france, episode(patient={"age": value})).field == "patient.age"
+
+
+@pytest.mark.parametrize(("section", "field"), [
+    ("patient", "declared_doctor"), ("patient", "chronic_condition"),
+    ("patient", "low_income_cover"), ("visit", "with_declared_doctor"), ("visit", "referred"),
+    ("visit", "emergency"), ("visit", "away_from_home"), ("visit", "doctor_unavailable"),
+    ("visit", "for_chronic_condition"), ("visit", "optam"),
+])
+@pytest.mark.parametrize("value", [1, 0, "true"])
+def test_non_bool_given_for_a_bool(france: types.ModuleType, episode: Make, section: str,
+                                   field: str, value: object) -> None:
+    error = rejected(france, episode(**{section: {field: value}}))
+    assert error.field == f"{section}.{field}"
+    assert "true or false" in error.message
+
+
+@pytest.mark.parametrize("age", [131, -1, 1000])
+def test_age_out_of_range(france: types.ModuleType, episode: Make, age: int) -> None:
+    error = rejected(france, episode(patient={"age": age}))
+    assert error.field == "patient.age"
+    assert "0..130" in error.message
+
+
+@pytest.mark.parametrize("age", [0, 130])
+def test_age_bounds_accepted(france: types.ModuleType, episode: Make, age: int) -> None:
+    assert france.decide(episode(patient={"age": age})).id == "ep-000001"
+
+
+@pytest.mark.parametrize("month", [-1, 10])
+def test_pregnancy_month_out_of_range(france: types.ModuleType, episode: Make,
+                                      month: int) -> None:
+    assert rejected(france, episode(patient={"pregnancy_month": month})).field == \
+        "patient.pregnancy_month"
+
+
+@pytest.mark.parametrize("fee", ["-1.00", Decimal("-0.01"), -5])
+def test_negative_fee(france: types.ModuleType, episode: Make, fee: object) -> None:
+    error = rejected(france, episode(visit={"fee": fee}))
+    assert error.field == "visit.fee"
+    assert "negative" in error.message
+
+
+@pytest.mark.parametrize("fee", ["30.001", Decimal("30.005"), 30.123])
+def test_fee_with_fractions_of_a_cent(france: types.ModuleType, episode: Make,
+                                      fee: object) -> None:
+    error = rejected(france, episode(visit={"fee": fee}))
+    assert error.field == "visit.fee"
+    assert "cent" in error.message
+
+
+@pytest.mark.parametrize("fee", ["thirty", "", True, None, [30], "NaN", "Infinity", "1e12"])
+def test_fee_not_an_amount(france: types.ModuleType, episode: Make, fee: object) -> None:
+    assert rejected(france, episode(visit={"fee": fee})).field == "visit.fee"
+
+
+@pytest.mark.parametrize("specialty", ["cardio", "General_Practice", "", 3, None])
+def test_unknown_specialty(france: types.ModuleType, episode: Make, specialty: object) -> None:
+    error = rejected(france, episode(visit={"specialty": specialty}))
+    assert error.field == "visit.specialty"
+
+
+@pytest.mark.parametrize(("field", "value"), [("sector", "4"), ("sector", 1), ("act", "surgery")])
+def test_unknown_enum_member_of_defaulted_field(france: types.ModuleType, episode: Make,
+                                                field: str, value: object) -> None:
+    assert rejected(france, episode(visit={field: value})).field == f"visit.{field}"
+
+
+@pytest.mark.parametrize("day", ["2025-02-30", "14/03/2025", "2025-3-14", "20250314",
+                                 "2025-03-14T10:00", "", "yesterday"])
+def test_bad_date_string(france: types.ModuleType, episode: Make, day: str) -> None:
+    error = rejected(france, episode(date=day))
+    assert error.field == "date"
+    assert "date" in error.message
+
+
+@pytest.mark.parametrize("day", [20250314, None, True])
+def test_date_not_a_string(france: types.ModuleType, episode: Make, day: object) -> None:
+    assert rejected(france, episode(date=day)).field == "date"
+
+
+@pytest.mark.parametrize("day", ["2017-04-30", "2000-01-01"])
+def test_date_before_validity(france: types.ModuleType, episode: Make, day: str) -> None:
+    error = rejected(france, episode(date=day))
+    assert error.field == "date"
+    assert "2017-05-01" in error.message
+
+
+def test_first_day_of_validity_accepted(france: types.ModuleType, episode: Make) -> None:
+    assert france.decide(episode(date="2017-05-01")).base == Decimal("25.00")
+
+
+@pytest.mark.parametrize("visit", [
+    {"referred": True, "with_declared_doctor": False, "specialty": "cardiology"},
+    {"with_declared_doctor": True},
+    {"with_declared_doctor": True, "referred": True},
+])
+def test_broken_constraint(france: types.ModuleType, episode: Make,
+                           visit: dict[str, Any]) -> None:
+    error = rejected(france, episode(patient={"declared_doctor": False}, visit=visit))
+    assert error.field == "patient.declared_doctor"
+    assert "coordination_needs_declared_doctor" in error.message
+
+
+@pytest.mark.parametrize("value", [None, "x", [], 3])
+@pytest.mark.parametrize("section", ["patient", "visit"])
+def test_section_not_an_object(france: types.ModuleType, episode: Make, section: str,
+                               value: object) -> None:
+    data = episode()
+    data[section] = value
+    assert rejected(france, data).field == section
+
+
+def test_id_must_be_a_string(france: types.ModuleType, episode: Make) -> None:
+    assert rejected(france, episode(id=42)).field == "id"
+
+
+def test_id_is_optional(france: types.ModuleType, episode: Make) -> None:
+    decision = france.decide(without(episode(), "id"))
+    assert decision.id is None
+    assert decision.to_dict()["id"] is None
+
+
+def test_error_without_id_names_the_field(france: types.ModuleType, episode: Make) -> None:
+    error = rejected(france, without(episode(patient={"age": 131}), "id"))
+    assert error.episode_id is None
+    assert error.field == "patient.age"
+    assert error.to_dict() == {"id": None, "field": "patient.age", "error": error.message}
+
+
+# ---- exact amounts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fee", "pays"), [
+    (Decimal("30.5"), "11.50"), (30, "11.00"), ("30.5", "11.50"), (30.1, "11.10"),
+    (Decimal("30.10"), "11.10"), ("0", "-19.00"),
+])
+def test_fee_forms_stay_exact(france: types.ModuleType, episode: Make, fee: object,
+                              pays: str) -> None:
+    decision = france.decide(episode(visit={"fee": fee}))
+    assert decision.patient_pays == Decimal(pays)
+    assert decision.to_dict()["patient_pays"] == pays
+
+
+def test_fee_float_is_taken_by_its_decimal_text(france: types.ModuleType, episode: Make) -> None:
+    # 30.1 as a binary float is 30.10000000000000142...; it must be read as 30.10 exactly
+    decision = france.decide(episode(visit={"fee": 30.1}))
+    assert decision.patient_pays == Decimal("11.10")
+    assert str(decision.patient_pays) == "11.10"
+
+
+def test_fee_from_json_text_with_parse_float(france: types.ModuleType, episode: Make) -> None:
+    text = json.dumps(episode()).replace('"fee": "30.00"', '"fee": 30.5')
+    decision = france.decide(json.loads(text, parse_float=Decimal))
+    assert decision.to_dict()["patient_pays"] == "11.50"
+
+
+# ---- defaults -----------------------------------------------------------------------------
+
+
+def test_missing_sector_defaults_to_1(france: types.ModuleType, episode: Make) -> None:
+    data = without(episode(), "visit.sector")
+    assert france.decide(data).to_dict() == france.decide(episode()).to_dict()
+    assert france.decide(data).base == Decimal("30.00")
+
+
+def test_missing_act_defaults_to_consultation(france: types.ModuleType, episode: Make) -> None:
+    decision = france.decide(episode())
+    assert decision.rule == "declared_doctor"  # not act_outside_pathway
+    explicit = france.decide(episode(visit={"act": "consultation"}))
+    assert explicit.to_dict() == decision.to_dict()
+
+
+def test_contract_only_episode_is_valid(france: types.ModuleType, episode: Make) -> None:
+    """An episode carrying only the contract's fields (no France extras) is decided."""
+    data = episode()
+    assert set(data["visit"]) | set(data["patient"]) <= {
+        "age", "declared_doctor", "chronic_condition", "low_income_cover", "specialty",
+        "with_declared_doctor", "referred", "emergency", "away_from_home", "doctor_unavailable",
+        "for_chronic_condition", "sector", "fee"}
+    assert france.decide(data).pathway == "coordinated"
+
+
+def test_input_is_not_mutated(france: types.ModuleType, episode: Make) -> None:
+    data = without(episode(), "visit.sector")
+    before = copy.deepcopy(data)
+    france.decide(data)
+    france.explain(data)
+    assert data == before
