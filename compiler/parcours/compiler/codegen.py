@@ -464,7 +464,8 @@ def render_module(program: ir.Program) -> str:
     context = {
         "generator": GENERATOR,
         "policy": p,
-        "file": PurePath(p.file).name,
+        # Shown in the docstring: only characters that cannot end or escape it.
+        "file": re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(p.file).name),
         "documents": {s.document: s.title or "" for s in program.sources},
         "top": top,
         "top_keys": emitter.const(frozenset(["id"] + [f.key for f in top]
