@@ -602,3 +602,21 @@ def test_generated_module_passes_mypy_strict(repo_root: Path, tmp_path: Path) ->
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(target)],
         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compilation_is_deterministic_across_processes(repo_root: Path, tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "parcours"
+    if not script.exists():
+        pytest.skip("the parcours script is not installed next to the interpreter")
+    outputs = []
+    for seed in ("1", "2"):
+        target = tmp_path / f"france_{seed}.py"
+        result = subprocess.run(
+            [str(script), "compile", "policies/france.parcours", "-o", str(target)],
+            cwd=repo_root, capture_output=True, text=True, timeout=300,
+            env={"PYTHONHASHSEED": seed, "PATH": str(script.parent)})
+        assert result.returncode == 0, result.stderr
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    _, in_process = compile_policy(repo_root / "policies" / "france.parcours")
+    assert outputs[0] == in_process.encode("utf-8")

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .decision import Decision
 from .episode import episode_id
-from .errors import EpisodeError
+from .errors import EpisodeError, PolicyGap
 
 Decide = Callable[[Mapping[str, object]], Decision]
 
@@ -74,6 +74,10 @@ def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], o
         except EpisodeError as error:
             stats.rejected += 1
             reject(Rejection(number, error))
+            continue
+        except PolicyGap as gap:
+            stats.rejected += 1
+            reject(Rejection(number, EpisodeError(episode_id(item), "", f"undecided: {gap}")))
             continue
         except (ArithmeticError, TypeError, KeyError, AttributeError) as exc:
             stats.rejected += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from decimal import Decimal
 
 from .money import format_money, format_rate
@@ -23,28 +24,25 @@ class PolicyMeta:
     source_documents: dict[str, str]  # document → title ("" when none)
 
 
-class Decision:
-    """One episode's decision (contract v1); `to_dict()` gives its JSON object."""
+class Decision(NamedTuple):
+    """One episode's decision (contract v1); `to_dict()` gives its JSON object.
 
-    __slots__ = ("id", "policy", "pathway", "rule", "base", "rate", "reimbursed", "flat_fee",
-                 "patient_pays", "path", "trace", "overrides")
+    A named tuple, because generated modules build one per episode and
+    ``tuple.__new__`` is the cheapest way to do it.
+    """
 
-    def __init__(self, episode_id: object, policy: PolicyMeta, pathway: str, rule: str,
-                 base: Decimal, rate: Decimal, reimbursed: Decimal, flat_fee: Decimal,
-                 patient_pays: Decimal, path: tuple[int, ...],
-                 overrides: tuple[tuple[str, str], ...] = (), trace: Trace | None = None) -> None:
-        self.id = episode_id
-        self.policy = policy
-        self.pathway = pathway
-        self.rule = rule
-        self.base = base
-        self.rate = rate
-        self.reimbursed = reimbursed
-        self.flat_fee = flat_fee
-        self.patient_pays = patient_pays
-        self.path = path  # the rule's and each output branch's index, then the period
-        self.overrides = overrides
-        self.trace = trace
+    id: object
+    policy: PolicyMeta
+    pathway: str
+    rule: str
+    base: Decimal
+    rate: Decimal
+    reimbursed: Decimal
+    flat_fee: Decimal
+    patient_pays: Decimal
+    path: tuple[int, ...]  # the rule's and each output branch's index, then the period
+    overrides: tuple[tuple[str, str], ...] = ()
+    trace: Trace | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -75,9 +73,3 @@ class Decision:
         if self.trace is not None:
             out["trace"] = self.trace.to_list()
         return out
-
-    def __repr__(self) -> str:
-        return (f"Decision(id={self.id!r}, policy={self.policy.id!r}, pathway={self.pathway!r}, "
-                f"rule={self.rule!r}, base={self.base}, rate={self.rate}, "
-                f"reimbursed={self.reimbursed}, flat_fee={self.flat_fee}, "
-                f"patient_pays={self.patient_pays})")

@@ -105,12 +105,17 @@ def money_missing(episode_id: object, section: Mapping[str, object], allowed: Co
 
 
 def missing_field(episode_id: object, episode: Mapping[str, object],
-                  shape: tuple[tuple[str, frozenset[str]], ...], missing: KeyError) -> EpisodeError:
-    """The clearest error for a required field that is absent (an unknown field comes first)."""
-    key = str(missing.args[0]) if missing.args else "?"
+                  shape: tuple[tuple[str, frozenset[str]], ...], missing: Exception) -> EpisodeError:
+    """The clearest error for an absent field or a section that is not an object.
+
+    Unknown fields come first: a typo is the likelier cause of a missing one.
+    """
+    key = str(missing.args[0]) if isinstance(missing, KeyError) and missing.args else "?"
     for section, allowed in shape:
         fields = episode if not section else episode.get(section)
-        if not isinstance(fields, Mapping):
+        if not isinstance(fields, dict):
+            if section and section in episode:
+                return not_an_object(episode_id, section, fields)
             continue
         prefix = f"{section}." if section else ""
         if any(k not in allowed for k in fields):
