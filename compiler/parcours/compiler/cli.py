@@ -249,7 +249,7 @@ def _register_optional() -> None:
     """Commands that live in their own modules (compare, population, test, diff)."""
     import importlib
 
-    for name in ("cli_compare", "cli_ci"):
+    for name in ("cli_compare", "cli_population", "cli_ci"):
         try:
             module = importlib.import_module(f"parcours.compiler.{name}")
         except ModuleNotFoundError:
