@@ -5,7 +5,8 @@ generated module imports exactly these names, and nothing else outside the
 standard library.  The runtime holds no global state.
 """
 
-from .batch import BatchStats, Rejection, decide_stream, decision_json, read_episodes
+from .batch import (BatchStats, DecisionWriter, Rejection, decide_stream, decision_json,
+                    read_episodes)
 from .decision import Decision, PolicyMeta
 from .episode import (bad_date, bad_enum, bad_value, broken_constraint, field_error,
                       missing_field, money_missing, not_an_object, out_of_range, outside_validity, unknown_field)
@@ -15,7 +16,7 @@ from .params import ParamSpec, apply_overrides
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
-    "BatchStats", "Decision", "EpisodeError", "OverrideError", "ParamSpec", "PolicyGap",
+    "BatchStats", "Decision", "DecisionWriter", "EpisodeError", "OverrideError", "ParamSpec", "PolicyGap",
     "PolicyMeta", "Rejection", "Step", "StepInfo", "Trace", "apply_overrides", "bad_date",
     "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
     "decision_json", "field_error", "format_money", "missing_field", "money_missing", "format_rate", "not_an_object", "out_of_range",

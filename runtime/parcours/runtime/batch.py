@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .decision import Decision
+from json.encoder import encode_basestring
+
+from .decision import Decision, PolicyMeta
+from .money import format_money, format_rate
 from .episode import episode_id
 from .errors import EpisodeError, PolicyGap
 
@@ -56,7 +59,62 @@ def read_episodes(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str, obje
 
 
 def decision_json(decision: Decision) -> str:
+    """The decision as one compact JSON line (without the newline)."""
     return json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _money(amount: Decimal) -> str:
+    text = str(amount)
+    return text if len(text) > 3 and text[-3] == "." else format_money(amount)
+
+
+class DecisionWriter:
+    """`decision_json`, byte for byte, with the parts that repeat across decisions cached.
+
+    Per instance (one stream), never global: the head of each policy, the
+    pathway/rule fragment, formatted rates and each path's sources.  Decisions
+    with a trace or overrides take the plain route.
+    """
+
+    def __init__(self) -> None:
+        self._policies: dict[int, tuple[PolicyMeta, str, str]] = {}
+        self._middles: dict[tuple[str, str, str], str] = {}
+        self._rates: dict[Decimal, str] = {}
+        self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
+
+    def __call__(self, decision: Decision) -> str:
+        if decision.trace is not None or decision.overrides:
+            return decision_json(decision)
+        policy = decision.policy
+        cached = self._policies.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            head = (',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
+                    + encode_basestring(policy.version) + ",")
+            cached = (policy, head, policy.currency)
+            self._policies[id(policy)] = cached
+        _, head, currency = cached
+        key = (decision.pathway, decision.rule, currency)
+        middle = self._middles.get(key)
+        if middle is None:
+            middle = ('"pathway":' + encode_basestring(decision.pathway) + ',"rule":'
+                      + encode_basestring(decision.rule) + ',"currency":'
+                      + encode_basestring(currency) + ',"base":"')
+            self._middles[key] = middle
+        rate = self._rates.get(decision.rate)
+        if rate is None:
+            rate = self._rates[decision.rate] = format_rate(decision.rate)
+        source_key = (id(policy), decision.path)
+        sources = self._sources.get(source_key)
+        if sources is None:
+            sources = json.dumps(list(decision.sources), ensure_ascii=False, separators=(",", ":"))
+            self._sources[source_key] = sources
+        ident = decision.id
+        first = ('{"id":' + (encode_basestring(ident) if type(ident) is str
+                             else json.dumps(ident, ensure_ascii=False)))
+        return (first + head + middle + _money(decision.base) + '","rate":"' + rate
+                + '","reimbursed":"' + _money(decision.reimbursed) + '","flat_fee":"'
+                + _money(decision.flat_fee) + '","patient_pays":"'
+                + _money(decision.patient_pays) + '","sources":' + sources + "}")
 
 
 def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], object],
@@ -64,6 +122,7 @@ def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], o
                   observe: Callable[[Decision], object] | None = None) -> BatchStats:
     """Decide every episode of `lines`, writing one JSON line per decision."""
     stats = BatchStats()
+    encode = DecisionWriter()
     for number, item in read_episodes(lines):
         if isinstance(item, EpisodeError):
             stats.rejected += 1
@@ -86,5 +145,5 @@ def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], o
         stats.decided += 1
         if observe is not None:
             observe(decision)
-        write(decision_json(decision) + "\n")
+        write(encode(decision) + "\n")
     return stats
