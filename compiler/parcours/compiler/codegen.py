@@ -148,6 +148,7 @@ class _Emitter:
         self.p = program
         self.constants: dict[str, str] = {}  # literal → name
         self.temps = 0  # names for temporaries in expressions
+        self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -199,6 +200,7 @@ class _Emitter:
         if isinstance(e, ir.Arith):
             return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
         if isinstance(e, ir.Round):
+            self.rounding_modes.add(ROUNDING[e.mode])
             return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
                     f"{ROUNDING[e.mode]})")
         if isinstance(e, ir.MinMax):
@@ -482,6 +484,8 @@ def render_module(program: ir.Program) -> str:
              c.name, f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}")
             for c in program.constraints],
         "pathways": [r.pathway for r in program.rules],
+        "rounding_modes": sorted(emitter.rounding_modes),
+        "has_tables": bool(program.tables),
         "rule_names": py_literal(tuple(r.name for r in program.rules)),
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
         "rule_infos": emitter.rule_infos(),
