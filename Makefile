@@ -29,7 +29,11 @@ demo: $(STAMP)
 	  $(BIN)/parcours decide out/$$name.py --input $$sample \
 	    --output out/$$name-decisions.jsonl --summary || exit 1; \
 	done
-	@echo "decisions are in out/*-decisions.jsonl; try:"
+	@echo
+	@echo "== Morocco: status quo against the proposal, on one population =="
+	$(BIN)/parcours compare policies/morocco.parcours policies/morocco_proposal.parcours \
+	  --input policies/samples/episodes-ma.jsonl --report out/morocco-compare.html
+	@echo "decisions are in out/*-decisions.jsonl, the comparison in out/morocco-compare.html; try:"
 	@echo "  $(BIN)/parcours explain policies/france.parcours --episode \"\$$(head -1 policies/samples/episodes.jsonl)\""
 
 test: $(STAMP)

@@ -66,6 +66,9 @@ def write_atomically(target: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary write would (mkstemp makes it 0600)
         os.replace(tmp, target_path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,304 @@
+"""`parcours compare`: totals, pairs, formats, the HTML report and what-if overrides."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import types
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from parcours.compiler.cli import main
+from parcours.compiler.compare import (CompareResult, PairTotals, PolicyTotals, age_band,
+                                       render_report)
+from parcours.compiler.pipeline import load_policy
+from parcours.runtime import Decision, EpisodeError, PolicyGap
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+SAMPLES = POLICIES / "samples"
+MOROCCO = POLICIES / "morocco.parcours"
+PROPOSAL = POLICIES / "morocco_proposal.parcours"
+FRANCE = POLICIES / "france.parcours"
+NHS = POLICIES / "nhs.parcours"
+EPISODES_MA = SAMPLES / "episodes-ma.jsonl"
+EPISODES = SAMPLES / "episodes.jsonl"
+
+Make = Callable[..., dict[str, Any]]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def compare_json(*args: str) -> dict[str, Any]:
+    result = invoke("compare", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def episodes_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line, parse_float=Decimal)
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def decide_or_none(module: types.ModuleType, episode: dict[str, Any],
+                   params: object | None = None) -> Decision | None:
+    try:
+        if params is None:
+            decision: Decision = module.decide(episode)
+        else:
+            decision = module.decide(episode, params)
+    except (EpisodeError, PolicyGap):
+        return None
+    return decision
+
+
+def expected_totals(decisions: list[Decision | None]) -> dict[str, Any]:
+    decided = [d for d in decisions if d is not None]
+    by_pathway: dict[str, int] = {}
+    for d in decided:
+        by_pathway[d.pathway] = by_pathway.get(d.pathway, 0) + 1
+    reimbursed = sum((d.reimbursed for d in decided), Decimal(0))
+    patient_pays = sum((d.patient_pays for d in decided), Decimal(0))
+    cent = Decimal("0.01")
+    return {
+        "decided": len(decided),
+        "rejected": len(decisions) - len(decided),
+        "by_pathway": by_pathway,
+        "reimbursed": f"{reimbursed:.2f}",
+        "patient_pays": f"{patient_pays:.2f}",
+        "mean_reimbursed": f"{(reimbursed / len(decided)).quantize(cent, ROUND_HALF_UP):.2f}",
+        "mean_patient_pays": f"{(patient_pays / len(decided)).quantize(cent, ROUND_HALF_UP):.2f}",
+    }
+
+
+def check_policy(got: dict[str, Any], decisions: list[Decision | None], currency: str) -> None:
+    want = expected_totals(decisions)
+    assert got["currency"] == currency
+    for key, value in want.items():
+        assert got[key] == value, key
+
+
+# ---- totals -------------------------------------------------------------------------------
+
+
+def test_moroccan_pair_totals_and_transfers() -> None:
+    old, new = load_policy(MOROCCO), load_policy(PROPOSAL)
+    episodes = episodes_of(EPISODES_MA)
+    old_d = [decide_or_none(old, ep) for ep in episodes]
+    new_d = [decide_or_none(new, ep) for ep in episodes]
+    data = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
+    assert data["episodes"] == len(episodes)
+    assert set(data["policies"]) == {"morocco", "morocco_proposal"}
+    check_policy(data["policies"]["morocco"], old_d, "MAD")
+    check_policy(data["policies"]["morocco_proposal"], new_d, "MAD")
+
+    both = [(ep, a, b) for ep, a, b in zip(episodes, old_d, new_d)
+            if a is not None and b is not None]
+    changed = sum(1 for _, a, b in both if a.pathway != b.pathway)
+    net = sum((b.reimbursed - a.reimbursed for _, a, b in both), Decimal(0))
+    by_specialty: dict[str, Decimal] = {}
+    by_band: dict[str, Decimal] = {}
+    for ep, a, b in both:
+        specialty = ep["visit"]["specialty"]
+        by_specialty[specialty] = by_specialty.get(specialty, Decimal(0)) + b.reimbursed - a.reimbursed
+        age = ep["patient"]["age"]
+        band = ("0-15" if age <= 15 else "16-17" if age <= 17 else "18-25" if age <= 25
+                else "26-59" if age <= 59 else "60+")
+        by_band[band] = by_band.get(band, Decimal(0)) + b.reimbursed - a.reimbursed
+
+    [pair] = data["pairs"]
+    assert (pair["old"], pair["new"], pair["currency"]) == ("morocco", "morocco_proposal", "MAD")
+    assert pair["both_decided"] == len(both)
+    assert pair["pathway_changed"] == changed > 0
+    assert pair["net_transfer_to_patients"] == f"{net:.2f}"
+    assert {k: Decimal(v["net_transfer_to_patients"]) for k, v in pair["by_specialty"].items()} \
+        == by_specialty
+    assert {k: Decimal(v["net_transfer_to_patients"]) for k, v in pair["by_age_band"].items()} \
+        == by_band
+    assert list(pair["by_age_band"]) == [b for b in ("0-15", "16-17", "18-25", "26-59", "60+")
+                                         if b in by_band]
+    assert sum(v["episodes"] for v in pair["by_specialty"].values()) == len(both)
+    # exact strings, never floats
+    assert isinstance(pair["net_transfer_to_patients"], str)
+    assert "overrides" in data and data["overrides"] == {}
+
+
+def test_france_and_nhs_totals_and_no_pair_across_currencies() -> None:
+    france, nhs = load_policy(FRANCE), load_policy(NHS)
+    episodes = episodes_of(EPISODES)
+    # each policy sees only the fields it declares (france declares more than the nhs)
+    nhs_fields = dict(nhs.SHAPE)
+    stripped = [{k: ({f: x for f, x in v.items() if f in nhs_fields[k]} if isinstance(v, dict)
+                     else v) for k, v in ep.items()} for ep in episodes]
+    data = compare_json(str(FRANCE), str(NHS), "--input", str(EPISODES))
+    check_policy(data["policies"]["france"], [decide_or_none(france, ep) for ep in episodes], "EUR")
+    check_policy(data["policies"]["nhs"], [decide_or_none(nhs, ep) for ep in stripped], "GBP")
+    assert data["pairs"] == []
+
+
+def test_age_bands() -> None:
+    assert [age_band(a) for a in (0, 15, 16, 17, 18, 25, 26, 59, 60, 130)] == [
+        "0-15", "0-15", "16-17", "16-17", "18-25", "18-25", "26-59", "26-59", "60+", "60+"]
+    assert age_band("12") == "unknown"
+    assert age_band(True) == "unknown"
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+def test_field_declared_by_one_policy_is_accepted(tmp_path: Path, episode: Make) -> None:
+    with_act = episode(id="ep-act", visit={"act": "consultation"})
+    unknown = episode(id="ep-unknown", visit={"colour": "blue"})
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join([json.dumps(with_act), json.dumps(unknown),
+                                 '{"id": "broken', ""]) + "\n", encoding="utf-8")
+    assert "act" in dict(load_policy(FRANCE).SHAPE)["visit"]
+    assert "act" not in dict(load_policy(NHS).SHAPE)["visit"]
+    data = compare_json(str(FRANCE), str(NHS), "--input", str(source))
+    assert data["episodes"] == 3
+    for policy in ("france", "nhs"):
+        got = data["policies"][policy]
+        assert (got["decided"], got["rejected"]) == (1, 2), policy
+        # the field no policy declares is named in the rejection
+        assert any("colour" in message for message in got["rejection_examples"])
+
+
+def test_no_decision_means_no_mean(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("not json\n", encoding="utf-8")
+    data = compare_json(str(FRANCE), "--input", str(source))
+    got = data["policies"]["france"]
+    assert (got["decided"], got["rejected"], got["mean_reimbursed"]) == (0, 1, None)
+
+
+# ---- what-if ------------------------------------------------------------------------------
+
+
+def test_set_changes_the_proposal_only() -> None:
+    base = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
+    what_if = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA),
+                           "--set", "out_of_pathway_penalty=0.20")
+    assert what_if["overrides"] == {"out_of_pathway_penalty": {
+        "value": "0.20", "policies": ["morocco_proposal"]}}
+    assert what_if["policies"]["morocco"] == base["policies"]["morocco"]
+    old, new = base["policies"]["morocco_proposal"], what_if["policies"]["morocco_proposal"]
+    assert new["reimbursed"] != old["reimbursed"]
+    assert new["patient_pays"] != old["patient_pays"]
+    # independently: the module's own what-if parameters
+    proposal = load_policy(PROPOSAL)
+    params = proposal.with_overrides({"out_of_pathway_penalty": "0.20"})
+    decisions = [decide_or_none(proposal, ep, params) for ep in episodes_of(EPISODES_MA)]
+    check_policy(new, decisions, "MAD")
+    assert what_if["pairs"][0]["net_transfer_to_patients"] != \
+        base["pairs"][0]["net_transfer_to_patients"]
+
+
+def test_unknown_set_name_exits_2() -> None:
+    result = invoke("compare", str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA),
+                    "--set", "no_such_parameter=1")
+    assert result.exit_code == 2
+    assert "no_such_parameter" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_set_value_and_missing_input_exit_2(tmp_path: Path) -> None:
+    result = invoke("compare", str(PROPOSAL), "--input", str(EPISODES_MA),
+                    "--set", "out_of_pathway_penalty=lots")
+    assert result.exit_code == 2
+    result = invoke("compare", str(PROPOSAL), "--input", str(tmp_path / "missing.jsonl"))
+    assert result.exit_code == 2
+    result = invoke("compare", str(tmp_path / "missing.parcours"), "--input", str(EPISODES_MA))
+    assert result.exit_code == 2
+
+
+# ---- formats ------------------------------------------------------------------------------
+
+
+def test_csv_has_one_row_per_policy() -> None:
+    result = invoke("compare", str(FRANCE), str(NHS), "--input", str(EPISODES), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["policy"] for row in rows] == ["france", "nhs"]
+    data = compare_json(str(FRANCE), str(NHS), "--input", str(EPISODES))
+    for row in rows:
+        want = data["policies"][row["policy"]]
+        assert row["currency"] == want["currency"]
+        assert int(row["decided"]) == want["decided"]
+        assert row["reimbursed"] == want["reimbursed"]
+        assert row["mean_patient_pays"] == want["mean_patient_pays"]
+        for pathway, count in want["by_pathway"].items():
+            assert int(row[f"pathway:{pathway}"]) == count
+
+
+def test_table_is_readable_and_aligned() -> None:
+    result = invoke("compare", str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    data = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
+    assert data["policies"]["morocco_proposal"]["reimbursed"] in text
+    assert data["pairs"][0]["net_transfer_to_patients"] in text
+    assert "morocco → morocco_proposal" in text
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("policy "))
+    rows = lines[header:header + 4]
+    assert len({line.index("currency") if "currency" in line else line.index("MAD")
+                for line in rows if "---" not in line}) == 1
+
+
+# ---- the HTML report ----------------------------------------------------------------------
+
+
+def test_report_is_self_contained(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    result = invoke("compare", str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA),
+                    "--report", str(target))
+    assert result.exit_code == 0, result.output
+    html = target.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<svg" in html
+    assert "<script" not in html
+    without_xmlns = re.sub(r'xmlns(:\w+)?="[^"]*"', "", html)
+    assert "http://" not in without_xmlns and "https://" not in without_xmlns
+    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html)
+    data = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
+    assert data["policies"]["morocco"]["reimbursed"] in html
+    assert data["pairs"][0]["net_transfer_to_patients"] in html
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_report_escapes_titles() -> None:
+    nasty = PolicyTotals("p<1>", "<script>alert('x')</script>", "proposal", "EUR",
+                         decided=1, by_pathway={"<b>": 1}, reimbursed=Decimal("1.50"))
+    other = PolicyTotals("p2", "fine", "in_force", "EUR", decided=1, by_pathway={"x": 1},
+                         reimbursed=Decimal("-2.00"))
+    pair = PairTotals("p<1>", "p2", "EUR")
+    result = CompareResult(1, [nasty, other], [pair], input_name="<img src=x>")
+    html = render_report(result)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<b>" not in html and "<img" not in html
+    assert "<svg" in html
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_rejections_do_not_fail(tmp_path: Path, fmt: str) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("[]\n{}\n", encoding="utf-8")
+    result = invoke("compare", str(FRANCE), str(NHS), "--input", str(source), "--format", fmt)
+    assert result.exit_code == 0, result.output
+
+
+def test_same_policy_twice_exits_2() -> None:
+    result = invoke("compare", str(FRANCE), str(FRANCE), "--input", str(EPISODES))
+    assert result.exit_code == 2
+    assert "more than once" in result.stderr
