@@ -245,19 +245,15 @@ def _explanation(decision: Decision) -> str:
     return "\n".join(head) + "\n\n" + render(decision.trace)
 
 
-def _register_optional() -> None:
-    """Commands that live in their own modules (compare, population, test, diff)."""
-    import importlib
+def _register_commands() -> None:
+    """Commands that live in their own modules (compare, population)."""
+    from . import cli_compare, cli_population
 
-    for name in ("cli_compare", "cli_population", "cli_ci"):
-        try:
-            module = importlib.import_module(f"parcours.compiler.{name}")
-        except ModuleNotFoundError:
-            continue
-        module.register(main)
+    cli_compare.register(main)
+    cli_population.register(main)
 
 
-_register_optional()
+_register_commands()
 __all__ = ["main", "load_module", "write_atomically"]
 
 if __name__ == "__main__":
