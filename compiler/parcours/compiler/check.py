@@ -51,6 +51,11 @@ class Checker:
         self.let_types: dict[str, ir.Type] = {}
         self.valid_from = date(1900, 1, 1)
         self.valid_until: date | None = None
+        # What each let, the rules and each output read: "let:x", "output:y", "pathway".
+        self._let_deps: dict[str, set[str]] = {}
+        self._rule_deps: set[str] = set()
+        self._output_deps: dict[str, set[str]] = {}
+        self._checking: list[str] = []  # lets being typed, to catch a let that reads itself
 
     # ---- entry ------------------------------------------------------------
     def run(self) -> ir.Program | None:
@@ -339,8 +344,6 @@ class Checker:
     # ---- lets, constraints, rules, outputs -------------------------------
     def _lets(self) -> dict[str, ir.Let]:
         out: dict[str, ir.Let] = {}
-        self._let_deps: dict[str, set[str]] = {}
-        self._checking: list[str] = []
         for name in self.scope.lets:
             let = self._let(name)
             if let is not None:
@@ -389,7 +392,6 @@ class Checker:
         if block.target != "pathway":
             self.d.error("E333", f"rules decide `pathway`, not `{block.target}`", block.span,
                          "write `rules pathway { … }`; other outputs are `output NAME: TYPE = …`")
-        self._rule_deps: set[str] = set()
         block_notes = self._notes(block.annotations)
         seen: dict[str, Span] = {}
         rules: list[ir.Rule] = []
@@ -431,7 +433,6 @@ class Checker:
 
     def _outputs(self) -> dict[str, ir.Output]:
         out: dict[str, ir.Output] = {}
-        self._output_deps: dict[str, set[str]] = {}
         for name, decl in self.scope.outputs.items():
             if name not in OUTPUT_TYPES:
                 self.d.error("E340", f"`{name}` is not an output of the decision contract", decl.span,
@@ -480,7 +481,7 @@ class Checker:
     def _order(self, lets: dict[str, ir.Let], rules: tuple[ir.Rule, ...],
                outputs: dict[str, ir.Output]) -> list[tuple[str, str]]:
         """A dependency order over lets, the pathway and outputs; a cycle is an error."""
-        graph: dict[str, set[str]] = {"pathway": set(getattr(self, "_rule_deps", set()))}
+        graph: dict[str, set[str]] = {"pathway": set(self._rule_deps)}
         for name in lets:
             graph[f"let:{name}"] = set(self._let_deps.get(name, set()))
         for name in outputs:
