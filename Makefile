@@ -38,6 +38,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/parcours test --min-coverage 100 policies
 	$(BIN)/python -m mypy
 
 typecheck: $(STAMP)

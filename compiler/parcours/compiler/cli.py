@@ -246,11 +246,14 @@ def _explanation(decision: Decision) -> str:
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (compare, population)."""
-    from . import cli_compare, cli_population
+    """Commands that live in their own modules (compare, population, test)."""
+    from . import cli_compare, cli_population, cli_test
 
-    cli_compare.register(main)
-    cli_population.register(main)
+    for module in (cli_compare, cli_population, cli_test):
+        module.register(main)
+    from . import cli_diff
+
+    cli_diff.register(main)
 
 
 _register_commands()
