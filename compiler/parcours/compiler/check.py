@@ -262,7 +262,39 @@ class Checker:
         upto = f" to {end}" if end else " onwards"
         self.d.add(_diag("E322", f"`{what}` has no value from {start}{upto}, inside the policy's "
                          f"validity", span, "add a `from` line that covers these days",
-                         {"date": start.isoformat()}))
+                         self._episode_on(start)))
+
+    def _episode_on(self, day: date) -> dict[str, object]:
+        """A contract episode dated `day`: defaults, else false / the lowest value / the first member."""
+        episode: dict[str, object] = {"id": f"counterexample-{day.isoformat()}"}
+        for path, spec in self.inputs.items():
+            value: object
+            if path == "date":
+                value = day.isoformat()
+            elif spec.default is not None:
+                value = spec.default.value
+            elif isinstance(spec.type, ir.IntT):
+                value = spec.type.low or 0
+            elif isinstance(spec.type, ir.EnumT):
+                value = spec.type.members[0] if spec.type.members else ""
+            elif isinstance(spec.type, ir.MoneyT):
+                value = "0.00"
+            elif isinstance(spec.type, ir.DateT):
+                value = day.isoformat()
+            else:
+                value = False
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            *sections, key = path.split(".")
+            target = episode
+            for section in sections:
+                inner = target.setdefault(section, {})
+                assert isinstance(inner, dict)
+                target = inner
+            target[key] = value
+        return episode
 
     def _params(self) -> None:
         for decl in self.scope.params.values():

@@ -251,6 +251,9 @@ def _register_commands() -> None:
 
     for module in (cli_compare, cli_population, cli_test):
         module.register(main)
+    from . import cli_diff
+
+    cli_diff.register(main)
 
 
 _register_commands()

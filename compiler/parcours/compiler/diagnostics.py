@@ -7,6 +7,7 @@ A stage never raises on a user's mistake; it adds a :class:`Diagnostic` to a
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -105,6 +106,9 @@ def render(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
         lines.append(f"  note: {span}: {text}")
     if diagnostic.hint:
         lines.append(f"  = help: {diagnostic.hint}")
+    if diagnostic.counterexample is not None:
+        shown = json.dumps(diagnostic.counterexample, ensure_ascii=False, separators=(",", ":"))
+        lines.append(f"  = counterexample (try it with `parcours explain POLICY --episode`): {shown}")
     return "\n".join(lines)
 
 

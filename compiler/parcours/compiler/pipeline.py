@@ -20,6 +20,7 @@ from .check import check
 from .codegen import generate
 from .diagnostics import CompileError, Diagnostic, Diagnostics, render
 from .resolve import load
+from .verify import verify_program
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ def analyse(path: str | os.PathLike[str], data: bytes | None = None) -> Analysis
     diagnostics = Diagnostics()
     scope = load(Path(path), display, diagnostics, data)
     program = check(scope, diagnostics) if scope.units else None
+    if program is not None and not diagnostics.has_errors:
+        diagnostics.extend(verify_program(program))
     if diagnostics.has_errors:
         program = None
     return Analysis(display, program, list(diagnostics), scope.texts)
