@@ -245,40 +245,26 @@ class Evaluator:
     # -- the pathway and the outputs
     def rule_index(self) -> int:
         """The index of the rule that settles the pathway (first that holds)."""
-        cached = self._cache.get("rule", _MISSING)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
-        pending: Need | None = None
-        for index, rule in enumerate(self._rules):
-            if rule.condition is None:
-                holds: object = True
-            else:
-                try:
-                    holds = self.truth(rule.condition)
-                except Need as need:
-                    pending = pending or need
-                    continue
-            if holds:
-                if pending is not None:
-                    raise pending
-                self._cache["rule"] = index
-                return index
-        if pending is not None:
-            raise pending
-        raise Undecided("pathway")
+        return self._first_holding("rule", [r.condition for r in self._rules], "pathway")
 
     def branch_index(self, output: ir.Output) -> int:
-        key = ("branch", output.name)
+        """The index of the branch that gives `output` its value (first that holds)."""
+        return self._first_holding(("branch", output.name),
+                                   [b.condition for b in output.branches], output.name)
+
+    def _first_holding(self, key: object, conditions: list[ir.Expr | None], what: str) -> int:
+        """The first condition that holds here (None always holds); Need when an earlier one
+        is still open in this region, Undecided when none holds."""
         cached = self._cache.get(key, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
         pending: Need | None = None
-        for index, branch in enumerate(output.branches):
-            if branch.condition is None:
+        for index, condition in enumerate(conditions):
+            if condition is None:
                 holds: object = True
             else:
                 try:
-                    holds = self.truth(branch.condition)
+                    holds = self.truth(condition)
                 except Need as need:
                     pending = pending or need
                     continue
@@ -289,7 +275,7 @@ class Evaluator:
                 return index
         if pending is not None:
             raise pending
-        raise Undecided(output.name)
+        raise Undecided(what)
 
     def truth(self, e: ir.Expr) -> bool:
         value = self.value(e)

@@ -71,11 +71,7 @@ def verify_rules(program: ir.Program) -> list[Diagnostic]:
     rules = program.rules
     if not rules:
         return out
-    gaps = [region for region, index in leaves(program, _winner) if index == -1]
-    won: dict[int, Region] = {}
-    for region, index in leaves(program, _winner, root(program, switches=True)):
-        if index >= 0:
-            won.setdefault(index, region)
+    gaps, won = _gaps_and_winners(program, _winner)
     if gaps:
         more = f" (and {len(gaps) - 1} other region(s))" if len(gaps) > 1 else ""
         out.append(Diagnostic(
@@ -152,15 +148,23 @@ def _conflicts(program: ir.Program) -> list[Diagnostic]:
     return out
 
 
+def _gaps_and_winners(program: ir.Program, classify: Callable[[Evaluator], int]
+                      ) -> tuple[list[Region], dict[int, Region]]:
+    """Regions where nothing applies (parameters as written), and for each rule or branch a
+    region where it wins (boolean what-if switches free, so a what-if can reach it)."""
+    gaps = [region for region, index in leaves(program, classify) if index == -1]
+    won: dict[int, Region] = {}
+    for region, index in leaves(program, classify, root(program, switches=True)):
+        if index >= 0:
+            won.setdefault(index, region)
+    return gaps, won
+
+
 def verify_output(program: ir.Program, output: ir.Output) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if len(output.branches) == 1 and output.branches[0].condition is None:
         return out
-    gaps = [region for region, index in leaves(program, _branch(output)) if index == -1]
-    won: dict[int, Region] = {}
-    for region, index in leaves(program, _branch(output), root(program, switches=True)):
-        if index >= 0:
-            won.setdefault(index, region)
+    gaps, won = _gaps_and_winners(program, _branch(output))
     if gaps:
         more = f" (and {len(gaps) - 1} other region(s))" if len(gaps) > 1 else ""
         out.append(Diagnostic(
