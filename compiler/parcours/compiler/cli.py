@@ -23,7 +23,7 @@ from parcours.runtime import Decision, EpisodeError, OverrideError, decide_strea
 
 from . import ir
 from .diagnostics import CompileError, render as render_diagnostic
-from .pipeline import analyse, compile_policy, load_module, load_policy, write_atomically
+from .pipeline import analyse, atomic_output, compile_policy, load_policy, write_atomically
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -77,11 +77,8 @@ def _open_out(path: str | None) -> Iterator[TextIO]:
     if path is None or path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial")
-    with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as handle:
+    with atomic_output(path) as handle:
         yield handle
-    tmp.replace(target)
 
 
 @contextmanager
@@ -257,7 +254,7 @@ def _register_commands() -> None:
 
 
 _register_commands()
-__all__ = ["main", "load_module", "write_atomically"]
+__all__ = ["main"]
 
 if __name__ == "__main__":
     main()

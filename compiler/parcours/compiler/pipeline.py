@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import types
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from . import ir
 from .check import check
@@ -61,22 +64,28 @@ def compile_policy(path: str | os.PathLike[str], data: bytes | None = None) -> t
     return analysis, generate(analysis.program)
 
 
-def write_atomically(target: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `target` so that a reader sees the old file or the new one, never half."""
+@contextmanager
+def atomic_output(target: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """A text file to stream into; it replaces `target` only when the block succeeds, so a
+    reader sees the old file or the new one, never half, and a failure leaves nothing."""
     target_path = Path(target)
     directory = target_path.parent if str(target_path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target_path.name}.", suffix=".tmp")
+    # A fresh name beside the target (os.replace is atomic within a folder), opened with "x"
+    # so that it gets the usual permissions (umask), not mkstemp's 0600.
+    tmp = directory / f".{target_path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary write would (mkstemp makes it 0600)
+        with open(tmp, "x", encoding="utf-8", newline="\n", buffering=1 << 20) as handle:
+            yield handle
         os.replace(tmp, target_path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(target: str | os.PathLike[str], text: str) -> None:
+    """Write `text` to `target` atomically (see `atomic_output`)."""
+    with atomic_output(target) as handle:
+        handle.write(text)
 
 
 def load_module(name: str, text: str, origin: str) -> types.ModuleType:

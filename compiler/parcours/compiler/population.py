@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, TextIO, TypeVar
+
+from .pipeline import atomic_output
 
 T = TypeVar("T")
 
@@ -370,22 +370,10 @@ def write_population(handle: TextIO, size: int, seed: int, profile: str = "fr") 
 
 def write_population_file(target: str | os.PathLike[str], size: int, seed: int,
                           profile: str = "fr") -> int:
-    """Write the population to `target` atomically: it is streamed into a temporary file in
-    the same folder, which then replaces `target`; a reader never sees half a file."""
+    """Stream the population into `target`, atomically (a reader never sees half a file)."""
     profile_named(profile)  # fail before creating anything
-    target_path = Path(target)
-    directory = target_path.parent if str(target_path.parent) else Path(".")
-    # a fresh name in the target's folder (so that os.replace is atomic), created with "x"
-    # so that the file gets the usual permissions (umask) rather than mkstemp's 0600
-    tmp = directory / f".{target_path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n", buffering=1 << 20) as handle:
-            count = write_population(handle, size, seed, profile)
-        os.replace(tmp, target_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(target) as handle:
+        count = write_population(handle, size, seed, profile)
     return count
 
 
