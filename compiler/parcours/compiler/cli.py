@@ -23,7 +23,7 @@ from parcours.runtime import Decision, EpisodeError, OverrideError, decide_strea
 
 from . import ir
 from .diagnostics import CompileError, render as render_diagnostic
-from .pipeline import analyse, atomic_output, compile_policy, load_policy, write_atomically
+from .pipeline import atomic_output, compile_policy, load_policy, write_atomically
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -40,8 +40,7 @@ def _load(policy: str) -> types.ModuleType:
     try:
         return load_policy(policy)
     except CompileError as exc:
-        analysis = analyse(policy)
-        click.echo(analysis.render(), err=True)
+        click.echo(exc.render(), err=True)
         click.echo(f"error: {policy} does not compile ({exc})", err=True)
         raise SystemExit(EXIT_USAGE) from None
     except (OSError, SyntaxError, ImportError) as exc:
@@ -149,8 +148,7 @@ def compile_command(file: str, output: str, emit: str) -> None:
     try:
         analysis, text = compile_policy(file)
     except CompileError as exc:
-        click.echo("\n".join(render_diagnostic(d, analyse(file).sources) for d in exc.diagnostics),
-                   err=True)
+        click.echo(exc.render(), err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
     for warning in analysis.diagnostics:
         click.echo(render_diagnostic(warning, analysis.sources), err=True)

@@ -85,11 +85,15 @@ def _order(d: Diagnostic) -> tuple[str, int, int, str]:
 
 
 class CompileError(Exception):
-    """Raised at the pipeline boundary when a policy has errors."""
+    """Raised at the pipeline boundary when a policy has errors; it renders them itself."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str]) -> None:
         super().__init__(f"{sum(d.is_error for d in diagnostics)} error(s)")
         self.diagnostics = diagnostics
+        self.sources = sources
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources) for d in self.diagnostics)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

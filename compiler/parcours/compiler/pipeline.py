@@ -60,7 +60,7 @@ def compile_policy(path: str | os.PathLike[str], data: bytes | None = None) -> t
     """The generated module's text; raises CompileError when the policy has errors."""
     analysis = analyse(path, data)
     if analysis.program is None:
-        raise CompileError(analysis.diagnostics)
+        raise CompileError(analysis.diagnostics, analysis.sources)
     return analysis, generate(analysis.program)
 
 

@@ -335,14 +335,13 @@ def _compare(case: TestCase, decision: Decision) -> list[tuple[str, str, str]]:
 
 def _load(path: Path, loader: Loader) -> types.ModuleType:
     from .diagnostics import CompileError
-    from .pipeline import analyse
 
     if not path.exists():
         raise PolicyTestError(f"policy file not found: {path}")
     try:
         return loader(path)
     except CompileError as exc:
-        raise PolicyTestError(f"{path} does not compile ({exc})", analyse(path).render()) from None
+        raise PolicyTestError(f"{path} does not compile ({exc})", exc.render()) from None
     except (OSError, SyntaxError, ImportError) as exc:
         raise PolicyTestError(f"cannot load {path}: {exc}") from None
 
