@@ -16,7 +16,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from . import ir
 from . import nodes as n
-from .diagnostics import Diagnostic, Diagnostics, Span, did_you_mean
+from .diagnostics import Diagnostics, Span, did_you_mean
 from .resolve import Scope
 
 ROUNDING = {"round_half_up": "half_up", "round_half_even": "half_even", "round_down": "down",
@@ -260,9 +260,9 @@ class Checker:
         if self.valid_until is not None and start > self.valid_until:
             return
         upto = f" to {end}" if end else " onwards"
-        self.d.add(_diag("E322", f"`{what}` has no value from {start}{upto}, inside the policy's "
-                         f"validity", span, "add a `from` line that covers these days",
-                         self._episode_on(start)))
+        self.d.error("E322", f"`{what}` has no value from {start}{upto}, inside the policy's "
+                     f"validity", span, "add a `from` line that covers these days",
+                     counterexample=self._episode_on(start))
 
     def _episode_on(self, day: date) -> dict[str, object]:
         """A contract episode dated `day`: defaults, else false / the lowest value / the first member."""
@@ -857,11 +857,6 @@ class Checker:
 
 
 # ---- type helpers ------------------------------------------------------------
-
-
-def _diag(code: str, message: str, span: Span, hint: str,
-          counterexample: dict[str, object]) -> Diagnostic:
-    return Diagnostic(code, "error", message, span, hint, (), counterexample)
 
 
 def _stable_order(graph: dict[str, set[str]]) -> list[str] | None:

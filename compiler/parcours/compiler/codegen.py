@@ -328,11 +328,11 @@ class _Emitter:
     def referenced_cites(self, e: ir.Expr | None, start: date) -> list[str]:
         """The citations of the parameters, tables and lets an expression reads."""
         out: list[str] = []
-        for node in _walk(e):
+        for node in ir.walk(e):
             if isinstance(node, ir.ParamRef):
                 prm = self.p.param(node.name)
                 out += self.cites(prm.notes)
-                value = _dated_at(prm.values, start)
+                value = ir.dated_at(prm.values, start)
                 if value is not None:
                     out += self.cites(value.notes)
             elif isinstance(node, ir.TableRef):
@@ -340,7 +340,7 @@ class _Emitter:
                 out += self.cites(table.notes)
                 for row in table.rows:
                     out += self.cites(row.notes)
-                    value = _dated_at(row.values, start)
+                    value = ir.dated_at(row.values, start)
                     if value is not None:
                         out += self.cites(value.notes)
             elif isinstance(node, ir.LetRef):
@@ -362,38 +362,27 @@ class _Emitter:
                                                                            self.periods[0]),
                                r.notes, r.span) for r in self.p.rules]
 
-    def branch_infos(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    def branches(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Per output, per branch: its explanation step, and the documents behind it per
+        period (a decision's sources); the step cites the documents of every period."""
+        infos: dict[str, list[str]] = {}
+        sources: dict[str, list[str]] = {}
         for o in self.p.outputs:
-            infos = []
+            infos[o.name], sources[o.name] = [], []
             for b in o.branches:
-                label = "when" if b.condition is not None else (
-                    "else" if len(o.branches) > 1 else "always")
-                text = b.text if b.condition is not None else ir.format_expr(b.value)
+                own = self.cites(o.notes) + self.cites(b.notes)
+                per_period = tuple(tuple(dict.fromkeys(own + self.referenced_cites(b.value, start)))
+                                   for start in self.periods)
+                value = ir.format_expr(b.value)
                 if b.condition is not None:
-                    text = f"{b.text}: {ir.format_expr(b.value)}"
-                cites = self.cites(o.notes) + self.cites(b.notes)
-                for start in self.periods:
-                    cites += self.referenced_cites(b.value, start)
-                infos.append(self.step_info(o.name, label, None, "", text, cites, b.notes,
-                                            b.span))
-            out[o.name] = infos
-        return out
-
-    def branch_sources(self) -> dict[str, list[str]]:
-        """Per output, per branch: the documents behind it, per period."""
-        out: dict[str, list[str]] = {}
-        for o in self.p.outputs:
-            rows = []
-            for b in o.branches:
-                per_period = []
-                for start in self.periods:
-                    cites = self.cites(o.notes) + self.cites(b.notes) \
-                        + self.referenced_cites(b.value, start)
-                    per_period.append(tuple(dict.fromkeys(cites)))
-                rows.append(py_literal(tuple(per_period)))
-            out[o.name] = rows
-        return out
+                    label, text = "when", f"{b.text}: {value}"
+                else:
+                    label, text = ("else" if len(o.branches) > 1 else "always"), value
+                every_period = [c for cites in per_period for c in cites]
+                infos[o.name].append(self.step_info(o.name, label, None, "", text, every_period,
+                                                    b.notes, b.span))
+                sources[o.name].append(py_literal(per_period))
+        return infos, sources
 
     def rule_sources(self) -> list[str]:
         return [py_literal(tuple(dict.fromkeys(self.cites(r.notes)))) for r in self.p.rules]
@@ -402,34 +391,6 @@ class _Emitter:
 def _location(span: object) -> str:
     file = PurePath(getattr(span, "file")).name
     return f"{file}:{getattr(span, 'line')}:{getattr(span, 'column')}"
-
-
-def _dated_at(values: tuple[ir.Dated, ...], day: date) -> ir.Dated | None:
-    found = None
-    for v in values:
-        if v.start <= day and (v.until is None or day <= v.until):
-            found = v
-    return found
-
-
-def _walk(e: ir.Expr | None) -> list[ir.Expr]:
-    if e is None:
-        return []
-    out: list[ir.Expr] = [e]
-    if isinstance(e, ir.Not):
-        out += _walk(e.operand)
-    elif isinstance(e, (ir.BoolOp, ir.MinMax)):
-        for o in e.operands:
-            out += _walk(o)
-    elif isinstance(e, (ir.Compare, ir.Arith)):
-        out += _walk(e.left) + _walk(e.right)
-    elif isinstance(e, ir.InSet):
-        out += _walk(e.operand)
-    elif isinstance(e, ir.Round):
-        out += _walk(e.operand)
-    elif isinstance(e, ir.TableRef):
-        out += _walk(e.key)
-    return out
 
 
 @lru_cache(maxsize=1)
@@ -462,6 +423,7 @@ def render_module(program: ir.Program) -> str:
     top, sections = emitter.sections()
     params = emitter.params()
     steps = emitter.steps()
+    branch_infos, branch_sources = emitter.branches()
     p = program.policy
     context = {
         "generator": GENERATOR,
@@ -490,8 +452,8 @@ def render_module(program: ir.Program) -> str:
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
         "rule_infos": emitter.rule_infos(),
         "rule_sources": emitter.rule_sources(),
-        "branch_infos": emitter.branch_infos(),
-        "branch_sources": emitter.branch_sources(),
+        "branch_infos": branch_infos,
+        "branch_sources": branch_sources,
         "outputs": [o.name for o in program.outputs],
         "contract": ir.CONTRACT_OUTPUTS,
     }
@@ -502,7 +464,7 @@ def render_module(program: ir.Program) -> str:
 
 
 def _first_input(e: ir.Expr) -> str:
-    for node in _walk(e):
+    for node in ir.walk(e):
         if isinstance(node, ir.Input):
             return node.path
     return ""

@@ -58,8 +58,9 @@ class Diagnostics:
             self._items.append(diagnostic)
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None,
-              notes: tuple[tuple[Span, str], ...] = ()) -> None:
-        self.add(Diagnostic(code, "error", message, span, hint, notes))
+              notes: tuple[tuple[Span, str], ...] = (),
+              counterexample: dict[str, object] | None = None) -> None:
+        self.add(Diagnostic(code, "error", message, span, hint, notes, counterexample))
 
     def warning(self, code: str, message: str, span: Span, hint: str | None = None,
                 notes: tuple[tuple[Span, str], ...] = ()) -> None:

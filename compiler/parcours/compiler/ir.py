@@ -12,6 +12,7 @@ condition=Compare("<", Input("patient.age", IntT(0, 130)), Const(16, IntT())))``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -361,13 +362,35 @@ def _all_dated(program: Program) -> list[Dated]:
     return out
 
 
-def value_at(values: tuple[Dated, ...], day: date) -> Const | None:
-    """The value in force on `day` (the latest start on or before it), or None."""
-    found: Const | None = None
+def dated_at(values: tuple[Dated, ...], day: date) -> Dated | None:
+    """The dated value in force on `day` (the latest start on or before it), or None."""
+    found: Dated | None = None
     for dated in values:
         if dated.start <= day and (dated.until is None or day <= dated.until):
-            found = dated.value
+            found = dated
     return found
+
+
+def value_at(values: tuple[Dated, ...], day: date) -> Const | None:
+    found = dated_at(values, day)
+    return found.value if found is not None else None
+
+
+def walk(expr: Expr | None) -> Iterator[Expr]:
+    """Every node of an expression, the node itself first (lets are not followed)."""
+    if expr is None:
+        return
+    yield expr
+    if isinstance(expr, (Not, InSet, Round)):
+        yield from walk(expr.operand)
+    elif isinstance(expr, (BoolOp, MinMax)):
+        for operand in expr.operands:
+            yield from walk(operand)
+    elif isinstance(expr, (Compare, Arith)):
+        yield from walk(expr.left)
+        yield from walk(expr.right)
+    elif isinstance(expr, TableRef):
+        yield from walk(expr.key)
 
 
 # ---- printing --------------------------------------------------------------
