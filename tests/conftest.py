@@ -62,17 +62,6 @@ def make_episode(patient: Mapping[str, Any] | None = None,
     return out
 
 
-def without(data: dict[str, Any], dotted: str) -> dict[str, Any]:
-    """A copy of an episode with the field at `dotted` (e.g. "visit.sector") removed."""
-    out = copy.deepcopy(data)
-    *parents, last = dotted.split(".")
-    target = out
-    for part in parents:
-        target = target[part]
-    del target[last]
-    return out
-
-
 EpisodeFactory = Callable[..., dict[str, Any]]
 
 

@@ -7,6 +7,7 @@ import json
 import types
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,3 +280,50 @@ def test_input_is_not_mutated(france: types.ModuleType, episode: Make) -> None:
     france.decide(data)
     france.explain(data)
     assert data == before
+
+
+RATE_INPUT_POLICY = """
+policy rated {
+  title "a policy with a rate input"
+  country "FR"
+  currency EUR
+  status variant
+  valid from 2017-05-01
+}
+import "episode.parcours"
+source s = "001_264f89428c423238.txt"
+input visit.cover: rate = 0.70
+rules pathway { default everyone: coordinated cite s }
+output base: money = visit.fee
+output rate: rate = visit.cover
+output flat_fee: money = 0.00 EUR
+output reimbursed: money = max(0.00 EUR, round_half_up(base * rate, 0.01) - flat_fee)
+output patient_pays: money = visit.fee - reimbursed
+"""
+
+
+@pytest.mark.parametrize("cover, reimbursed", [(None, "21.00"), ("0.955", "28.65"),
+                                               (Decimal("1"), "30.00")])
+def test_rate_input_is_validated_and_exact(schema_dir: Path, episode: Make,
+                                           cover: object, reimbursed: str) -> None:
+    from parcours.compiler.pipeline import load_policy
+
+    path = schema_dir / "rated.parcours"
+    path.write_text(RATE_INPUT_POLICY, encoding="utf-8")
+    module = load_policy(path)
+    visit = {} if cover is None else {"cover": cover}
+    decision = module.decide(episode(visit=visit)).to_dict()
+    assert decision["reimbursed"] == reimbursed
+    assert decision["rate"] == ("0.70" if cover is None else {"0.955": "0.955"}.get(
+        str(cover), "1.00"))
+
+
+@pytest.mark.parametrize("cover", ["1.5", True, "x"])
+def test_rate_input_out_of_range_is_rejected(schema_dir: Path, episode: Make,
+                                             cover: object) -> None:
+    from parcours.compiler.pipeline import load_policy
+
+    path = schema_dir / "rated.parcours"
+    path.write_text(RATE_INPUT_POLICY, encoding="utf-8")
+    error = rejected(load_policy(path), episode(visit={"cover": cover}))
+    assert error.field == "visit.cover"

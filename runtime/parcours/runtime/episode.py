@@ -54,15 +54,6 @@ def bad_date(episode_id: object, field: str, value: object) -> EpisodeError:
     return bad_value(episode_id, field, value, "date")
 
 
-def parse_date(episode_id: object, field: str, value: object) -> date:
-    if type(value) is not str or len(value) != 10:
-        raise bad_date(episode_id, field, value)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_date(episode_id, field, value) from None
-
-
 def outside_validity(episode_id: object, day: date, start: date,
                      until: date | None) -> EpisodeError:
     span = f"from {start}" + (f" until {until}" if until else "")

@@ -52,10 +52,12 @@ def to_money(value: object, episode_id: object, field: str) -> Decimal:
     return cents
 
 
-def to_rate(value: object) -> Decimal | None:
+def to_rate(value: object, episode_id: object, field: str) -> Decimal:
+    """A rate between 0 and 1 (a JSON number or string), or an EpisodeError naming the field."""
     rate = parse_decimal(value)
     if rate is None or not 0 <= rate <= 1:
-        return None
+        shown = "missing" if value is None else describe(value)
+        raise EpisodeError(episode_id, field, f"expected a rate between 0 and 1, got {shown}")
     return rate
 
 
@@ -65,10 +67,8 @@ def format_money(amount: Decimal) -> str:
 
 def format_rate(rate: Decimal) -> str:
     """At least two decimals ("0.70", "1.00"), more when the rate has them ("0.955")."""
-    exponent = rate.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        return str(rate.normalize()) if rate.normalize().as_tuple().exponent != 0 else f"{rate:.2f}"
-    return f"{rate:.2f}"
+    two = f"{rate:.2f}"
+    return two if Decimal(two) == rate else format(rate.normalize(), "f")
 
 
 def describe(value: object) -> str:
