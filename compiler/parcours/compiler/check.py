@@ -56,6 +56,7 @@ class Checker:
         self._rule_deps: set[str] = set()
         self._output_deps: dict[str, set[str]] = {}
         self._checking: list[str] = []  # lets being typed, to catch a let that reads itself
+        self.value_names = scope.value_names()  # the scope is complete: compute once
 
     # ---- entry ------------------------------------------------------------
     def run(self) -> ir.Program | None:
@@ -618,7 +619,7 @@ class Checker:
             return ir.Input(path, found.type)
         name = ref.path[0]
         if isinstance(expected, ir.EnumT) and name in expected.members \
-                and name not in self.scope.value_names():
+                and name not in self.value_names:
             return ir.Const(name, expected)
         if name == "pathway":
             if ctx.where in ("rule", "constraint"):
@@ -665,7 +666,7 @@ class Checker:
                          ref.span, "compare it with a value: `visit.specialty == NAME`")
         else:
             self.d.error("E360", f"unknown name `{name}`", ref.span,
-                         did_you_mean(name, self.scope.value_names() | set(self.inputs))
+                         did_you_mean(name, self.value_names | set(self.inputs))
                          or "declare it with `param`, `let`, `table` or `input`")
         raise _Bad
 
@@ -943,7 +944,7 @@ def _looks_like_member(expr: n.Expr, checker: Checker) -> bool:
         return expr.kind in ("string", "name")
     if isinstance(expr, n.Ref) and len(expr.path) == 1:
         name = expr.path[0]
-        return name not in checker.scope.value_names() and name not in checker.inputs
+        return name not in checker.value_names and name not in checker.inputs
     return False
 
 
