@@ -1,20 +1,49 @@
-"""Dependencies point one way: runtime ← generated modules; stages ← pipeline ← CLI."""
+"""Dependencies point one way: runtime ← generated modules; stages ← pipeline ← tools ← CLI.
+
+Every module under `compiler/parcours/compiler/` belongs to a layer (its first package
+name); a module imports only from its own layer or lower ones, and no two modules import
+each other, directly or through others.
+"""
 
 from __future__ import annotations
 
 import ast
 import sys
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "runtime" / "parcours" / "runtime"
 COMPILER = ROOT / "compiler" / "parcours" / "compiler"
 
+# Lowest first.  A package may import from its own layer and from the layers before it.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"diagnostics", "files"}),      # leaf utilities: spans, diagnostics, outputs
+    frozenset({"syntax", "ir"}),              # text → AST; the typed IR
+    frozenset({"sema"}),                      # AST → checked IR
+    frozenset({"analysis", "backends"}),      # IR → findings, interpretation; IR → code
+    frozenset({"pipeline"}),                  # the one module that knows every stage
+    frozenset({"tools"}),                     # compare, population, policy tests
+    frozenset({"cli"}),                       # one module per command
+)
+
+
+def module_name(path: Path) -> str:
+    """`parcours.x.y` for `<portion>/parcours/x/y.py` (runtime, compiler or grammar)."""
+    top = next(p for p in path.parents if p.name == "parcours").parent
+    parts = list(path.relative_to(top).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
 
 def imports(path: Path) -> set[str]:
-    """Absolute module names a file imports (relative imports resolved within its package)."""
+    """Absolute module names a file imports, anywhere in it (relative imports resolved)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = ".".join(path.relative_to(path.parents[2]).with_suffix("").parts[:-1])
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -22,10 +51,57 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                found.add(f"{base}.{node.module}" if node.module else base)
+                module = f"{base}.{node.module}" if node.module else base
+                found.add(module)
+                # `from . import x` imports the submodule x when there is one
+                found.update(f"{module}.{alias.name}" for alias in node.names)
             elif node.module:
                 found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
+
+
+def compiler_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(COMPILER.rglob("*.py"))}
+
+
+def layer_of(module: str) -> int:
+    top = module.removeprefix("parcours.compiler.").split(".")[0]
+    for index, layer in enumerate(LAYERS):
+        if top in layer:
+            return index
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS")
+
+
+def test_every_compiler_module_has_a_layer() -> None:
+    for name in compiler_modules():
+        if name != "parcours.compiler":
+            layer_of(name)
+
+
+def test_nothing_imports_upward() -> None:
+    modules = compiler_modules()
+    for name, path in modules.items():
+        if name == "parcours.compiler":
+            continue
+        own = layer_of(name)
+        for target in imports(path) & set(modules):
+            if target == "parcours.compiler":
+                continue
+            assert layer_of(target) <= own, f"{name} imports {target}, a higher layer"
+
+
+def test_no_import_cycles() -> None:
+    modules = compiler_modules()
+    graph = {name: (imports(path) & set(modules)) - {name} for name, path in modules.items()}
+    # a package's __init__ importing its own submodules is how packages re-export
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not (t.startswith(name + ".")
+                                                      and modules[name].name == "__init__.py")}
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        pytest.fail(f"import cycle: {' -> '.join(exc.args[1])}")
 
 
 def test_runtime_imports_only_the_standard_library() -> None:
@@ -36,19 +112,27 @@ def test_runtime_imports_only_the_standard_library() -> None:
                 f"{path.name} imports {name}")
 
 
-def test_compiler_stages_do_not_import_downstream() -> None:
-    order = ["diagnostics", "nodes", "syntax", "build_ast", "resolve", "ir", "check", "codegen",
-             "pipeline", "report_check", "cli"]
-    for index, stage in enumerate(order):
-        later = {f"parcours.compiler.{s}" for s in order[index + 1:]}
-        found = imports(COMPILER / f"{stage}.py")
-        assert not found & later, f"{stage} imports {found & later}"
+def test_leaf_layers_import_nothing_but_the_standard_library() -> None:
+    for name, path in compiler_modules().items():
+        if name.removeprefix("parcours.compiler.").split(".")[0] in ("diagnostics", "files"):
+            for target in imports(path):
+                assert (target.split(".")[0] in sys.stdlib_module_names
+                        or target.startswith(("parcours.compiler.diagnostics",
+                                              "parcours.compiler.files"))), (name, target)
 
 
 def test_ir_imports_nothing_but_spans_and_stdlib() -> None:
-    for name in imports(COMPILER / "ir.py"):
-        assert name.split(".")[0] in sys.stdlib_module_names or name == \
-            "parcours.compiler.diagnostics"
+    for path in (COMPILER / "ir").glob("*.py"):
+        for name in imports(path):
+            assert (name.split(".")[0] in sys.stdlib_module_names
+                    or name.startswith(("parcours.compiler.ir", "parcours.compiler.diagnostics"))), (
+                path.name, name)
+
+
+def test_modules_stay_small() -> None:
+    for name, path in compiler_modules().items():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 650, f"{name} has {lines} lines: split it by concern"
 
 
 def test_runtime_all_is_what_generated_modules_may_import() -> None:
@@ -56,7 +140,8 @@ def test_runtime_all_is_what_generated_modules_may_import() -> None:
 
     for name in runtime.__all__:
         assert hasattr(runtime, name)
-    template = (COMPILER / "templates" / "module.py.jinja").read_text(encoding="utf-8")
+    template = (COMPILER / "backends" / "python" / "templates" / "module.py.jinja").read_text(
+        encoding="utf-8")
     start = template.index("from parcours.runtime import (") + len("from parcours.runtime import (")
     names = {n.strip() for n in template[start:template.index(")", start)].split(",")}
     assert names <= set(runtime.__all__)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from parcours.compiler.cli import main
-from parcours.compiler.compare import (CompareResult, PairTotals, PolicyTotals, age_band,
+from parcours.compiler.tools.compare import (CompareResult, PairTotals, PolicyTotals, age_band,
                                        render_report)
 from parcours.compiler.pipeline import load_policy
 from parcours.runtime import Decision, EpisodeError, PolicyGap

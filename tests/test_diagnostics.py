@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from parcours.compiler.cli import main
-from parcours.compiler.pipeline import Analysis, analyse, compile_policy, load_module
+from parcours.compiler.backends.python.loader import load_module
+from parcours.compiler.pipeline import Analysis, analyse, compile_policy
 
 HEADER = """\
 policy t {

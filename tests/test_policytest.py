@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from parcours.compiler.cli import main
-from parcours.compiler.policytest import PolicyTestError, parse_file, run
+from parcours.compiler.tools.policytest import PolicyTestError, parse_file, run
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

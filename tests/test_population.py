@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import pytest
 from click.testing import CliRunner, Result
 
-from parcours.compiler import population as pop
+from parcours.compiler.tools import population as pop
 from parcours.compiler.cli import main
 from parcours.compiler.pipeline import load_policy
 from parcours.runtime import EpisodeError

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from parcours.compiler.check import check
-from parcours.compiler.codegen import generate
+from parcours.compiler.sema.check import check
+from parcours.compiler.backends.python.emit import generate
 from parcours.compiler.diagnostics import Diagnostic, Diagnostics
-from parcours.compiler.pipeline import analyse, load_module
-from parcours.compiler.resolve import load
-from parcours.compiler.verify import verify_program
+from parcours.compiler.backends.python.loader import load_module
+from parcours.compiler.pipeline import analyse
+from parcours.compiler.sema.load import load
+from parcours.compiler.analysis.verify import verify_program
 from parcours.runtime import PolicyGap
 
 ROOT = Path(__file__).resolve().parent.parent

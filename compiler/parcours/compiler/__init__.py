@@ -1,0 +1,14 @@
+"""The parcours compiler, one package per stage (lowest first):
+
+- `diagnostics`: spans, diagnostics and the registry of every code; `files`: safe outputs;
+- `syntax`: policy text → AST (the Lark parser, AST nodes, AST building);
+- `ir`: the typed IR (nodes, printer); `sema`: AST → IR (loading and scope, types,
+  dated values, evaluation order);
+- `analysis`: what is known about a policy without running it (regions, verification,
+  semantic diff) and the reference interpreter; `backends`: IR → code (`backends.python`);
+- `pipeline`: the only module that runs every stage;
+- `tools`: compare, population, policy tests, built on the pipeline;
+- `cli`: one module per command.
+
+`tests/test_architecture.py` holds this order: nothing imports a later layer.
+"""

@@ -1,0 +1,612 @@
+"""Regions of a policy's input space, and a lazy decision tree over them.
+
+A :class:`Region` gives every input a domain: a set of members for an enum or a
+bool, an interval for an int, a date (as day ordinals) or an amount (in cents).
+An :class:`Evaluator` evaluates IR expressions over a whole region at once: it
+returns the value when every episode of the region gives the same one, and
+otherwise raises :class:`Need` with a partition of the region that brings the
+expression closer to being decided (split an input at the constant it is
+compared with, split the date at the policy's change dates, ...).  :func:`leaves`
+grows the tree lazily: it splits only where a goal is still undecided, and drops
+the regions that break a constraint.  Every split is exact, so a leaf's verdict
+holds for every episode in it; the only approximation is a comparison between a
+computed amount and something that depends on an input amount in a non-trivial
+way, which is split on an *assumption* and flagged (``Region.approximate``).
+
+See docs/verification.md for the method and its limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Any, TypeVar
+
+from .. import ir
+
+Interval = tuple[int, int]  # inclusive, in the input's units
+Domain = frozenset[object] | Interval
+
+INT_LOW, INT_HIGH = -(10 ** 9), 10 ** 9
+MONEY_HIGH = 10 ** 11 - 1  # cents: the runtime rejects amounts of 1e9 or more
+RATE_SCALE = 10 ** 6
+_ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
+             "up": ROUND_UP}
+_MISSING = object()
+
+
+class Need(Exception):
+    """The region must be split into `parts` (a partition) before the expression decides."""
+
+    def __init__(self, parts: tuple[Region, ...]) -> None:
+        super().__init__(len(parts))
+        self.parts = parts
+
+
+class Undecided(Exception):
+    """No rule (``what == "pathway"``) or no branch of an output applies on this region."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class Symbolic(Exception):
+    """A numeric input is not a single value on the region."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def scale(type_: ir.Type) -> int:
+    if isinstance(type_, ir.MoneyT):
+        return 100
+    if isinstance(type_, ir.RateT):
+        return RATE_SCALE
+    return 1
+
+
+def full_domain(program: ir.Program, item: ir.InputDef) -> Domain:
+    t = item.type
+    if isinstance(t, ir.BoolT):
+        return frozenset({False, True})
+    if isinstance(t, ir.EnumT):
+        return frozenset(t.members)
+    if isinstance(t, ir.IntT):
+        return (INT_LOW if t.low is None else t.low, INT_HIGH if t.high is None else t.high)
+    if isinstance(t, ir.DateT):
+        if item.path == "date":
+            until = program.policy.valid_until or date(9999, 12, 31)
+            return (program.policy.valid_from.toordinal(), until.toordinal())
+        return (date(1900, 1, 1).toordinal(), date(9999, 12, 31).toordinal())
+    if isinstance(t, ir.MoneyT):
+        return (0, MONEY_HIGH)
+    if isinstance(t, ir.RateT):
+        return (0, 10 * RATE_SCALE)
+    return frozenset()
+
+
+def unscale(type_: ir.Type, units: int) -> object:
+    if isinstance(type_, ir.DateT):
+        return date.fromordinal(units)
+    if isinstance(type_, ir.MoneyT):
+        return (Decimal(units) / 100).quantize(Decimal("0.01"))
+    if isinstance(type_, ir.RateT):
+        return Decimal(units) / RATE_SCALE
+    return units
+
+
+def to_units(type_: ir.Type, value: object) -> Decimal:
+    if isinstance(value, date):
+        return Decimal(value.toordinal())
+    assert isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+    return Decimal(value) * scale(type_)
+
+
+@dataclass(frozen=True)
+class Region:
+    domains: tuple[tuple[str, Domain], ...]
+    assumed: tuple[tuple[ir.Expr, bool], ...] = ()
+    _map: dict[str, Domain] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._map.update(self.domains)
+
+    def get(self, path: str) -> Domain:
+        return self._map[path]
+
+    def interval(self, path: str) -> Interval:
+        dom = self._map[path]
+        assert isinstance(dom, tuple)
+        return dom
+
+    def with_domain(self, path: str, domain: Domain) -> Region:
+        return Region(tuple((p, domain if p == path else d) for p, d in self.domains),
+                      self.assumed)
+
+    def assume(self, expr: ir.Expr, holds: bool) -> Region:
+        return Region(self.domains, self.assumed + ((expr, holds),))
+
+    @property
+    def approximate(self) -> bool:
+        return bool(self.assumed)
+
+
+def root(program: ir.Program, switches: bool = False) -> Region:
+    """Every episode; with `switches`, every setting of the boolean parameters too (the
+    what-if switches), as pseudo-inputs named ``param:NAME``."""
+    domains: list[tuple[str, Domain]] = [(i.path, full_domain(program, i)) for i in program.inputs]
+    if switches:
+        domains += [(f"param:{p.name}", frozenset({False, True})) for p in program.params
+                    if isinstance(p.type, ir.BoolT) and len(p.values) == 1]
+    return Region(tuple(domains))
+
+
+def periods(program: ir.Program) -> tuple[int, ...]:
+    """The first day (ordinal) of every period of constant dated values."""
+    return tuple(d.toordinal() for d in (program.policy.valid_from,) + program.change_dates())
+
+
+# ---- evaluation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Index:
+    """Look-ups by name for one program (built once per program and set of periods)."""
+
+    program: ir.Program
+    extra: tuple[int, ...]
+    starts: tuple[int, ...]
+    params: dict[str, ir.Param]
+    lets: dict[str, ir.Let]
+    outputs: dict[str, ir.Output]
+    rows: dict[str, dict[str, ir.TableRow]]
+    inputs: dict[str, ir.Type]
+
+
+_INDEXES: dict[tuple[int, tuple[int, ...]], _Index] = {}
+
+
+def _index(program: ir.Program, extra: tuple[int, ...]) -> _Index:
+    key = (id(program), extra)
+    found = _INDEXES.get(key)
+    if found is not None and found.program is program:
+        return found
+    if len(_INDEXES) > 64:
+        _INDEXES.clear()
+    found = _Index(program, extra, tuple(sorted(set(periods(program) + extra))),
+                   {p.name: p for p in program.params}, {x.name: x for x in program.lets},
+                   {o.name: o for o in program.outputs},
+                   {t.name: {k: row for row in t.rows for k in row.keys} for t in program.tables},
+                   {i.path: i.type for i in program.inputs})
+    _INDEXES[key] = found
+    return found
+
+
+class Evaluator:
+    """Evaluate expressions of `program` over every episode of `region` at once."""
+
+    def __init__(self, program: ir.Program, region: Region,
+                 extra_periods: tuple[int, ...] = (),
+                 cache: dict[object, object] | None = None) -> None:
+        self.p = program
+        self.r = region
+        self.ix = _index(program, extra_periods)
+        self.starts = self.ix.starts
+        self._cache: dict[object, object] = dict(cache) if cache else {}
+        self._rules = program.rules
+
+    def narrow(self, region: Region) -> Evaluator:
+        """An evaluator for a sub-region, reusing what is already decided here."""
+        narrowed = Evaluator(self.p, region, self.ix.extra, self._cache)
+        return narrowed
+
+    # -- splitting helpers
+    def _split_set(self, path: str, keep: frozenset[object]) -> Need:
+        dom = self.r.get(path)
+        assert isinstance(dom, frozenset)
+        inside, outside = dom & keep, dom - keep
+        return Need(tuple(self.r.with_domain(path, part) for part in (inside, outside) if part))
+
+    def _split_interval(self, path: str, cuts: list[int]) -> Need:
+        """Split at every cut c (a part starts at c) that falls strictly inside the interval."""
+        lo, hi = self.r.interval(path)
+        inner = sorted({c for c in cuts if lo < c <= hi})
+        bounds = [lo] + inner + [hi + 1]
+        return Need(tuple(self.r.with_domain(path, (a, b - 1)) for a, b in zip(bounds, bounds[1:])))
+
+    def day(self) -> date:
+        """The date, when the region lies within one period; otherwise split it."""
+        lo, hi = self.r.interval("date")
+        inner = [s for s in self.starts if lo < s <= hi]
+        if inner:
+            raise self._split_interval("date", inner)
+        return date.fromordinal(lo)
+
+    def input_value(self, path: str, type_: ir.Type) -> object:
+        dom = self.r.get(path)
+        if isinstance(dom, frozenset):
+            if len(dom) == 1:
+                return next(iter(dom))
+            if isinstance(type_, ir.BoolT):
+                raise self._split_set(path, frozenset({True}))
+            members = [m for m in type_.members if m in dom] if isinstance(type_, ir.EnumT) \
+                else sorted(dom, key=str)
+            raise Need(tuple(self.r.with_domain(path, frozenset({m})) for m in members))
+        lo, hi = dom
+        if lo == hi:
+            return unscale(type_, lo)
+        raise Symbolic(path)
+
+    # -- the pathway and the outputs
+    def rule_index(self) -> int:
+        """The index of the rule that settles the pathway (first that holds)."""
+        return self._first_holding("rule", [r.condition for r in self._rules], "pathway")
+
+    def branch_index(self, output: ir.Output) -> int:
+        """The index of the branch that gives `output` its value (first that holds)."""
+        return self._first_holding(("branch", output.name),
+                                   [b.condition for b in output.branches], output.name)
+
+    def _first_holding(self, key: object, conditions: list[ir.Expr | None], what: str) -> int:
+        """The first condition that holds here (None always holds); Need when an earlier one
+        is still open in this region, Undecided when none holds."""
+        cached = self._cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        pending: Need | None = None
+        for index, condition in enumerate(conditions):
+            if condition is None:
+                holds: object = True
+            else:
+                try:
+                    holds = self.truth(condition)
+                except Need as need:
+                    pending = pending or need
+                    continue
+            if holds:
+                if pending is not None:
+                    raise pending
+                self._cache[key] = index
+                return index
+        if pending is not None:
+            raise pending
+        raise Undecided(what)
+
+    def truth(self, e: ir.Expr) -> bool:
+        value = self.value(e)
+        assert isinstance(value, bool)
+        return value
+
+    # -- expressions
+    def value(self, e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):
+            return e.value
+        if isinstance(e, ir.Input):
+            return self.input_value(e.path, e.type)
+        if isinstance(e, ir.ParamRef):
+            if f"param:{e.name}" in self.r._map:
+                return self.input_value(f"param:{e.name}", e.type)
+            param = self.ix.params[e.name]
+            if len(param.values) == 1:
+                return param.values[0].value.value
+            found = ir.value_at(param.values, self.day())
+            if found is None:
+                raise Undecided("hole")
+            return found.value
+        if isinstance(e, ir.TableRef):
+            return self._table(e)
+        if isinstance(e, ir.LetRef):
+            key = ("let", e.name)
+            cached = self._cache.get(key, _MISSING)
+            if cached is _MISSING:
+                cached = self.value(self.ix.lets[e.name].expr)
+                self._cache[key] = cached
+            return cached
+        if isinstance(e, ir.OutputRef):
+            key = ("output", e.name)
+            cached = self._cache.get(key, _MISSING)
+            if cached is _MISSING:
+                output = self.ix.outputs[e.name]
+                cached = self.value(output.branches[self.branch_index(output)].value)
+                self._cache[key] = cached
+            return cached
+        if isinstance(e, ir.PathwayRef):
+            return self._rules[self.rule_index()].pathway
+        if isinstance(e, ir.Not):
+            return not self.truth(e.operand)
+        if isinstance(e, ir.BoolOp):
+            return self._boolop(e)
+        if isinstance(e, ir.InSet):
+            return self._inset(e)
+        if isinstance(e, ir.Compare):
+            return self._compare(e)
+        if isinstance(e, ir.Arith):
+            a, b = self.value(e.left), self.value(e.right)
+            if e.op == "+":
+                return a + b  # type: ignore[operator]
+            if e.op == "-":
+                return a - b  # type: ignore[operator]
+            return a * b  # type: ignore[operator]
+        if isinstance(e, ir.Round):
+            operand = self.value(e.operand)
+            assert isinstance(operand, Decimal)
+            return operand.quantize(e.quantum, _ROUNDING[e.mode])
+        if isinstance(e, ir.MinMax):
+            values = [self.value(o) for o in e.operands]
+            best = values[0]
+            for v in values[1:]:
+                if (v > best) if e.function == "max" else (v < best):  # type: ignore[operator]
+                    best = v
+            return best
+        raise TypeError(e)
+
+    def _table(self, e: ir.TableRef) -> object:
+        rows = self.ix.rows[e.table]
+        key = e.key
+        if isinstance(key, ir.Input) and isinstance(self.r.get(key.path), frozenset):
+            dom = self.r.get(key.path)
+            assert isinstance(dom, frozenset)
+            if len(dom) > 1:
+                day = self.day() if any(len(rows[str(m)].values) > 1 for m in dom) else None
+                groups: dict[object, set[object]] = {}
+                for m in dom:
+                    values = rows[str(m)].values
+                    found = ir.value_at(values, day) if day else values[0].value
+                    groups.setdefault(None if found is None else found.value, set()).add(m)
+                if len(groups) == 1:
+                    return next(iter(groups))
+                raise Need(tuple(self.r.with_domain(key.path, frozenset(g))
+                                 for g in groups.values()))
+        member = self.value(key)
+        values = rows[str(member)].values
+        found = ir.value_at(values, self.day()) if len(values) > 1 else values[0].value
+        if found is None:
+            raise Undecided("hole")
+        return found.value
+
+    def _boolop(self, e: ir.BoolOp) -> bool:
+        stop = e.op == "or"  # the value that decides the whole
+        pending: Need | None = None
+        for operand in e.operands:
+            try:
+                if self.truth(operand) == stop:
+                    return stop
+            except Need as need:
+                pending = pending or need
+        if pending is not None:
+            raise pending
+        return not stop
+
+    def _inset(self, e: ir.InSet) -> bool:
+        operand = e.operand
+        if isinstance(operand, ir.Input):
+            dom = self.r.get(operand.path)
+            assert isinstance(dom, frozenset)
+            inside = dom & e.members
+            if inside and inside != dom:
+                raise self._split_set(operand.path, frozenset(e.members))
+            return bool(inside) != e.negated
+        return (self.value(operand) in e.members) != e.negated
+
+    def _compare(self, e: ir.Compare) -> bool:
+        for expr, holds in self.r.assumed:
+            if expr == e:
+                return holds
+        # enum and bool equality against a constant: split the input's set
+        for side, other in ((e.left, e.right), (e.right, e.left)):
+            if isinstance(side, ir.Input) and isinstance(self.r.get(side.path), frozenset) \
+                    and isinstance(other, ir.Const) and e.op in ("==", "!="):
+                dom = self.r.get(side.path)
+                assert isinstance(dom, frozenset)
+                if len(dom) > 1:
+                    if other.value in dom:
+                        raise self._split_set(side.path, frozenset({other.value}))
+                    return e.op == "!="
+        left = right = _MISSING
+        symbolic: list[str] = []
+        try:
+            left = self.value(e.left)
+        except Symbolic as sym:
+            symbolic.append(sym.path)
+        try:
+            right = self.value(e.right)
+        except Symbolic as sym:
+            symbolic.append(sym.path)
+        if not symbolic:
+            return _apply(e.op, left, right)
+        # a numeric input against a value fixed on the region: split its interval
+        if len(symbolic) == 1:
+            side, op, const = (e.left, e.op, right) if left is _MISSING else \
+                (e.right, _FLIP[e.op], left)
+            path = self._as_input(side)
+            if path is not None and const is not None:
+                type_ = self.ix.inputs[path]
+                units = to_units(type_, const)
+                lo, hi = self.r.interval(path)
+                if any(lo < c <= hi for c in _cuts(op, units)):
+                    raise self._split_interval(path, _cuts(op, units))
+                return _apply(op, Decimal(lo), units)
+        raise Need((self.r.assume(e, True), self.r.assume(e, False)))
+
+    def _as_input(self, e: ir.Expr) -> str | None:
+        """The input an expression stands for (through lets and outputs), if it is one."""
+        while True:
+            if isinstance(e, ir.Input):
+                return e.path
+            if isinstance(e, ir.LetRef):
+                e = self.ix.lets[e.name].expr
+            elif isinstance(e, ir.OutputRef):
+                output = self.ix.outputs[e.name]
+                e = output.branches[self.branch_index(output)].value
+            else:
+                return None
+
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _cuts(op: str, c: Decimal) -> list[int]:
+    """Where to cut an interval of units so that `x op c` is constant on every part."""
+    low, high = math.floor(c), math.ceil(c)
+    if op in ("<", ">="):
+        return [high]
+    if op in ("<=", ">"):
+        return [low + 1]
+    if low == high:  # == and != against a point of the grid
+        return [low, low + 1]
+    return []
+
+
+def _apply(op: str, a: object, b: object) -> bool:
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    x: Any = a
+    if op == "<":
+        return bool(x < b)
+    if op == "<=":
+        return bool(x <= b)
+    if op == ">":
+        return bool(x > b)
+    return bool(x >= b)
+
+
+# ---- the tree ------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def constraints_hold(ev: Evaluator) -> bool:
+    for c in ev.p.constraints:
+        if ev.truth(c.condition) and not ev.truth(c.requirement):
+            return False
+    return True
+
+
+def leaves(program: ir.Program, goal: Callable[[Evaluator], T], start: Region | None = None,
+           extra_periods: tuple[int, ...] = (),
+           programs: tuple[ir.Program, ...] = ()) -> Iterator[tuple[Region, T]]:
+    """The leaves of the lazy decision tree for `goal`, in a stable order.
+
+    Regions that break a constraint of `program` (or of every program in
+    `programs`, for a joint tree) are dropped."""
+    stack = [start or root(program)]
+    checked = programs or (program,)
+    while stack:
+        region = stack.pop()
+        try:
+            if not all(constraints_hold(Evaluator(p, region, extra_periods)) for p in checked):
+                continue
+            result = goal(Evaluator(program, region, extra_periods))
+        except Need as need:
+            stack.extend(reversed(need.parts))
+            continue
+        yield region, result
+
+
+# ---- examples and words ----------------------------------------------------------
+
+
+def pick(program: ir.Program, item: ir.InputDef, dom: Domain) -> object:
+    """A representative value of `dom`, preferring the input's default and typical values."""
+    t = item.type
+    if item.default is not None:
+        d = item.default.value
+        if isinstance(dom, frozenset) and d in dom:
+            return d
+        if isinstance(dom, tuple) and not isinstance(d, (bool, frozenset, str)):
+            units = to_units(t, d)
+            if dom[0] <= units <= dom[1]:
+                return unscale(t, int(units))
+    if isinstance(dom, frozenset):
+        if isinstance(t, ir.BoolT):
+            return False if False in dom else True
+        if isinstance(t, ir.EnumT):
+            return next(m for m in t.members if m in dom)
+        return sorted(dom, key=str)[0]
+    lo, hi = dom
+    if isinstance(t, ir.MoneyT):
+        typical = 3000
+        return unscale(t, typical if lo <= typical <= hi else lo)
+    if isinstance(t, ir.IntT):
+        typical = 40
+        return typical if lo <= typical <= hi else lo
+    return unscale(t, lo)
+
+
+def json_value(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def example(program: ir.Program, region: Region, **fixed: object) -> dict[str, object]:
+    """A full contract episode (nested JSON object) inside `region`."""
+    episode: dict[str, object] = {}
+    for item in program.inputs:
+        value = fixed[item.path] if item.path in fixed else pick(program, item, region.get(item.path))
+        target = episode
+        *owners, last = item.path.split(".")
+        for owner in owners:
+            target = target.setdefault(owner, {})  # type: ignore[assignment]
+        target[last] = json_value(value)
+    return episode
+
+
+def describe(program: ir.Program, region: Region, full: Region | None = None) -> str:
+    """The region in words: only the inputs it restricts."""
+    full = full or root(program)
+    parts = []
+    for item in program.inputs:
+        dom, whole = region.get(item.path), full.get(item.path)
+        if dom == whole:
+            continue
+        parts.append(describe_domain(item, dom, whole))
+    for expr, holds in region.assumed:
+        parts.append(("" if holds else "not ") + ir.format_expr(expr))
+    return ", ".join(parts) or "every episode"
+
+
+def describe_domain(item: ir.InputDef, dom: Domain, whole: Domain) -> str:
+    name, t = item.path, item.type
+    if isinstance(dom, frozenset):
+        if isinstance(t, ir.BoolT):
+            return name if True in dom else f"not {name}"
+        assert isinstance(whole, frozenset)
+        order = list(t.members) if isinstance(t, ir.EnumT) else sorted(whole, key=str)
+        if len(dom) == 1:
+            return f"{name} {next(iter(dom))}"
+        rest = [m for m in order if m in whole and m not in dom]
+        if len(rest) < len(dom):
+            return f"{name} not in {{{', '.join(str(m) for m in rest)}}}"
+        return f"{name} in {{{', '.join(str(m) for m in order if m in dom)}}}"
+    assert isinstance(whole, tuple)
+    lo, hi = dom
+
+    def show(units: int) -> str:
+        return str(unscale(t, units))
+
+    if isinstance(t, ir.DateT):
+        if lo == hi:
+            return f"{name} {show(lo)}" if name != "date" else f"on {show(lo)}"
+        prefix = "" if name == "date" else f"{name} "
+        if lo == whole[0]:
+            return f"{prefix}until {show(hi)}"
+        if hi == whole[1]:
+            return f"{prefix}from {show(lo)}"
+        return f"{prefix}from {show(lo)} to {show(hi)}"
+    if lo == hi:
+        return f"{name} {show(lo)}"
+    if lo == whole[0]:
+        return f"{name} <= {show(hi)}"
+    if hi == whole[1]:
+        return f"{name} >= {show(lo)}"
+    return f"{name} {show(lo)}..{show(hi)}"

@@ -1,0 +1,1 @@
+"""IR → executable code.  `python` emits a typed, dependency-free Python module."""

@@ -1,0 +1,470 @@
+"""IR → Python module text, through Jinja2 templates.
+
+Safety by construction: every identifier in the output is a fixed prefix plus a
+name the grammar already limited to ``[a-z_][a-z0-9_]*`` (or an index), and
+every value from the policy (strings, amounts, dates, citations, remarks) goes
+through :func:`py_literal`, which emits ``repr`` of a Python value.  The text
+is parsed with ``ast.parse`` before it leaves, so a compiler bug cannot ship a
+broken module.  Output is deterministic: same IR, same bytes.
+
+Example: ``output rate: rate = case { when ald_care: full_rate  else: normal_rate }``
+becomes::
+
+    if l_ald_care:
+        o_rate = params.p_full_rate
+        b_rate = 0
+    else:
+        o_rate = params.p_normal_rate
+        b_rate = 1
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import PurePath
+
+import jinja2
+
+from ... import ir
+
+ROUNDING = {"half_up": "ROUND_HALF_UP", "half_even": "ROUND_HALF_EVEN", "down": "ROUND_DOWN",
+            "up": "ROUND_UP"}
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+GENERATOR = "parcours 0.1.0"
+
+
+class CodegenError(Exception):
+    """A compiler bug: the IR broke an invariant or the output did not parse."""
+
+
+def py_literal(value: object) -> str:
+    """A Python literal for a policy value; the only way policy data enters the module."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f"Decimal({str(value)!r})"
+    if isinstance(value, date):
+        return f"date({value.year}, {value.month}, {value.day})"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, frozenset):
+        return "frozenset({" + ", ".join(repr(v) for v in sorted(value)) + "})" if value \
+            else "frozenset()"
+    if isinstance(value, tuple):
+        inner = ", ".join(py_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise CodegenError(f"no literal for {type(value).__name__}")
+
+
+def ident(prefix: str, name: str) -> str:
+    if not _IDENT.match(name):
+        raise CodegenError(f"invalid identifier {name!r}")
+    return f"{prefix}_{name}"
+
+
+def py_type(type_: ir.Type) -> str:
+    if isinstance(type_, ir.BoolT):
+        return "bool"
+    if isinstance(type_, ir.IntT):
+        return "int"
+    if isinstance(type_, ir.DateT):
+        return "date"
+    if isinstance(type_, (ir.MoneyT, ir.RateT)):
+        return "Decimal"
+    if isinstance(type_, ir.EnumT):
+        return "str"
+    raise CodegenError(f"no Python type for {type_}")
+
+
+def kind(type_: ir.Type) -> str:
+    if isinstance(type_, ir.MoneyT):
+        return "money"
+    if isinstance(type_, ir.EnumT):
+        return "enum"
+    return str(type_).split("[")[0]
+
+
+# ---- view models ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FieldView:
+    path: str
+    key: str
+    var: str
+    kind: str
+    default: str | None
+    low: int | None = None
+    high: int | None = None
+    enum: str = ""
+
+
+@dataclass(slots=True)
+class SectionView:
+    name: str
+    var: str
+    keys: str
+    fields: list[FieldView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParamView:
+    field: str
+    annotation: str
+    default: str
+    spec: str
+
+
+@dataclass(slots=True)
+class BranchView:
+    condition: str | None
+    value: str
+
+
+@dataclass(slots=True)
+class StepView:
+    kind: str  # "let" | "pathway" | "output"
+    var: str = ""
+    expr: str = ""
+    name: str = ""
+    branches: list[BranchView] = field(default_factory=list)
+    has_else: bool = True
+    rules: list[tuple[str, int]] = field(default_factory=list)  # (condition, index)
+    default: int | None = None
+    money: bool = False
+
+
+class _Emitter:
+    """Builds the view of one program: constants, fields, steps, metadata."""
+
+    def __init__(self, program: ir.Program) -> None:
+        self.p = program
+        self.constants: dict[str, str] = {}  # literal → name
+        self.temps = 0  # names for temporaries in expressions
+        self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
+        self.periods = (program.policy.valid_from,) + program.change_dates()
+        self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
+                       enumerate(program.inputs)}
+        for var in self.inputs.values():
+            if not _IDENT.match(var):
+                raise CodegenError(f"invalid input name {var!r}")
+        self.enum_consts = {e.name: self.const(frozenset(e.members)) for e in program.enums}
+        self.documents = {s.id: s.document for s in program.sources}
+
+    def const(self, value: object) -> str:
+        literal = py_literal(value)
+        if literal not in self.constants:
+            self.constants[literal] = f"_K{len(self.constants)}"
+        return self.constants[literal]
+
+    # ---- expressions ---------------------------------------------------------
+    def expr(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Const):
+            if isinstance(e.value, bool):
+                return repr(e.value)
+            if isinstance(e.value, int):
+                return repr(e.value)
+            if isinstance(e.value, str):
+                return py_literal(e.value)
+            return self.const(e.value)
+        if isinstance(e, ir.Input):
+            return self.inputs[e.path]
+        if isinstance(e, ir.ParamRef):
+            param = self.p.param(e.name)
+            access = f"params.{ident('p', e.name)}"
+            return f"{access}[period]" if param.dated else access
+        if isinstance(e, ir.TableRef):
+            return f"params.{ident('t', e.table)}[{self.expr(e.key)}][period]"
+        if isinstance(e, ir.LetRef):
+            return ident("l", e.name)
+        if isinstance(e, ir.OutputRef):
+            return ident("o", e.name)
+        if isinstance(e, ir.PathwayRef):
+            return "pathway"
+        if isinstance(e, ir.Not):
+            return f"(not {self.expr(e.operand)})"
+        if isinstance(e, ir.BoolOp):
+            return "(" + f" {e.op} ".join(self.expr(o) for o in e.operands) + ")"
+        if isinstance(e, ir.Compare):
+            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
+        if isinstance(e, ir.InSet):
+            op = "not in" if e.negated else "in"
+            return f"({self.expr(e.operand)} {op} {self.const(e.members)})"
+        if isinstance(e, ir.Arith):
+            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
+        if isinstance(e, ir.Round):
+            self.rounding_modes.add(ROUNDING[e.mode])
+            return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
+                    f"{ROUNDING[e.mode]})")
+        if isinstance(e, ir.MinMax):
+            if len(e.operands) == 2:
+                # Cheaper than the builtin; keeps its tie rule (the first operand wins).
+                a, b = f"_m{self.temps}a", f"_m{self.temps}b"
+                self.temps += 1
+                op = ">=" if e.function == "max" else "<="
+                return (f"({a} if ({a} := {self.expr(e.operands[0])}) {op} "
+                        f"({b} := {self.expr(e.operands[1])}) else {b})")
+            return f"{e.function}(" + ", ".join(self.expr(o) for o in e.operands) + ")"
+        raise CodegenError(f"unknown expression {e!r}")
+
+    # ---- inputs --------------------------------------------------------------
+    def sections(self) -> tuple[list[FieldView], list[SectionView]]:
+        top: list[FieldView] = []
+        sections: dict[str, SectionView] = {}
+        for n, inp in enumerate(self.p.inputs):
+            parts = inp.path.split(".")
+            t = inp.type
+            view = FieldView(inp.path, parts[-1], self.inputs[inp.path], kind(t),
+                             self.expr(inp.default) if inp.default is not None else None)
+            if isinstance(t, ir.IntT):
+                view.low, view.high = t.low, t.high
+            if isinstance(t, ir.EnumT):
+                view.enum = self.enum_consts[t.name]
+            if len(parts) == 1:
+                top.append(view)
+            else:
+                section = sections.get(parts[0])
+                if section is None:
+                    section = SectionView(parts[0], ident("s", parts[0]), "")
+                    sections[parts[0]] = section
+                section.fields.append(view)
+        for section in sections.values():
+            section.keys = self.const(frozenset(f.key for f in section.fields))
+        return top, list(sections.values())
+
+    # ---- parameters ----------------------------------------------------------
+    def per_period(self, values: tuple[ir.Dated, ...]) -> tuple[object, ...]:
+        out = []
+        for start in self.periods:
+            found = ir.value_at(values, start)
+            if found is None:
+                raise CodegenError("a dated value has a hole inside the validity")
+            out.append(found.value)
+        return tuple(out)
+
+    def params(self) -> list[ParamView]:
+        views = []
+        for prm in self.p.params:
+            t = py_type(prm.type)
+            name = ident("p", prm.name)
+            if prm.dated:
+                values = self.per_period(prm.values)
+                default = "(" + ", ".join(self.value(v) for v in values) + ",)"
+                annotation = f"tuple[{t}, ...]"
+            else:
+                default = self.value(prm.values[0].value.value)
+                annotation = t
+            views.append(ParamView(name, annotation, default, self.spec(prm.name, prm.type, name,
+                                                                       prm.dated)))
+        for table in self.p.tables:
+            t = py_type(table.type)
+            name = ident("t", table.name)
+            by_key: dict[str, str] = {}
+            for row in table.rows:
+                values = self.per_period(row.values)
+                tup = "(" + ", ".join(self.value(v) for v in values) + ",)"
+                by_key.update((k, f"{py_literal(k)}: {tup}") for k in row.keys)
+            items = [by_key[k] for k in table.key.members if k in by_key]
+            views.append(ParamView(name, f"Mapping[str, tuple[{t}, ...]]",
+                                   "MappingProxyType({" + ", ".join(items) + "})",
+                                   self.spec(table.name, table.type, name, True,
+                                             table.key.members)))
+        return views
+
+    def value(self, v: object) -> str:
+        if isinstance(v, (bool, int, str)):
+            return py_literal(v)
+        return self.const(v)
+
+    def spec(self, name: str, type_: ir.Type, field_name: str, dated: bool,
+             keys: tuple[str, ...] = ()) -> str:
+        args = [py_literal(name), py_literal(kind(type_)), py_literal(field_name), repr(dated)]
+        if keys:
+            args.append(f"keys={py_literal(keys)}")
+        if isinstance(type_, ir.EnumT):
+            args.append(f"members={py_literal(type_.members)}")
+        if isinstance(type_, ir.IntT):
+            args.append(f"low={type_.low!r}, high={type_.high!r}")
+        return "ParamSpec(" + ", ".join(args) + ")"
+
+    # ---- evaluation steps ------------------------------------------------------
+    def steps(self) -> list[StepView]:
+        views = []
+        for entry in self.p.schedule:
+            if entry == "pathway":
+                rules = [(self.expr(r.condition), i) for i, r in enumerate(self.p.rules)
+                         if r.condition is not None]
+                default = next((i for i, r in enumerate(self.p.rules) if r.condition is None), None)
+                views.append(StepView("pathway", rules=rules, default=default))
+                continue
+            what, name = entry.split(":", 1)
+            if what == "let":
+                let = self.p.let(name)
+                if isinstance(let.expr.type, ir.SetT):
+                    continue  # sets are inlined where they are tested
+                views.append(StepView("let", var=ident("l", name), expr=self.expr(let.expr),
+                                      name=name))
+            else:
+                out = self.p.output(name)
+                branches = [BranchView(self.expr(b.condition) if b.condition is not None else None,
+                                       self.expr(b.value)) for b in out.branches]
+                views.append(StepView("output", var=ident("o", name), name=name,
+                                      branches=branches,
+                                      has_else=out.branches[-1].condition is None,
+                                      money=isinstance(out.type, ir.MoneyT)))
+        return views
+
+    # ---- explanations and sources ------------------------------------------------
+    def cites(self, notes: ir.Notes) -> list[str]:
+        return [self.documents[c] for c in notes.cites]
+
+    def referenced_cites(self, e: ir.Expr | None, start: date) -> list[str]:
+        """The citations of the parameters, tables and lets an expression reads."""
+        out: list[str] = []
+        for node in ir.walk(e):
+            if isinstance(node, ir.ParamRef):
+                prm = self.p.param(node.name)
+                out += self.cites(prm.notes)
+                value = ir.dated_at(prm.values, start)
+                if value is not None:
+                    out += self.cites(value.notes)
+            elif isinstance(node, ir.TableRef):
+                table = self.p.table(node.table)
+                out += self.cites(table.notes)
+                for row in table.rows:
+                    out += self.cites(row.notes)
+                    value = ir.dated_at(row.values, start)
+                    if value is not None:
+                        out += self.cites(value.notes)
+            elif isinstance(node, ir.LetRef):
+                let = self.p.let(node.name)
+                out += self.cites(let.notes) + self.referenced_cites(let.expr, start)
+        return out
+
+    def step_info(self, target: str, name: str, priority: int | None, outcome: str,
+                  condition: str, cites: list[str], notes: ir.Notes, span: object) -> str:
+        location = _location(span)
+        args = [py_literal(target), py_literal(name), repr(priority), py_literal(outcome),
+                py_literal(condition), py_literal(tuple(dict.fromkeys(cites))),
+                py_literal(notes.remarks), py_literal(location)]
+        return "StepInfo(" + ", ".join(args) + ")"
+
+    def rule_infos(self) -> list[str]:
+        return [self.step_info("pathway", r.name, r.priority, r.pathway, r.text,
+                               self.cites(r.notes) + self.referenced_cites(r.condition,
+                                                                           self.periods[0]),
+                               r.notes, r.span) for r in self.p.rules]
+
+    def branches(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Per output, per branch: its explanation step, and the documents behind it per
+        period (a decision's sources); the step cites the documents of every period."""
+        infos: dict[str, list[str]] = {}
+        sources: dict[str, list[str]] = {}
+        for o in self.p.outputs:
+            infos[o.name], sources[o.name] = [], []
+            for b in o.branches:
+                own = self.cites(o.notes) + self.cites(b.notes)
+                per_period = tuple(tuple(dict.fromkeys(own + self.referenced_cites(b.value, start)))
+                                   for start in self.periods)
+                value = ir.format_expr(b.value)
+                if b.condition is not None:
+                    label, text = "when", f"{b.text}: {value}"
+                else:
+                    label, text = ("else" if len(o.branches) > 1 else "always"), value
+                every_period = [c for cites in per_period for c in cites]
+                infos[o.name].append(self.step_info(o.name, label, None, "", text, every_period,
+                                                    b.notes, b.span))
+                sources[o.name].append(py_literal(per_period))
+        return infos, sources
+
+    def rule_sources(self) -> list[str]:
+        return [py_literal(tuple(dict.fromkeys(self.cites(r.notes)))) for r in self.p.rules]
+
+
+def _location(span: object) -> str:
+    file = PurePath(getattr(span, "file")).name
+    return f"{file}:{getattr(span, 'line')}:{getattr(span, 'column')}"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("parcours.compiler.backends.python", "templates"),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["py"] = py_literal
+    return env
+
+
+def generate(program: ir.Program) -> str:
+    """The decision module for `program`, checked to parse."""
+    text = render_module(program)
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:  # pragma: no cover - a compiler bug
+        raise CodegenError(f"generated code does not parse: {exc}") from exc
+    return text
+
+
+def render_module(program: ir.Program) -> str:
+    """The module text, unchecked (see `generate`)."""
+    emitter = _Emitter(program)
+    top, sections = emitter.sections()
+    params = emitter.params()
+    steps = emitter.steps()
+    branch_infos, branch_sources = emitter.branches()
+    p = program.policy
+    context = {
+        "generator": GENERATOR,
+        "policy": p,
+        # Shown in the docstring: only characters that cannot end or escape it.
+        "file": re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(p.file).name),
+        "documents": {s.document: s.title or "" for s in program.sources},
+        "top": top,
+        "top_keys": emitter.const(frozenset(["id"] + [f.key for f in top]
+                                            + [s.name for s in sections])),
+        "sections": sections,
+        "params": params,
+        "steps": steps,
+        "bounds": "(" + "".join(f"{emitter.const(d)}, " for d in emitter.periods[1:]) + ")",
+        "n_periods": len(emitter.periods),
+        "valid_from": emitter.const(p.valid_from),
+        "valid_until": emitter.const(p.valid_until) if p.valid_until else None,
+        "constraints": [
+            (emitter.expr(c.condition), emitter.expr(c.requirement), _first_input(c.requirement),
+             c.name, f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}")
+            for c in program.constraints],
+        "pathways": [r.pathway for r in program.rules],
+        "rounding_modes": sorted(emitter.rounding_modes),
+        "has_tables": bool(program.tables),
+        "rule_names": py_literal(tuple(r.name for r in program.rules)),
+        "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
+        "rule_infos": emitter.rule_infos(),
+        "rule_sources": emitter.rule_sources(),
+        "branch_infos": branch_infos,
+        "branch_sources": branch_sources,
+        "outputs": [o.name for o in program.outputs],
+        "contract": ir.CONTRACT_OUTPUTS,
+    }
+    body = _environment().get_template("module.py.jinja").render(context)
+    # Constants are collected while rendering; put them in front, in a stable order.
+    constants = "\n".join(f"{name} = {literal}" for literal, name in emitter.constants.items())
+    return body.replace("# <constants>\n", constants + "\n", 1)
+
+
+def _first_input(e: ir.Expr) -> str:
+    for node in ir.walk(e):
+        if isinstance(node, ir.Input):
+            return node.path
+    return ""

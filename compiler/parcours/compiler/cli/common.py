@@ -1,0 +1,105 @@
+"""What every command shares: exit codes, failing cleanly, loading a policy, what-if
+parameters and opening inputs and outputs.
+
+Exit codes: 0 success; 1 the run found problems (errors in a policy, rejected
+episodes, failing tests, differing policies); 2 the command could not run (bad
+usage, unreadable input, a policy that does not compile).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, NoReturn, TextIO
+
+import click
+
+from parcours.runtime import Decision, OverrideError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str) -> NoReturn:
+    """Report a usage or I/O problem and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def load(policy: str) -> types.ModuleType:
+    """A policy file compiled in memory, or a generated module; compile errors exit 2.
+
+    A generated `.py` module is imported without the compiler (no Lark, no Jinja2)."""
+    if not Path(policy).exists():
+        fail(f"no such file: {policy}")
+    if Path(policy).suffix == ".py":
+        from ..backends.python.loader import load_generated
+
+        try:
+            return load_generated(policy)
+        except (OSError, SyntaxError, ImportError) as exc:
+            fail(f"cannot load {policy}: {exc}")
+    from ..diagnostics import CompileError
+    from ..pipeline import load_policy
+
+    try:
+        return load_policy(policy)
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        click.echo(f"error: {policy} does not compile ({exc})", err=True)
+        raise SystemExit(EXIT_USAGE) from None
+    except (OSError, SyntaxError, ImportError) as exc:
+        fail(f"cannot load {policy}: {exc}")
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    """`--set NAME=VALUE` options as a mapping."""
+    out: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            fail(f"--set {item}: write NAME=VALUE")
+        name, value = item.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+def bind(module: types.ModuleType, sets: Mapping[str, str],
+         explain: bool = False) -> Callable[[Mapping[str, object]], Decision]:
+    """The module's decide (or explain) with what-if parameters bound."""
+    function = module.explain if explain else module.decide
+    if not sets:
+        return function  # type: ignore[no-any-return]
+    try:
+        params = module.with_overrides(sets)
+    except OverrideError as exc:
+        fail(str(exc))
+    return functools.partial(function, params=params)
+
+
+@contextmanager
+def open_out(path: str | None) -> Iterator[TextIO]:
+    """Standard output for None or '-', else a file replaced atomically."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    from ..files import atomic_output
+
+    with atomic_output(path) as handle:
+        yield handle
+
+
+@contextmanager
+def open_in(path: str) -> Iterator[IO[str]]:
+    """Standard input for '-', else the file; a file that cannot be opened exits 2."""
+    if path == "-":
+        yield sys.stdin
+        return
+    try:
+        handle = open(path, encoding="utf-8", buffering=1 << 20)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    with handle:
+        yield handle

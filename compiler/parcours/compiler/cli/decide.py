@@ -1,0 +1,64 @@
+"""`parcours decide`: a stream of episodes through one policy, decisions as JSON Lines."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+
+import click
+
+from parcours.runtime import Decision, decide_stream
+
+from .common import EXIT_OK, EXIT_PROBLEMS, bind, load, open_in, open_out, parse_sets
+
+
+class Summary:
+    """Counts by pathway and money totals over a stream of decisions."""
+
+    def __init__(self) -> None:
+        self.by_pathway: dict[str, int] = {}
+        self.reimbursed = Decimal(0)
+        self.patient_pays = Decimal(0)
+
+    def add(self, decision: Decision) -> None:
+        self.by_pathway[decision.pathway] = self.by_pathway.get(decision.pathway, 0) + 1
+        self.reimbursed += decision.reimbursed
+        self.patient_pays += decision.patient_pays
+
+    def render(self, policy: str, currency: str) -> str:
+        total = sum(self.by_pathway.values())
+        lines = [f"{policy}: {total} decisions"]
+        for pathway, count in sorted(self.by_pathway.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {pathway:<16} {count:>8}  {100 * count / max(total, 1):5.1f}%")
+        lines.append(f"  reimbursed   {self.reimbursed:>14.2f} {currency}")
+        lines.append(f"  patient pays {self.patient_pays:>14.2f} {currency}")
+        return "\n".join(lines)
+
+
+@click.command(name="decide")
+@click.argument("policy")
+@click.option("--input", "input_path", default="-", show_default=True,
+              help="Episodes as JSON Lines ('-' for standard input).")
+@click.option("--output", "output_path", default=None, help="Decisions as JSON Lines.")
+@click.option("--explain", is_flag=True, help="Add each decision's trace.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a parameter for a what-if run (repeatable).")
+@click.option("--summary", is_flag=True, help="Print counts by pathway and totals on stderr.")
+def decide(policy: str, input_path: str, output_path: str | None, explain: bool,
+           sets: tuple[str, ...], summary: bool) -> None:
+    """Decide every episode; bad episodes are reported on stderr and skipped."""
+    module = load(policy)
+    function = bind(module, parse_sets(sets), explain)
+    stderr = sys.stderr
+    totals = Summary()
+
+    def reject(rejection: object) -> None:
+        stderr.write(f"rejected: {rejection}\n")
+
+    with open_in(input_path) as source, open_out(output_path) as sink:
+        stats = decide_stream(function, source, sink.write, reject,
+                              totals.add if summary else None)
+    click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
+    if summary:
+        click.echo(totals.render(module.POLICY.id, module.POLICY.currency), err=True)
+    raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)

@@ -1,0 +1,393 @@
+"""The IR: a checked policy as data, ready for code generation and analysis.
+
+Everything here is resolved and typed: a reference names what it refers to,
+every expression carries its type, dated values are total over the policy's
+validity.  Rules are kept in priority order.  ``print_program`` renders the IR
+as text for golden tests and for ``parcours compile --emit ir``.
+
+Example: ``rule under_16 priority 2: exempt when patient.age < 16`` lowers to
+``Rule(name="under_16", priority=2, pathway="exempt",
+condition=Compare("<", Input("patient.age", IntT(0, 130)), Const(16, IntT())))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..diagnostics import Span
+
+PATHWAYS = ("coordinated", "direct_access", "exempt", "out_of_pathway", "not_covered")
+CONTRACT_OUTPUTS = ("base", "rate", "reimbursed", "flat_fee", "patient_pays")  # Decision order
+STATUSES = ("in_force", "proposal", "variant")
+
+# ---- types -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoolT:
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class IntT:
+    low: int | None = None
+    high: int | None = None
+
+    def __str__(self) -> str:
+        if self.low is None and self.high is None:
+            return "int"
+        return f"int[{self.low}..{self.high}]"
+
+
+@dataclass(frozen=True, slots=True)
+class DateT:
+    def __str__(self) -> str:
+        return "date"
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyT:
+    currency: str
+    exact: bool = True  # False: a product not yet rounded to the cent
+
+    def __str__(self) -> str:
+        return f"money {self.currency}" if self.exact else f"unrounded money {self.currency}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateT:
+    def __str__(self) -> str:
+        return "rate"
+
+
+@dataclass(frozen=True, slots=True)
+class EnumT:
+    name: str
+    members: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SetT:
+    enum: EnumT
+
+    def __str__(self) -> str:
+        return f"set of {self.enum.name}"
+
+
+Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT
+Value = bool | int | Decimal | date | str | frozenset[str]
+
+# ---- expressions -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: Value
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    path: str  # "patient.age"
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    name: str
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    table: str
+    key: Expr
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class LetRef:
+    name: str
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    name: str
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayRef:
+    """The pathway the rules settled (an enum over PATHWAYS)."""
+
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    type: Type = BoolT()
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    operands: tuple[Expr, ...]
+    type: Type = BoolT()
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: str  # "==" "!=" "<" "<=" ">" ">="
+    left: Expr
+    right: Expr
+    type: Type = BoolT()
+
+
+@dataclass(frozen=True, slots=True)
+class InSet:
+    operand: Expr
+    members: frozenset[str]
+    negated: bool
+    type: Type = BoolT()
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    op: str  # "+" | "-" | "*"
+    left: Expr
+    right: Expr
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    mode: str  # "half_up" | "half_even" | "down" | "up"
+    operand: Expr
+    quantum: Decimal
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class MinMax:
+    function: str  # "min" | "max"
+    operands: tuple[Expr, ...]
+    type: Type
+
+
+Expr = (Const | Input | ParamRef | TableRef | LetRef | OutputRef | PathwayRef | Not | BoolOp
+        | Compare | InSet | Arith | Round | MinMax)
+
+# ---- declarations ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    """What a rule or value says about itself: citations (source ids) and remarks."""
+
+    cites: tuple[str, ...] = ()
+    remarks: tuple[tuple[str, str], ...] = ()  # (kind, text): unconfirmed | assumption | note
+
+    def merged(self, other: Notes) -> Notes:
+        cites = self.cites + tuple(c for c in other.cites if c not in self.cites)
+        return Notes(cites, self.remarks + other.remarks)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    document: str
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    id: str
+    title: str
+    country: str
+    currency: str
+    status: str
+    valid_from: date
+    valid_until: date | None
+    version: str  # "sha256:…" over the policy's source files
+    file: str
+    notes: Notes
+
+
+@dataclass(frozen=True, slots=True)
+class InputDef:
+    path: str
+    type: Type
+    default: Const | None
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    name: str
+    condition: Expr
+    requirement: Expr
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Dated:
+    """One value in force from `start` to `until` (inclusive; None: open-ended)."""
+
+    start: date
+    until: date | None
+    value: Const
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: Type
+    values: tuple[Dated, ...]  # sorted by start; one open-ended entry for a constant
+    dated: bool  # False when declared with `= value`
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    keys: tuple[str, ...]  # the enum members this row covers (an `else` row is expanded)
+    values: tuple[Dated, ...]
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: EnumT
+    type: Type
+    rows: tuple[TableRow, ...]
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    name: str
+    expr: Expr
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    priority: int | None  # 1 is the highest; None for the default, below every exception
+    pathway: str
+    condition: Expr | None  # None for the default
+    notes: Notes
+    span: Span
+    text: str  # the condition as written, for explanations
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    condition: Expr | None  # None: `else`, or an output with a single value
+    value: Expr
+    notes: Notes
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    name: str
+    type: Type
+    branches: tuple[Branch, ...]
+    notes: Notes
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    policy: PolicyInfo
+    sources: tuple[Source, ...]
+    enums: tuple[EnumT, ...]
+    inputs: tuple[InputDef, ...]
+    constraints: tuple[Constraint, ...]
+    params: tuple[Param, ...]
+    tables: tuple[Table, ...]
+    lets: tuple[Let, ...]  # in dependency order
+    rules: tuple[Rule, ...]  # in priority order; the default last
+    outputs: tuple[Output, ...]  # in dependency order
+    schedule: tuple[str, ...]  # evaluation order: "let:NAME", "pathway", "output:NAME"
+
+    def input(self, path: str) -> InputDef:
+        return next(i for i in self.inputs if i.path == path)
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+    def let(self, name: str) -> Let:
+        return next(x for x in self.lets if x.name == name)
+
+    def output(self, name: str) -> Output:
+        return next(o for o in self.outputs if o.name == name)
+
+    def change_dates(self) -> tuple[date, ...]:
+        """Every day on which some dated value changes, within the validity."""
+        days: set[date] = set()
+        for dated in _all_dated(self):
+            days.add(dated.start)
+            if dated.until is not None and dated.until < date.max:
+                days.add(date.fromordinal(dated.until.toordinal() + 1))
+        start, end = self.policy.valid_from, self.policy.valid_until
+        return tuple(sorted(d for d in days if d > start and (end is None or d <= end)))
+
+
+def _all_dated(program: Program) -> list[Dated]:
+    out = [v for p in program.params for v in p.values]
+    out += [v for t in program.tables for row in t.rows for v in row.values]
+    return out
+
+
+def dated_at(values: tuple[Dated, ...], day: date) -> Dated | None:
+    """The dated value in force on `day` (the latest start on or before it), or None."""
+    found: Dated | None = None
+    for dated in values:
+        if dated.start <= day and (dated.until is None or day <= dated.until):
+            found = dated
+    return found
+
+
+def value_at(values: tuple[Dated, ...], day: date) -> Const | None:
+    found = dated_at(values, day)
+    return found.value if found is not None else None
+
+
+def walk(expr: Expr | None) -> Iterator[Expr]:
+    """Every node of an expression, the node itself first (lets are not followed)."""
+    if expr is None:
+        return
+    yield expr
+    if isinstance(expr, (Not, InSet, Round)):
+        yield from walk(expr.operand)
+    elif isinstance(expr, (BoolOp, MinMax)):
+        for operand in expr.operands:
+            yield from walk(operand)
+    elif isinstance(expr, (Compare, Arith)):
+        yield from walk(expr.left)
+        yield from walk(expr.right)
+    elif isinstance(expr, TableRef):
+        yield from walk(expr.key)

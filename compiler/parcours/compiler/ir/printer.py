@@ -1,0 +1,120 @@
+"""The IR as text: expressions in the policy language's own syntax, and a stable dump of
+a whole program for golden tests and `parcours compile --emit ir`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .nodes import (Arith, BoolOp, Compare, Const, Dated, EnumT, Expr, InSet, Input, LetRef,
+                    MinMax, MoneyT, Not, Notes, OutputRef, ParamRef, PathwayRef, Program, Round,
+                    TableRef, Type, Value)
+
+
+def format_value(value: Value, type_: Type | None = None) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(value)) + "}"
+    if isinstance(value, Decimal) and isinstance(type_, MoneyT):
+        return f"{value} {type_.currency}"
+    if isinstance(value, str) and isinstance(type_, EnumT) and not value.isidentifier():
+        return f'"{value}"'
+    return str(value)
+
+
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6}
+
+
+def format_expr(expr: Expr, parent: int = 0) -> str:
+    """The expression in the policy language's own syntax."""
+    text, level = _format(expr)
+    return f"({text})" if level < parent else text
+
+
+def _format(expr: Expr) -> tuple[str, int]:
+    if isinstance(expr, Const):
+        return format_value(expr.value, expr.type), 9
+    if isinstance(expr, Input):
+        return expr.path, 9
+    if isinstance(expr, (ParamRef, LetRef, OutputRef)):
+        return expr.name, 9
+    if isinstance(expr, PathwayRef):
+        return "pathway", 9
+    if isinstance(expr, TableRef):
+        return f"{expr.table}[{format_expr(expr.key)}]", 9
+    if isinstance(expr, Not):
+        return "not " + format_expr(expr.operand, _PRECEDENCE["not"]), _PRECEDENCE["not"]
+    if isinstance(expr, BoolOp):
+        level = _PRECEDENCE[expr.op]
+        return f" {expr.op} ".join(format_expr(o, level + 1) for o in expr.operands), level
+    if isinstance(expr, Compare):
+        level = _PRECEDENCE["cmp"]
+        return (f"{format_expr(expr.left, level + 1)} {expr.op} "
+                f"{format_expr(expr.right, level + 1)}"), level
+    if isinstance(expr, InSet):
+        level = _PRECEDENCE["cmp"]
+        op = "not in" if expr.negated else "in"
+        members = ", ".join(format_value(m, expr.operand.type) for m in sorted(expr.members))
+        return f"{format_expr(expr.operand, level + 1)} {op} {{{members}}}", level
+    if isinstance(expr, Arith):
+        level = _PRECEDENCE[expr.op]
+        return (f"{format_expr(expr.left, level)} {expr.op} "
+                f"{format_expr(expr.right, level + 1)}"), level
+    if isinstance(expr, Round):
+        return f"round_{expr.mode}({format_expr(expr.operand)}, {expr.quantum})", 9
+    if isinstance(expr, MinMax):
+        return f"{expr.function}({', '.join(format_expr(o) for o in expr.operands)})", 9
+    raise TypeError(expr)
+
+
+def _notes(notes: Notes) -> str:
+    parts = []
+    if notes.cites:
+        parts.append("cite " + ", ".join(notes.cites))
+    parts += [f"{kind} {text!r}" for kind, text in notes.remarks]
+    return ("  [" + "; ".join(parts) + "]") if parts else ""
+
+
+def _dated(values: tuple[Dated, ...], indent: str) -> list[str]:
+    lines = []
+    for v in values:
+        until = f" until {v.until}" if v.until else ""
+        lines.append(f"{indent}from {v.start}{until}: "
+                     f"{format_value(v.value.value, v.value.type)}{_notes(v.notes)}")
+    return lines
+
+
+def print_program(program: Program) -> str:
+    """A stable text form of the IR, for golden tests and `compile --emit ir`."""
+    p = program.policy
+    lines = [f"policy {p.id} ({p.status}, {p.currency}, {p.country}) valid from {p.valid_from}"
+             + (f" until {p.valid_until}" if p.valid_until else "") + _notes(p.notes)]
+    lines += [f"source {s.id} = {s.document!r}" for s in program.sources]
+    lines += [f"enum {e.name} = {{{', '.join(e.members)}}}" for e in program.enums]
+    for i in program.inputs:
+        default = f" = {format_value(i.default.value, i.type)}" if i.default else ""
+        lines.append(f"input {i.path}: {i.type}{default}{_notes(i.notes)}")
+    for c in program.constraints:
+        lines.append(f"constraint {c.name}: {format_expr(c.condition)} requires "
+                     f"{format_expr(c.requirement)}{_notes(c.notes)}")
+    for prm in program.params:
+        lines.append(f"param {prm.name}: {prm.type}{_notes(prm.notes)}")
+        lines += _dated(prm.values, "  ")
+    for t in program.tables:
+        lines.append(f"table {t.name}: {t.key.name} -> {t.type}{_notes(t.notes)}")
+        for row in t.rows:
+            lines.append(f"  {', '.join(row.keys)}{_notes(row.notes)}")
+            lines += _dated(row.values, "    ")
+    for let in program.lets:
+        lines.append(f"let {let.name}: {let.expr.type} = {format_expr(let.expr)}{_notes(let.notes)}")
+    lines.append("rules pathway")
+    for r in program.rules:
+        head = f"  default {r.name}" if r.priority is None else f"  {r.priority}. {r.name}"
+        cond = f" when {format_expr(r.condition)}" if r.condition is not None else ""
+        lines.append(f"{head} -> {r.pathway}{cond}{_notes(r.notes)}")
+    for o in program.outputs:
+        lines.append(f"output {o.name}: {o.type}{_notes(o.notes)}")
+        for b in o.branches:
+            cond = "else" if b.condition is None else f"when {format_expr(b.condition)}"
+            lines.append(f"  {cond}: {format_expr(b.value)}{_notes(b.notes)}")
+    return "\n".join(lines) + "\n"

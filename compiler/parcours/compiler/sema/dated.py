@@ -1,0 +1,173 @@
+"""Dated values: parameters and tables whose values change on given days, covering the
+policy's validity with no hole and no overlap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from graphlib import CycleError, TopologicalSorter
+
+from .. import ir
+from ..syntax import nodes as n
+from ..diagnostics import Diagnostics, Span, did_you_mean
+from .load import Scope
+from .base import _Bad
+from .expressions import ExpressionChecker
+from .types import _describe
+
+
+class DatedChecker(ExpressionChecker):
+    # ---- dated values -----------------------------------------------------
+    def _dated_rows(self, rows: tuple[n.DatedRow, ...], type_: ir.Type, what: str,
+                    span: Span) -> tuple[ir.Dated, ...]:
+        out: list[ir.Dated] = []
+        for row in rows:
+            value = self._constant(row.value, type_, f"a value of `{what}`")
+            if row.until is not None and row.until < row.start:
+                self.d.error("E320", f"a value of `{what}` ends before it starts", row.span)
+                continue
+            if value is not None:
+                out.append(ir.Dated(row.start, row.until, value, self._notes(row.annotations),
+                                    row.span))
+        out.sort(key=lambda v: v.start)
+        self._coverage(out, what, span)
+        return tuple(out)
+
+    def _coverage(self, values: list[ir.Dated], what: str, span: Span) -> None:
+        """(d) dated values cover the validity with no hole and no overlap."""
+        if not values:
+            return
+        for prev, cur in zip(values, values[1:]):
+            if prev.start == cur.start or (prev.until is not None and prev.until >= cur.start):
+                self.d.error("E321", f"two values of `{what}` are in force on {cur.start}", cur.span,
+                             "make the earlier one end the day before, or remove one",
+                             notes=((prev.span, "the other value"),))
+        first = values[0]
+        if first.start > self.valid_from:
+            self._hole(what, self.valid_from, first.start - timedelta(days=1), first.span)
+        for prev, cur in zip(values, values[1:]):
+            if prev.until is not None and prev.until + timedelta(days=1) < cur.start:
+                self._hole(what, prev.until + timedelta(days=1), cur.start - timedelta(days=1),
+                           cur.span)
+        last = values[-1]
+        if last.until is not None and (self.valid_until is None or last.until < self.valid_until):
+            start = last.until + timedelta(days=1)
+            self._hole(what, start, self.valid_until, last.span)
+
+    def _hole(self, what: str, start: date, end: date | None, span: Span) -> None:
+        if self.valid_until is not None and start > self.valid_until:
+            return
+        upto = f" to {end}" if end else " onwards"
+        self.d.error("E322", f"`{what}` has no value from {start}{upto}, inside the policy's "
+                     f"validity", span, "add a `from` line that covers these days",
+                     counterexample=self._episode_on(start))
+
+    def _episode_on(self, day: date) -> dict[str, object]:
+        """A contract episode dated `day`: defaults, else false / the lowest value / the first member."""
+        episode: dict[str, object] = {"id": f"counterexample-{day.isoformat()}"}
+        for path, spec in self.inputs.items():
+            value: object
+            if path == "date":
+                value = day.isoformat()
+            elif spec.default is not None:
+                value = spec.default.value
+            elif isinstance(spec.type, ir.IntT):
+                value = spec.type.low or 0
+            elif isinstance(spec.type, ir.EnumT):
+                value = spec.type.members[0] if spec.type.members else ""
+            elif isinstance(spec.type, ir.MoneyT):
+                value = "0.00"
+            elif isinstance(spec.type, ir.DateT):
+                value = day.isoformat()
+            else:
+                value = False
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            *sections, key = path.split(".")
+            target = episode
+            for section in sections:
+                inner = target.setdefault(section, {})
+                assert isinstance(inner, dict)
+                target = inner
+            target[key] = value
+        return episode
+
+    def _params(self) -> None:
+        for decl in self.scope.params.values():
+            type_ = self._type(decl.type)
+            if type_ is None:
+                continue
+            notes = self._notes(decl.annotations)
+            if decl.value is not None:
+                const = self._constant(decl.value, type_, f"the value of `{decl.name}`")
+                if const is None:
+                    continue
+                values: tuple[ir.Dated, ...] = (
+                    ir.Dated(self.valid_from, None, const, ir.Notes(), decl.value.span),)
+                dated = False
+            else:
+                values = self._dated_rows(decl.rows, type_, decl.name, decl.span)
+                dated = True
+            self.params[decl.name] = ir.Param(decl.name, type_, values, dated, notes, decl.span)
+
+    def _tables(self) -> None:
+        for decl in self.scope.tables.values():
+            key = self.enums.get(decl.key_type)
+            type_ = self._type(decl.type)
+            if key is None:
+                self.d.error("E323", f"a table is keyed by an enum; `{decl.key_type}` is not one",
+                             decl.key_span, did_you_mean(decl.key_type, self.enums))
+                continue
+            if type_ is None:
+                continue
+            seen: dict[str, Span] = {}
+            rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
+            keys: list[str]
+            else_row: n.TableRow | None = None
+            for row in decl.rows:
+                if not row.keys:
+                    if else_row is not None:
+                        self.d.error("E324", "two `else` rows", row.span)
+                    else_row = row
+                    continue
+                keys = []
+                for lit in row.keys:
+                    member = str(lit.value)
+                    if member not in key.members:
+                        self.d.error("E325", f"`{member}` is not a member of `{key.name}`", lit.span,
+                                     did_you_mean(member, key.members))
+                    elif member in seen:
+                        self.d.error("E326", f"`{member}` has two rows in table `{decl.name}`",
+                                     lit.span, notes=((seen[member], "first row"),))
+                    else:
+                        seen[member] = lit.span
+                        keys.append(member)
+                rows.append((row, tuple(keys)))
+            missing = tuple(m for m in key.members if m not in seen)
+            if else_row is not None:
+                if missing:
+                    rows.append((else_row, missing))
+                else:
+                    self.d.warning("W327", f"the `else` row of `{decl.name}` covers no key",
+                                   else_row.span)
+            elif missing:
+                self.d.error("E327", f"table `{decl.name}` has no row for "
+                             + ", ".join(f"`{m}`" for m in missing), decl.span,
+                             "add rows for them, or an `else` row")
+            out: list[ir.TableRow] = []
+            for row, row_keys in rows:
+                if row.value is not None:
+                    const = self._constant(row.value, type_, f"a value of `{decl.name}`")
+                    if const is None:
+                        continue
+                    values: tuple[ir.Dated, ...] = (
+                        ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
+                else:
+                    label = f"{decl.name}[{', '.join(row_keys) or 'else'}]"
+                    values = self._dated_rows(row.rows, type_, label, row.span)
+                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
+            self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
+                                              self._notes(decl.annotations), decl.span)

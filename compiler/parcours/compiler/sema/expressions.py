@@ -1,0 +1,379 @@
+"""Expressions: names, literals, operators and calls typed against what is expected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from graphlib import CycleError, TopologicalSorter
+
+from .. import ir
+from ..syntax import nodes as n
+from ..diagnostics import Diagnostics, Span, did_you_mean
+from .load import Scope
+from .base import MAX_MONEY, PATHWAY_T, ROUNDING, CheckerState, _Bad, _Context
+from .types import (_arith_hint, _assignable, _compare_hint, _condition_hint, _conversion_hint,
+                    _describe, _same_kind)
+
+
+class ExpressionChecker(CheckerState):
+    """Types expressions; a let is typed on first use, so lets may come in any order."""
+
+    def _let(self, name: str) -> ir.Let | None:
+        decl = self.scope.lets[name]
+        ctx = _Context("let", set())
+        try:
+            expr = self._expr(decl.expr, ctx, None)
+        except _Bad:
+            return None
+        self.let_types[name] = expr.type
+        self._let_deps[name] = ctx.deps
+        return ir.Let(name, expr, self._notes(decl.annotations), decl.span)
+
+    def _constant(self, lit: n.Literal, expected: ir.Type, what: str) -> ir.Const | None:
+        """A literal written where a value of type `expected` is needed."""
+        try:
+            expr = self._literal(lit, expected)
+        except _Bad:
+            return None
+        if not _assignable(expr.type, expected):
+            self.d.error("E304", f"{what} is {_describe(expr.type)}, expected {_describe(expected)}",
+                         lit.span, _conversion_hint(expr.type, expected))
+            return None
+        assert isinstance(expr, ir.Const)
+        if isinstance(expected, ir.IntT) and isinstance(expr.value, int):
+            low, high = expected.low, expected.high
+            if (low is not None and expr.value < low) or (high is not None and expr.value > high):
+                self.d.error("E305", f"{expr.value} is outside {expected}", lit.span)
+        return ir.Const(expr.value, expected if not isinstance(expected, ir.IntT) else expected)
+
+    # ---- expressions ------------------------------------------------------
+    def _condition(self, expr: n.Expr, ctx: _Context) -> ir.Expr:
+        out = self._expr(expr, ctx, ir.BoolT())
+        if not isinstance(out.type, ir.BoolT):
+            self.d.error("E350", f"a condition must be true or false; this is {_describe(out.type)}",
+                         expr.span, _condition_hint(out.type))
+            raise _Bad
+        return out
+
+    def _expr(self, expr: n.Expr, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        if isinstance(expr, n.Literal):
+            return self._literal(expr, expected)
+        if isinstance(expr, n.Ref):
+            return self._ref(expr, ctx, expected)
+        if isinstance(expr, n.Unary):
+            return ir.Not(self._condition(expr.operand, ctx))
+        if isinstance(expr, n.Binary):
+            return self._binary(expr, ctx, expected)
+        if isinstance(expr, n.Call):
+            return self._call(expr, ctx, expected)
+        if isinstance(expr, n.Lookup):
+            return self._lookup(expr, ctx)
+        assert isinstance(expr, n.SetLiteral)
+        return self._set(expr, expected)
+
+    def _literal(self, lit: n.Literal, expected: ir.Type | None) -> ir.Expr:
+        if lit.kind == "bool":
+            return ir.Const(lit.value, ir.BoolT())
+        if lit.kind == "int":
+            if isinstance(expected, ir.RateT) and lit.value in (0, 1):
+                return ir.Const(Decimal(int(lit.value)), ir.RateT())  # type: ignore[arg-type]
+            return ir.Const(lit.value, ir.IntT())
+        if lit.kind == "decimal":
+            assert isinstance(lit.value, Decimal)
+            if not Decimal(0) <= lit.value <= Decimal(1):
+                self.d.error("E351", f"{lit.value} is not a rate: rates are between 0 and 1",
+                             lit.span, f"an amount of money carries its currency: `{lit.value} "
+                             f"{self.currency}`")
+                raise _Bad
+            return ir.Const(lit.value, ir.RateT())
+        if lit.kind == "money":
+            assert isinstance(lit.value, Decimal)
+            if lit.currency != self.currency:
+                self.d.error("E352", f"an amount in {lit.currency} in a policy in {self.currency}",
+                             lit.span, "currencies never mix: write every amount in "
+                             f"{self.currency}")
+                raise _Bad
+            if lit.value.as_tuple().exponent < -2:  # type: ignore[operator]
+                self.d.error("E353", f"{lit.value} {lit.currency} has fractions of a cent", lit.span,
+                             "amounts are exact to the cent")
+                raise _Bad
+            if lit.value >= MAX_MONEY:
+                self.d.error("E353", f"{lit.value} {lit.currency} is out of range", lit.span)
+                raise _Bad
+            return ir.Const(lit.value.quantize(Decimal("0.01")), ir.MoneyT(self.currency))
+        if lit.kind == "date":
+            return ir.Const(lit.value, ir.DateT())
+        # a string or a bare name: an enum member, where one is expected
+        member = str(lit.value)
+        if isinstance(expected, ir.EnumT):
+            if member in expected.members:
+                return ir.Const(member, expected)
+            self.d.error("E354", f"`{member}` is not a member of `{expected.name}`", lit.span,
+                         did_you_mean(member, expected.members)
+                         or f"members: {', '.join(expected.members)}")
+            raise _Bad
+        self.d.error("E355", f"`{member}` is not a value here", lit.span,
+                     "a string or a name stands for an enum member, next to an enum value")
+        raise _Bad
+
+    def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        if len(ref.path) > 1 or ref.path[0] in self.inputs or ref.path[0] == "date":
+            path = ".".join(ref.path)
+            found = self.inputs.get(path)
+            if found is None:
+                if path not in self.scope.inputs and path not in self.scope.broken:
+                    self.d.error("E356", f"unknown input `{path}`", ref.span,
+                                 did_you_mean(path, self.inputs) or "declare it with `input`")
+                raise _Bad
+            return ir.Input(path, found.type)
+        name = ref.path[0]
+        if isinstance(expected, ir.EnumT) and name in expected.members \
+                and name not in self.value_names:
+            return ir.Const(name, expected)
+        if name == "pathway":
+            if ctx.where in ("rule", "constraint"):
+                self.d.error("E357", "a rule cannot read the pathway it decides", ref.span)
+                raise _Bad
+            ctx.deps.add("pathway")
+            return ir.PathwayRef(PATHWAY_T)
+        if name in self.params:
+            return ir.ParamRef(name, self.params[name].type)
+        if name in self.scope.lets:
+            if name not in self.let_types:
+                if name in self._checking:
+                    self.d.error("E345", f"`{name}` depends on itself", ref.span)
+                    raise _Bad
+                self._checking.append(name)
+                try:
+                    self._let(name)
+                finally:
+                    self._checking.pop()
+                if name not in self.let_types:
+                    raise _Bad
+            ctx.deps.add(f"let:{name}")
+            return ir.LetRef(name, self.let_types[name])
+        if name in self.scope.outputs:
+            if ctx.where in ("rule", "constraint"):
+                self.d.error("E357", f"a {ctx.where} cannot read the output `{name}`", ref.span,
+                             "outputs are computed after the pathway is decided")
+                raise _Bad
+            ctx.deps.add(f"output:{name}")
+            decl = self.scope.outputs[name]
+            type_ = self._type(decl.type)
+            if type_ is None:
+                raise _Bad
+            return ir.OutputRef(name, type_)
+        if name in self.scope.tables:
+            self.d.error("E358", f"`{name}` is a table; look a value up with `{name}[KEY]`",
+                         ref.span)
+            raise _Bad
+        if name in self.scope.broken or name in self.scope.params:
+            raise _Bad
+        members = {m for e in self.enums.values() for m in e.members}
+        if name in members:
+            self.d.error("E359", f"`{name}` is an enum member, but nothing here says which enum",
+                         ref.span, "compare it with a value: `visit.specialty == NAME`")
+        else:
+            self.d.error("E360", f"unknown name `{name}`", ref.span,
+                         did_you_mean(name, self.value_names | set(self.inputs))
+                         or "declare it with `param`, `let`, `table` or `input`")
+        raise _Bad
+
+    def _set(self, lit: n.SetLiteral, expected: ir.Type | None) -> ir.Expr:
+        enum: ir.EnumT | None = None
+        if isinstance(expected, ir.SetT):
+            enum = expected.enum
+        else:
+            values = {str(m.value) for m in lit.members}
+            candidates = [e for e in self.enums.values() if values <= set(e.members)]
+            if len(candidates) == 1:
+                enum = candidates[0]
+            else:
+                self.d.error("E361", "cannot tell which enum these members belong to", lit.span,
+                             "every member must belong to one declared enum")
+                raise _Bad
+        members: set[str] = set()
+        for m in lit.members:
+            member = str(m.value)
+            if member not in enum.members:
+                self.d.error("E354", f"`{member}` is not a member of `{enum.name}`", m.span,
+                             did_you_mean(member, enum.members))
+                raise _Bad
+            if member in members:
+                self.d.warning("W362", f"`{member}` is listed twice", m.span)
+            members.add(member)
+        return ir.Const(frozenset(members), ir.SetT(enum))
+
+    def _binary(self, expr: n.Binary, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        op = expr.op
+        if op in ("and", "or"):
+            left = self._condition(expr.left, ctx)
+            right = self._condition(expr.right, ctx)
+            operands: list[ir.Expr] = []
+            for side in (left, right):
+                if isinstance(side, ir.BoolOp) and side.op == op:
+                    operands.extend(side.operands)
+                else:
+                    operands.append(side)
+            return ir.BoolOp(op, tuple(operands))
+        if op in ("in", "not in"):
+            operand = self._expr(expr.left, ctx, None)
+            if not isinstance(operand.type, ir.EnumT):
+                self.d.error("E363", f"`{op}` tests an enum value; this is {_describe(operand.type)}",
+                             expr.left.span)
+                raise _Bad
+            members = self._expr(expr.right, ctx, ir.SetT(operand.type))
+            if isinstance(members, ir.LetRef):
+                let = self.scope.lets[members.name]
+                members = self._expr(let.expr, _Context("let", set()), ir.SetT(operand.type))
+            if not (isinstance(members, ir.Const) and isinstance(members.value, frozenset)
+                    and isinstance(members.type, ir.SetT)):
+                self.d.error("E364", "the right of `in` must be a set such as `{a, b}`",
+                             expr.right.span)
+                raise _Bad
+            if members.type.enum != operand.type:
+                self.d.error("E365", f"a set of {members.type.enum.name} tested against "
+                             f"{operand.type.name}", expr.span)
+                raise _Bad
+            return ir.InSet(operand, members.value, op == "not in")
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            return self._compare(expr, ctx)
+        return self._arith(expr, ctx, expected)
+
+    def _compare(self, expr: n.Binary, ctx: _Context) -> ir.Expr:
+        # An enum member on either side takes its enum from the other side.
+        if _looks_like_member(expr.left, self) and not _looks_like_member(expr.right, self):
+            right = self._expr(expr.right, ctx, None)
+            left = self._expr(expr.left, ctx, right.type)
+        else:
+            left = self._expr(expr.left, ctx, None)
+            right = self._expr(expr.right, ctx, left.type)
+        lt, rt = left.type, right.type
+        if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
+            if lt.currency != rt.currency:
+                self.d.error("E352", f"comparing {lt.currency} with {rt.currency}", expr.span)
+                raise _Bad
+        elif not _same_kind(lt, rt):
+            self.d.error("E366", f"cannot compare {_describe(lt)} with {_describe(rt)}", expr.span,
+                         _compare_hint(lt, rt))
+            raise _Bad
+        if expr.op not in ("==", "!=") and isinstance(lt, (ir.BoolT, ir.EnumT, ir.SetT)):
+            self.d.error("E367", f"`{expr.op}` orders values; {_describe(lt)} has no order",
+                         expr.span, "use `==`, `!=` or `in`")
+            raise _Bad
+        if isinstance(lt, ir.SetT):
+            self.d.error("E367", "sets are tested with `in`", expr.span)
+            raise _Bad
+        return ir.Compare(expr.op, left, right)
+
+    def _arith(self, expr: n.Binary, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        left = self._expr(expr.left, ctx, expected)
+        right = self._expr(expr.right, ctx, expected)
+        lt, rt = left.type, right.type
+        op = expr.op
+        if op == "*":
+            if isinstance(lt, ir.RateT) and isinstance(rt, ir.MoneyT):
+                left, right, lt, rt = right, left, rt, lt
+            if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.RateT):
+                return ir.Arith("*", left, right, ir.MoneyT(lt.currency, exact=False))
+            if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.IntT):
+                return ir.Arith("*", left, right, lt)
+            if isinstance(lt, ir.RateT) and isinstance(rt, ir.RateT):
+                return ir.Arith("*", left, right, ir.RateT())
+            if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
+                return ir.Arith("*", left, right, ir.IntT())
+            if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
+                self.d.error("E368", "money times money means nothing", expr.span,
+                             "multiply an amount by a rate")
+                raise _Bad
+            self.d.error("E368", f"cannot multiply {_describe(lt)} by {_describe(rt)}", expr.span)
+            raise _Bad
+        if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
+            if lt.currency != rt.currency:
+                self.d.error("E352", f"{lt.currency} {op} {rt.currency}", expr.span,
+                             "currencies never mix")
+                raise _Bad
+            return ir.Arith(op, left, right, ir.MoneyT(lt.currency, lt.exact and rt.exact))
+        if isinstance(lt, ir.RateT) and isinstance(rt, ir.RateT):
+            return ir.Arith(op, left, right, ir.RateT())
+        if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
+            return ir.Arith(op, left, right, ir.IntT())
+        self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", expr.span,
+                     _arith_hint(lt, rt))
+        raise _Bad
+
+    def _call(self, call: n.Call, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        if call.function in ROUNDING:
+            if len(call.args) != 2:
+                self.d.error("E370", f"{call.function}(AMOUNT, QUANTUM) takes two arguments",
+                             call.span, f"for example {call.function}(base * rate, 0.01)")
+                raise _Bad
+            operand = self._expr(call.args[0], ctx, None)
+            quantum_node = call.args[1]
+            if not (isinstance(quantum_node, n.Literal) and quantum_node.kind == "decimal"
+                    and isinstance(quantum_node.value, Decimal) and quantum_node.value > 0):
+                self.d.error("E371", "the rounding quantum is a positive decimal such as 0.01",
+                             quantum_node.span)
+                raise _Bad
+            quantum = quantum_node.value
+            if isinstance(operand.type, ir.MoneyT):
+                if quantum.as_tuple().exponent < -2:  # type: ignore[operator]
+                    self.d.error("E371", "money is rounded to 0.01 or coarser", quantum_node.span)
+                    raise _Bad
+                return ir.Round(ROUNDING[call.function], operand, quantum,
+                                ir.MoneyT(operand.type.currency))
+            if isinstance(operand.type, ir.RateT):
+                return ir.Round(ROUNDING[call.function], operand, quantum, ir.RateT())
+            self.d.error("E372", f"cannot round {_describe(operand.type)}", call.args[0].span)
+            raise _Bad
+        if call.function in ("min", "max"):
+            if len(call.args) < 2:
+                self.d.error("E370", f"{call.function} takes two or more arguments", call.span)
+                raise _Bad
+            args = tuple(self._expr(a, ctx, expected) for a in call.args)
+            first = args[0].type
+            for arg, node in zip(args[1:], call.args[1:]):
+                if not _same_kind(first, arg.type) or isinstance(first, (ir.BoolT, ir.EnumT)):
+                    self.d.error("E373", f"{call.function} of {_describe(first)} and "
+                                 f"{_describe(arg.type)}", node.span)
+                    raise _Bad
+                if isinstance(first, ir.MoneyT) and isinstance(arg.type, ir.MoneyT) \
+                        and first.currency != arg.type.currency:
+                    self.d.error("E352", "currencies never mix", node.span)
+                    raise _Bad
+            result: ir.Type = first
+            if isinstance(first, ir.MoneyT):
+                exact = all(isinstance(a.type, ir.MoneyT) and a.type.exact for a in args)
+                result = ir.MoneyT(first.currency, exact)
+            return ir.MinMax(call.function, args, result)
+        self.d.error("E374", f"unknown function `{call.function}`", call.span,
+                     did_you_mean(call.function, list(ROUNDING) + ["min", "max"])
+                     or "functions: " + ", ".join(list(ROUNDING) + ["min", "max"]))
+        raise _Bad
+
+    def _lookup(self, lookup: n.Lookup, ctx: _Context) -> ir.Expr:
+        table = self.tables.get(lookup.table)
+        if table is None:
+            if lookup.table not in self.scope.tables and lookup.table not in self.scope.broken:
+                self.d.error("E375", f"unknown table `{lookup.table}`", lookup.span,
+                             did_you_mean(lookup.table, self.scope.tables))
+            raise _Bad
+        key = self._expr(lookup.key, ctx, table.key)
+        if key.type != table.key:
+            self.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}, not by "
+                         f"{_describe(key.type)}", lookup.key.span)
+            raise _Bad
+        return ir.TableRef(table.name, key, table.type)
+
+
+# ---- type helpers ------------------------------------------------------------
+
+
+def _looks_like_member(expr: n.Expr, checker: ExpressionChecker) -> bool:
+    if isinstance(expr, n.Literal):
+        return expr.kind in ("string", "name")
+    if isinstance(expr, n.Ref) and len(expr.path) == 1:
+        name = expr.path[0]
+        return name not in checker.value_names and name not in checker.inputs
+    return False

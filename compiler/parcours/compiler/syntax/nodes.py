@@ -1,0 +1,253 @@
+"""The AST: frozen, slotted dataclasses, every node with a span, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..diagnostics import Span
+
+# ---- annotations -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cite:
+    sources: tuple[tuple[str, Span], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Remark:
+    kind: str  # "unconfirmed" | "assumption" | "note"
+    text: str
+    span: Span
+
+
+Annotation = Cite | Remark
+
+# ---- types -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "enum"
+    span: Span
+    name: str = ""  # enum name
+    low: int | None = None
+    high: int | None = None
+
+
+# ---- expressions -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    kind: str  # "bool" | "int" | "decimal" | "money" | "date" | "string" | "name"
+    value: bool | int | Decimal | date | str
+    span: Span
+    currency: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    path: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    function: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    table: str
+    key: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SetLiteral:
+    members: tuple[Literal, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "not"
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str  # "and" "or" "==" "!=" "<" "<=" ">" ">=" "in" "not in" "+" "-" "*"
+    left: Expr
+    right: Expr
+    span: Span
+
+
+Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary
+
+# ---- declarations ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderItem:
+    key: str  # "title" | "country" | "currency" | "status" | "valid"
+    values: tuple[str | date | None, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDecl:
+    name: str
+    items: tuple[HeaderItem, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDecl:
+    name: str
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDecl:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDecl:
+    name: str
+    document: str
+    title: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EnumDecl:
+    name: str
+    members: tuple[Literal, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class InputDecl:
+    path: tuple[str, ...]
+    type: TypeRef
+    default: Literal | None
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintDecl:
+    name: str
+    condition: Expr
+    requirement: Expr
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DatedRow:
+    start: date
+    until: date | None
+    value: Literal
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl:
+    name: str
+    type: TypeRef
+    value: Literal | None  # a constant, or
+    rows: tuple[DatedRow, ...]  # values that change on dates
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    keys: tuple[Literal, ...]  # empty means `else`
+    value: Literal | None
+    rows: tuple[DatedRow, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TableDecl:
+    name: str
+    key_type: str
+    key_span: Span
+    type: TypeRef
+    rows: tuple[TableRow, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LetDecl:
+    name: str
+    expr: Expr
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecl:
+    name: str
+    priority: int | None  # None for the default
+    outcome: str
+    outcome_span: Span
+    condition: Expr | None
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RulesDecl:
+    target: str
+    rules: tuple[RuleDecl, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    condition: Expr | None  # None for `else` and for a plain body
+    value: Expr
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDecl:
+    name: str
+    type: TypeRef
+    branches: tuple[Branch, ...]
+    is_case: bool
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+Decl = (PolicyDecl | SchemaDecl | ImportDecl | SourceDecl | EnumDecl | InputDecl | ConstraintDecl
+        | ParamDecl | TableDecl | LetDecl | RulesDecl | OutputDecl)
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed `.parcours` file."""
+
+    file: str
+    declarations: tuple[Decl, ...]

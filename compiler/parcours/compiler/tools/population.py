@@ -1,0 +1,382 @@
+"""Seeded synthetic populations of care episodes (contract v1, JSON Lines).
+
+One population is a stream of episodes drawn with ``random.Random(seed)`` only,
+so that the same size, seed and profile always give byte-identical output. The
+draws use integer weights and integer per-mille chances (no floats), money is
+built from integer cents and printed with two decimals. Episodes are produced
+one at a time: writing a population of any size keeps constant memory.
+
+Three profiles give realistic mixes for the three shipped currencies:
+
+* ``fr``: France (EUR), médecin traitant, ALD, CSS, convention sectors 1/2/3;
+* ``ma``: Morocco (MAD), private sector, AMO (ALD, AMO Tadamon), no gatekeeping today;
+* ``uk``: England (GBP), GP registration, long-term conditions, exemption certificates.
+
+Every figure below is a modelling assumption; docs/population.md gives its
+rationale and sources. Every episode respects the constraint of the shipped
+policies: a visit with the declared doctor, or on their referral, implies that
+the patient has a declared doctor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, TextIO, TypeVar
+
+from ..files import atomic_output
+
+T = TypeVar("T")
+
+START = date(2024, 4, 1)
+END = date(2026, 12, 31)
+"""Visit dates are uniform over START..END: every shipped policy is in force."""
+
+SPECIALTIES = (
+    "general_practice", "pediatrics", "gynecology", "midwifery", "ophthalmology",
+    "psychiatry", "neuropsychiatry", "stomatology", "dentistry", "cardiology",
+    "dermatology", "endocrinology", "rheumatology", "gastroenterology", "other_specialist",
+)
+
+AGE_BANDS: tuple[tuple[int, int], ...] = ((0, 15), (16, 25), (26, 44), (45, 64), (65, 79),
+                                          (80, 100))
+"""Age bands (inclusive) used for the age mix and for chronic-condition rates."""
+
+CHILD_AGE = 16
+"""Below this age a patient is a child: pediatrics is possible, midwifery is not."""
+
+# Specialties of children other than general practice and pediatrics (per mille of
+# children's visits, 200 in all); the GP/pediatrics split of the other 800 is per profile.
+_CHILD_OTHER: tuple[tuple[str, int], ...] = (
+    ("ophthalmology", 40), ("dentistry", 60), ("dermatology", 30), ("psychiatry", 10),
+    ("neuropsychiatry", 5), ("stomatology", 5), ("cardiology", 5), ("endocrinology", 10),
+    ("gastroenterology", 5), ("other_specialist", 30),
+)
+
+Fee = Callable[[random.Random, date, str, str], int]
+Sector = Callable[[random.Random, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The mix of one population. Chances are per mille; weights are relative integers."""
+
+    name: str
+    country: str
+    currency: str
+    title: str
+    age_weights: tuple[int, ...]             # one weight per AGE_BANDS entry (visits, not people)
+    adult_specialties: tuple[tuple[str, int], ...]
+    child_general_practice: int              # of the 800 per mille of children's visits
+    child_pediatrics: int                    # that go to a GP or a pediatrician
+    declared_doctor_child: int               # per mille, age < 16
+    declared_doctor_adult: int               # per mille, age >= 16
+    chronic_by_band: tuple[int, ...]         # per mille, one per AGE_BANDS entry
+    low_income: int                          # per mille
+    gp_with_declared: int                    # a GP visit of a patient with a declared doctor
+    pediatrics_with_declared: int            # a pediatrics visit of such a patient
+    specialist_with_declared: int            # another visit of such a patient
+    referred: int                            # a non-GP visit of such a patient, not with them
+    emergency: int
+    away_from_home: int
+    doctor_unavailable: int                  # a GP visit, declared doctor, not with them
+    for_chronic_condition: int               # a visit of a chronic patient, within its care
+    sector: Sector
+    fee: Fee
+
+
+def _pick(rng: random.Random, items: Sequence[tuple[T, int]]) -> T:
+    """A weighted draw with integer weights (one randrange call)."""
+    point = rng.randrange(sum(weight for _, weight in items))
+    for item, weight in items:
+        if point < weight:
+            return item
+        point -= weight
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _chance(rng: random.Random, per_mille: int) -> bool:
+    return rng.randrange(1000) < per_mille
+
+
+def money(cents: int) -> str:
+    """Integer cents as a decimal string with two decimals: 2650 → "26.50"."""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+# ---- France (EUR) --------------------------------------------------------------
+
+_FR_NOT_PHYSICIAN = ("dentistry", "midwifery")
+_GP_LIKE = ("general_practice", "pediatrics")
+
+
+def _fr_tariff(day: date, specialty: str) -> int:
+    """The sector-1 consultation price in cents (the convention's tariffs, as the France
+    policy encodes them), used to make fees realistic."""
+    late_2024 = day >= date(2024, 12, 22)
+    mid_2025 = day >= date(2025, 7, 1)
+    if specialty in _GP_LIKE:
+        return 3000 if late_2024 else 2650
+    if specialty in ("psychiatry", "neuropsychiatry"):
+        return 5700 if mid_2025 else 5500 if late_2024 else 5170
+    if specialty == "gynecology":
+        return 4000 if mid_2025 else 3700 if late_2024 else 3150
+    if specialty == "dentistry":
+        return 2300
+    if specialty == "midwifery":
+        return 2500
+    return 3150
+
+
+def _fr_sector(rng: random.Random, specialty: str) -> str:
+    if specialty in _FR_NOT_PHYSICIAN:
+        return "1"
+    if specialty in _GP_LIKE:
+        return _pick(rng, (("1", 900), ("2", 95), ("3", 5)))
+    return _pick(rng, (("1", 550), ("2", 430), ("3", 20)))
+
+
+def _fr_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
+    tariff = _fr_tariff(day, specialty)
+    if sector == "1":
+        # a few sector-1 doctors bill an exceptional overrun (DE)
+        return tariff if _chance(rng, 970) else tariff + 100 * rng.randint(5, 15)
+    if sector == "2":
+        overrun = rng.randint(3, 15) if specialty in _GP_LIKE else rng.randint(5, 30)
+        return tariff + 100 * overrun
+    return 100 * rng.randint(40, 80)
+
+
+# ---- Morocco (MAD) ---------------------------------------------------------------
+
+_MA_FEES: dict[str, tuple[tuple[int, int], ...]] = {
+    "general_practice": ((150, 300), (200, 450), (250, 200), (300, 50)),
+    "pediatrics": ((200, 300), (250, 350), (300, 250), (350, 100)),
+    "gynecology": ((250, 250), (300, 400), (350, 200), (400, 150)),
+    "midwifery": ((150, 600), (200, 400)),
+    "dentistry": ((200, 350), (250, 300), (300, 250), (400, 100)),
+    "psychiatry": ((300, 400), (350, 300), (400, 300)),
+    "neuropsychiatry": ((300, 400), (350, 300), (400, 300)),
+}
+_MA_SPECIALIST = ((250, 250), (300, 400), (350, 200), (400, 150))
+
+
+def _single_sector(rng: random.Random, specialty: str) -> str:
+    return "1"
+
+
+def _ma_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
+    """Private-sector consultation prices, in round dirhams."""
+    return 100 * _pick(rng, _MA_FEES.get(specialty, _MA_SPECIALIST))
+
+
+# ---- England (GBP) ------------------------------------------------------------------
+
+def _uk_dental_band_1(day: date) -> int:
+    """The NHS band 1 dental charge in pence (as the NHS-style policy encodes it)."""
+    if day >= date(2026, 4, 1):
+        return 2790
+    if day >= date(2025, 4, 1):
+        return 2740
+    return 2680
+
+
+def _uk_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
+    """What the visit costs, in pence: a private price (a covered NHS visit is free anyway,
+    since the NHS-style policy's base is the fee); dentistry is the band 1 charge or a
+    private check-up."""
+    if specialty == "dentistry":
+        return _uk_dental_band_1(day) if _chance(rng, 500) else 500 * rng.randint(8, 60)
+    if specialty == "general_practice":
+        return 500 * rng.randint(12, 24)        # 60..120
+    if specialty in ("ophthalmology", "midwifery"):
+        return 500 * rng.randint(12, 40)        # 60..200
+    return 500 * rng.randint(30, 50)            # 150..250
+
+
+# ---- the profiles -----------------------------------------------------------------
+
+PROFILES: dict[str, Profile] = {
+    "fr": Profile(
+        name="fr", country="FR", currency="EUR",
+        title="France: médecin traitant, ALD, CSS, sectors 1/2/3 (EUR)",
+        age_weights=(170, 90, 200, 260, 200, 80),
+        adult_specialties=(
+            ("general_practice", 560), ("gynecology", 55), ("midwifery", 15),
+            ("ophthalmology", 50), ("psychiatry", 30), ("neuropsychiatry", 5),
+            ("stomatology", 7), ("dentistry", 35), ("cardiology", 55), ("dermatology", 45),
+            ("endocrinology", 22), ("rheumatology", 28), ("gastroenterology", 25),
+            ("other_specialist", 68),
+        ),
+        child_general_practice=550, child_pediatrics=250,
+        declared_doctor_child=500, declared_doctor_adult=900,
+        chronic_by_band=(30, 40, 80, 200, 380, 580),
+        low_income=110,
+        gp_with_declared=800, pediatrics_with_declared=300, specialist_with_declared=20,
+        referred=550, emergency=30, away_from_home=25, doctor_unavailable=150,
+        for_chronic_condition=500,
+        sector=_fr_sector, fee=_fr_fee,
+    ),
+    "ma": Profile(
+        name="ma", country="MA", currency="MAD",
+        title="Morocco: private sector, AMO, ALD, AMO Tadamon, no gatekeeping today (MAD)",
+        age_weights=(240, 130, 260, 240, 100, 30),
+        adult_specialties=(
+            ("general_practice", 420), ("gynecology", 110), ("midwifery", 10),
+            ("ophthalmology", 55), ("psychiatry", 15), ("neuropsychiatry", 10),
+            ("stomatology", 10), ("dentistry", 70), ("cardiology", 60), ("dermatology", 60),
+            ("endocrinology", 35), ("rheumatology", 30), ("gastroenterology", 35),
+            ("other_specialist", 80),
+        ),
+        child_general_practice=350, child_pediatrics=450,
+        declared_doctor_child=150, declared_doctor_adult=200,
+        chronic_by_band=(20, 30, 60, 160, 300, 400),
+        low_income=300,
+        gp_with_declared=700, pediatrics_with_declared=300, specialist_with_declared=20,
+        referred=250, emergency=30, away_from_home=25, doctor_unavailable=150,
+        for_chronic_condition=500,
+        sector=_single_sector, fee=_ma_fee,
+    ),
+    "uk": Profile(
+        name="uk", country="GB", currency="GBP",
+        title="England: GP registration, long-term conditions, exemptions (GBP)",
+        age_weights=(160, 100, 220, 250, 190, 80),
+        adult_specialties=(
+            ("general_practice", 640), ("gynecology", 30), ("midwifery", 35),
+            ("ophthalmology", 55), ("psychiatry", 25), ("neuropsychiatry", 5),
+            ("stomatology", 5), ("dentistry", 90), ("cardiology", 25), ("dermatology", 20),
+            ("endocrinology", 15), ("rheumatology", 15), ("gastroenterology", 15),
+            ("other_specialist", 25),
+        ),
+        child_general_practice=700, child_pediatrics=100,
+        declared_doctor_child=980, declared_doctor_adult=980,
+        chronic_by_band=(80, 150, 250, 400, 600, 750),
+        low_income=150,
+        gp_with_declared=900, pediatrics_with_declared=0, specialist_with_declared=0,
+        referred=850, emergency=30, away_from_home=20, doctor_unavailable=100,
+        for_chronic_condition=500,
+        sector=_single_sector, fee=_uk_fee,
+    ),
+}
+
+
+def _age_band(age: int) -> int:
+    for index, (low, high) in enumerate(AGE_BANDS):
+        if low <= age <= high:
+            return index
+    raise ValueError(f"age {age} is outside every band")
+
+
+def _specialty(rng: random.Random, profile: Profile, age: int) -> str:
+    if age < CHILD_AGE:
+        return _pick(rng, (("general_practice", profile.child_general_practice),
+                           ("pediatrics", profile.child_pediatrics)) + _CHILD_OTHER)
+    specialty = _pick(rng, profile.adult_specialties)
+    if specialty == "midwifery" and age >= 50:
+        specialty = "gynecology"
+    return specialty
+
+
+def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]:
+    """One episode, drawn in a fixed order from `rng` (changing the order changes outputs)."""
+    day = START + timedelta(days=rng.randrange((END - START).days + 1))
+    low, high = AGE_BANDS[_pick(rng, tuple(enumerate(profile.age_weights)))]
+    age = rng.randint(low, high)
+    specialty = _specialty(rng, profile, age)
+    declared = _chance(rng, profile.declared_doctor_child if age < CHILD_AGE
+                       else profile.declared_doctor_adult)
+    chronic = _chance(rng, profile.chronic_by_band[_age_band(age)])
+    low_income = _chance(rng, profile.low_income)
+
+    with_declared = referred = unavailable = False
+    if declared:
+        if specialty == "general_practice":
+            with_declared = _chance(rng, profile.gp_with_declared)
+            unavailable = not with_declared and _chance(rng, profile.doctor_unavailable)
+        else:
+            with_declared = _chance(rng, profile.pediatrics_with_declared
+                                    if specialty == "pediatrics"
+                                    else profile.specialist_with_declared)
+            referred = not with_declared and _chance(rng, profile.referred)
+    emergency = _chance(rng, profile.emergency)
+    away = _chance(rng, profile.away_from_home)
+    for_chronic = chronic and _chance(rng, profile.for_chronic_condition)
+    sector = profile.sector(rng, specialty)
+    fee = profile.fee(rng, day, specialty, sector)
+    return {
+        "id": f"ep-{number:07d}",
+        "date": day.isoformat(),
+        "patient": {
+            "age": age,
+            "declared_doctor": declared,
+            "chronic_condition": chronic,
+            "low_income_cover": low_income,
+        },
+        "visit": {
+            "specialty": specialty,
+            "with_declared_doctor": with_declared,
+            "referred": referred,
+            "emergency": emergency,
+            "away_from_home": away,
+            "doctor_unavailable": unavailable,
+            "for_chronic_condition": for_chronic,
+            "sector": sector,
+            "fee": money(fee),
+        },
+    }
+
+
+def profile_named(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; expected one of "
+                         f"{', '.join(sorted(PROFILES))}") from None
+
+
+def episodes(size: int, seed: int, profile: str = "fr") -> Iterator[dict[str, Any]]:
+    """`size` episodes, numbered from ep-0000001, drawn from `random.Random(seed)`."""
+    if size < 0:
+        raise ValueError(f"size must be 0 or more, not {size}")
+    chosen = profile_named(profile)
+    rng = random.Random(seed)
+    for number in range(1, size + 1):
+        yield episode(rng, chosen, number)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def lines(size: int, seed: int, profile: str = "fr") -> Iterator[str]:
+    """The population as JSON Lines, one line (with its newline) at a time."""
+    for item in episodes(size, seed, profile):
+        yield _ENCODE(item) + "\n"
+
+
+def write_population(handle: TextIO, size: int, seed: int, profile: str = "fr") -> int:
+    """Stream the population to `handle`, line by line; returns how many were written."""
+    count = 0
+    for line in lines(size, seed, profile):
+        handle.write(line)
+        count += 1
+    return count
+
+
+def write_population_file(target: str | os.PathLike[str], size: int, seed: int,
+                          profile: str = "fr") -> int:
+    """Stream the population into `target`, atomically (a reader never sees half a file)."""
+    profile_named(profile)  # fail before creating anything
+    with atomic_output(target) as handle:
+        count = write_population(handle, size, seed, profile)
+    return count
+
+
+__all__ = ["AGE_BANDS", "END", "PROFILES", "Profile", "SPECIALTIES", "START", "episode",
+           "episodes", "lines", "money", "profile_named", "write_population",
+           "write_population_file"]
