@@ -145,3 +145,19 @@ def test_runtime_all_is_what_generated_modules_may_import() -> None:
     start = template.index("from parcours.runtime import (") + len("from parcours.runtime import (")
     names = {n.strip() for n in template[start:template.index(")", start)].split(",")}
     assert names <= set(runtime.__all__)
+
+
+def test_diagnostic_registry_matches_the_language_reference() -> None:
+    import re
+
+    from parcours.compiler.diagnostics.codes import CODES
+
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    documented = dict(re.findall(r"^\| ([EW]\d{3}) \| (.*?) \|$", text, re.M))
+    assert documented == CODES
+    used = set()
+    for path in COMPILER.rglob("*.py"):
+        used.update(re.findall(r'"([EW]\d{3})"', path.read_text(encoding="utf-8")))
+    used -= set(re.findall(r'"([EW]\d{3})"', (COMPILER / "diagnostics" / "codes.py").read_text(
+        encoding="utf-8")))
+    assert used <= set(CODES), f"codes used but not registered: {sorted(used - set(CODES))}"

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from .codes import CODES
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -52,6 +54,8 @@ class Diagnostics:
         self._seen: set[tuple[str, str, Span]] = set()
 
     def add(self, diagnostic: Diagnostic) -> None:
+        if diagnostic.code not in CODES:
+            raise ValueError(f"unregistered diagnostic code {diagnostic.code}: add it to codes.py")
         key = (diagnostic.code, diagnostic.message, diagnostic.span)
         if key not in self._seen:
             self._seen.add(key)
