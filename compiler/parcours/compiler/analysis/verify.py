@@ -134,8 +134,8 @@ def _conflicts(program: ir.Program) -> list[Diagnostic]:
                            and r.priority < a.priority and r.condition is not None)
             parts: tuple[ir.Expr, ...] = (a.condition, b.condition)
             if higher:
-                parts = (ir.Not(ir.BoolOp("or", higher)),) + parts
-            both = ir.BoolOp("and", parts)
+                parts = (ir.Not(ir.BoolOp(ir.BoolOpKind.OR, higher)),) + parts
+            both = ir.BoolOp(ir.BoolOpKind.AND, parts)
             found = next((region for region, holds in leaves(program, _holds(both)) if holds), None)
             if found is None:
                 continue

@@ -6,6 +6,16 @@ then ``ir.Const``, ``ir.print_program``.
 """
 
 from .nodes import (
+    children,
+    Step,
+    OutputStep,
+    PathwayStep,
+    LetStep,
+    RoundMode,
+    MinMaxFn,
+    CompareOp,
+    BoolOpKind,
+    ArithOp,
     Arith,
     BoolOp,
     BoolT,
@@ -54,6 +64,16 @@ from .nodes import (
 from .printer import format_expr, format_value, print_program
 
 __all__ = [
+    "children",
+    "Step",
+    "OutputStep",
+    "PathwayStep",
+    "LetStep",
+    "RoundMode",
+    "MinMaxFn",
+    "CompareOp",
+    "BoolOpKind",
+    "ArithOp",
     "Arith",
     "BoolOp",
     "BoolT",

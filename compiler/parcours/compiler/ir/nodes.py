@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import date
 from decimal import Decimal
+from typing import assert_never
 
 from ..diagnostics import Span
 
@@ -84,6 +86,43 @@ class SetT:
 Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT
 Value = bool | int | Decimal | date | str | frozenset[str]
 
+# ---- operators ---------------------------------------------------------------
+# Each is a closed enum (its value is the policy language's spelling), so that a `match`
+# ending in `assert_never` makes mypy name every place a new member must be handled.
+
+
+class BoolOpKind(StrEnum):
+    AND = "and"
+    OR = "or"
+
+
+class CompareOp(StrEnum):
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class ArithOp(StrEnum):
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+
+
+class RoundMode(StrEnum):
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+    UP = "up"
+
+
+class MinMaxFn(StrEnum):
+    MIN = "min"
+    MAX = "max"
+
+
 # ---- expressions -----------------------------------------------------------
 
 
@@ -139,14 +178,14 @@ class Not:
 
 @dataclass(frozen=True, slots=True)
 class BoolOp:
-    op: str  # "and" | "or"
+    op: BoolOpKind
     operands: tuple[Expr, ...]
     type: Type = BoolT()
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    op: str  # "==" "!=" "<" "<=" ">" ">="
+    op: CompareOp
     left: Expr
     right: Expr
     type: Type = BoolT()
@@ -162,7 +201,7 @@ class InSet:
 
 @dataclass(frozen=True, slots=True)
 class Arith:
-    op: str  # "+" | "-" | "*"
+    op: ArithOp
     left: Expr
     right: Expr
     type: Type
@@ -170,7 +209,7 @@ class Arith:
 
 @dataclass(frozen=True, slots=True)
 class Round:
-    mode: str  # "half_up" | "half_even" | "down" | "up"
+    mode: RoundMode
     operand: Expr
     quantum: Decimal
     type: Type
@@ -178,7 +217,7 @@ class Round:
 
 @dataclass(frozen=True, slots=True)
 class MinMax:
-    function: str  # "min" | "max"
+    function: MinMaxFn
     operands: tuple[Expr, ...]
     type: Type
 
@@ -317,6 +356,28 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
+class LetStep:
+    """Evaluate a let."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayStep:
+    """Settle the pathway: the first rule, in priority order, whose condition holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStep:
+    """Evaluate an output: its first branch whose condition holds."""
+
+    name: str
+
+
+Step = LetStep | PathwayStep | OutputStep
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     policy: PolicyInfo
     sources: tuple[Source, ...]
@@ -328,7 +389,7 @@ class Program:
     lets: tuple[Let, ...]  # in dependency order
     rules: tuple[Rule, ...]  # in priority order; the default last
     outputs: tuple[Output, ...]  # in dependency order
-    schedule: tuple[str, ...]  # evaluation order: "let:NAME", "pathway", "output:NAME"
+    schedule: tuple[Step, ...]  # evaluation order: each value after what it reads
 
     def input(self, path: str) -> InputDef:
         return next(i for i in self.inputs if i.path == path)
@@ -377,17 +438,27 @@ def value_at(values: tuple[Dated, ...], day: date) -> Const | None:
 
 
 def walk(expr: Expr | None) -> Iterator[Expr]:
-    """Every node of an expression, the node itself first (lets are not followed)."""
-    if expr is None:
-        return
-    yield expr
-    if isinstance(expr, (Not, InSet, Round)):
-        yield from walk(expr.operand)
-    elif isinstance(expr, (BoolOp, MinMax)):
-        for operand in expr.operands:
-            yield from walk(operand)
-    elif isinstance(expr, (Compare, Arith)):
-        yield from walk(expr.left)
-        yield from walk(expr.right)
-    elif isinstance(expr, TableRef):
-        yield from walk(expr.key)
+    """Every node of an expression, the node itself first (lets are not followed);
+    iterative, so that a deep expression cannot exhaust the stack."""
+    stack: list[Expr] = [] if expr is None else [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of a node, in evaluation order."""
+    match expr:
+        case Const() | Input() | ParamRef() | LetRef() | OutputRef() | PathwayRef():
+            return ()
+        case Not(operand=operand) | InSet(operand=operand) | Round(operand=operand):
+            return (operand,)
+        case BoolOp(operands=operands) | MinMax(operands=operands):
+            return operands
+        case Compare(left=left, right=right) | Arith(left=left, right=right):
+            return (left, right)
+        case TableRef(key=key):
+            return (key,)
+        case _:
+            assert_never(expr)

@@ -44,7 +44,9 @@ class Checker(DatedChecker):
             return None
         lets_sorted = tuple(lets[name] for kind, name in order if kind == "let")
         outputs_sorted = tuple(outputs[name] for kind, name in order if kind == "output")
-        schedule = tuple(name if kind == "pathway" else f"{kind}:{name}" for kind, name in order)
+        schedule = tuple(ir.PathwayStep() if kind == "pathway" else
+                         ir.LetStep(name) if kind == "let" else ir.OutputStep(name)
+                         for kind, name in order)
         return ir.Program(policy, sources, tuple(self.enums.values()), tuple(self.inputs.values()),
                           constraints, tuple(self.params.values()), tuple(self.tables.values()),
                           lets_sorted, rules, outputs_sorted, schedule)

@@ -216,7 +216,7 @@ class ExpressionChecker(CheckerState):
                     operands.extend(side.operands)
                 else:
                     operands.append(side)
-            return ir.BoolOp(op, tuple(operands))
+            return ir.BoolOp(ir.BoolOpKind(op), tuple(operands))
         if op in ("in", "not in"):
             operand = self._expr(expr.left, ctx, None)
             if not isinstance(operand.type, ir.EnumT):
@@ -265,7 +265,7 @@ class ExpressionChecker(CheckerState):
         if isinstance(lt, ir.SetT):
             self.d.error("E367", "sets are tested with `in`", expr.span)
             raise _Bad
-        return ir.Compare(expr.op, left, right)
+        return ir.Compare(ir.CompareOp(expr.op), left, right)
 
     def _arith(self, expr: n.Binary, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
         left = self._expr(expr.left, ctx, expected)
@@ -276,13 +276,13 @@ class ExpressionChecker(CheckerState):
             if isinstance(lt, ir.RateT) and isinstance(rt, ir.MoneyT):
                 left, right, lt, rt = right, left, rt, lt
             if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.RateT):
-                return ir.Arith("*", left, right, ir.MoneyT(lt.currency, exact=False))
+                return ir.Arith(ir.ArithOp.MUL, left, right, ir.MoneyT(lt.currency, exact=False))
             if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.IntT):
-                return ir.Arith("*", left, right, lt)
+                return ir.Arith(ir.ArithOp.MUL, left, right, lt)
             if isinstance(lt, ir.RateT) and isinstance(rt, ir.RateT):
-                return ir.Arith("*", left, right, ir.RateT())
+                return ir.Arith(ir.ArithOp.MUL, left, right, ir.RateT())
             if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
-                return ir.Arith("*", left, right, ir.IntT())
+                return ir.Arith(ir.ArithOp.MUL, left, right, ir.IntT())
             if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
                 self.d.error("E368", "money times money means nothing", expr.span,
                              "multiply an amount by a rate")
@@ -294,11 +294,11 @@ class ExpressionChecker(CheckerState):
                 self.d.error("E352", f"{lt.currency} {op} {rt.currency}", expr.span,
                              "currencies never mix")
                 raise _Bad
-            return ir.Arith(op, left, right, ir.MoneyT(lt.currency, lt.exact and rt.exact))
+            return ir.Arith(ir.ArithOp(op), left, right, ir.MoneyT(lt.currency, lt.exact and rt.exact))
         if isinstance(lt, ir.RateT) and isinstance(rt, ir.RateT):
-            return ir.Arith(op, left, right, ir.RateT())
+            return ir.Arith(ir.ArithOp(op), left, right, ir.RateT())
         if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
-            return ir.Arith(op, left, right, ir.IntT())
+            return ir.Arith(ir.ArithOp(op), left, right, ir.IntT())
         self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", expr.span,
                      _arith_hint(lt, rt))
         raise _Bad
@@ -321,10 +321,10 @@ class ExpressionChecker(CheckerState):
                 if quantum.as_tuple().exponent < -2:  # type: ignore[operator]
                     self.d.error("E371", "money is rounded to 0.01 or coarser", quantum_node.span)
                     raise _Bad
-                return ir.Round(ROUNDING[call.function], operand, quantum,
+                return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum,
                                 ir.MoneyT(operand.type.currency))
             if isinstance(operand.type, ir.RateT):
-                return ir.Round(ROUNDING[call.function], operand, quantum, ir.RateT())
+                return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum, ir.RateT())
             self.d.error("E372", f"cannot round {_describe(operand.type)}", call.args[0].span)
             raise _Bad
         if call.function in ("min", "max"):
@@ -346,7 +346,7 @@ class ExpressionChecker(CheckerState):
             if isinstance(first, ir.MoneyT):
                 exact = all(isinstance(a.type, ir.MoneyT) and a.type.exact for a in args)
                 result = ir.MoneyT(first.currency, exact)
-            return ir.MinMax(call.function, args, result)
+            return ir.MinMax(ir.MinMaxFn(call.function), args, result)
         self.d.error("E374", f"unknown function `{call.function}`", call.span,
                      did_you_mean(call.function, list(ROUNDING) + ["min", "max"])
                      or "functions: " + ", ".join(list(ROUNDING) + ["min", "max"]))

@@ -298,24 +298,24 @@ class _Emitter:
     def steps(self) -> list[StepView]:
         views = []
         for entry in self.p.schedule:
-            if entry == "pathway":
+            if isinstance(entry, ir.PathwayStep):
                 rules = [(self.expr(r.condition), i) for i, r in enumerate(self.p.rules)
                          if r.condition is not None]
                 default = next((i for i, r in enumerate(self.p.rules) if r.condition is None), None)
                 views.append(StepView("pathway", rules=rules, default=default))
                 continue
-            what, name = entry.split(":", 1)
-            if what == "let":
+            if isinstance(entry, ir.LetStep):
+                name = entry.name
                 let = self.p.let(name)
                 if isinstance(let.expr.type, ir.SetT):
                     continue  # sets are inlined where they are tested
                 views.append(StepView("let", var=ident("l", name), expr=self.expr(let.expr),
                                       name=name))
             else:
-                out = self.p.output(name)
+                out = self.p.output(entry.name)
                 branches = [BranchView(self.expr(b.condition) if b.condition is not None else None,
                                        self.expr(b.value)) for b in out.branches]
-                views.append(StepView("output", var=ident("o", name), name=name,
+                views.append(StepView("output", var=ident("o", entry.name), name=entry.name,
                                       branches=branches,
                                       has_else=out.branches[-1].condition is None,
                                       money=isinstance(out.type, ir.MoneyT)))
