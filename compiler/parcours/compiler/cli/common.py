@@ -8,17 +8,21 @@ usage, unreadable input, a policy that does not compile).
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn, TextIO
+from typing import IO, NoReturn
 
 import click
 
 from parcours.runtime import Decision, OverrideError
+
+from ..files import OutputError, Sink, open_output, standard_output
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -80,15 +84,30 @@ def bind(module: types.ModuleType, sets: Mapping[str, str],
 
 
 @contextmanager
-def open_out(path: str | None) -> Iterator[TextIO]:
-    """Standard output for None or '-', else a file replaced atomically."""
-    if path is None or path == "-":
-        yield sys.stdout
-        return
-    from ..files import atomic_output
+def open_out(path: str | None) -> Iterator[Sink]:
+    """Standard output for None or '-', else the file (see `files.open_output`).
 
-    with atomic_output(path) as handle:
-        yield handle
+    A write error exits 2 with one line naming the output; a closed pipe (`| head`)
+    exits 2 quietly."""
+    try:
+        with standard_output() if path is None or path == "-" else open_output(path) as sink:
+            yield sink
+    except OutputError as exc:
+        if exc.errno == errno.EPIPE:
+            quiet_exit_on_closed_pipe()
+        fail(str(exc))
+
+
+def quiet_exit_on_closed_pipe() -> NoReturn:
+    """The reader of standard output has gone: exit 2 without a word, and point standard
+    output at the null device so that flushing it at exit does not complain."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+    raise SystemExit(EXIT_USAGE)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
-from ..files import write_atomically
+from ..files import OutputError, write_output
 from .common import EXIT_OK, fail as _fail, load as _load, parse_sets
 
 def _count_lines(path: str) -> int:
@@ -79,8 +79,8 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
         click.echo(render_table(result))
     if report_path is not None:
         try:
-            write_atomically(report_path, render_report(result))
-        except OSError as exc:
-            _fail(f"cannot write {report_path}: {exc.strerror}")
+            write_output(report_path, render_report(result))
+        except OutputError as exc:
+            _fail(str(exc))
         click.echo(f"wrote {report_path}", err=True)
     raise SystemExit(EXIT_OK)

@@ -14,10 +14,10 @@ from .common import EXIT_PROBLEMS, fail
 @click.option("-o", "--output", required=True, help="The module to write (MODULE.py).")
 @click.option("--emit", type=click.Choice(["module", "ir"]), default="module", show_default=True)
 def compile_command(file: str, output: str, emit: str) -> None:
-    """Compile a policy into a typed Python decision module (written atomically)."""
+    """Compile a policy into a typed Python decision module (see docs/cli.md, Outputs)."""
     from .. import ir
     from ..diagnostics import CompileError, render as render_diagnostic
-    from ..files import write_atomically
+    from ..files import OutputError, write_output
     from ..pipeline import compile_policy
 
     if not Path(file).exists():
@@ -33,8 +33,8 @@ def compile_command(file: str, output: str, emit: str) -> None:
     if emit == "ir":
         text = ir.print_program(analysis.program)
     try:
-        write_atomically(output, text)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+        write_output(output, text)
+    except OutputError as exc:
+        fail(str(exc))
     click.echo(f"wrote {output} ({analysis.program.policy.id}, "
                f"{analysis.program.policy.version[:19]}…)", err=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .common import EXIT_USAGE
+from ..files import OutputError
+from .common import fail, open_out
 from ..tools.population import PROFILES, write_population, write_population_file
 
 
@@ -18,7 +17,7 @@ from ..tools.population import PROFILES, write_population, write_population_file
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="fr", show_default=True,
               help="The population mix and currency: fr (EUR), ma (MAD), uk (GBP).")
 @click.option("--output", "output_path", default=None, metavar="FILE",
-              help="Write here, atomically (default: standard output).")
+              help="Write here (default: standard output); see docs/cli.md, Outputs.")
 def population(size: int, seed: int, profile: str, output_path: str | None) -> None:
     """Write a seeded synthetic population of care episodes (JSON Lines).
 
@@ -26,13 +25,13 @@ def population(size: int, seed: int, profile: str, output_path: str | None) -> N
     docs/population.md.
     """
     if output_path is None or output_path == "-":
-        write_population(sys.stdout, size, seed, profile)
-        sys.stdout.flush()
+        with open_out(output_path) as sink:
+            write_population(sink, size, seed, profile)
         return
     try:
         count = write_population_file(output_path, size, seed, profile)
     except OSError as exc:
-        click.echo(f"error: cannot write {output_path}: {exc.strerror or exc}", err=True)
-        raise SystemExit(EXIT_USAGE) from None
+        fail(str(exc) if isinstance(exc, OutputError)
+             else f"cannot write {output_path}: {exc.strerror or exc}")
     click.echo(f"wrote {count} episodes to {output_path} (profile {profile}, "
                f"{PROFILES[profile].currency}, seed {seed})", err=True)

@@ -26,9 +26,9 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
-from ..files import atomic_output
+from ..files import Sink, open_output
 
 T = TypeVar("T")
 
@@ -359,7 +359,7 @@ def lines(size: int, seed: int, profile: str = "fr") -> Iterator[str]:
         yield _ENCODE(item) + "\n"
 
 
-def write_population(handle: TextIO, size: int, seed: int, profile: str = "fr") -> int:
+def write_population(handle: Sink, size: int, seed: int, profile: str = "fr") -> int:
     """Stream the population to `handle`, line by line; returns how many were written."""
     count = 0
     for line in lines(size, seed, profile):
@@ -370,9 +370,10 @@ def write_population(handle: TextIO, size: int, seed: int, profile: str = "fr") 
 
 def write_population_file(target: str | os.PathLike[str], size: int, seed: int,
                           profile: str = "fr") -> int:
-    """Stream the population into `target`, atomically (a reader never sees half a file)."""
+    """Stream the population into `target` (see `files.open_output`: a regular file is
+    replaced atomically, a reader never sees half of it)."""
     profile_named(profile)  # fail before creating anything
-    with atomic_output(target) as handle:
+    with open_output(target) as handle:
         count = write_population(handle, size, seed, profile)
     return count
 
