@@ -126,6 +126,15 @@ def test_dev_full_is_a_clean_error(command: str) -> None:
     assert stat.S_ISCHR(os.lstat(full).st_mode)
 
 
+def test_a_full_device_mid_stream_is_a_clean_error() -> None:
+    if not Path("/dev/full").exists() or not os.access("/dev/full", os.W_OK):
+        pytest.skip("no writable /dev/full here")
+    # several megabytes: the error comes from a write in the middle, not the last flush
+    result = invoke(["population", "--size", "20000", "--seed", "1", "--output", "/dev/full"])
+    clean_failure(result)
+    assert "error: cannot write /dev/full: No space left on device" in result.stderr
+
+
 # ---- symbolic links and permissions --------------------------------------------------------
 
 

@@ -106,7 +106,12 @@ def remove_stale_temporaries(target: str | os.PathLike[str],
     """Remove the temporaries of `target` left by processes that are no longer running
     (a `kill -9`, a power cut); returns their paths.  A temporary whose process still runs
     (another write to the same target) is left alone."""
-    directory, name = os.path.split(os.path.realpath(os.fspath(target)))
+    given = os.fspath(target)
+    directory, name = os.path.split(os.path.realpath(given))
+    # Name them as the caller named the target's folder, unless a link leads elsewhere.
+    shown_folder = os.path.dirname(given)
+    if os.path.realpath(shown_folder or ".") != directory:
+        shown_folder = directory
     prefix = f".{name}{TEMPORARY_MARK}"
     removed: list[str] = []
     try:
@@ -125,8 +130,8 @@ def remove_stale_temporaries(target: str | os.PathLike[str],
         except OSError:
             continue
         removed.append(entry.path)
-        note(f"removed {entry.path}, a temporary left by process {pid}, which is no longer "
-             "running")
+        note(f"removed {os.path.join(shown_folder, entry.name)}, a temporary left by process "
+             f"{pid}, which is no longer running")
     return removed
 
 
@@ -148,7 +153,7 @@ def _sync_folder(directory: str) -> None:
 def _replace(shown: str, real: str, old: os.stat_result | None,
              note: Callable[[str], object]) -> Iterator[TextIO]:
     directory, name = os.path.split(real)
-    remove_stale_temporaries(real, note)
+    remove_stale_temporaries(shown, note)
     tmp = os.path.join(directory, f".{name}{TEMPORARY_MARK}{os.getpid()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
