@@ -319,12 +319,19 @@ def test_a_closed_pipe_on_standard_output_exits_quietly() -> None:
     assert stderr == "", stderr
 
 
-def test_a_full_standard_output_is_a_clean_error() -> None:
+@pytest.mark.parametrize("args", [
+    ["population", "--size", "10", "--seed", "1"],
+    ["decide", str(POLICIES / "france.parcours"), "--input", str(SAMPLES / "episodes.jsonl")],
+    ["compare", str(POLICIES / "morocco.parcours"), str(POLICIES / "morocco_proposal.parcours"),
+     "--input", str(SAMPLES / "episodes-ma.jsonl")],
+], ids=["population", "decide", "compare"])
+def test_a_full_standard_output_is_a_clean_error(args: list[str]) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     with open("/dev/full", "wb") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "parcours.compiler.cli", "population", "--size", "10",
-             "--seed", "1"], stdout=full, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run([sys.executable, "-m", "parcours.compiler.cli", *args],
+                              stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 2
-    assert done.stderr == "error: cannot write standard output: No space left on device\n"
+    assert done.stderr.endswith("error: cannot write standard output: "
+                                "No space left on device\n"), done.stderr
+    assert "Traceback" not in done.stderr and "decided" not in done.stderr

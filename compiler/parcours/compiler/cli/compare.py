@@ -11,7 +11,7 @@ import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
 from ..files import OutputError, write_output
-from .common import EXIT_OK, fail as _fail, load as _load, parse_sets
+from .common import EXIT_OK, fail as _fail, load as _load, open_out, parse_sets
 
 def _count_lines(path: str) -> int:
     """A cheap first pass for the progress bar's length."""
@@ -71,12 +71,13 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
     finally:
         if source is not sys.stdin:
             source.close()
-    if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        click.echo(render_csv(result), nl=False)
-    else:
-        click.echo(render_table(result))
+    with open_out(None) as out:  # a write error exits 2, a closed pipe quietly
+        if fmt == "json":
+            out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        elif fmt == "csv":
+            out.write(render_csv(result))
+        else:
+            out.write(render_table(result) + "\n")
     if report_path is not None:
         try:
             write_output(report_path, render_report(result))
