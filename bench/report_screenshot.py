@@ -9,8 +9,8 @@ Runs `parcours compare ... --report` (by default Morocco's status quo against th
 on the Moroccan sample), then headless Chromium (`chromium` or `chromium-browser` on the
 PATH, e.g. Debian's `apt-get install chromium`) with a throw-away profile and no network
 service, and prints the report's headline sentence, the PNG's path and the render time.
-`--full` makes the window as tall as the page (from a first render's reported height is not
-available headless, so it uses a fixed tall window of 4,000 px).
+`--full` uses a 4,000 px tall window, enough for the whole Morocco report (headless
+Chromium screenshots the window, not the page).
 """
 
 from __future__ import annotations
