@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import html as html_lib
 import io
 import json
 import re
@@ -16,8 +18,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from parcours.compiler.cli import main
-from parcours.compiler.tools.compare import (CompareResult, PairTotals, PolicyTotals, age_band,
-                                       render_report)
+from parcours.compiler.tools.compare import (MAX_BUCKETS, CompareResult, Distribution,
+                                             PairTotals, PolicyTotals, age_band, render_report)
+from parcours.compiler.tools.compare.report import amount, histogram, signed
 from parcours.compiler.pipeline import load_policy
 from parcours.runtime import Decision, EpisodeError, PolicyGap
 
@@ -256,24 +259,190 @@ def test_table_is_readable_and_aligned() -> None:
 
 
 # ---- the HTML report ----------------------------------------------------------------------
+#
+# The report's figures are checked against sums computed here, from the decisions, with the
+# named rounding: per visit = total / visits, half-up to the cent; percentages half-up to 0.1.
+
+CENT = Decimal("0.01")
+
+
+def shown(value: Decimal, currency: str = "MAD", sign: bool = False) -> str:
+    """How the report writes an amount: thousands separators, `−` for minus, the currency."""
+    text = f"{abs(value.quantize(CENT)):,.2f} {currency}"
+    if value < 0:
+        return "\u2212" + text
+    return ("+" if sign and value > 0 else "") + text
+
+
+def per_visit(total: Decimal, visits: int) -> Decimal:
+    return (total / visits).quantize(CENT, ROUND_HALF_UP)
+
+
+def text_of(fragment: str) -> str:
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def headline_of(page: str) -> str:
+    match = re.search(r'<p class="headline">(.*?)</p>', page, re.DOTALL)
+    assert match, "no headline"
+    return text_of(match.group(1))
+
+
+def rows_of(page: str, first_cell: str) -> list[list[str]]:
+    """The cells (as text) of every table row whose first cell is `first_cell`."""
+    rows = re.findall(r"<tr[^>]*><td>" + re.escape(first_cell) + r"</td>(.*?)</tr>", page,
+                      re.DOTALL)
+    return [[text_of(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+            for row in rows]
+
+
+def report(tmp_path: Path, *policies: Path, extra: tuple[str, ...] = ()) -> str:
+    target = tmp_path / "report.html"
+    result = invoke("compare", *map(str, policies), "--input", str(EPISODES_MA),
+                    "--report", str(target), *extra)
+    assert result.exit_code == 0, result.output
+    return target.read_text(encoding="utf-8")
+
+
+def both_decided(old_path: Path, new_path: Path) -> list[tuple[dict[str, Any], Decision, Decision]]:
+    old, new = load_policy(old_path), load_policy(new_path)
+    out = []
+    for ep in episodes_of(EPISODES_MA):
+        a, b = decide_or_none(old, ep), decide_or_none(new, ep)
+        if a is not None and b is not None:
+            out.append((ep, a, b))
+    return out
 
 
 def test_report_is_self_contained(tmp_path: Path) -> None:
-    target = tmp_path / "report.html"
-    result = invoke("compare", str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA),
-                    "--report", str(target))
-    assert result.exit_code == 0, result.output
-    html = target.read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>")
-    assert "<svg" in html
-    assert "<script" not in html
-    without_xmlns = re.sub(r'xmlns(:\w+)?="[^"]*"', "", html)
+    page = report(tmp_path, MOROCCO, PROPOSAL)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<svg" in page
+    assert "<script" not in page
+    without_xmlns = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
     assert "http://" not in without_xmlns and "https://" not in without_xmlns
-    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html)
+    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', page)
+    assert not re.search(r"url\(|@import", page)
+    assert "@media print" in page
     data = compare_json(str(MOROCCO), str(PROPOSAL), "--input", str(EPISODES_MA))
-    assert data["policies"]["morocco"]["reimbursed"] in html
-    assert data["pairs"][0]["net_transfer_to_patients"] in html
+    assert shown(Decimal(data["policies"]["morocco"]["reimbursed"])) in page
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    # the same input gives the same bytes (no date, no timing)
+    assert report(tmp_path, MOROCCO, PROPOSAL) == page
+
+
+@pytest.mark.parametrize("order", ["status quo first", "proposal first"])
+def test_headline_sign_and_amounts_equal_the_decisions(tmp_path: Path, order: str) -> None:
+    old_path, new_path = (MOROCCO, PROPOSAL) if order == "status quo first" else (PROPOSAL,
+                                                                                  MOROCCO)
+    both = both_decided(old_path, new_path)
+    patients = sum((b.patient_pays - a.patient_pays for _, a, b in both), Decimal(0))
+    insurer = sum((b.reimbursed - a.reimbursed for _, a, b in both), Decimal(0))
+    old_patients = sum((a.patient_pays for _, a, _ in both), Decimal(0))
+    old_insurer = sum((a.reimbursed for _, a, _ in both), Decimal(0))
+    assert patients != 0 and insurer != 0
+    word = "more" if patients > 0 else "less"
+    pct = (abs(patients) * 100 / abs(old_patients)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    sign = "+" if patients > 0 else "\u2212"
+    visit = abs(per_visit(patients, len(both)))
+    old_id, new_id = old_path.stem, new_path.stem
+    expected = (f"Under {new_id}, patients pay {shown(abs(patients))} {word} than under {old_id} "
+                f"({sign}{pct}%): {shown(visit)} {word} per visit, over {len(both):,} visits.")
+    headline = headline_of(report(tmp_path, old_path, new_path))
+    assert headline.startswith(expected), headline
+    insurer_word = "more" if insurer > 0 else "less"
+    insurer_pct = (abs(insurer) * 100 / abs(old_insurer)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert headline.endswith(f"The insurer pays {shown(abs(insurer))} {insurer_word} "
+                             f"({'+' if insurer > 0 else chr(0x2212)}{insurer_pct}%).")
+    assert "−−" not in headline and "- -" not in headline  # no double negative
+
+
+def test_every_group_has_its_per_visit_change(tmp_path: Path) -> None:
+    page = report(tmp_path, MOROCCO, PROPOSAL)
+    both = both_decided(MOROCCO, PROPOSAL)
+    groups: dict[str, list[tuple[Decision, Decision]]] = {}
+    for ep, a, b in both:
+        groups.setdefault(ep["visit"]["specialty"], []).append((a, b))
+    assert len(groups) > 5
+    for specialty, pairs in groups.items():
+        [cells] = rows_of(page, specialty)
+        old = sum((a.patient_pays for a, _ in pairs), Decimal(0))
+        new = sum((b.patient_pays for _, b in pairs), Decimal(0))
+        change = new - old
+        more = sum(1 for a, b in pairs if b.patient_pays > a.patient_pays)
+        less = sum(1 for a, b in pairs if b.patient_pays < a.patient_pays)
+        assert cells == [f"{len(pairs):,}", f"{sum(a.pathway != b.pathway for a, b in pairs):,}",
+                         shown(old), shown(new), shown(change, sign=True),
+                         shown(per_visit(change, len(pairs)), sign=True),
+                         str(more), str(less), str(len(pairs) - more - less)], specialty
+    # the whole population, in each group table
+    [everyone, _] = rows_of(page, "all visits")
+    total = sum((b.patient_pays - a.patient_pays for _, a, b in both), Decimal(0))
+    assert everyone[4:6] == [shown(total, sign=True), shown(per_visit(total, len(both)),
+                                                          sign=True)]
+
+
+def test_gain_and_loss_have_one_colour_and_a_word_each(tmp_path: Path) -> None:
+    page = report(tmp_path, MOROCCO, PROPOSAL)
+    # cells: the class matches the sign written in them
+    for css, value in re.findall(r'<td class="n (more|less|same)">([^<]*)</td>', page):
+        assert {"more": "+", "less": "\u2212", "same": "0"}[css] == value[0], (css, value)
+    # charts: the same classes, one fill each, and no blue for neutral bars
+    fills = dict(re.findall(r"--(more|less|same|neutral)-fill: (#[0-9a-f]{6})", page))
+    assert len(set(fills.values())) == 4
+    assert 'class="bar more"' in page and 'class="bar less"' in page
+    assert "▲ pays more" in page and "▼ pays less" in page
+
+
+def test_footer_names_versions_input_and_overrides(tmp_path: Path) -> None:
+    page = report(tmp_path, MOROCCO, PROPOSAL, extra=("--set", "out_of_pathway_penalty=0.20"))
+    footer = page[page.index("<footer"):]
+    for path in (MOROCCO, PROPOSAL):
+        assert load_policy(path).POLICY.version in footer
+    assert str(EPISODES_MA) in footer
+    assert hashlib.sha256(EPISODES_MA.read_bytes()).hexdigest() in footer
+    assert "out_of_pathway_penalty=0.20" in footer and "morocco_proposal" in footer
+    assert re.search(r"parcours \d+\.\d+", text_of(footer))
+    plain = report(tmp_path, MOROCCO, PROPOSAL)
+    assert "what-if overrides</dt>\n<dd>none" in plain
+
+
+def test_numbers_are_exact_and_grouped() -> None:
+    assert amount(Decimal("1234567.5"), "MAD") == "1,234,567.50 MAD"
+    assert amount(Decimal("-1234.5"), "EUR") == "\u22121,234.50 EUR"
+    assert amount(Decimal("0.125")) == "0.125"  # never rounded away
+    assert amount(Decimal("1E+3"), "GBP") == "1,000.00 GBP"
+    assert signed(Decimal("12"), "MAD") == "+12.00 MAD"
+    assert signed(Decimal("0"), "MAD") == "0.00 MAD"
+    assert signed(Decimal("-0.01")) == "\u22120.01"
+    # far beyond a float's 15-16 significant digits: exact
+    assert amount(Decimal("12345678901234567.89")) == "12,345,678,901,234,567.89"
+
+
+def test_histogram_counts_every_visit_once() -> None:
+    distribution = Distribution()
+    values = [Decimal(v) for v in ("-45", "-40.01", "-0.01", "0", "0", "0.01", "5", "5.01",
+                                   "60")]
+    for value in values:
+        distribution.add(value)
+    chart = histogram(distribution, "MAD")
+    counts = {bar.label: int(bar.text.split()[0]) for bar in chart.bars}
+    assert sum(counts.values()) == len(values)
+    assert counts["unchanged"] == 2
+    assert {bar.tone for bar in chart.bars} == {"less", "same", "more"}
+    # a positive value sits in a bin that ends at or above it: (0, step] holds 0.01 and 5
+    first_up = next(bar for bar in chart.bars if bar.tone == "more")
+    assert first_up.label == "0.00 to +5.00 MAD" and first_up.text == "2 visits"
+
+
+def test_distribution_widens_its_buckets_and_keeps_the_count() -> None:
+    distribution = Distribution()
+    n = MAX_BUCKETS * 3
+    for cents in range(n):
+        distribution.add(Decimal(cents) / 100)
+    assert sum(distribution.counts.values()) == n
+    assert len(distribution.counts) <= MAX_BUCKETS
+    assert distribution.step > Decimal("0.01")
 
 
 def test_report_escapes_titles() -> None:
@@ -283,11 +452,11 @@ def test_report_escapes_titles() -> None:
                          reimbursed=Decimal("-2.00"))
     pair = PairTotals("p<1>", "p2", "EUR")
     result = CompareResult(1, [nasty, other], [pair], input_name="<img src=x>")
-    html = render_report(result)
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
-    assert "<b>" not in html and "<img" not in html
-    assert "<svg" in html
+    page = render_report(result)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "<b>" not in page and "<img" not in page
+    assert "<svg" in page
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import metadata
 from pathlib import Path
 
 import click
 
 from ..diagnostics import Diagnostic, render
+from ..diagnostics.codes import CODES
 from ..pipeline import Analysis, analyse
 
 
@@ -28,12 +30,36 @@ def _diagnostic_dict(d: Diagnostic) -> dict[str, object]:
     return out
 
 
+# Where every code is explained, relative to the repository (SARIF wants absolute URIs in
+# `informationUri` and `helpUri`, both optional: the pointer goes in the rule's help text).
+CODES_DOC = "docs/language.md#error-codes"
+
+
+def parcours_version() -> str:
+    try:
+        return metadata.version("parcours")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def _rule(code: str) -> dict[str, object]:
+    """A SARIF reportingDescriptor: the code, its one-line meaning from the registry."""
+    meaning = CODES.get(code, code)
+    return {
+        "id": code,
+        "shortDescription": {"text": meaning},
+        "help": {"text": f"{code}: {meaning}. Every code is explained in {CODES_DOC}."},
+        "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"},
+    }
+
+
 def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
-    rules: dict[str, dict[str, str | dict[str, str]]] = {}
+    rules: dict[str, dict[str, object]] = {}
     items = []
     for analysis, _ in results:
         for d in analysis.diagnostics:
-            rules.setdefault(d.code, {"id": d.code, "shortDescription": {"text": d.code}})
+            if d.code not in rules:
+                rules[d.code] = _rule(d.code)
             result: dict[str, object] = {
                 "ruleId": d.code,
                 "level": "error" if d.is_error else "warning",
@@ -50,8 +76,7 @@ def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "parcours", "version": "0.1.0",
-                                      "informationUri": "https://example.invalid/parcours",
+        "runs": [{"tool": {"driver": {"name": "parcours", "version": parcours_version(),
                                       "rules": [rules[k] for k in sorted(rules)]}},
                   "results": items}],
     }
@@ -81,7 +106,7 @@ def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> int:
         click.echo(json.dumps({"files": [{
             "file": a.path, "ok": a.ok and not (strict and a.diagnostics),
             "policy": a.program.policy.id if a.program else None,
-            "seconds": round(seconds, 4),
+            **({"seconds": round(seconds, 4)} if timing else {}),  # only on demand: stable output
             "diagnostics": [_diagnostic_dict(d) for d in a.diagnostics]}
             for a, seconds in results]}, indent=2, ensure_ascii=False))
     elif fmt == "sarif":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -22,6 +23,17 @@ def _count_lines(path: str) -> int:
     return count
 
 
+def _sha256(path: str) -> str | None:
+    """The input file's hash for the report's footer (None for standard input)."""
+    if path == "-":
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @click.command(name="compare")
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--input", "input_path", required=True,
@@ -29,7 +41,8 @@ def _count_lines(path: str) -> int:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True)
 @click.option("--report", "report_path", default=None, metavar="FILE.html",
-              help="Also write a self-contained HTML report (tables and SVG charts).")
+              help="Also write a self-contained HTML report: who pays more, per visit and by "
+                   "group, with SVG charts and the versions and input in a footer.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter in every compared policy that declares it.")
 def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
@@ -80,7 +93,7 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
             out.write(render_table(result) + "\n")
     if report_path is not None:
         try:
-            write_output(report_path, render_report(result))
+            write_output(report_path, render_report(result, _sha256(input_path)))
         except OutputError as exc:
             _fail(str(exc))
         click.echo(f"wrote {report_path}", err=True)

@@ -8,8 +8,12 @@ episode stripped of the keys it does not declare but another compared policy doe
 compared policy declares is left in place, so that the episode is rejected with a clear error.
 
 Pairs: for every two policies of the same currency (in the order given, the first is "old"),
-how many episodes decided by both change pathway, and the net transfer from the insurer to
-patients (the sum of new reimbursed − old reimbursed), by specialty and by age band.
+how many episodes decided by both change pathway, the net transfer from the insurer to
+patients (the sum of new reimbursed − old reimbursed) and the change in what patients pay
+(the sum of new patient_pays − old patient_pays), by specialty and by age band, with how many
+visits cost patients more, less or the same and the distribution of the change per visit
+(exact to the cent up to `MAX_BUCKETS` distinct values, then in wider buckets).  The HTML
+report is in `report.py`.
 """
 
 from __future__ import annotations
@@ -19,9 +23,7 @@ import io
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-
-import jinja2
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, read_episodes
 from parcours.runtime.episode import episode_id
@@ -34,6 +36,7 @@ AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
 )
 UNKNOWN = "unknown"
 MAX_EXAMPLES = 5  # rejection messages kept per policy (the rest are only counted)
+MAX_BUCKETS = 2000  # distinct per-visit changes kept before the distribution widens its buckets
 
 Shape = dict[str, frozenset[str]]
 DecideFn = Callable[[Mapping[str, object]], Decision]
@@ -166,6 +169,7 @@ class PolicyTotals:
     title: str
     status: str
     currency: str
+    version: str = ""  # the policy's content hash (POLICY.version)
     decided: int = 0
     rejected: int = 0
     by_pathway: dict[str, int] = field(default_factory=dict)
@@ -212,12 +216,56 @@ class PolicyTotals:
 
 
 @dataclass
+class Distribution:
+    """How many visits saw each change (bucketed to `step`, floor); bounded in memory."""
+
+    step: Decimal = CENT
+    counts: dict[Decimal, int] = field(default_factory=dict)
+
+    def add(self, value: Decimal) -> None:
+        key = value if value == 0 else value.quantize(self.step, rounding=ROUND_FLOOR)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if len(self.counts) > MAX_BUCKETS:
+            self.step *= 10
+            widened: dict[Decimal, int] = {}
+            for old, count in self.counts.items():
+                new = old if old == 0 else old.quantize(self.step, rounding=ROUND_FLOOR)
+                widened[new] = widened.get(new, 0) + count
+            self.counts = widened
+
+
+@dataclass
 class Group:
-    """One slice (a specialty, an age band) of a pair."""
+    """One slice (a specialty, an age band, or the whole pair) of a pair."""
 
     episodes: int = 0
     pathway_changed: int = 0
-    net_transfer: Decimal = ZERO
+    net_transfer: Decimal = ZERO  # Σ new reimbursed − old reimbursed
+    old_patient_pays: Decimal = ZERO
+    new_patient_pays: Decimal = ZERO
+    old_reimbursed: Decimal = ZERO
+    pays_more: int = 0  # visits where the patient pays more under the new policy
+    pays_less: int = 0
+
+    def add(self, old: Decision, new: Decision, changed: int) -> None:
+        self.episodes += 1
+        self.pathway_changed += changed
+        self.net_transfer += new.reimbursed - old.reimbursed
+        self.old_patient_pays += old.patient_pays
+        self.new_patient_pays += new.patient_pays
+        self.old_reimbursed += old.reimbursed
+        delta = new.patient_pays - old.patient_pays
+        self.pays_more += delta > 0
+        self.pays_less += delta < 0
+
+    @property
+    def patient_change(self) -> Decimal:
+        """Σ new patient_pays − old patient_pays: positive when patients pay more."""
+        return self.new_patient_pays - self.old_patient_pays
+
+    @property
+    def pays_same(self) -> int:
+        return self.episodes - self.pays_more - self.pays_less
 
     def to_dict(self) -> dict[str, object]:
         return {"episodes": self.episodes, "pathway_changed": self.pathway_changed,
@@ -234,6 +282,8 @@ class PairTotals:
     net_transfer: Decimal = ZERO
     by_specialty: dict[str, Group] = field(default_factory=dict)
     by_age_band: dict[str, Group] = field(default_factory=dict)
+    whole: Group = field(default_factory=Group)  # every episode decided by both
+    patient_changes: Distribution = field(default_factory=Distribution)
 
     def add(self, old: Decision, new: Decision, specialty: str, band: str) -> None:
         changed = int(old.pathway != new.pathway)
@@ -241,13 +291,13 @@ class PairTotals:
         self.both_decided += 1
         self.pathway_changed += changed
         self.net_transfer += delta
+        self.whole.add(old, new, changed)
+        self.patient_changes.add(new.patient_pays - old.patient_pays)
         for groups, key in ((self.by_specialty, specialty), (self.by_age_band, band)):
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group()
-            group.episodes += 1
-            group.pathway_changed += changed
-            group.net_transfer += delta
+            group.add(old, new, changed)
 
     def age_bands(self) -> list[tuple[str, Group]]:
         order = [name for name, _, _ in AGE_BANDS] + [UNKNOWN]
@@ -325,7 +375,8 @@ def compare(policies: Sequence[Compared], lines: Iterable[str],
 
     `progress(n)` is called with the number of lines read since its last call."""
     totals = [PolicyTotals(p.id, str(p.module.POLICY.title), str(p.module.POLICY.status),
-                           str(p.module.POLICY.currency)) for p in policies]
+                           str(p.module.POLICY.currency), str(p.module.POLICY.version))
+              for p in policies]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
                   if totals[i].currency == totals[j].currency]
     pairs = [PairTotals(totals[i].id, totals[j].id, totals[i].currency) for i, j in pair_index]
@@ -436,83 +487,11 @@ def render_csv(result: CompareResult) -> str:
     return buffer.getvalue()
 
 
-# ---- the HTML report: bar charts as inline SVG, computed here -----------------------------
+# ---- the HTML report ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    text: str  # the value as shown
-    x: float
-    y: float
-    width: float
-    negative: bool
+def render_report(result: CompareResult, input_sha256: str | None = None) -> str:
+    """One self-contained HTML page (see report.py)."""
+    from .report import render_report as render  # report.py reads this module's types
 
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    width: int
-    height: int
-    bar_height: int
-    label_width: int
-    zero_x: float
-    bars: list[Bar]
-
-
-def bar_chart(title: str, items: Sequence[tuple[str, Decimal, str]],
-              width: int = 640, bar_height: int = 18, gap: int = 6) -> Chart:
-    """Horizontal bars (negative values go left of the zero line); geometry only."""
-    label_width = min(220, 12 + 7 * max((len(label) for label, _, _ in items), default=4))
-    value_room = 110
-    plot = width - label_width - value_room
-    low = min([ZERO] + [value for _, value, _ in items])
-    high = max([ZERO] + [value for _, value, _ in items])
-    span = (high - low) or Decimal(1)
-    zero_x = label_width + float((-low) / span) * plot
-    bars = []
-    for index, (label, value, text) in enumerate(items):
-        length = float(abs(value) / span) * plot
-        x = zero_x - length if value < 0 else zero_x
-        bars.append(Bar(label, text, round(x, 2), index * (bar_height + gap) + 4,
-                        round(length, 2), value < 0))
-    height = len(items) * (bar_height + gap) + 8
-    return Chart(title, width, height, bar_height, label_width, round(zero_x, 2), bars)
-
-
-def charts(result: CompareResult) -> list[Chart]:
-    out = []
-    for p in result.policies:
-        if p.by_pathway:
-            out.append(bar_chart(f"{p.id}: episodes by pathway", [
-                (name, Decimal(count), str(count)) for name, count in sorted(p.by_pathway.items())]))
-    for currency in sorted({p.currency for p in result.policies}):
-        same = [p for p in result.policies if p.currency == currency]
-        out.append(bar_chart(f"Total reimbursed ({currency})", [
-            (p.id, p.reimbursed, f"{money(p.reimbursed)} {currency}") for p in same]))
-        out.append(bar_chart(f"Total patient share ({currency})", [
-            (p.id, p.patient_pays, f"{money(p.patient_pays)} {currency}") for p in same]))
-    for pair in result.pairs:
-        for what, groups in (("specialty", pair.specialties()), ("age band", pair.age_bands())):
-            out.append(bar_chart(
-                f"{pair.old} → {pair.new}: net transfer to patients by {what} ({pair.currency})",
-                [(k, g.net_transfer, money(g.net_transfer)) for k, g in groups]))
-    return out
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("parcours.compiler.tools.compare", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render_report(result: CompareResult) -> str:
-    """One self-contained HTML page (no script, no external resource)."""
-    pathways = sorted({k for p in result.policies for k in p.by_pathway})
-    template = _environment().get_template("report.html.jinja")
-    return template.render(result=result, pathways=pathways, charts=charts(result),
-                           money=money, opt=_opt)
+    return render(result, input_sha256)
