@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -50,7 +51,7 @@ def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "parcours", "version": "0.1.0",
+        "runs": [{"tool": {"driver": {"name": "parcours", "version": version("parcours"),
                                       "informationUri": "https://example.invalid/parcours",
                                       "rules": [rules[k] for k in sorted(rules)]}},
                   "results": items}],

@@ -23,9 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import jinja2
 
-from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, read_episodes
-from parcours.runtime.episode import episode_id
-from parcours.runtime.params import split_name
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, episode_id,
+                              read_episodes, split_name)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
