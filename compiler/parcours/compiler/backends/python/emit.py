@@ -542,9 +542,9 @@ def render_module(program: ir.Program) -> str:
 
     Validation is rendered twice, inline in `decide` and in `explain` (the template's
     `validate()` macro: one source, two copies), not as one shared `_validate` function:
-    calling one and unpacking the tuple of every input it returns made `decide` 6-11%
-    slower per call on the France sample episodes (docs/backends.md), well above the
-    3% that sharing it is worth.
+    calling one and unpacking the tuple of every input it returns made `decide` about 7%
+    slower per call on the France sample episodes (median of six interleaved runs, 0-11%;
+    docs/backends.md), above the 3% that sharing it is worth.
     """
     emitter = _Emitter(program)
     top, sections = emitter.sections()
