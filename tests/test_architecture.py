@@ -20,7 +20,7 @@ COMPILER = ROOT / "compiler" / "parcours" / "compiler"
 
 # Lowest first.  A package may import from its own layer and from the layers before it.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"diagnostics", "files"}),      # leaf utilities: spans, diagnostics, outputs
+    frozenset({"diagnostics", "files", "meta"}),  # leaf utilities: diagnostics, outputs, version
     frozenset({"syntax", "ir"}),              # text → AST; the typed IR
     frozenset({"sema"}),                      # AST → checked IR
     frozenset({"analysis", "backends"}),      # IR → findings, interpretation; IR → code
@@ -135,16 +135,27 @@ def test_modules_stay_small() -> None:
         assert lines <= 650, f"{name} has {lines} lines: split it by concern"
 
 
-def test_runtime_all_is_what_generated_modules_may_import() -> None:
+def test_generated_modules_import_the_abi_list_and_tools_only_public_names() -> None:
+    """The template renders its runtime import from `abi.GENERATED_IMPORTS`, a subset of the
+    runtime's public names; compiler modules import runtime names from `parcours.runtime`
+    only, and only names of its `__all__` (never a submodule's or a private `_name`)."""
     import parcours.runtime as runtime
+    from parcours.runtime.abi import GENERATED_IMPORTS
 
-    for name in runtime.__all__:
-        assert hasattr(runtime, name)
+    assert set(GENERATED_IMPORTS) <= set(runtime.__all__)
     template = (COMPILER / "backends" / "python" / "templates" / "module.py.jinja").read_text(
         encoding="utf-8")
-    start = template.index("from parcours.runtime import (") + len("from parcours.runtime import (")
-    names = {n.strip() for n in template[start:template.index(")", start)].split(",")}
-    assert names <= set(runtime.__all__)
+    assert "from parcours.runtime import (" not in template  # rendered from the ABI list
+    for name, path in compiler_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "parcours.runtime"):
+                assert node.module == "parcours.runtime", (name, node.module)
+                for alias in node.names:
+                    assert alias.name in runtime.__all__, (name, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not alias.name.startswith("parcours.runtime."), (name, alias.name)
 
 
 def test_diagnostic_registry_matches_the_language_reference() -> None:

@@ -1,6 +1,7 @@
 """The parcours compiler, one package per stage (lowest first):
 
 - `diagnostics`: spans, diagnostics and the registry of every code; `files`: safe outputs;
+  `meta`: the installed version;
 - `syntax`: policy text → AST (the Lark parser, AST nodes, AST building);
 - `ir`: the typed IR (nodes, printer); `sema`: AST → IR (loading and scope, types,
   dated values, evaluation order);

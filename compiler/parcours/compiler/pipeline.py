@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import ir
 from .sema.check import check
-from .backends.python.emit import generate
+from . import backends
 from .backends.python.loader import load_generated, load_module
 from .diagnostics import CompileError, Diagnostic, Diagnostics, render
 from .sema.load import load
@@ -51,12 +51,15 @@ def analyse(path: str | os.PathLike[str], data: bytes | None = None) -> Analysis
     return Analysis(display, program, list(diagnostics), scope.texts)
 
 
-def compile_policy(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[Analysis, str]:
-    """The generated module's text; raises CompileError when the policy has errors."""
+def compile_policy(path: str | os.PathLike[str], data: bytes | None = None,
+                   backend: str = backends.DEFAULT) -> tuple[Analysis, str]:
+    """The text `backend` generates (by default the Python module); raises CompileError
+    when the policy has errors, UnknownBackend for a name that is not registered."""
+    generator = backends.get(backend)
     analysis = analyse(path, data)
     if analysis.program is None:
         raise CompileError(analysis.diagnostics, analysis.sources)
-    return analysis, generate(analysis.program)
+    return analysis, generator.generate(analysis.program)
 
 
 def load_policy(path: str | os.PathLike[str]) -> types.ModuleType:

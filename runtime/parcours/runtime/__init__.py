@@ -1,25 +1,37 @@
-"""The parcours runtime: what generated decision modules import (standard library only).
+"""The parcours runtime (standard library only): what generated decision modules import,
+and what the command line and the tools build on.
 
-`__all__` is the contract between the code generator and the runtime: a
-generated module imports exactly these names, and nothing else outside the
-standard library.  The runtime holds no global state.
+Two lists, two audiences:
+
+- `abi.GENERATED_IMPORTS` is the contract between the code generator and the runtime:
+  a generated module imports exactly these names, and checks on import that the
+  installed runtime has the `ABI_VERSION` it was generated for (`docs/backends.md`).
+- `__all__` is every public name: the ABI's, plus what the command line and the tools
+  use (streaming, JSON, rendering, money formatting, the rounding table, the money
+  limit).  Nothing outside the runtime imports one of its private `_names`.
+
+The runtime holds no global state.
 """
 
+from .abi import ABI_VERSION, GENERATED_IMPORTS
 from .batch import (BatchStats, DecisionWriter, Rejection, decide_stream, decision_json,
                     read_episodes)
 from .decision import Decision, PolicyMeta
-from .episode import (bad_date, bad_enum, bad_value, broken_constraint, field_error,
-                      missing_field, money_missing, not_an_object, out_of_range, outside_validity, unknown_field)
+from .episode import (bad_date, bad_enum, bad_value, broken_constraint, episode_id, field_error,
+                      missing_field, money_missing, not_an_object, out_of_range, outside_validity,
+                      unknown_field)
 from .errors import EpisodeError, OverrideError, PolicyGap
-from .money import format_money, format_rate, to_money, to_rate
-from .params import ParamSpec, apply_overrides
+from .money import MAX_AMOUNT, ROUNDING, format_money, format_rate, to_money, to_rate
+from .params import ParamSpec, apply_overrides, split_name
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
-    "BatchStats", "Decision", "DecisionWriter", "EpisodeError", "OverrideError", "ParamSpec",
-    "PolicyGap", "PolicyMeta", "Rejection", "Step", "StepInfo", "Trace", "apply_overrides",
-    "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
-    "decision_json", "field_error", "format_money", "format_rate", "missing_field",
-    "money_missing", "not_an_object", "out_of_range", "outside_validity", "read_episodes",
-    "render", "rule_steps", "to_money", "to_rate", "unknown_field",
+    "ABI_VERSION", "BatchStats", "Decision", "DecisionWriter", "EpisodeError",
+    "GENERATED_IMPORTS", "MAX_AMOUNT", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
+    "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "apply_overrides", "bad_date",
+    "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
+    "decision_json", "episode_id", "field_error", "format_money", "format_rate",
+    "missing_field", "money_missing", "not_an_object", "out_of_range", "outside_validity",
+    "read_episodes", "render", "rule_steps", "split_name", "to_money", "to_rate",
+    "unknown_field",
 ]

@@ -8,9 +8,13 @@ from .errors import EpisodeError
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# The money limit, the one definition: an amount is below it (inputs, overrides, policy
+# literals; the generated modules' fast path and the verifier's domains derive from it).
 MAX_AMOUNT = Decimal("1000000000")
-ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
-            "up": ROUND_UP}
+# The rounding modes, the one definition: the IR's RoundMode values → `decimal`'s constants
+# (whose values are their own names, so a code generator can import them by value).
+ROUNDING: dict[str, str] = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN,
+                            "down": ROUND_DOWN, "up": ROUND_UP}
 
 
 def parse_decimal(value: object) -> Decimal | None:

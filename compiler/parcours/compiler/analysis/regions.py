@@ -22,8 +22,10 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
+
+from parcours.runtime import MAX_AMOUNT, ROUNDING
 
 from .. import ir
 
@@ -31,10 +33,8 @@ Interval = tuple[int, int]  # inclusive, in the input's units
 Domain = frozenset[object] | Interval
 
 INT_LOW, INT_HIGH = -(10 ** 9), 10 ** 9
-MONEY_HIGH = 10 ** 11 - 1  # cents: the runtime rejects amounts of 1e9 or more
+MONEY_HIGH = int(MAX_AMOUNT * 100) - 1  # cents: the runtime rejects MAX_AMOUNT or more
 RATE_SCALE = 10 ** 6
-_ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
-             "up": ROUND_UP}
 _MISSING = object()
 
 
@@ -335,7 +335,7 @@ class Evaluator:
         if isinstance(e, ir.Round):
             operand = self.value(e.operand)
             assert isinstance(operand, Decimal)
-            return operand.quantize(e.quantum, _ROUNDING[e.mode])
+            return operand.quantize(e.quantum, ROUNDING[e.mode])
         if isinstance(e, ir.MinMax):
             values = [self.value(o) for o in e.operands]
             best = values[0]

@@ -9,7 +9,7 @@ from . import check, compare, compile, decide, diff, explain, population, test
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.1.0", prog_name="parcours")
+@click.version_option(package_name="parcours", prog_name="parcours")  # pyproject.toml's
 def main() -> None:
     """parcours: check, compile and run care-pathway policies."""
 

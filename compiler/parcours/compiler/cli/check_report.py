@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from importlib import metadata
 from pathlib import Path
 
 import click
 
 from ..diagnostics import Diagnostic, render
 from ..diagnostics.codes import CODES
+from ..meta import VERSION
 from ..pipeline import Analysis, analyse
 
 
@@ -34,12 +34,6 @@ def _diagnostic_dict(d: Diagnostic) -> dict[str, object]:
 # `informationUri` and `helpUri`, both optional: the pointer goes in the rule's help text).
 CODES_DOC = "docs/language.md#error-codes"
 
-
-def parcours_version() -> str:
-    try:
-        return metadata.version("parcours")
-    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
 
 
 def _rule(code: str) -> dict[str, object]:
@@ -76,7 +70,7 @@ def _sarif(results: list[tuple[Analysis, float]]) -> dict[str, object]:
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "parcours", "version": parcours_version(),
+        "runs": [{"tool": {"driver": {"name": "parcours", "version": VERSION,
                                       "rules": [rules[k] for k in sorted(rules)]}},
                   "results": items}],
     }

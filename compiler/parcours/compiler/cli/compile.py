@@ -1,4 +1,4 @@
-"""`parcours compile`: a policy into a typed Python decision module (or its IR)."""
+"""`parcours compile`: a policy into generated code (a backend's output) or its IR."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from pathlib import Path
 
 import click
 
+from ..backends import DEFAULT, names
 from .common import EXIT_PROBLEMS, fail
 
 
 @click.command(name="compile")
 @click.argument("file")
-@click.option("-o", "--output", required=True, help="The module to write (MODULE.py).")
+@click.option("-o", "--output", required=True, help="The file to write (MODULE.py).")
 @click.option("--emit", type=click.Choice(["module", "ir"]), default="module", show_default=True)
-def compile_command(file: str, output: str, emit: str) -> None:
+@click.option("--backend", type=click.Choice(names()), default=DEFAULT, show_default=True,
+              help="The code generator (see docs/backends.md).")
+def compile_command(file: str, output: str, emit: str, backend: str) -> None:
     """Compile a policy into a typed Python decision module (see docs/cli.md, Outputs)."""
     from .. import ir
     from ..diagnostics import CompileError, render as render_diagnostic
@@ -23,7 +26,7 @@ def compile_command(file: str, output: str, emit: str) -> None:
     if not Path(file).exists():
         fail(f"no such file: {file}")
     try:
-        analysis, text = compile_policy(file)
+        analysis, text = compile_policy(file, backend=backend)
     except CompileError as exc:
         click.echo(exc.render(), err=True)
         raise SystemExit(EXIT_PROBLEMS) from None

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
+
+from parcours.runtime import MAX_AMOUNT, ROUNDING as ROUND_MODES
 
 from .. import ir
 from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 
-ROUNDING = {"round_half_up": "half_up", "round_half_even": "half_even", "round_down": "down",
-            "round_up": "up"}
+# The rounding functions of the language, one per mode of the runtime's table.
+ROUNDING = {f"round_{mode}": mode for mode in ROUND_MODES}
 OUTPUT_TYPES = {"base": "money", "rate": "rate", "flat_fee": "money", "reimbursed": "money",
                 "patient_pays": "money"}
 PATHWAY_T = ir.EnumT("pathway", ir.PATHWAYS)
-MAX_MONEY = Decimal("1000000000")
+MAX_MONEY = MAX_AMOUNT
 
 
 class _Bad(Exception):

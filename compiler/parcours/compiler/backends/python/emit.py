@@ -1,11 +1,21 @@
 """IR → Python module text, through Jinja2 templates.
 
 Safety by construction: every identifier in the output is a fixed prefix plus a
-name the grammar already limited to ``[a-z_][a-z0-9_]*`` (or an index), and
-every value from the policy (strings, amounts, dates, citations, remarks) goes
-through :func:`py_literal`, which emits ``repr`` of a Python value.  The text
-is parsed with ``ast.parse`` before it leaves, so a compiler bug cannot ship a
-broken module.  Output is deterministic: same IR, same bytes.
+name the grammar already limited to ``[a-z_][a-z0-9_]*`` (or an index), or a
+constant's name built by :class:`_Names` from ``[A-Z0-9_]`` only; every value
+from the policy (strings, amounts, dates, citations, remarks) goes through
+:func:`py_literal`, which emits ``repr`` of a Python value; the comments that map
+the code back to the policy (``# france.parcours:73 not_a_physician``) hold only
+a file name reduced to ``[A-Za-z0-9._-]``, a line number and such names.  The
+text is parsed with ``ast.parse`` before it leaves, so a compiler bug cannot
+ship a broken module.  Output is deterministic: same IR, same bytes, whatever
+the current directory (a file is named by its base name only).
+
+Constants are named after what they are: a parameter's value after the
+parameter (``_NORMAL_RATE``; a dated one after the day it starts,
+``_PARTICIPATION_FORFAITAIRE_2024_05_15``), a set after the rule, let or
+output branch that first tests it (``_NOT_A_PHYSICIAN``), an amount in an
+expression after its currency and value (``_EUR_0_00``); a clash takes a suffix.
 
 Example: ``output rate: rate = case { when ald_care: full_rate  else: normal_rate }``
 becomes::
@@ -30,12 +40,18 @@ from pathlib import PurePath
 
 import jinja2
 
-from ... import ir
+from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, ROUNDING
 
-ROUNDING = {"half_up": "ROUND_HALF_UP", "half_even": "ROUND_HALF_EVEN", "down": "ROUND_DOWN",
-            "up": "ROUND_UP"}
+from ... import ir
+from ...meta import VERSION
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-GENERATOR = "parcours 0.1.0"
+GENERATOR = f"parcours {VERSION}"
+# The fast path for amounts in the generated module: at most this many integer digits,
+# so that every amount it accepts is below the runtime's limit.
+_AMOUNT_DIGITS = len(str(int(MAX_AMOUNT))) - 1
+if MAX_AMOUNT != 10 ** _AMOUNT_DIGITS:  # pragma: no cover - a wrong edit of the runtime
+    raise ImportError("MAX_AMOUNT must be a power of ten for the generated fast path")
 
 
 class CodegenError(Exception):
@@ -61,6 +77,46 @@ def py_literal(value: object) -> str:
         inner = ", ".join(py_literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     raise CodegenError(f"no literal for {type(value).__name__}")
+
+
+_NOT_NAME = re.compile(r"[^A-Z0-9]+")
+_NOT_FILE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def name_part(text: object) -> str:
+    """A piece of a constant's name: upper-case `[A-Z0-9]` runs joined by `_`, never empty."""
+    raw = str(text).upper()
+    if raw.startswith("-"):
+        raw = "MINUS_" + raw[1:]
+    return _NOT_NAME.sub("_", raw).strip("_") or "K"
+
+
+class _Names:
+    """Fresh module-level names `_PART_PART`: valid identifiers, distinct from each other and
+    from the names the template defines; a clash takes a suffix `_2`, `_3`, ..."""
+
+    def __init__(self, reserved: set[str]) -> None:
+        self.taken = set(reserved)
+
+    def fresh(self, *parts: object) -> str:
+        base = "_" + "_".join(name_part(p) for p in parts)
+        name, n = base, 2
+        while name in self.taken:
+            name, n = f"{base}_{n}", n + 1
+        self.taken.add(name)
+        return name
+
+
+def source_file(file: str) -> str:
+    """How generated code names a policy file: its base name, in `[A-Za-z0-9._-]`, so that the
+    output does not depend on the current directory and cannot break out of a comment."""
+    return _NOT_FILE.sub("_", PurePath(file).name)
+
+
+def where(span: object, label: str) -> str:
+    """`france.parcours:73 not_a_physician`: a comment that maps code back to the policy."""
+    return (f"{source_file(getattr(span, 'file'))}:{int(getattr(span, 'line'))} "
+            + re.sub(r"[^A-Za-z0-9_ ]", "_", label))
 
 
 def ident(prefix: str, name: str) -> str:
@@ -126,6 +182,7 @@ class ParamView:
 class BranchView:
     condition: str | None
     value: str
+    where: str = ""
 
 
 @dataclass(slots=True)
@@ -136,8 +193,9 @@ class StepView:
     name: str = ""
     branches: list[BranchView] = field(default_factory=list)
     has_else: bool = True
-    rules: list[tuple[str, int]] = field(default_factory=list)  # (condition, index)
+    rules: list[tuple[str, int, str]] = field(default_factory=list)  # (condition, index, where)
     default: int | None = None
+    where: str = ""  # a let's or the default rule's place in the policy
     money: bool = False
 
 
@@ -146,7 +204,13 @@ class _Emitter:
 
     def __init__(self, program: ir.Program) -> None:
         self.p = program
-        self.constants: dict[str, str] = {}  # literal → name
+        self.constants: dict[str, str] = {}  # name → literal, in the order of first use
+        self.keys: dict[tuple[str, str], str] = {}  # (group, literal) → name
+        self.names = _Names({"_AMOUNT", "_BOUNDS", "_RULE_NAMES", "_RULE_PATHWAYS",
+                             "_RULE_SOURCES", "_RULE_INFO"}
+                            | {f"_{kind}_{o.name.upper()}" for o in program.outputs
+                               for kind in ("SOURCES", "INFO")})
+        self.context: tuple[object, ...] = ("K",)  # what sets found in expressions are named after
         self.temps = 0  # names for temporaries in expressions
         self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
         self.periods = (program.policy.valid_from,) + program.change_dates()
@@ -155,14 +219,31 @@ class _Emitter:
         for var in self.inputs.values():
             if not _IDENT.match(var):
                 raise CodegenError(f"invalid input name {var!r}")
-        self.enum_consts = {e.name: self.const(frozenset(e.members)) for e in program.enums}
+        self.enum_consts = {e.name: self.const(frozenset(e.members), e.name, "MEMBERS")
+                            for e in program.enums}
         self.documents = {s.id: s.document for s in program.sources}
 
-    def const(self, value: object) -> str:
+    def const(self, value: object, *hint: object, group: str | None = None) -> str:
+        """The module-level constant holding `value`, named after `hint`.  One constant per
+        hint and value; with a `group`, one per value in the group, named at first use."""
         literal = py_literal(value)
-        if literal not in self.constants:
-            self.constants[literal] = f"_K{len(self.constants)}"
-        return self.constants[literal]
+        key = (group if group is not None else "/".join(map(str, hint)), literal)
+        name = self.keys.get(key)
+        if name is None:
+            name = self.names.fresh(*hint)
+            self.keys[key] = name
+            self.constants[name] = literal
+        return name
+
+    def value_const(self, value: object, type_: ir.Type | None) -> str:
+        """A constant named after its value: `_EUR_0_00`, `_RATE_0_70`, `_DATE_2024_01_01`."""
+        if isinstance(value, date):
+            return self.const(value, "DATE", value.isoformat())
+        if isinstance(value, Decimal):
+            kind_ = self.p.policy.currency if isinstance(type_, ir.MoneyT) else \
+                "RATE" if isinstance(type_, ir.RateT) else "DECIMAL"
+            return self.const(value, kind_, value)
+        return self.const(value, *self.context, group="set")
 
     # ---- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> str:
@@ -173,7 +254,7 @@ class _Emitter:
                 return repr(e.value)
             if isinstance(e.value, str):
                 return py_literal(e.value)
-            return self.const(e.value)
+            return self.value_const(e.value, e.type)
         if isinstance(e, ir.Input):
             return self.inputs[e.path]
         if isinstance(e, ir.ParamRef):
@@ -196,13 +277,14 @@ class _Emitter:
             return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
         if isinstance(e, ir.InSet):
             op = "not in" if e.negated else "in"
-            return f"({self.expr(e.operand)} {op} {self.const(e.members)})"
+            return f"({self.expr(e.operand)} {op} {self.const(e.members, *self.context, group='set')})"
         if isinstance(e, ir.Arith):
             return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
         if isinstance(e, ir.Round):
-            self.rounding_modes.add(ROUNDING[e.mode])
-            return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
-                    f"{ROUNDING[e.mode]})")
+            mode = ROUNDING[e.mode]  # decimal's constants are named by their values
+            self.rounding_modes.add(mode)
+            return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum, 'QUANTUM', e.quantum)}"
+                    f", {mode})")
         if isinstance(e, ir.MinMax):
             if len(e.operands) == 2:
                 # Cheaper than the builtin; keeps its tie rule (the first operand wins).
@@ -236,18 +318,21 @@ class _Emitter:
                     sections[parts[0]] = section
                 section.fields.append(view)
         for section in sections.values():
-            section.keys = self.const(frozenset(f.key for f in section.fields))
+            section.keys = self.const(frozenset(f.key for f in section.fields), section.name,
+                                      "FIELDS")
         return top, list(sections.values())
 
     # ---- parameters ----------------------------------------------------------
-    def per_period(self, values: tuple[ir.Dated, ...]) -> tuple[object, ...]:
+    def per_period(self, values: tuple[ir.Dated, ...], *hint: object) -> str:
+        """The tuple of a dated value's constants, one per period, each constant named after
+        `hint` and the day its value starts."""
         out = []
         for start in self.periods:
-            found = ir.value_at(values, start)
+            found = ir.dated_at(values, start)
             if found is None:
                 raise CodegenError("a dated value has a hole inside the validity")
-            out.append(found.value)
-        return tuple(out)
+            out.append(self.value(found.value.value, *hint, found.start.isoformat()))
+        return "(" + ", ".join(out) + ",)"
 
     def params(self) -> list[ParamView]:
         views = []
@@ -255,11 +340,10 @@ class _Emitter:
             t = py_type(prm.type)
             name = ident("p", prm.name)
             if prm.dated:
-                values = self.per_period(prm.values)
-                default = "(" + ", ".join(self.value(v) for v in values) + ",)"
+                default = self.per_period(prm.values, prm.name)
                 annotation = f"tuple[{t}, ...]"
             else:
-                default = self.value(prm.values[0].value.value)
+                default = self.value(prm.values[0].value.value, prm.name)
                 annotation = t
             views.append(ParamView(name, annotation, default, self.spec(prm.name, prm.type, name,
                                                                        prm.dated)))
@@ -268,8 +352,8 @@ class _Emitter:
             name = ident("t", table.name)
             by_key: dict[str, str] = {}
             for row in table.rows:
-                values = self.per_period(row.values)
-                tup = "(" + ", ".join(self.value(v) for v in values) + ",)"
+                tup = self.per_period(row.values, table.name, row.keys[0],
+                                      *(("ETC",) if len(row.keys) > 1 else ()))
                 by_key.update((k, f"{py_literal(k)}: {tup}") for k in row.keys)
             items = [by_key[k] for k in table.key.members if k in by_key]
             views.append(ParamView(name, f"Mapping[str, tuple[{t}, ...]]",
@@ -278,10 +362,10 @@ class _Emitter:
                                              table.key.members)))
         return views
 
-    def value(self, v: object) -> str:
+    def value(self, v: object, *hint: object) -> str:
         if isinstance(v, (bool, int, str)):
             return py_literal(v)
-        return self.const(v)
+        return self.const(v, *hint)
 
     def spec(self, name: str, type_: ir.Type, field_name: str, dated: bool,
              keys: tuple[str, ...] = ()) -> str:
@@ -299,22 +383,32 @@ class _Emitter:
         views = []
         for entry in self.p.schedule:
             if isinstance(entry, ir.PathwayStep):
-                rules = [(self.expr(r.condition), i) for i, r in enumerate(self.p.rules)
-                         if r.condition is not None]
+                rules = []
+                for i, r in enumerate(self.p.rules):
+                    if r.condition is not None:
+                        self.context = (r.name,)
+                        rules.append((self.expr(r.condition), i, where(r.span, r.name)))
                 default = next((i for i, r in enumerate(self.p.rules) if r.condition is None), None)
-                views.append(StepView("pathway", rules=rules, default=default))
+                views.append(StepView("pathway", rules=rules, default=default, where="" if
+                                      default is None else where(self.p.rules[default].span,
+                                                                 self.p.rules[default].name)))
                 continue
             if isinstance(entry, ir.LetStep):
                 name = entry.name
                 let = self.p.let(name)
                 if isinstance(let.expr.type, ir.SetT):
                     continue  # sets are inlined where they are tested
+                self.context = (name,)
                 views.append(StepView("let", var=ident("l", name), expr=self.expr(let.expr),
-                                      name=name))
+                                      name=name, where=where(let.span, f"let {name}")))
             else:
                 out = self.p.output(entry.name)
-                branches = [BranchView(self.expr(b.condition) if b.condition is not None else None,
-                                       self.expr(b.value)) for b in out.branches]
+                branches = []
+                for i, b in enumerate(out.branches):
+                    self.context = (out.name, "BRANCH", i)
+                    branches.append(BranchView(
+                        self.expr(b.condition) if b.condition is not None else None,
+                        self.expr(b.value), where(b.span, f"{out.name} branch {i}")))
                 views.append(StepView("output", var=ident("o", entry.name), name=entry.name,
                                       branches=branches,
                                       has_else=out.branches[-1].condition is None,
@@ -384,6 +478,17 @@ class _Emitter:
                 sources[o.name].append(py_literal(per_period))
         return infos, sources
 
+    def constraints(self) -> list[tuple[str, str, str, str, str, str]]:
+        """Per constraint: condition, requirement, the field to blame, name, text, place."""
+        out = []
+        for c in self.p.constraints:
+            self.context = (c.name,)
+            out.append((self.expr(c.condition), self.expr(c.requirement),
+                        _first_input(c.requirement), c.name,
+                        f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}",
+                        where(c.span, f"constraint {c.name}")))
+        return out
+
     def rule_sources(self) -> list[str]:
         return [py_literal(tuple(dict.fromkeys(self.cites(r.notes)))) for r in self.p.rules]
 
@@ -391,6 +496,21 @@ class _Emitter:
 def _location(span: object) -> str:
     file = PurePath(getattr(span, "file")).name
     return f"{file}:{getattr(span, 'line')}:{getattr(span, 'column')}"
+
+
+def _import_lines(module: str, names: tuple[str, ...], width: int = 95) -> str:
+    """`from module import (A, b, ...)`, sorted and wrapped under its parenthesis."""
+    head = f"from {module} import ("
+    items = sorted(names)
+    pieces = [name + "," for name in items[:-1]] + [items[-1] + ")"]
+    lines, line = [], head + pieces[0]
+    for piece in pieces[1:]:
+        if len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = " " * len(head) + piece
+        else:
+            line += " " + piece
+    return "\n".join(lines + [line])
 
 
 @lru_cache(maxsize=1)
@@ -418,7 +538,14 @@ def generate(program: ir.Program) -> str:
 
 
 def render_module(program: ir.Program) -> str:
-    """The module text, unchecked (see `generate`)."""
+    """The module text, unchecked (see `generate`).
+
+    Validation is rendered twice, inline in `decide` and in `explain` (the template's
+    `validate()` macro: one source, two copies), not as one shared `_validate` function:
+    calling one and unpacking the tuple of every input it returns made `decide` about 7%
+    slower per call on the France sample episodes (median of six interleaved runs, 0-11%;
+    docs/backends.md), above the 3% that sharing it is worth.
+    """
     emitter = _Emitter(program)
     top, sections = emitter.sections()
     params = emitter.params()
@@ -429,22 +556,23 @@ def render_module(program: ir.Program) -> str:
         "generator": GENERATOR,
         "policy": p,
         # Shown in the docstring: only characters that cannot end or escape it.
-        "file": re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(p.file).name),
+        "file": source_file(p.file),
+        "abi": ABI_VERSION,
+        "runtime_imports": _import_lines("parcours.runtime", GENERATED_IMPORTS),
+        "amount_digits": _AMOUNT_DIGITS,
         "documents": {s.document: s.title or "" for s in program.sources},
         "top": top,
         "top_keys": emitter.const(frozenset(["id"] + [f.key for f in top]
-                                            + [s.name for s in sections])),
+                                            + [s.name for s in sections]), "EPISODE", "FIELDS"),
         "sections": sections,
         "params": params,
         "steps": steps,
-        "bounds": "(" + "".join(f"{emitter.const(d)}, " for d in emitter.periods[1:]) + ")",
+        "bounds": "(" + "".join(f"{emitter.const(d, 'PERIOD', d.isoformat())}, "
+                                for d in emitter.periods[1:]) + ")",
         "n_periods": len(emitter.periods),
-        "valid_from": emitter.const(p.valid_from),
-        "valid_until": emitter.const(p.valid_until) if p.valid_until else None,
-        "constraints": [
-            (emitter.expr(c.condition), emitter.expr(c.requirement), _first_input(c.requirement),
-             c.name, f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}")
-            for c in program.constraints],
+        "valid_from": emitter.const(p.valid_from, "VALID_FROM"),
+        "valid_until": emitter.const(p.valid_until, "VALID_UNTIL") if p.valid_until else None,
+        "constraints": emitter.constraints(),
         "pathways": [r.pathway for r in program.rules],
         "rounding_modes": sorted(emitter.rounding_modes),
         "has_tables": bool(program.tables),
@@ -459,7 +587,7 @@ def render_module(program: ir.Program) -> str:
     }
     body = _environment().get_template("module.py.jinja").render(context)
     # Constants are collected while rendering; put them in front, in a stable order.
-    constants = "\n".join(f"{name} = {literal}" for literal, name in emitter.constants.items())
+    constants = "\n".join(f"{name} = {literal}" for name, literal in emitter.constants.items())
     return body.replace("# <constants>\n", constants + "\n", 1)
 
 

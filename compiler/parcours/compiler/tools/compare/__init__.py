@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
-from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, read_episodes
-from parcours.runtime.episode import episode_id
-from parcours.runtime.params import split_name
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, episode_id,
+                              read_episodes, split_name)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
-from importlib import metadata
 
 import jinja2
 
+from ...meta import VERSION
 from . import ZERO, CompareResult, Distribution, Group, PairTotals, mean
 
 MINUS = "\u2212"  # the minus sign, wider than a hyphen
@@ -71,12 +71,6 @@ def tone(value: Decimal) -> str:
     """The CSS class of a change in what patients pay."""
     return "more" if value > 0 else "less" if value < 0 else "same"
 
-
-def parcours_version() -> str:
-    try:
-        return metadata.version("parcours")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 # ---- the headline: one sentence per pair ---------------------------------------------------
@@ -375,4 +369,4 @@ def render_report(result: CompareResult, input_sha256: str | None = None) -> str
     return template.render(result=result, pathways=pathways, pairs=[pair_view(p) for p in
                                                                      result.pairs],
                            pathway_charts=pathway_charts, mean=mean, share=share,
-                           version=parcours_version(), input_sha256=input_sha256)
+                           version=VERSION, input_sha256=input_sha256)
