@@ -5,8 +5,8 @@ generated module imports exactly these names, and nothing else outside the
 standard library.  The runtime holds no global state.
 """
 
-from .batch import (BatchStats, DecisionWriter, Rejection, decide_stream, decision_json,
-                    read_episodes)
+from .batch import BatchStats, DecisionWriter, Rejection, decide_stream, decision_json
+from .lines import read_episodes
 from .decision import Decision, PolicyMeta
 from .episode import (bad_date, bad_enum, bad_value, broken_constraint, field_error,
                       missing_field, money_missing, not_an_object, out_of_range, outside_validity, unknown_field)

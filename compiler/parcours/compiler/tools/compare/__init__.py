@@ -23,7 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import jinja2
 
-from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, read_episodes
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, Rejection,
+                              read_episodes)
 from parcours.runtime.episode import episode_id
 from parcours.runtime.params import split_name
 
@@ -300,13 +301,11 @@ def _age(episode: Mapping[str, object]) -> object:
 
 
 def _rejection(number: int, error: EpisodeError) -> str:
-    who = f"episode {error.episode_id} (line {number})" if error.episode_id is not None \
-        else f"line {number}"
-    return f"{who}: field {error.field}: {error.message}" if error.field else f"{who}: {error.message}"
+    return str(Rejection(number, error))  # the batch's format: one line, values cut
 
 
-def _counted(lines: Iterable[str], progress: Callable[[int], object],
-             step: int = 256) -> Iterator[str]:
+def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
+             step: int = 256) -> Iterator[bytes | str]:
     pending = 0
     for line in lines:
         pending += 1
@@ -318,7 +317,7 @@ def _counted(lines: Iterable[str], progress: Callable[[int], object],
         progress(pending)
 
 
-def compare(policies: Sequence[Compared], lines: Iterable[str],
+def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
             sets: Mapping[str, str] | None = None, input_name: str = "") -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
@@ -349,7 +348,8 @@ def compare(policies: Sequence[Compared], lines: Iterable[str],
                 totals[index].reject(_rejection(number, EpisodeError(
                     episode_id(item), "", f"undecided: {gap}")))
                 continue
-            except (ArithmeticError, TypeError, KeyError, AttributeError) as exc:
+            except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
+                    RecursionError) as exc:
                 totals[index].reject(_rejection(number, EpisodeError(
                     episode_id(item), "", f"cannot be decided: {exc}")))
                 continue
