@@ -111,7 +111,10 @@ def parse_line(line: str, decode: Callable[[str], object]) -> Mapping[str, objec
     try:
         value = decode(line)
     except _Duplicate:
-        return _duplicate_error(line)
+        try:
+            return _duplicate_error(line)
+        except (ValueError, RecursionError) as exc:  # a duplicate, then worse further on
+            return Unreadable(_json_error(exc))
     except (ValueError, RecursionError) as exc:
         return Unreadable(_json_error(exc))
     if not isinstance(value, dict):
