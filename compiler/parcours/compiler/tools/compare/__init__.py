@@ -26,6 +26,7 @@ import jinja2
 from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, Rejection,
                               read_episodes)
 from parcours.runtime.episode import episode_id
+from parcours.runtime.errors import shown
 from parcours.runtime.params import split_name
 
 CENT = Decimal("0.01")
@@ -351,7 +352,7 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
                     RecursionError) as exc:
                 totals[index].reject(_rejection(number, EpisodeError(
-                    episode_id(item), "", f"cannot be decided: {exc}")))
+                    episode_id(item), "", f"cannot be decided: {shown(str(exc), 200)}")))
                 continue
             decisions[index] = decision
             totals[index].add(decision)
