@@ -43,3 +43,28 @@ def test_stream_writes_one_line_per_decision_and_reports_rejections() -> None:
     assert (stats.decided, stats.rejected) == (20, 2)
     assert [json.loads(o)["id"] for o in out] == [json.loads(x)["id"] for x in lines]
     assert [str(r).split(":")[0] for r in rejected] == ["line 11", "line 12"]
+
+
+@pytest.mark.parametrize("ident", ["\ud800", "x\u2028y\u2029", "n\x85l", "é\U0001f600"])
+def test_cached_writer_escapes_like_the_plain_encoder(ident: str) -> None:
+    module = load_policy(ROOT / "policies" / "france.parcours")
+    episode = json.loads((SAMPLES / "episodes.jsonl").read_text(encoding="utf-8").splitlines()[0],
+                         parse_float=Decimal)
+    episode["id"] = ident
+    decision = module.decide(episode)
+    text = DecisionWriter()(decision)
+    assert text == decision_json(decision)
+    text.encode("utf-8")  # strict: a lone surrogate is escaped
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["id"] == ident
+
+
+def test_stream_reads_bytes_lines_and_text_lines_alike() -> None:
+    module = load_policy(ROOT / "policies" / "france.parcours")
+    lines = (SAMPLES / "episodes.jsonl").read_text(encoding="utf-8").splitlines()[:5]
+    from_text: list[object] = []
+    from_bytes: list[object] = []
+    decide_stream(module.decide, lines, from_text.append, from_text.append)
+    decide_stream(module.decide, [x.encode() for x in lines], from_bytes.append,
+                  from_bytes.append)
+    assert from_bytes == from_text and len(from_text) == 5

@@ -1,7 +1,8 @@
 """Streaming batches: JSON Lines in, decisions out, in constant memory.
 
-A line that is not JSON, or an episode that breaks the contract, is reported
-(by id, or by line number) and skipped; the rest of the batch is decided.
+A line that is not UTF-8 or not JSON, or an episode that breaks the contract, is
+reported (by id, or by line number) and skipped; the rest of the batch is decided.
+Every record written, decision or rejection, is one line of valid UTF-8.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from json.encoder import encode_basestring
 from .decision import Decision, PolicyMeta
 from .money import format_money, format_rate
 from .episode import episode_id
-from .errors import EpisodeError, PolicyGap
+from .errors import EpisodeError, PolicyGap, one_line, shown
+from .lines import json_safe, read_episodes
 
 Decide = Callable[[Mapping[str, object]], Decision]
 
@@ -33,34 +35,20 @@ class Rejection:
     error: EpisodeError
 
     def __str__(self) -> str:
+        """One line of text, whatever the episode held (ids and values cut and escaped)."""
         e = self.error
-        who = f"episode {e.episode_id} (line {self.line})" if e.episode_id is not None \
+        who = f"episode {shown(e.episode_id)} (line {self.line})" if e.episode_id is not None \
             else f"line {self.line}"
-        return f"{who}: field {e.field}: {e.message}" if e.field else f"{who}: {e.message}"
+        return one_line(f"{who}: field {e.field}: {e.message}" if e.field
+                        else f"{who}: {e.message}")
 
     def to_dict(self) -> dict[str, object]:
         return {"line": self.line, **self.error.to_dict()}
 
 
-def read_episodes(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str, object] | EpisodeError]]:
-    """(line number, episode or error) for each non-blank line; decimals stay exact."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line, parse_float=Decimal)
-        except (ValueError, RecursionError) as exc:
-            yield number, EpisodeError(None, "", f"not valid JSON ({str(exc).split(':')[0]})")
-            continue
-        if not isinstance(value, dict):
-            yield number, EpisodeError(None, "", "an episode is a JSON object")
-            continue
-        yield number, value
-
-
 def decision_json(decision: Decision) -> str:
     """The decision as one compact JSON line (without the newline)."""
-    return json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
 def _money(amount: Decimal) -> str:
@@ -88,17 +76,17 @@ class DecisionWriter:
         policy = decision.policy
         cached = self._policies.get(id(policy))
         if cached is None or cached[0] is not policy:
-            head = (',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
-                    + encode_basestring(policy.version) + ",")
+            head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
+                             + encode_basestring(policy.version) + ",")
             cached = (policy, head, policy.currency)
             self._policies[id(policy)] = cached
         _, head, currency = cached
         key = (decision.pathway, decision.rule, currency)
         middle = self._middles.get(key)
         if middle is None:
-            middle = ('"pathway":' + encode_basestring(decision.pathway) + ',"rule":'
-                      + encode_basestring(decision.rule) + ',"currency":'
-                      + encode_basestring(currency) + ',"base":"')
+            middle = json_safe('"pathway":' + encode_basestring(decision.pathway) + ',"rule":'
+                               + encode_basestring(decision.rule) + ',"currency":'
+                               + encode_basestring(currency) + ',"base":"')
             self._middles[key] = middle
         rate = self._rates.get(decision.rate)
         if rate is None:
@@ -106,18 +94,19 @@ class DecisionWriter:
         source_key = (id(policy), decision.path)
         sources = self._sources.get(source_key)
         if sources is None:
-            sources = json.dumps(list(decision.sources), ensure_ascii=False, separators=(",", ":"))
+            sources = json_safe(json.dumps(list(decision.sources), ensure_ascii=False,
+                                           separators=(",", ":")))
             self._sources[source_key] = sources
         ident = decision.id
-        first = ('{"id":' + (encode_basestring(ident) if type(ident) is str
-                             else json.dumps(ident, ensure_ascii=False)))
+        first = ('{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
+                             else json_safe(json.dumps(ident, ensure_ascii=False))))
         return (first + head + middle + _money(decision.base) + '","rate":"' + rate
                 + '","reimbursed":"' + _money(decision.reimbursed) + '","flat_fee":"'
                 + _money(decision.flat_fee) + '","patient_pays":"'
                 + _money(decision.patient_pays) + '","sources":' + sources + "}")
 
 
-def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], object],
+def decide_stream(decide: Decide, lines: Iterable[bytes | str], write: Callable[[str], object],
                   reject: Callable[[Rejection], object],
                   observe: Callable[[Decision], object] | None = None) -> BatchStats:
     """Decide every episode of `lines`, writing one JSON line per decision."""
@@ -138,9 +127,11 @@ def decide_stream(decide: Decide, lines: Iterable[str], write: Callable[[str], o
             stats.rejected += 1
             reject(Rejection(number, EpisodeError(episode_id(item), "", f"undecided: {gap}")))
             continue
-        except (ArithmeticError, TypeError, KeyError, AttributeError) as exc:
+        except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
+                RecursionError) as exc:
             stats.rejected += 1
-            reject(Rejection(number, EpisodeError(episode_id(item), "", f"cannot be decided: {exc}")))
+            reject(Rejection(number, EpisodeError(episode_id(item), "",
+                                                  f"cannot be decided: {shown(str(exc), 200)}")))
             continue
         stats.decided += 1
         if observe is not None:

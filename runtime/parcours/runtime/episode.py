@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from typing import NoReturn
 from datetime import date
 
-from .errors import EpisodeError
+from .errors import EpisodeError, quoted, shown
 from .money import describe
 
 _EXPECTED = {"bool": "true or false", "int": "a whole number", "str": "a string",
@@ -45,12 +45,12 @@ def bad_enum(episode_id: object, field: str, value: object,
 def out_of_range(episode_id: object, field: str, value: int, low: int | None,
                  high: int | None) -> EpisodeError:
     bounds = f"{low if low is not None else '…'}..{high if high is not None else '…'}"
-    return EpisodeError(episode_id, field, f"{value} is outside {bounds}")
+    return EpisodeError(episode_id, field, f"{shown(value)} is outside {bounds}")
 
 
 def bad_date(episode_id: object, field: str, value: object) -> EpisodeError:
     if isinstance(value, str):
-        return EpisodeError(episode_id, field, f"{value!r} is not a date YYYY-MM-DD")
+        return EpisodeError(episode_id, field, f"{quoted(value)} is not a date YYYY-MM-DD")
     return bad_value(episode_id, field, value, "date")
 
 
@@ -64,11 +64,14 @@ def unknown_field(episode_id: object, section: Mapping[str, object], allowed: Co
                   prefix: str) -> EpisodeError:
     extra = sorted(str(k) for k in section if k not in allowed)
     name = extra[0] if extra else "?"
+    if not name:
+        where = f"in {prefix[:-1]}" if prefix else "at the top of the episode"
+        return EpisodeError(episode_id, "", f"empty field name {where}")
     import difflib
 
-    close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    close = difflib.get_close_matches(name, sorted(allowed), n=1) if len(name) <= 100 else []
     hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-    return EpisodeError(episode_id, prefix + name, f"unknown field{hint}")
+    return EpisodeError(episode_id, prefix + shown(name), f"unknown field{hint}")
 
 
 def not_an_object(episode_id: object, field: str, value: object) -> EpisodeError:

@@ -1,6 +1,54 @@
-"""Errors a decision can raise: a bad episode, a bad override, a policy that fails to decide."""
+"""Errors a decision can raise: a bad episode, a bad override, a policy that fails to decide.
+
+Also how a message quotes what it was given: `shown` and `quoted` cut a long value to its
+first characters and say how long it was; `one_line` makes a message safe to write as
+one line of UTF-8, whatever the episode held.
+"""
 
 from __future__ import annotations
+
+import re
+
+LIMIT = 40  # characters of a value quoted in a message
+
+# Characters that would break a line of text or of UTF-8: C0 controls, DEL, NEL, the
+# Unicode line and paragraph separators, and lone surrogates (valid in JSON's \u escapes,
+# not encodable as UTF-8).
+_UNSAFE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks, control characters and lone surrogates written as \\uXXXX."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _text(value: object) -> str:
+    try:
+        return str(value)
+    except ValueError:  # an int too long to convert to decimal text
+        return f"a number of {value.bit_length() if isinstance(value, int) else '?'} bits"
+
+
+def shown(value: object, limit: int = LIMIT) -> str:
+    """A value as written in a message: its first `limit` characters, then how long it
+    was (`shown("9" * 4000)` ends with `…(4000 characters)`)."""
+    text = value if isinstance(value, str) else _text(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text)} characters)"
+
+
+def quoted(text: str, limit: int = LIMIT) -> str:
+    """A string as written in a message, in quotes (its repr), cut like `shown`."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}…({len(text)} characters)"
 
 
 class EpisodeError(ValueError):
@@ -10,8 +58,9 @@ class EpisodeError(ValueError):
         self.episode_id = episode_id
         self.field = field
         self.message = message
-        who = f"episode {episode_id}" if episode_id is not None else "episode"
-        super().__init__(f"{who}: field {field}: {message}" if field else f"{who}: {message}")
+        who = f"episode {shown(episode_id)}" if episode_id is not None else "episode"
+        super().__init__(one_line(f"{who}: field {field}: {message}" if field
+                                  else f"{who}: {message}"))
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.episode_id, "field": self.field, "error": self.message}

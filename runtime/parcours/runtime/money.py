@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from .errors import EpisodeError
+from .errors import EpisodeError, quoted, shown
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -17,20 +18,47 @@ ROUNDING: dict[str, str] = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EV
                             "down": ROUND_DOWN, "up": ROUND_UP}
 
 
+# The only text an amount or a rate may be written as: ASCII digits, an optional
+# fraction, an optional leading minus (then rejected as negative, by name).  No spaces,
+# no underscores, no other scripts' digits, no exponent, no NaN or Infinity.
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
+
+
+class ExponentNumber:
+    """A JSON number written with an exponent (`1e1`): kept as its text, never an amount."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"ExponentNumber({self.text!r})"
+
+
+def json_number(text: str) -> Decimal | ExponentNumber:
+    """`parse_float` for episodes: a JSON number with a fraction, exactly; one with an
+    exponent stays text, so that it is rejected by the field that holds it."""
+    if "e" in text or "E" in text:
+        return ExponentNumber(text)
+    return Decimal(text)
+
+
 def parse_decimal(value: object) -> Decimal | None:
     """A JSON number or string as an exact Decimal; None when it is not one.
 
-    A bool is not a number.  A float (from a JSON decoder run without
-    ``parse_float=Decimal``) is taken by its shortest repr, which is the
-    decimal the JSON text held.
+    A string must be ASCII decimal text (`DECIMAL_TEXT`).  A bool is not a number.
+    A float (from a JSON decoder run without ``parse_float=Decimal``) is taken by
+    its shortest repr, which is the decimal the JSON text held.
     """
-    if isinstance(value, Decimal):
+    if type(value) is Decimal:
         result = value
-    elif type(value) is str or type(value) is int:
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
+    elif type(value) is str:
+        if DECIMAL_TEXT(value) is None:
             return None
+        result = Decimal(value)
+    elif type(value) is int:
+        result = Decimal(value)
     elif type(value) is float:
         result = Decimal(repr(value))
     else:
@@ -47,22 +75,22 @@ def to_money(value: object, episode_id: object, field: str) -> Decimal:
         raise EpisodeError(episode_id, field,
                            f"expected an amount such as \"30.00\", got {describe(value)}")
     if amount < 0:
-        raise EpisodeError(episode_id, field, f"an amount cannot be negative ({amount})")
+        raise EpisodeError(episode_id, field, f"an amount cannot be negative ({shown(amount)})")
     if amount >= MAX_AMOUNT:
-        raise EpisodeError(episode_id, field, f"amount {amount} is out of range")
+        raise EpisodeError(episode_id, field, f"amount {shown(amount)} is out of range")
     cents = amount.quantize(CENT)
     if cents != amount:
-        raise EpisodeError(episode_id, field, f"amount {amount} has fractions of a cent")
-    return cents
+        raise EpisodeError(episode_id, field, f"amount {shown(amount)} has fractions of a cent")
+    return cents.copy_abs()  # "-0.00" is zero
 
 
 def to_rate(value: object, episode_id: object, field: str) -> Decimal:
     """A rate between 0 and 1 (a JSON number or string), or an EpisodeError naming the field."""
     rate = parse_decimal(value)
     if rate is None or not 0 <= rate <= 1:
-        shown = "missing" if value is None else describe(value)
-        raise EpisodeError(episode_id, field, f"expected a rate between 0 and 1, got {shown}")
-    return rate
+        got = "missing" if value is None else describe(value)
+        raise EpisodeError(episode_id, field, f"expected a rate between 0 and 1, got {got}")
+    return rate.copy_abs()  # "-0" is zero
 
 
 def format_money(amount: Decimal) -> str:
@@ -82,10 +110,11 @@ def describe(value: object) -> str:
     if isinstance(value, bool):
         return f"a boolean ({'true' if value else 'false'})"
     if isinstance(value, (int, float, Decimal)):
-        return f"a number ({value})"
+        return f"a number ({shown(value)})"
+    if isinstance(value, ExponentNumber):
+        return f"a number in exponent notation ({shown(value.text)})"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
+        return f"a string ({quoted(value)})"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):

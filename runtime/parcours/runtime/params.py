@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
-from .errors import OverrideError
+from .errors import OverrideError, one_line, shown
 from .money import CENT, MAX_AMOUNT, parse_decimal
+
+_INT_TEXT = re.compile(r"-?[0-9]+").fullmatch
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,39 +41,40 @@ P = TypeVar("P", bound=HasOverrides)
 
 def parse_value(spec: ParamSpec, text: str) -> object:
     """The override's text as a value of the parameter's type, or an OverrideError."""
-    shown = f"--set {spec.name}={text}"
+    given = one_line(f"--set {spec.name}={shown(text)}")
     if spec.kind == "bool":
         if text.lower() in ("true", "yes", "1", "on"):
             return True
         if text.lower() in ("false", "no", "0", "off"):
             return False
-        raise OverrideError(f"{shown}: {spec.name} is true or false")
+        raise OverrideError(f"{given}: {spec.name} is true or false")
     if spec.kind == "int":
-        try:
-            value = int(text)
-        except ValueError:
-            raise OverrideError(f"{shown}: {spec.name} is a whole number") from None
+        if _INT_TEXT(text) is None or len(text) > 100:
+            raise OverrideError(f"{given}: {spec.name} is a whole number")
+        value = int(text)
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-            raise OverrideError(f"{shown}: {spec.name} is within {spec.low}..{spec.high}")
+            raise OverrideError(f"{given}: {spec.name} is within {spec.low}..{spec.high}")
         return value
     if spec.kind == "date":
         try:
+            if _DATE_TEXT(text) is None:
+                raise ValueError(text)
             return date.fromisoformat(text)
         except ValueError:
-            raise OverrideError(f"{shown}: {spec.name} is a date YYYY-MM-DD") from None
+            raise OverrideError(f"{given}: {spec.name} is a date YYYY-MM-DD") from None
     if spec.kind == "enum":
         if text not in spec.members:
-            raise OverrideError(f"{shown}: {spec.name} is one of " + ", ".join(spec.members))
+            raise OverrideError(f"{given}: {spec.name} is one of " + ", ".join(spec.members))
         return text
     amount_text = text.split()[0] if spec.kind == "money" and text.split() else text
     number = parse_decimal(amount_text)
     if spec.kind == "rate":
         if number is None or not 0 <= number <= 1:
-            raise OverrideError(f"{shown}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
-        return number
+            raise OverrideError(f"{given}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
+        return number.copy_abs()  # "-0" is zero
     if number is None or number < 0 or number >= MAX_AMOUNT or number.quantize(CENT) != number:
-        raise OverrideError(f"{shown}: {spec.name} is an amount exact to the cent, e.g. 25.00")
-    return number.quantize(CENT)
+        raise OverrideError(f"{given}: {spec.name} is an amount exact to the cent, e.g. 25.00")
+    return number.quantize(CENT).copy_abs()
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -88,11 +93,12 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
         name, key = split_name(raw_name)
         spec = by_name.get(name)
         if spec is None:
-            close = difflib.get_close_matches(name, sorted(by_name), n=1)
+            close = difflib.get_close_matches(name, sorted(by_name), n=1) if len(name) <= 100 \
+                else []
             hint = f" (did you mean {close[0]}?)" if close else ""
             known = ", ".join(sorted(by_name)) or "none"
-            raise OverrideError(f"--set {raw_name}: no parameter named {name}{hint}; "
-                                f"parameters: {known}")
+            raise OverrideError(one_line(f"--set {shown(raw_name)}: no parameter named "
+                                         f"{shown(name)}{hint}; parameters: {known}"))
         value = parse_value(spec, text.strip())
         if spec.keys:
             table = dict(changes.get(spec.field, getattr(defaults, spec.field)))
@@ -101,13 +107,13 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
             elif key in spec.keys:
                 chosen = (key,)
             else:
-                raise OverrideError(f"--set {raw_name}: {key} is not a key of {name}; keys: "
-                                    + ", ".join(spec.keys))
+                raise OverrideError(one_line(f"--set {shown(raw_name)}: {shown(key)} is not a "
+                                             f"key of {name}; keys: " + ", ".join(spec.keys)))
             for k in chosen:
                 table[k] = (value,) * periods
             changes[spec.field] = table
         elif key is not None:
-            raise OverrideError(f"--set {raw_name}: {name} is not a table")
+            raise OverrideError(one_line(f"--set {shown(raw_name)}: {name} is not a table"))
         else:
             changes[spec.field] = (value,) * periods if spec.dated else value
     record = tuple(defaults.overrides) + tuple((k, v.strip()) for k, v in overrides.items())

@@ -111,13 +111,15 @@ def quiet_exit_on_closed_pipe() -> NoReturn:
 
 
 @contextmanager
-def open_in(path: str) -> Iterator[IO[str]]:
-    """Standard input for '-', else the file; a file that cannot be opened exits 2."""
+def open_in(path: str) -> Iterator[IO[bytes]]:
+    """Standard input for '-', else the file, as bytes: lines are decoded one by one, so
+    that a line that is not UTF-8 is rejected by its number; a file that cannot be opened
+    exits 2."""
     if path == "-":
-        yield sys.stdin
+        yield sys.stdin.buffer
         return
     try:
-        handle = open(path, encoding="utf-8", buffering=1 << 20)
+        handle = open(path, "rb", buffering=1 << 20)
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
     with handle:

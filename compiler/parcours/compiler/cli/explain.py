@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
-from parcours.runtime import Decision, EpisodeError, render
+from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
+                              parse_episode, render, shown)
 
 from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
 
@@ -24,25 +23,40 @@ from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
 def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str) -> None:
     """Explain one decision: every rule in priority order, with its sources."""
     module = load(policy)
-    text = episode
-    if not episode.lstrip().startswith("{") and Path(episode).exists():
-        text = Path(episode).read_text(encoding="utf-8")
-    try:
-        data: Any = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        fail(f"--episode is not JSON: {exc}")
-    if not isinstance(data, dict):
-        fail("--episode must be a JSON object")
+    # The argument's bytes as the shell gave them (undecodable ones come back as
+    # surrogate escapes), or the file's: either way decoded as the batch decodes a line.
+    raw = episode.encode("utf-8", "surrogateescape")
+    if not episode.lstrip().startswith("{") and _is_file(episode):
+        try:
+            raw = Path(episode).read_bytes()
+        except OSError as exc:
+            fail(f"cannot read {episode}: {exc.strerror}")
+    data = parse_episode(raw)
+    if isinstance(data, Unreadable):
+        fail(f"--episode: {data.message}")
+    if isinstance(data, EpisodeError):  # a duplicate field: a bad episode, by name
+        click.echo(f"rejected: {data}", err=True)
+        raise SystemExit(EXIT_PROBLEMS)
     function = bind(module, parse_sets(sets), explain=True)
     try:
         decision = function(data)
     except EpisodeError as exc:
         click.echo(f"rejected: {exc}", err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
+    except PolicyGap as gap:
+        click.echo(one_line(f"rejected: undecided: {gap}"), err=True)
+        raise SystemExit(EXIT_PROBLEMS) from None
     if fmt == "json":
-        click.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2)))
         return
     click.echo(explanation(decision))
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or holding a NUL: not a file
+        return False
 
 
 def explanation(decision: Decision) -> str:
@@ -50,7 +64,7 @@ def explanation(decision: Decision) -> str:
     d = decision.to_dict()
     head = [
         f"{decision.policy.title} ({decision.policy.id}, {decision.policy.status})",
-        f"episode {decision.id}: {decision.pathway} by rule {decision.rule}",
+        one_line(f"episode {shown(decision.id)}: {decision.pathway} by rule {decision.rule}"),
         f"  base {d['base']} {decision.policy.currency} × rate {d['rate']}"
         f" − flat fee {d['flat_fee']} = reimbursed {d['reimbursed']};"
         f" patient pays {d['patient_pays']}",

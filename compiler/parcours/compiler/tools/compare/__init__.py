@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
-from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, episode_id,
-                              read_episodes, split_name)
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, Rejection,
+                              episode_id, read_episodes, shown, split_name)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -349,13 +349,11 @@ def _age(episode: Mapping[str, object]) -> object:
 
 
 def _rejection(number: int, error: EpisodeError) -> str:
-    who = f"episode {error.episode_id} (line {number})" if error.episode_id is not None \
-        else f"line {number}"
-    return f"{who}: field {error.field}: {error.message}" if error.field else f"{who}: {error.message}"
+    return str(Rejection(number, error))  # the batch's format: one line, values cut
 
 
-def _counted(lines: Iterable[str], progress: Callable[[int], object],
-             step: int = 256) -> Iterator[str]:
+def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
+             step: int = 256) -> Iterator[bytes | str]:
     pending = 0
     for line in lines:
         pending += 1
@@ -367,7 +365,7 @@ def _counted(lines: Iterable[str], progress: Callable[[int], object],
         progress(pending)
 
 
-def compare(policies: Sequence[Compared], lines: Iterable[str],
+def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
             sets: Mapping[str, str] | None = None, input_name: str = "") -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
@@ -399,9 +397,10 @@ def compare(policies: Sequence[Compared], lines: Iterable[str],
                 totals[index].reject(_rejection(number, EpisodeError(
                     episode_id(item), "", f"undecided: {gap}")))
                 continue
-            except (ArithmeticError, TypeError, KeyError, AttributeError) as exc:
+            except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
+                    RecursionError) as exc:
                 totals[index].reject(_rejection(number, EpisodeError(
-                    episode_id(item), "", f"cannot be decided: {exc}")))
+                    episode_id(item), "", f"cannot be decided: {shown(str(exc), 200)}")))
                 continue
             decisions[index] = decision
             totals[index].add(decision)
