@@ -335,3 +335,24 @@ def test_a_full_standard_output_is_a_clean_error(args: list[str]) -> None:
     assert done.stderr.endswith("error: cannot write standard output: "
                                 "No space left on device\n"), done.stderr
     assert "Traceback" not in done.stderr and "decided" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "policies/france.parcours", "--episode", "@first-sample"],
+    ["diff", "policies/france.parcours", "policies/france.parcours"],
+    ["check", "--format", "json", "policies/france.parcours"],
+    ["test", "policies/france.tests.toml"],
+])
+def test_standard_output_on_a_full_device_is_a_clean_exit_2(command: list[str]) -> None:
+    """Commands that print their result (not only those with --output) fail cleanly when
+    standard output cannot be written, instead of a traceback or a silent exit 0."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    first = (ROOT / "policies" / "samples" / "episodes.jsonl").read_text().splitlines()[0]
+    args = [first if a == "@first-sample" else a for a in command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "parcours.compiler.cli", *args], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "cannot write standard output: No space left on device" in done.stderr

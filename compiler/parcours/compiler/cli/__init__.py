@@ -3,12 +3,33 @@ the runtime and the tools; what they share is in `common`."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import check, compare, compile, decide, diff, explain, population, test
+from .common import fail, quiet_exit_on_closed_pipe
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command's standard output is flushed before it returns, so that a write error
+    there (a full disk, `> /dev/full`) is an exit 2 with one line, not a lost output with
+    exit 0 or a traceback; a closed pipe (`| head`) exits quietly."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_exit_on_closed_pipe()
+        except OSError as exc:  # commands report their own files; what is left is stdout
+            where = "standard output" if exc.filename is None else str(exc.filename)
+            fail(f"cannot write {where}: {exc.strerror or exc}")
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="parcours", prog_name="parcours")  # pyproject.toml's
 def main() -> None:
     """parcours: check, compile and run care-pathway policies."""
