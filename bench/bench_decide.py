@@ -8,7 +8,7 @@ Two figures, both printed as a markdown table:
 
 (a) per call: ``policies/france.parcours`` compiled in memory
     (``load_policy``), its ``decide`` against ``decide`` of
-    ``/work/shared/peers/handwritten.py``, on the same list of pre-parsed
+    ``handwritten.py`` of the peers folder, on the same list of pre-parsed
     episodes (``json.loads(line, parse_float=Decimal)``).  Both functions are
     timed in one process, interleaved (the order alternates each round), for
     ``--rounds`` rounds; the median per function gives µs per call, and the
@@ -21,8 +21,12 @@ Two figures, both printed as a markdown table:
     wall time (start-up and compilation included) and peak RSS (from
     ``/usr/bin/time -v`` when present, else from ``os.wait4``).
 
-Episodes come from ``/work/shared/peers/gen.py`` and are cached in
+Episodes come from the peers' ``gen.py`` and are cached in
 ``.bench/`` (git-ignored) by size and seed.
+
+The peers (the same France subset written by hand, with numpy, OpenFisca and
+Publicodes) are not part of this repository: point ``--peers DIR`` (or the
+environment variable ``PARCOURS_PEERS``) at their folder.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench"
-PEERS = Path("/work/shared/peers")
+PEERS = Path(os.environ.get("PARCOURS_PEERS", "peers"))
 POLICY = ROOT / "policies" / "france.parcours"
 TIME_BIN = "/usr/bin/time"
 
@@ -221,7 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-per-call", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--peers", type=Path, default=None,
+                        help="the peers' folder (default: $PARCOURS_PEERS, else ./peers)")
     args = parser.parse_args(argv)
+    global PEERS
+    if args.peers is not None:
+        PEERS = args.peers
+    if not (PEERS / "handwritten.py").exists():
+        parser.error(f"no peers in {PEERS}: give --peers DIR or set PARCOURS_PEERS")
 
     print(f"python {sys.version.split()[0]}, {POLICY.relative_to(ROOT)}", file=sys.stderr)
     if not args.skip_per_call:
