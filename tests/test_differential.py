@@ -313,7 +313,9 @@ def search_settings(examples: int) -> settings:
 # ---- the tests ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", POLICIES)
+# france has the most inputs and rules, and the slowest search (> 2 s)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "france" else n
+                                  for n in POLICIES])
 def test_both_engines_decide_and_reject_alike(name: str) -> None:
     pair = engines(name)
 
@@ -376,6 +378,7 @@ def test_a_rounding_changed_in_one_engine_is_caught(monkeypatch: pytest.MonkeyPa
     assert Decimal(str(episode["visit"]["fee"])) % Decimal("0.02") != 0
 
 
+@pytest.mark.slow
 def test_an_off_by_one_comparison_in_one_engine_is_caught(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The interpreter reads `<` as `<=`: only a value on the boundary tells them apart.
@@ -395,3 +398,44 @@ def test_the_unchanged_engines_give_no_counterexample() -> None:
 
     with pytest.raises(NoSuchExample):
         _first_difference("nhs", examples=100)
+
+
+# ---- the command line ----------------------------------------------------------------
+
+
+def test_decide_engine_interpreted_writes_the_same_bytes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from parcours.compiler.cli import main
+
+    sample = tmp_path / "in.jsonl"
+    lines = (ROOT / "policies" / "samples" / "episodes.jsonl").read_text(
+        encoding="utf-8").splitlines()[:100]
+    sample.write_text("\n".join(lines + ['{"id": "bad", "date": "2025-01-01"}']) + "\n",
+                      encoding="utf-8")
+    results = {}
+    for engine in ("compiled", "interpreted"):
+        out = tmp_path / f"{engine}.jsonl"
+        run = CliRunner().invoke(main, ["decide", str(ROOT / "policies" / "nhs.parcours"),
+                                        "--input", str(sample), "--output", str(out),
+                                        "--explain", "--engine", engine])
+        assert run.exit_code == 1, run.output  # the last episode is rejected
+        results[engine] = (out.read_bytes(), run.output)
+    assert results["compiled"] == results["interpreted"]
+    assert results["compiled"][0].count(b"\n") == 100
+
+
+def test_engine_interpreted_needs_a_policy_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from parcours.compiler.cli import main
+
+    module = tmp_path / "nhs.py"
+    run = CliRunner().invoke(main, ["compile", str(ROOT / "policies" / "nhs.parcours"),
+                                    "-o", str(module)])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(main, ["decide", str(module), "--engine", "interpreted"],
+                             input="{}\n")
+    assert run.exit_code == 2
+    assert "--engine interpreted needs a .parcours policy" in run.output
+    assert "Traceback" not in run.output
