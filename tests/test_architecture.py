@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"diagnostics", "files", "meta"}),  # leaf utilities: diagnostics, outputs, version
     frozenset({"syntax", "ir"}),              # text → AST; the typed IR
     frozenset({"sema"}),                      # AST → checked IR
-    frozenset({"analysis", "backends"}),      # IR → findings, interpretation; IR → code
+    frozenset({"analysis", "backends", "interpret"}),  # IR → findings; IR → code; IR run
     frozenset({"pipeline"}),                  # the one module that knows every stage
     frozenset({"tools"}),                     # compare, population, policy tests
     frozenset({"cli"}),                       # one module per command

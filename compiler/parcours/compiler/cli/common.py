@@ -59,6 +59,35 @@ def load(policy: str) -> types.ModuleType:
         fail(f"cannot load {policy}: {exc}")
 
 
+ENGINES = ("compiled", "interpreted")
+
+
+def load_engine(policy: str, engine: str) -> types.ModuleType:
+    """`load` for `--engine compiled`; for `interpreted`, the policy's IR run by the
+    reference interpreter (a `.parcours` file only: a generated module has no IR)."""
+    if engine == "compiled":
+        return load(policy)
+    if not Path(policy).exists():
+        fail(f"no such file: {policy}")
+    if Path(policy).suffix == ".py":
+        fail(f"--engine interpreted needs a .parcours policy; {policy} is a generated module, "
+             "which only runs compiled")
+    from ..diagnostics import CompileError
+    from ..interpret import as_module
+    from ..pipeline import analyse
+
+    try:
+        analysis = analyse(policy)
+    except (OSError, SyntaxError) as exc:
+        fail(f"cannot load {policy}: {exc}")
+    if analysis.program is None:
+        error = CompileError(analysis.diagnostics, analysis.sources)
+        click.echo(error.render(), err=True)
+        click.echo(f"error: {policy} does not compile ({error})", err=True)
+        raise SystemExit(EXIT_USAGE)
+    return as_module(analysis.program)
+
+
 def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     """`--set NAME=VALUE` options as a mapping."""
     out: dict[str, str] = {}

@@ -9,7 +9,8 @@ import click
 
 from parcours.runtime import Decision, decide_stream
 
-from .common import EXIT_OK, EXIT_PROBLEMS, bind, load, open_in, open_out, parse_sets
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, load_engine, open_in, open_out,
+                     parse_sets)
 
 
 class Summary:
@@ -43,11 +44,14 @@ class Summary:
 @click.option("--explain", is_flag=True, help="Add each decision's trace.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter for a what-if run (repeatable).")
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: the generated module; interpreted: the reference interpreter "
+                   "of the IR (same decisions, slower; a .parcours policy only).")
 @click.option("--summary", is_flag=True, help="Print counts by pathway and totals on stderr.")
 def decide(policy: str, input_path: str, output_path: str | None, explain: bool,
-           sets: tuple[str, ...], summary: bool) -> None:
+           sets: tuple[str, ...], summary: bool, engine: str) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped."""
-    module = load(policy)
+    module = load_engine(policy, engine)
     function = bind(module, parse_sets(sets), explain)
     stderr = sys.stderr
     totals = Summary()

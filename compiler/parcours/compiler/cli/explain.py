@@ -10,7 +10,7 @@ import click
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
                               parse_episode, render, shown)
 
-from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
+from .common import ENGINES, EXIT_PROBLEMS, bind, fail, load_engine, parse_sets
 
 
 @click.command(name="explain")
@@ -20,9 +20,12 @@ from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: the generated module; interpreted: the reference interpreter "
+                   "of the IR (same decisions, slower; a .parcours policy only).")
+def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: str) -> None:
     """Explain one decision: every rule in priority order, with its sources."""
-    module = load(policy)
+    module = load_engine(policy, engine)
     # The argument's bytes as the shell gave them (undecodable ones come back as
     # surrogate escapes), or the file's: either way decoded as the batch decodes a line.
     raw = episode.encode("utf-8", "surrogateescape")
