@@ -14,7 +14,7 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn, TextIO
+from typing import IO, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -53,6 +53,24 @@ def load(policy: str) -> types.ModuleType:
         raise SystemExit(EXIT_USAGE) from None
     except (OSError, SyntaxError, ImportError) as exc:
         fail(f"cannot load {policy}: {exc}")
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def import_path_option(command: F) -> F:
+    """`--import-path DIR` (repeatable): folders imports may also come from, in order
+    (docs/language.md, imports); they hold for the whole run."""
+    def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+        from ..sema.load import set_import_paths
+
+        set_import_paths(value)
+
+    option = click.option("--import-path", multiple=True, metavar="DIR", expose_value=False,
+                          callback=remember, is_eager=True,
+                          type=click.Path(exists=True, file_okay=False),
+                          help="A folder imports may also come from (repeatable).")
+    return option(command)
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, str]:

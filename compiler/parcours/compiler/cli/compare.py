@@ -11,7 +11,7 @@ import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
 from ..files import write_atomically
-from .common import EXIT_OK, fail as _fail, load as _load, parse_sets
+from .common import EXIT_OK, fail as _fail, import_path_option, load as _load, parse_sets
 
 def _count_lines(path: str) -> int:
     """A cheap first pass for the progress bar's length."""
@@ -23,6 +23,7 @@ def _count_lines(path: str) -> int:
 
 
 @click.command(name="compare")
+@import_path_option
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--input", "input_path", required=True,
               help="Episodes as JSON Lines ('-' for standard input).")

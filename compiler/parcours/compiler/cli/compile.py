@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_PROBLEMS, fail
+from .common import EXIT_PROBLEMS, fail, import_path_option
 
 
 @click.command(name="compile")
+@import_path_option
 @click.argument("file")
 @click.option("-o", "--output", required=True, help="The module to write (MODULE.py).")
 @click.option("--emit", type=click.Choice(["module", "ir"]), default="module", show_default=True)

@@ -11,10 +11,11 @@ import click
 
 from parcours.runtime import Decision, EpisodeError, render
 
-from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
+from .common import EXIT_PROBLEMS, bind, fail, import_path_option, load, parse_sets
 
 
 @click.command(name="explain")
+@import_path_option
 @click.argument("policy")
 @click.option("--episode", required=True,
               help="The episode: JSON text, or the path of a file holding one.")

@@ -35,6 +35,7 @@ from ... import ir
 ROUNDING = {"half_up": "ROUND_HALF_UP", "half_even": "ROUND_HALF_EVEN", "down": "ROUND_DOWN",
             "up": "ROUND_UP"}
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_ARITH_LEVEL = {"+": 1, "-": 1, "*": 2}  # operators of one level chain flat
 GENERATOR = "parcours 0.1.0"
 
 
@@ -198,7 +199,18 @@ class _Emitter:
             op = "not in" if e.negated else "in"
             return f"({self.expr(e.operand)} {op} {self.const(e.members)})"
         if isinstance(e, ir.Arith):
-            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
+            # A chain `a + b - c` (left-nested Arith of one level) is emitted flat, in one
+            # pair of parentheses: Python evaluates it left to right, as the IR says.
+            level = _ARITH_LEVEL[e.op]
+            rights: list[tuple[str, ir.Expr]] = []
+            node: ir.Expr = e
+            while isinstance(node, ir.Arith) and _ARITH_LEVEL[node.op] == level:
+                rights.append((node.op, node.right))
+                node = node.left
+            text = self.expr(node)
+            for op, right in reversed(rights):
+                text += f" {op} {self.expr(right)}"
+            return f"({text})"
         if isinstance(e, ir.Round):
             self.rounding_modes.add(ROUNDING[e.mode])
             return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
