@@ -64,7 +64,7 @@ def import_path_option(command: F) -> F:
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
         from ..sema.load import set_import_paths
 
-        set_import_paths(value)
+        ctx.call_on_close(set_import_paths(value))
 
     option = click.option("--import-path", multiple=True, metavar="DIR", expose_value=False,
                           callback=remember, is_eager=True,

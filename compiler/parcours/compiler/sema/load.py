@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -61,9 +61,10 @@ def import_paths(folders: Iterable[str | os.PathLike[str]]) -> Iterator[None]:
         _IMPORT_PATHS.reset(token)
 
 
-def set_import_paths(folders: Iterable[str | os.PathLike[str]]) -> None:
-    """Set the import folders for the rest of this context (one command-line run)."""
-    _IMPORT_PATHS.set(tuple(Path(f) for f in folders))
+def set_import_paths(folders: Iterable[str | os.PathLike[str]]) -> Callable[[], None]:
+    """Set the import folders until the returned function is called (one command's run)."""
+    token = _IMPORT_PATHS.set(tuple(Path(f) for f in folders))
+    return lambda: _IMPORT_PATHS.reset(token)
 
 
 @dataclass(slots=True)

@@ -216,8 +216,10 @@ class _Emitter:
             return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum)}, "
                     f"{ROUNDING[e.mode]})")
         if isinstance(e, ir.MinMax):
-            if len(e.operands) == 2:
-                # Cheaper than the builtin; keeps its tie rule (the first operand wins).
+            nested = any(isinstance(node, ir.MinMax) for o in e.operands for node in ir.walk(o))
+            if len(e.operands) == 2 and not nested:
+                # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
+                # around another min/max: mypy's time doubles with each such level.
                 a, b = f"_m{self.temps}a", f"_m{self.temps}b"
                 self.temps += 1
                 op = ">=" if e.function == "max" else "<="
