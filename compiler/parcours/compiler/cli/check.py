@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .common import import_path_option
+
 
 @click.command(name="check")
+@import_path_option
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
               default="text", show_default=True)

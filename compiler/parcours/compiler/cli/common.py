@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, NoReturn, TypeVar
 
 import click
 
@@ -86,6 +86,24 @@ def load_engine(policy: str, engine: str) -> types.ModuleType:
         click.echo(f"error: {policy} does not compile ({error})", err=True)
         raise SystemExit(EXIT_USAGE)
     return as_module(analysis.program)
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def import_path_option(command: F) -> F:
+    """`--import-path DIR` (repeatable): folders imports may also come from, in order
+    (docs/language.md, imports); they hold for the whole run."""
+    def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+        from ..sema.load import set_import_paths
+
+        ctx.call_on_close(set_import_paths(value))
+
+    option = click.option("--import-path", multiple=True, metavar="DIR", expose_value=False,
+                          callback=remember, is_eager=True,
+                          type=click.Path(exists=True, file_okay=False),
+                          help="A folder imports may also come from (repeatable).")
+    return option(command)
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, str]:

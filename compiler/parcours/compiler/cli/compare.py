@@ -12,7 +12,7 @@ import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
 from ..files import OutputError, write_output
-from .common import EXIT_OK, fail as _fail, load as _load, open_out, parse_sets
+from .common import EXIT_OK, fail as _fail, import_path_option, load as _load, open_out, parse_sets
 
 def _count_lines(path: str) -> int:
     """A cheap first pass for the progress bar's length."""
@@ -35,6 +35,7 @@ def _sha256(path: str) -> str | None:
 
 
 @click.command(name="compare")
+@import_path_option
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--input", "input_path", required=True,
               help="Episodes as JSON Lines ('-' for standard input).")

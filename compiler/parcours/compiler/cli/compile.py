@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from ..backends import DEFAULT, names
-from .common import EXIT_PROBLEMS, fail
+from .common import EXIT_PROBLEMS, fail, import_path_option
 
 
 @click.command(name="compile")
+@import_path_option
 @click.argument("file")
 @click.option("-o", "--output", required=True, help="The file to write (MODULE.py).")
 @click.option("--emit", type=click.Choice(["module", "ir"]), default="module", show_default=True)

@@ -9,8 +9,8 @@ import click
 
 from parcours.runtime import Decision, decide_stream
 
-from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, load_engine, open_in, open_out,
-                     parse_sets)
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load_engine,
+                     open_in, open_out, parse_sets)
 
 
 class Summary:
@@ -37,6 +37,7 @@ class Summary:
 
 
 @click.command(name="decide")
+@import_path_option
 @click.argument("policy")
 @click.option("--input", "input_path", default="-", show_default=True,
               help="Episodes as JSON Lines ('-' for standard input).")

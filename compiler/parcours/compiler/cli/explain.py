@@ -10,10 +10,12 @@ import click
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
                               parse_episode, render, shown)
 
-from .common import ENGINES, EXIT_PROBLEMS, bind, fail, load_engine, parse_sets
+from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load_engine,
+                     parse_sets)
 
 
 @click.command(name="explain")
+@import_path_option
 @click.argument("policy")
 @click.option("--episode", required=True,
               help="The episode: JSON text, or the path of a file holding one.")
