@@ -140,7 +140,7 @@ def test_decide_set_unknown_parameter(france_path: Path, tmp_path: Path, episode
 @pytest.mark.parametrize(("setting", "words"), [
     ("penalty_cap_enabled=maybe", "true or false"),
     ("normal_rate=1.5", "rate"),
-    ("penalty_cap=1.005", "cent"),
+    ("penalty_cap=1.005", "exact to the currency's unit (0.01)"),
     ("penalty_cap_enabld=true", "did you mean penalty_cap_enabled"),
     ("penalty_cap_enabled", "NAME=VALUE"),
 ])

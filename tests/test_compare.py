@@ -70,8 +70,8 @@ def expected_totals(decisions: list[Decision | None]) -> dict[str, Any]:
     by_pathway: dict[str, int] = {}
     for d in decided:
         by_pathway[d.pathway] = by_pathway.get(d.pathway, 0) + 1
-    reimbursed = sum((d.reimbursed for d in decided), Decimal(0))
-    patient_pays = sum((d.patient_pays for d in decided), Decimal(0))
+    reimbursed = sum((d.number("reimbursed") for d in decided), Decimal(0))
+    patient_pays = sum((d.number("patient_pays") for d in decided), Decimal(0))
     cent = Decimal("0.01")
     return {
         "decided": len(decided),
@@ -108,16 +108,16 @@ def test_moroccan_pair_totals_and_transfers() -> None:
     both = [(ep, a, b) for ep, a, b in zip(episodes, old_d, new_d)
             if a is not None and b is not None]
     changed = sum(1 for _, a, b in both if a.pathway != b.pathway)
-    net = sum((b.reimbursed - a.reimbursed for _, a, b in both), Decimal(0))
+    net = sum((b.number("reimbursed") - a.number("reimbursed") for _, a, b in both), Decimal(0))
     by_specialty: dict[str, Decimal] = {}
     by_band: dict[str, Decimal] = {}
     for ep, a, b in both:
         specialty = ep["visit"]["specialty"]
-        by_specialty[specialty] = by_specialty.get(specialty, Decimal(0)) + b.reimbursed - a.reimbursed
+        by_specialty[specialty] = by_specialty.get(specialty, Decimal(0)) + b.number("reimbursed") - a.number("reimbursed")
         age = ep["patient"]["age"]
         band = ("0-15" if age <= 15 else "16-17" if age <= 17 else "18-25" if age <= 25
                 else "26-59" if age <= 59 else "60+")
-        by_band[band] = by_band.get(band, Decimal(0)) + b.reimbursed - a.reimbursed
+        by_band[band] = by_band.get(band, Decimal(0)) + b.number("reimbursed") - a.number("reimbursed")
 
     [pair] = data["pairs"]
     assert (pair["old"], pair["new"], pair["currency"]) == ("morocco", "morocco_proposal", "MAD")
@@ -339,10 +339,10 @@ def test_headline_sign_and_amounts_equal_the_decisions(tmp_path: Path, order: st
     old_path, new_path = (MOROCCO, PROPOSAL) if order == "status quo first" else (PROPOSAL,
                                                                                   MOROCCO)
     both = both_decided(old_path, new_path)
-    patients = sum((b.patient_pays - a.patient_pays for _, a, b in both), Decimal(0))
-    insurer = sum((b.reimbursed - a.reimbursed for _, a, b in both), Decimal(0))
-    old_patients = sum((a.patient_pays for _, a, _ in both), Decimal(0))
-    old_insurer = sum((a.reimbursed for _, a, _ in both), Decimal(0))
+    patients = sum((b.number("patient_pays") - a.number("patient_pays") for _, a, b in both), Decimal(0))
+    insurer = sum((b.number("reimbursed") - a.number("reimbursed") for _, a, b in both), Decimal(0))
+    old_patients = sum((a.number("patient_pays") for _, a, _ in both), Decimal(0))
+    old_insurer = sum((a.number("reimbursed") for _, a, _ in both), Decimal(0))
     assert patients != 0 and insurer != 0
     word = "more" if patients > 0 else "less"
     pct = (abs(patients) * 100 / abs(old_patients)).quantize(Decimal("0.1"), ROUND_HALF_UP)
@@ -369,18 +369,18 @@ def test_every_group_has_its_per_visit_change(tmp_path: Path) -> None:
     assert len(groups) > 5
     for specialty, pairs in groups.items():
         [cells] = rows_of(page, specialty)
-        old = sum((a.patient_pays for a, _ in pairs), Decimal(0))
-        new = sum((b.patient_pays for _, b in pairs), Decimal(0))
+        old = sum((a.number("patient_pays") for a, _ in pairs), Decimal(0))
+        new = sum((b.number("patient_pays") for _, b in pairs), Decimal(0))
         change = new - old
-        more = sum(1 for a, b in pairs if b.patient_pays > a.patient_pays)
-        less = sum(1 for a, b in pairs if b.patient_pays < a.patient_pays)
+        more = sum(1 for a, b in pairs if b.number("patient_pays") > a.number("patient_pays"))
+        less = sum(1 for a, b in pairs if b.number("patient_pays") < a.number("patient_pays"))
         assert cells == [f"{len(pairs):,}", f"{sum(a.pathway != b.pathway for a, b in pairs):,}",
                          shown(old), shown(new), shown(change, sign=True),
                          shown(per_visit(change, len(pairs)), sign=True),
                          str(more), str(less), str(len(pairs) - more - less)], specialty
     # the whole population, in each group table
     [everyone, _] = rows_of(page, "all visits")
-    total = sum((b.patient_pays - a.patient_pays for _, a, b in both), Decimal(0))
+    total = sum((b.number("patient_pays") - a.number("patient_pays") for _, a, b in both), Decimal(0))
     assert everyone[4:6] == [shown(total, sign=True), shown(per_visit(total, len(both)),
                                                           sign=True)]
 
@@ -450,9 +450,11 @@ def test_distribution_widens_its_buckets_and_keeps_the_count() -> None:
 
 def test_report_escapes_titles() -> None:
     nasty = PolicyTotals("p<1>", "<script>alert('x')</script>", "proposal", "EUR",
-                         decided=1, by_pathway={"<b>": 1}, reimbursed=Decimal("1.50"))
+                         decided=1, by_pathway={"<b>": 1}, roles={"reimbursed": "insurer"},
+                         amounts={"reimbursed": Decimal("1.50")}, indexes=(0,))
     other = PolicyTotals("p2", "fine", "in_force", "EUR", decided=1, by_pathway={"x": 1},
-                         reimbursed=Decimal("-2.00"))
+                         roles={"reimbursed": "insurer"},
+                         amounts={"reimbursed": Decimal("-2.00")}, indexes=(0,))
     pair = PairTotals("p<1>", "p2", "EUR")
     result = CompareResult(1, [nasty, other], [pair], input_name="<img src=x>")
     page = render_report(result)

@@ -270,8 +270,8 @@ def cases(program: ir.Program, what_if: dict[str, str] | None = None) -> st.Sear
 def _decision(d: Decision) -> tuple[object, ...]:
     p = d.policy
     return (d.id, (p.id, p.title, p.version, p.currency, p.status, p.source_documents),
-            d.pathway, d.rule, *(str(v) for v in (d.base, d.rate, d.reimbursed, d.flat_fee,
-                                                   d.patient_pays)),
+            d.pathway, d.rule, *(str(v) for v in (d.number("base"), d.number("rate"), d.number("reimbursed"), d.number("flat_fee"),
+                                                   d.number("patient_pays"))),
             d.path, d.overrides, d.trace, d.sources, decision_json(d))
 
 

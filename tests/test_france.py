@@ -66,10 +66,10 @@ def test_check_value_unreferred_cardiology(france: types.ModuleType, episode: Ma
 
 def test_decision_values_are_decimals(france: types.ModuleType, episode: Make) -> None:
     decision = france.decide(episode())
-    for value in (decision.base, decision.rate, decision.reimbursed, decision.flat_fee,
-                  decision.patient_pays):
+    for value in (decision.number("base"), decision.number("rate"), decision.number("reimbursed"), decision.number("flat_fee"),
+                  decision.number("patient_pays")):
         assert isinstance(value, Decimal)
-    assert decision.reimbursed == Decimal("19.00")
+    assert decision.number("reimbursed") == Decimal("19.00")
 
 
 # ---- every pathway rule -------------------------------------------------------------------

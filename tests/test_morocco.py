@@ -108,7 +108,7 @@ def test_status_quo_no_gatekeeping_for_every_visit(morocco: types.ModuleType) ->
 def test_status_quo_tnr_bases(morocco: types.ModuleType, specialty: str, base: str) -> None:
     for date in ("2006-01-01", "2015-03-01", "2023-01-15", "2026-02-01"):
         d = decide(morocco, episode(date=date, specialty=specialty))
-        assert d.base == Decimal(base)
+        assert d.number("base") == Decimal(base)
 
 
 @pytest.mark.parametrize(("fund", "rate", "gp", "specialist"), [
@@ -119,19 +119,19 @@ def test_status_quo_tnr_bases(morocco: types.ModuleType, specialty: str, base: s
 def test_status_quo_rate_per_fund(morocco: types.ModuleType, fund: str, rate: str, gp: str,
                                   specialist: str) -> None:
     d = decide(morocco, with_fund(episode(specialty="general_practice", fee="200.00"), fund))
-    assert d.rate == Decimal(rate)
-    assert d.reimbursed == Decimal(gp)
-    assert d.flat_fee == Decimal("0.00")
-    assert d.patient_pays == Decimal("200.00") - Decimal(gp)
+    assert d.number("rate") == Decimal(rate)
+    assert d.number("reimbursed") == Decimal(gp)
+    assert d.number("flat_fee") == Decimal("0.00")
+    assert d.number("patient_pays") == Decimal("200.00") - Decimal(gp)
     d = decide(morocco, with_fund(episode(specialty="cardiology", fee="300.00"), fund))
-    assert d.rate == Decimal(rate)
-    assert d.reimbursed == Decimal(specialist)
-    assert d.patient_pays == Decimal("300.00") - Decimal(specialist)
+    assert d.number("rate") == Decimal(rate)
+    assert d.number("reimbursed") == Decimal(specialist)
+    assert d.number("patient_pays") == Decimal("300.00") - Decimal(specialist)
 
 
 def test_status_quo_default_fund_is_cnss(morocco: types.ModuleType) -> None:
     d = decide(morocco, episode(specialty="general_practice"))
-    assert d.rate == Decimal("0.70")
+    assert d.number("rate") == Decimal("0.70")
     assert d.to_dict()["rate"] == "0.70"
     assert d.to_dict()["currency"] == "MAD"
 
@@ -141,17 +141,17 @@ def test_status_quo_ald_rate(morocco: types.ModuleType, fund: str) -> None:
     ep = with_fund(episode(specialty="endocrinology", chronic_condition=True,
                            for_chronic_condition=True, fee="150.00"), fund)
     d = decide(morocco, ep)
-    assert d.rate == Decimal("1.00")
-    assert d.reimbursed == Decimal("150.00")
-    assert d.patient_pays == Decimal("0.00")
+    assert d.number("rate") == Decimal("1.00")
+    assert d.number("reimbursed") == Decimal("150.00")
+    assert d.number("patient_pays") == Decimal("0.00")
 
 
 def test_status_quo_chronic_patient_outside_protocol_pays_fund_rate(
         morocco: types.ModuleType) -> None:
     d = decide(morocco, episode(specialty="dermatology", chronic_condition=True))
-    assert d.rate == Decimal("0.70")
+    assert d.number("rate") == Decimal("0.70")
     d = decide(morocco, episode(specialty="dermatology", for_chronic_condition=True))
-    assert d.rate == Decimal("0.70")
+    assert d.number("rate") == Decimal("0.70")
 
 
 def test_status_quo_ald_rate_is_a_what_if_parameter(morocco: types.ModuleType) -> None:
@@ -159,8 +159,8 @@ def test_status_quo_ald_rate_is_a_what_if_parameter(morocco: types.ModuleType) -
     ep = episode(specialty="cardiology", chronic_condition=True, for_chronic_condition=True)
     d = morocco.decide(ep, params)
     assert isinstance(d, Decision)
-    assert d.rate == Decimal("0.95")
-    assert d.reimbursed == Decimal("142.50")
+    assert d.number("rate") == Decimal("0.95")
+    assert d.number("reimbursed") == Decimal("142.50")
 
 
 def test_status_quo_rejects_episode_before_validity(morocco: types.ModuleType) -> None:
@@ -177,8 +177,8 @@ def test_status_quo_fee_below_reimbursement(morocco: types.ModuleType) -> None:
     # The contract's formula reimburses on the TNR, not on the fee: a fee below
     # the reimbursement leaves the patient a negative amount to pay.
     d = decide(morocco, episode(specialty="cardiology", fee="100.00"))
-    assert d.reimbursed == Decimal("105.00")
-    assert d.patient_pays == Decimal("-5.00")
+    assert d.number("reimbursed") == Decimal("105.00")
+    assert d.number("patient_pays") == Decimal("-5.00")
 
 
 # ---- proposal ---------------------------------------------------------------
@@ -246,12 +246,12 @@ def test_proposal_inside_pathway_is_covered_in_full(proposal: types.ModuleType,
     for fields in ({"declared_doctor": True, "with_declared_doctor": True},
                    {"emergency": True}, {"specialty": "gynecology"}):
         d = decide(proposal, with_fund(episode(fee="150.00", **fields), fund))
-        assert d.rate == Decimal("1.00")
+        assert d.number("rate") == Decimal("1.00")
     d = decide(proposal, with_fund(episode(declared_doctor=True, with_declared_doctor=True,
                                            specialty="general_practice", fee="100.00"), fund))
-    assert d.base == Decimal("80.00")
-    assert d.reimbursed == Decimal("80.00")
-    assert d.patient_pays == Decimal("20.00")
+    assert d.number("base") == Decimal("80.00")
+    assert d.number("reimbursed") == Decimal("80.00")
+    assert d.number("patient_pays") == Decimal("20.00")
 
 
 @pytest.mark.parametrize(("fund", "rate", "reimbursed"), [
@@ -263,17 +263,17 @@ def test_proposal_out_of_pathway_rate(proposal: types.ModuleType, fund: str, rat
                                       reimbursed: str) -> None:
     d = decide(proposal, with_fund(episode(specialty="cardiology", fee="300.00"), fund))
     assert d.pathway == "out_of_pathway"
-    assert d.base == Decimal("150.00")
-    assert d.rate == Decimal(rate)
-    assert d.reimbursed == Decimal(reimbursed)
-    assert d.flat_fee == Decimal("0.00")
-    assert d.patient_pays == Decimal("300.00") - Decimal(reimbursed)
+    assert d.number("base") == Decimal("150.00")
+    assert d.number("rate") == Decimal(rate)
+    assert d.number("reimbursed") == Decimal(reimbursed)
+    assert d.number("flat_fee") == Decimal("0.00")
+    assert d.number("patient_pays") == Decimal("300.00") - Decimal(reimbursed)
 
 
 def test_proposal_tnr_bases(proposal: types.ModuleType) -> None:
-    assert decide(proposal, episode(specialty="general_practice")).base == Decimal("80.00")
+    assert decide(proposal, episode(specialty="general_practice")).number("base") == Decimal("80.00")
     for specialty in ("cardiology", "pediatrics", "psychiatry", "gynecology"):
-        assert decide(proposal, episode(specialty=specialty)).base == Decimal("150.00")
+        assert decide(proposal, episode(specialty=specialty)).number("base") == Decimal("150.00")
 
 
 def test_proposal_assumptions_are_what_if_parameters(proposal: types.ModuleType) -> None:
@@ -281,16 +281,16 @@ def test_proposal_assumptions_are_what_if_parameters(proposal: types.ModuleType)
                                       "inside_pathway_rate": "0.90"})
     d = proposal.decide(episode(specialty="cardiology"), params)
     assert isinstance(d, Decision)
-    assert d.rate == Decimal("0.50")
+    assert d.number("rate") == Decimal("0.50")
     d = proposal.decide(episode(specialty="gynecology"), params)
     assert isinstance(d, Decision)
-    assert d.rate == Decimal("0.90")
+    assert d.number("rate") == Decimal("0.90")
     # a penalty above the fund's rate never gives a negative rate
     params = proposal.with_overrides({"out_of_pathway_penalty": "0.90"})
     d = proposal.decide(episode(specialty="cardiology"), params)
     assert isinstance(d, Decision)
-    assert d.rate == Decimal("0.00")
-    assert d.reimbursed == Decimal("0.00")
+    assert d.number("rate") == Decimal("0.00")
+    assert d.number("reimbursed") == Decimal("0.00")
 
 
 @pytest.mark.parametrize("fields", [
@@ -348,17 +348,17 @@ def test_same_population_through_both_policies(morocco: types.ModuleType,
         fee = Decimal(ep["visit"]["fee"])
         status_quo = decide(morocco, ep)
         assert status_quo.id == ep["id"]
-        assert status_quo.reimbursed + status_quo.patient_pays == fee
-        assert status_quo.reimbursed >= 0
+        assert status_quo.number("reimbursed") + status_quo.number("patient_pays") == fee
+        assert status_quo.number("reimbursed") >= 0
         assert (status_quo.pathway, status_quo.rule) == ("exempt", "no_gatekeeping")
         proposed = decide(proposal, ep)
         assert proposed.id == ep["id"]
-        assert proposed.reimbursed + proposed.patient_pays == fee
-        assert proposed.reimbursed >= 0
-        assert proposed.base == status_quo.base
+        assert proposed.number("reimbursed") + proposed.number("patient_pays") == fee
+        assert proposed.number("reimbursed") >= 0
+        assert proposed.number("base") == status_quo.number("base")
         pathways.add(proposed.pathway)
         if proposed.pathway == "out_of_pathway":
-            assert proposed.rate < status_quo.rate
+            assert proposed.number("rate") < status_quo.number("rate")
         else:
-            assert proposed.rate == Decimal("1.00")
+            assert proposed.number("rate") == Decimal("1.00")
     assert pathways == {"coordinated", "direct_access", "exempt", "out_of_pathway"}

@@ -134,11 +134,11 @@ def test_priority_order(nhs: types.ModuleType, fields: dict[str, Any], rule: str
 ])
 def test_covered_visit_is_free(nhs: types.ModuleType, fields: dict[str, Any]) -> None:
     d = decide(nhs, episode(fee="87.35", **fields))
-    assert d.base == Decimal("87.35")
-    assert d.rate == Decimal("1.00")
-    assert d.flat_fee == Decimal("0.00")
-    assert d.reimbursed == Decimal("87.35")
-    assert d.patient_pays == Decimal("0.00")
+    assert d.number("base") == Decimal("87.35")
+    assert d.number("rate") == Decimal("1.00")
+    assert d.number("flat_fee") == Decimal("0.00")
+    assert d.number("reimbursed") == Decimal("87.35")
+    assert d.number("patient_pays") == Decimal("0.00")
 
 
 @pytest.mark.parametrize("fields", [
@@ -150,10 +150,10 @@ def test_covered_visit_is_free(nhs: types.ModuleType, fields: dict[str, Any]) ->
 def test_not_covered_visit_is_private(nhs: types.ModuleType, fields: dict[str, Any]) -> None:
     d = decide(nhs, episode(fee="120.00", **fields))
     assert d.pathway == "not_covered"
-    assert d.base == Decimal("120.00")
-    assert d.rate == Decimal("0.00")
-    assert d.reimbursed == Decimal("0.00")
-    assert d.patient_pays == Decimal("120.00")
+    assert d.number("base") == Decimal("120.00")
+    assert d.number("rate") == Decimal("0.00")
+    assert d.number("reimbursed") == Decimal("0.00")
+    assert d.number("patient_pays") == Decimal("120.00")
     assert d.to_dict()["rate"] == "0.00"
 
 
@@ -171,9 +171,9 @@ def test_not_covered_visit_is_private(nhs: types.ModuleType, fields: dict[str, A
 def test_dental_charge_by_date(nhs: types.ModuleType, date: str, charge: str) -> None:
     d = decide(nhs, episode(date=date, specialty="dentistry", fee="75.00"))
     assert d.pathway == "direct_access"
-    assert d.flat_fee == Decimal(charge)
-    assert d.reimbursed == Decimal("75.00") - Decimal(charge)
-    assert d.patient_pays == Decimal(charge)
+    assert d.number("flat_fee") == Decimal(charge)
+    assert d.number("reimbursed") == Decimal("75.00") - Decimal(charge)
+    assert d.number("patient_pays") == Decimal(charge)
 
 
 @pytest.mark.parametrize("fields", [
@@ -183,21 +183,21 @@ def test_dental_charge_by_date(nhs: types.ModuleType, date: str, charge: str) ->
 ])
 def test_dental_charge_exemptions(nhs: types.ModuleType, fields: dict[str, Any]) -> None:
     d = decide(nhs, episode(specialty="dentistry", fee="75.00", **fields))
-    assert d.flat_fee == Decimal("0.00")
-    assert d.reimbursed == Decimal("75.00")
-    assert d.patient_pays == Decimal("0.00")
+    assert d.number("flat_fee") == Decimal("0.00")
+    assert d.number("reimbursed") == Decimal("75.00")
+    assert d.number("patient_pays") == Decimal("0.00")
 
 
 def test_dental_charge_from_age_18(nhs: types.ModuleType) -> None:
     d = decide(nhs, episode(specialty="dentistry", age=18, date="2025-06-10"))
-    assert d.flat_fee == Decimal("27.40")
+    assert d.number("flat_fee") == Decimal("27.40")
 
 
 def test_dental_charge_above_fee_never_negative(nhs: types.ModuleType) -> None:
     d = decide(nhs, episode(specialty="dentistry", fee="20.00"))
-    assert d.flat_fee == Decimal("27.40")
-    assert d.reimbursed == Decimal("0.00")
-    assert d.patient_pays == Decimal("20.00")
+    assert d.number("flat_fee") == Decimal("27.40")
+    assert d.number("reimbursed") == Decimal("0.00")
+    assert d.number("patient_pays") == Decimal("20.00")
 
 
 def test_no_flat_fee_outside_dentistry(nhs: types.ModuleType) -> None:
@@ -205,7 +205,7 @@ def test_no_flat_fee_outside_dentistry(nhs: types.ModuleType) -> None:
         if specialty == "dentistry":
             continue
         d = decide(nhs, episode(specialty=specialty, declared_doctor=True, referred=True))
-        assert d.flat_fee == Decimal("0.00")
+        assert d.number("flat_fee") == Decimal("0.00")
 
 
 def test_rejects_episode_before_validity(nhs: types.ModuleType) -> None:
@@ -227,8 +227,8 @@ def test_rejects_episode_before_validity(nhs: types.ModuleType) -> None:
 def test_sight_test_eligible(nhs: types.ModuleType, fields: dict[str, Any]) -> None:
     d = decide(nhs, episode(specialty="ophthalmology", fee="25.00", **fields))
     assert (d.pathway, d.rule) == ("direct_access", "sight_test")
-    assert d.reimbursed == Decimal("25.00")
-    assert d.patient_pays == Decimal("0.00")
+    assert d.number("reimbursed") == Decimal("25.00")
+    assert d.number("patient_pays") == Decimal("0.00")
 
 
 @pytest.mark.parametrize("fields", [
@@ -240,8 +240,8 @@ def test_sight_test_eligible(nhs: types.ModuleType, fields: dict[str, Any]) -> N
 def test_sight_test_not_eligible(nhs: types.ModuleType, fields: dict[str, Any]) -> None:
     d = decide(nhs, episode(specialty="ophthalmology", fee="25.00", **fields))
     assert (d.pathway, d.rule) == ("not_covered", "referral_required")
-    assert d.reimbursed == Decimal("0.00")
-    assert d.patient_pays == Decimal("25.00")
+    assert d.number("reimbursed") == Decimal("0.00")
+    assert d.number("patient_pays") == Decimal("25.00")
 
 
 # ---- constraint ------------------------------------------------------------------

@@ -16,22 +16,24 @@ The runtime holds no global state.
 from .abi import ABI_VERSION, GENERATED_IMPORTS
 from .batch import BatchStats, DecisionWriter, Rejection, decide_stream, decision_json
 from .lines import Unreadable, json_safe, parse_episode, read_episodes
-from .decision import Decision, PolicyMeta
+from .decision import OUTPUT_KINDS, ROLES, Decision, OutputField, PolicyMeta
 from .episode import (bad_date, bad_enum, bad_value, broken_constraint, episode_id, field_error,
                       missing_field, money_missing, not_an_object, out_of_range, outside_validity,
-                      unknown_field)
+                      unknown_field, wrong_currency)
 from .errors import EpisodeError, OverrideError, PolicyGap, one_line, shown
-from .money import MAX_AMOUNT, ROUNDING, format_money, format_rate, to_money, to_rate
+from .money import (MAX_AMOUNT, MINOR_UNITS, ROUNDING, format_money, format_rate, to_money, to_rate,
+                    unit_of, unit_text)
 from .params import ParamSpec, apply_overrides, split_name
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
     "ABI_VERSION", "BatchStats", "Decision", "DecisionWriter", "EpisodeError",
-    "GENERATED_IMPORTS", "MAX_AMOUNT", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
+    "GENERATED_IMPORTS", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS", "OutputField", "ROLES",
+    "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
     "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
     "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",
-    "split_name", "to_money", "to_rate", "unknown_field",
+    "split_name", "to_money", "to_rate", "unit_of", "unit_text", "unknown_field", "wrong_currency",
 ]

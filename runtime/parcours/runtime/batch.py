@@ -51,24 +51,57 @@ def decision_json(decision: Decision) -> str:
     return json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
-def _money(amount: Decimal) -> str:
-    text = str(amount)
-    return text if len(text) > 3 and text[-3] == "." else format_money(amount)
+def _money_text(decimals: int) -> Callable[[object], str]:
+    """The JSON text of an amount with `decimals` places: `str` when it already has them."""
+    def text(amount: object) -> str:
+        assert type(amount) is Decimal
+        plain = str(amount)
+        if len(plain) > decimals + 1 and plain[-decimals - 1] == ".":
+            return '"' + plain + '"'
+        return '"' + format_money(amount, decimals) + '"'
+
+    def whole(amount: object) -> str:
+        assert type(amount) is Decimal
+        return '"' + format_money(amount, 0) + '"'
+    return text if decimals > 0 else whole
+
+
+def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
+    if kind == "bool":
+        return lambda value: "true" if value else "false"
+    if kind == "int":
+        return lambda value: str(int(value))  # type: ignore[call-overload]
+    return lambda value: json_safe(json.dumps(policy.json_value(kind, value), ensure_ascii=False))
 
 
 class DecisionWriter:
     """`decision_json`, byte for byte, with the parts that repeat across decisions cached.
 
     Per instance (one stream), never global: the head of each policy, the
-    pathway/rule fragment, formatted rates and each path's sources.  Decisions
-    with a trace or overrides take the plain route.
+    pathway/rule fragment, each output's `,"name":` prefix and formatter, formatted
+    rates and each path's sources.  Decisions with a trace or overrides take the plain
+    route.
     """
 
     def __init__(self) -> None:
-        self._policies: dict[int, tuple[PolicyMeta, str, str]] = {}
+        self._policies: dict[int, tuple[PolicyMeta, str, str,
+                                        tuple[tuple[str, Callable[[object], str] | None], ...]]] = {}
         self._middles: dict[tuple[str, str, str], str] = {}
-        self._rates: dict[Decimal, str] = {}
+        self._rates: dict[object, str] = {}
         self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
+
+    def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str,
+                                                     tuple[tuple[str, Callable[[object], str] | None], ...]]:
+        head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
+                         + encode_basestring(policy.version) + ",")
+        money = _money_text(policy.decimals)
+        parts: list[tuple[str, Callable[[object], str] | None]] = []
+        for spec in policy.outputs:
+            prefix = json_safe("," + encode_basestring(spec.name) + ":")
+            # None: a rate, formatted through the writer's cache
+            parts.append((prefix, money if spec.kind == "money" else None if spec.kind == "rate"
+                          else _other_text(policy, spec.kind)))
+        return (policy, head, policy.currency, tuple(parts))
 
     def __call__(self, decision: Decision) -> str:
         if decision.trace is not None or decision.overrides:
@@ -76,21 +109,15 @@ class DecisionWriter:
         policy = decision.policy
         cached = self._policies.get(id(policy))
         if cached is None or cached[0] is not policy:
-            head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
-                             + encode_basestring(policy.version) + ",")
-            cached = (policy, head, policy.currency)
-            self._policies[id(policy)] = cached
-        _, head, currency = cached
+            cached = self._policies[id(policy)] = self._policy(policy)
+        _, head, currency, parts = cached
         key = (decision.pathway, decision.rule, currency)
         middle = self._middles.get(key)
         if middle is None:
             middle = json_safe('"pathway":' + encode_basestring(decision.pathway) + ',"rule":'
                                + encode_basestring(decision.rule) + ',"currency":'
-                               + encode_basestring(currency) + ',"base":"')
+                               + encode_basestring(currency))
             self._middles[key] = middle
-        rate = self._rates.get(decision.rate)
-        if rate is None:
-            rate = self._rates[decision.rate] = format_rate(decision.rate)
         source_key = (id(policy), decision.path)
         sources = self._sources.get(source_key)
         if sources is None:
@@ -98,12 +125,20 @@ class DecisionWriter:
                                            separators=(",", ":")))
             self._sources[source_key] = sources
         ident = decision.id
-        first = ('{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
-                             else json_safe(json.dumps(ident, ensure_ascii=False))))
-        return (first + head + middle + _money(decision.base) + '","rate":"' + rate
-                + '","reimbursed":"' + _money(decision.reimbursed) + '","flat_fee":"'
-                + _money(decision.flat_fee) + '","patient_pays":"'
-                + _money(decision.patient_pays) + '","sources":' + sources + "}")
+        pieces = ['{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
+                              else json_safe(json.dumps(ident, ensure_ascii=False))) + head + middle]
+        rates = self._rates
+        for (prefix, text), value in zip(parts, decision.values):
+            if text is None:
+                rate = rates.get(value)
+                if rate is None:
+                    assert type(value) is Decimal
+                    rate = rates[value] = '"' + format_rate(value) + '"'
+                pieces.append(prefix + rate)
+            else:
+                pieces.append(prefix + text(value))
+        pieces.append(',"sources":' + sources + "}")
+        return "".join(pieces)
 
 
 def decide_stream(decide: Decide, lines: Iterable[bytes | str], write: Callable[[str], object],

@@ -1,19 +1,40 @@
-"""Decisions: the contract's output object, built by generated modules."""
+"""Decisions: the contract's output object, built by generated modules.
+
+A policy declares the shape of its decisions (`decision { … }`): the pathways and the
+outputs, each with a kind and, for money, an optional role (`totals insurer` /
+`totals patient`).  `PolicyMeta.outputs` carries that shape; a `Decision` holds the
+outputs' values in the declared order.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from .money import format_money, format_rate
 from .trace import Trace
 
+# The kinds of a declared output, as a decision writes them: money and rates as decimal
+# strings, ints as JSON numbers, bools as JSON true/false, enum members and dates as strings.
+OUTPUT_KINDS = ("money", "rate", "int", "bool", "enum", "date")
+ROLES = ("insurer", "patient")
+
+
+class OutputField(NamedTuple):
+    """One declared output: its name, kind (`OUTPUT_KINDS`), role (`ROLES` or "") and note."""
+
+    name: str
+    kind: str
+    role: str = ""
+    note: str = ""
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyMeta:
-    """What every decision of one compiled policy shares."""
+    """What every decision of one compiled policy shares, its declared shape included."""
 
     id: str
     title: str
@@ -22,27 +43,75 @@ class PolicyMeta:
     status: str
     sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]]  # path → documents
     source_documents: dict[str, str]  # document → title ("" when none)
+    pathways: tuple[str, ...] = ()
+    outputs: tuple[OutputField, ...] = ()
+    decimals: int = 2  # the currency's minor unit: digits after the point
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {o.name: i for i, o in enumerate(self.outputs)})
+
+    def total(self, role: str) -> str | None:
+        """The name of the money output that totals `role` ("insurer", "patient"), if any."""
+        return next((o.name for o in self.outputs if o.role == role), None)
+
+    def money_outputs(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outputs if o.kind == "money")
+
+    def totalled(self) -> tuple[tuple[str, str], ...]:
+        """What tools total, as (output, role): the outputs marked `totals insurer` and
+        `totals patient`, in that order; without either, every money output (role "");
+        () when the policy has no money output."""
+        roles = tuple((name, role) for role in ROLES
+                      if (name := self.total(role)) is not None)
+        return roles or tuple((name, "") for name in self.money_outputs())
+
+    def json_value(self, kind: str, value: object) -> object:
+        """An output's value as the decision's JSON holds it."""
+        if kind == "money":
+            assert isinstance(value, Decimal)
+            return format_money(value, self.decimals)
+        if kind == "rate":
+            assert isinstance(value, Decimal)
+            return format_rate(value)
+        if kind == "date":
+            assert isinstance(value, date)
+            return value.isoformat()
+        return value
 
 
 class Decision(NamedTuple):
-    """One episode's decision (contract v1); `to_dict()` gives its JSON object.
+    """One episode's decision; `to_dict()` gives its JSON object.
 
     A named tuple, because generated modules build one per episode and
-    ``tuple.__new__`` is the cheapest way to do it.
+    ``tuple.__new__`` is the cheapest way to do it.  `values` holds the declared
+    outputs in the order of `policy.outputs`.
     """
 
     id: object
     policy: PolicyMeta
     pathway: str
     rule: str
-    base: Decimal
-    rate: Decimal
-    reimbursed: Decimal
-    flat_fee: Decimal
-    patient_pays: Decimal
+    values: tuple[object, ...]
     path: tuple[int, ...]  # the rule's and each output branch's index, then the period
     overrides: tuple[tuple[str, str], ...] = ()
     trace: Trace | None = None
+
+    def value(self, name: str) -> object:
+        """The value of the declared output `name` (KeyError for an undeclared one)."""
+        return self.values[self.policy.index[name]]
+
+    def number(self, name: str) -> Decimal:
+        """The value of a money or rate output, as a Decimal (TypeError for another kind)."""
+        found = self.values[self.policy.index[name]]
+        if type(found) is not Decimal:
+            raise TypeError(f"output {name} is not an amount or a rate")
+        return found
+
+    @property
+    def outputs(self) -> dict[str, object]:
+        """Every declared output by name, in declared order."""
+        return {o.name: v for o, v in zip(self.policy.outputs, self.values)}
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -54,20 +123,18 @@ class Decision(NamedTuple):
         return tuple(seen)
 
     def to_dict(self) -> dict[str, object]:
+        policy = self.policy
         out: dict[str, object] = {
             "id": self.id,
-            "policy": self.policy.id,
-            "policy_version": self.policy.version,
+            "policy": policy.id,
+            "policy_version": policy.version,
             "pathway": self.pathway,
             "rule": self.rule,
-            "currency": self.policy.currency,
-            "base": format_money(self.base),
-            "rate": format_rate(self.rate),
-            "reimbursed": format_money(self.reimbursed),
-            "flat_fee": format_money(self.flat_fee),
-            "patient_pays": format_money(self.patient_pays),
-            "sources": list(self.sources),
+            "currency": policy.currency,
         }
+        for spec, value in zip(policy.outputs, self.values):
+            out[spec.name] = policy.json_value(spec.kind, value)
+        out["sources"] = list(self.sources)
         if self.overrides:
             out["overrides"] = dict(self.overrides)
         if self.trace is not None:

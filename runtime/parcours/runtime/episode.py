@@ -60,6 +60,20 @@ def outside_validity(episode_id: object, day: date, start: date,
     return EpisodeError(episode_id, "date", f"{day} is outside the policy's validity ({span})")
 
 
+def wrong_currency(episode_id: object, episode: Mapping[str, object], policy: str,
+                   currency: str) -> EpisodeError | None:
+    """The rejection of an episode whose optional top-level `currency` is not the policy's
+    (None when it agrees): `episode in MAD, policy nhs decides in GBP`."""
+    given = episode.get("currency")
+    if given == currency:
+        return None
+    if type(given) is not str:
+        return EpisodeError(episode_id, "currency", "expected a currency code such as "
+                            f"{quoted(currency)}, got {describe(given)}")
+    return EpisodeError(episode_id, "currency",
+                        f"episode in {shown(given)}, policy {policy} decides in {currency}")
+
+
 def unknown_field(episode_id: object, section: Mapping[str, object], allowed: Collection[str],
                   prefix: str) -> EpisodeError:
     extra = sorted(str(k) for k in section if k not in allowed)

@@ -1,4 +1,4 @@
-"""Exact money and rates: Decimal only, two decimals for money, named rounding."""
+"""Exact money and rates: Decimal only, money to its currency's minor unit, named rounding."""
 
 from __future__ import annotations
 
@@ -9,6 +9,30 @@ from .errors import EpisodeError, quoted, shown
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# The minor units of currencies (ISO 4217), the one definition: how many decimals an amount
+# in the currency has.  Policy literals, episode amounts, overrides and decisions all follow it.
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(("EUR", "MAD", "GBP", "USD", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK",
+                     "DKK", "PLN", "CZK", "HUF", "RON", "BGN", "TRY", "EGP", "DZD", "ZAR",
+                     "NGN", "KES", "GHS", "INR", "PKR", "BRL", "MXN", "ARS", "CNY", "HKD",
+                     "SGD", "ILS", "SAR", "AED", "QAR", "RUB", "UAH", "THB", "MYR", "PHP",
+                     "LBP", "MRU"), 2),
+    **dict.fromkeys(("TND", "KWD", "JOD", "BHD", "OMR", "LYD", "IQD"), 3),
+    **dict.fromkeys(("JPY", "KRW", "XOF", "XAF", "XPF", "CLP", "ISK", "VND", "UGX", "RWF",
+                     "GNF", "KMF", "DJF", "PYG", "VUV"), 0),
+}
+
+
+def unit_of(decimals: int) -> Decimal:
+    """The smallest amount of a currency with `decimals` minor digits: 0.01, 0.001, 1."""
+    return Decimal(1).scaleb(-decimals)
+
+
+def unit_text(decimals: int, currency: str = "") -> str:
+    """The unit as it reads in a message: `0.01 EUR`, `0.001 TND`, `1 JPY`."""
+    return f"{unit_of(decimals)} {currency}".rstrip()
+
+
 # The money limit, the one definition: an amount is below it (inputs, overrides, policy
 # literals; the generated modules' fast path and the verifier's domains derive from it).
 MAX_AMOUNT = Decimal("1000000000")
@@ -66,8 +90,10 @@ def parse_decimal(value: object) -> Decimal | None:
     return result if result.is_finite() else None
 
 
-def to_money(value: object, episode_id: object, field: str) -> Decimal:
-    """A non-negative amount exact to the cent, or an EpisodeError naming the field."""
+def to_money(value: object, episode_id: object, field: str, decimals: int = 2,
+             currency: str = "") -> Decimal:
+    """A non-negative amount exact to the currency's unit (`decimals` places, 2: the cent),
+    or an EpisodeError naming the field."""
     amount = parse_decimal(value)
     if amount is None:
         if value is None:
@@ -78,10 +104,11 @@ def to_money(value: object, episode_id: object, field: str) -> Decimal:
         raise EpisodeError(episode_id, field, f"an amount cannot be negative ({shown(amount)})")
     if amount >= MAX_AMOUNT:
         raise EpisodeError(episode_id, field, f"amount {shown(amount)} is out of range")
-    cents = amount.quantize(CENT)
-    if cents != amount:
-        raise EpisodeError(episode_id, field, f"amount {shown(amount)} has fractions of a cent")
-    return cents.copy_abs()  # "-0.00" is zero
+    units = amount.quantize(CENT if decimals == 2 else unit_of(decimals))
+    if units != amount:
+        raise EpisodeError(episode_id, field, f"amount {shown(amount)} has fractions of the "
+                           f"currency's unit ({unit_text(decimals, currency)})")
+    return units.copy_abs()  # "-0.00" is zero
 
 
 def to_rate(value: object, episode_id: object, field: str) -> Decimal:
@@ -93,8 +120,9 @@ def to_rate(value: object, episode_id: object, field: str) -> Decimal:
     return rate.copy_abs()  # "-0" is zero
 
 
-def format_money(amount: Decimal) -> str:
-    return f"{amount:.2f}"
+def format_money(amount: Decimal, decimals: int = 2) -> str:
+    """The amount with its currency's number of decimals: `5.95` (EUR), `15.500` (TND)."""
+    return f"{amount:.{decimals}f}"
 
 
 def format_rate(rate: Decimal) -> str:

@@ -8,10 +8,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from .errors import OverrideError, one_line, shown
-from .money import CENT, MAX_AMOUNT, parse_decimal
+from .money import CENT, MAX_AMOUNT, format_money, parse_decimal, unit_of
 
 _INT_TEXT = re.compile(r"-?[0-9]+").fullmatch
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
@@ -29,6 +30,7 @@ class ParamSpec:
     members: tuple[str, ...] = ()  # an enum value: its members
     low: int | None = None
     high: int | None = None
+    decimals: int = 2  # money: the currency's minor unit
 
 
 class HasOverrides(Protocol):
@@ -72,9 +74,12 @@ def parse_value(spec: ParamSpec, text: str) -> object:
         if number is None or not 0 <= number <= 1:
             raise OverrideError(f"{given}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
         return number.copy_abs()  # "-0" is zero
-    if number is None or number < 0 or number >= MAX_AMOUNT or number.quantize(CENT) != number:
-        raise OverrideError(f"{given}: {spec.name} is an amount exact to the cent, e.g. 25.00")
-    return number.quantize(CENT).copy_abs()
+    unit = CENT if spec.decimals == 2 else unit_of(spec.decimals)
+    if number is None or number < 0 or number >= MAX_AMOUNT or number.quantize(unit) != number:
+        example = format_money(Decimal(25), spec.decimals)
+        raise OverrideError(f"{given}: {spec.name} is an amount exact to the currency's unit "
+                            f"({unit}), e.g. {example}")
+    return number.quantize(unit).copy_abs()
 
 
 def split_name(name: str) -> tuple[str, str | None]:

@@ -19,8 +19,15 @@ from .. import ir
 from .regions import (Domain, Evaluator, Region, Symbolic, Undecided, describe, example, json_value,
                       periods, scale, unscale)
 
-FIELDS = ("pathway", "rule", "base", "rate", "flat_fee", "reimbursed", "patient_pays")
+FIELDS = ("pathway", "rule")  # then every output either decision declares (`decision_fields`)
 UNDECIDED = "(undecided)"
+NOT_DECLARED = "(not declared)"
+
+
+def decision_fields(old: ir.Program, new: ir.Program) -> tuple[str, ...]:
+    """The fields compared: the pathway, the rule, then the declared outputs of both."""
+    names = [o.name for o in old.decision.outputs] + [o.name for o in new.decision.outputs]
+    return FIELDS + tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +92,18 @@ def _fixed_samples(program_inputs: list[ir.InputDef], region: Region) -> list[di
     return samples
 
 
-def _fields(ev: Evaluator) -> dict[str, object]:
+def _fields(ev: Evaluator, fields: tuple[str, ...]) -> dict[str, object]:
     try:
         rule = ev.p.rules[ev.rule_index()]
         out: dict[str, object] = {"pathway": rule.pathway, "rule": rule.name}
-        for name in FIELDS[2:]:
-            output = ev.p.output(name)
-            out[name] = ev.value(ir.OutputRef(name, output.type))
+        declared = {o.name: o for o in ev.p.outputs}
+        for name in fields[2:]:
+            output = declared.get(name)
+            out[name] = (NOT_DECLARED if output is None
+                         else ev.value(ir.OutputRef(name, output.type)))
         return out
     except Undecided:
-        return {name: UNDECIDED for name in FIELDS}
+        return {name: UNDECIDED for name in fields}
 
 
 def _decide_all(ev: Evaluator) -> bool:
@@ -115,6 +124,7 @@ def diff(old: ir.Program, new: ir.Program, limit: int = 50) -> DiffResult:
     inputs = list(old.inputs) + [i for i in new.inputs
                                  if i.path not in {j.path for j in old.inputs}]
     start = joint_root(old, new)
+    names = decision_fields(old, new)
     raw: list[tuple[Region, tuple[tuple[str, str, str], ...], dict[str, object]]] = []
     count = 0
 
@@ -127,7 +137,10 @@ def diff(old: ir.Program, new: ir.Program, limit: int = 50) -> DiffResult:
             if _decide_all(side):
                 rule = side.p.rules[side.rule_index()]
                 fields.update(pathway=rule.pathway, rule=rule.name)
-                for name in FIELDS[2:]:
+                for name in names[2:]:
+                    if name not in side.ix.outputs:
+                        fields[name] = NOT_DECLARED
+                        continue
                     try:
                         fields[name] = side.value(ir.OutputRef(name, side.ix.outputs[name].type))
                     except Symbolic:
@@ -135,22 +148,22 @@ def diff(old: ir.Program, new: ir.Program, limit: int = 50) -> DiffResult:
                     except Undecided:
                         fields[name] = UNDECIDED
             else:
-                fields = {name: UNDECIDED for name in FIELDS}
+                fields = {name: UNDECIDED for name in names}
             values.append(fields)
         a, b = values
-        changed = tuple((f, _text(a[f]), _text(b[f])) for f in FIELDS
+        changed = tuple((f, _text(a[f]), _text(b[f])) for f in names
                         if a[f] != b[f] or a[f] is Symbolic)
         if not changed:
             return (), {}
-        if all(a[f] is not Symbolic and b[f] is not Symbolic for f in FIELDS):
+        if all(a[f] is not Symbolic and b[f] is not Symbolic for f in names):
             return changed, {}
         for sample in _fixed_samples(inputs, ev.r):
             sub = ev.r
             for path, units in sample.items():
                 sub = sub.with_domain(path, (units, units))
-            sa = _fields(sides[0].narrow(sub))
-            sb = _fields(sides[1].narrow(sub))
-            changed = tuple((f, _text(sa[f]), _text(sb[f])) for f in FIELDS if sa[f] != sb[f])
+            sa = _fields(sides[0].narrow(sub), names)
+            sb = _fields(sides[1].narrow(sub), names)
+            changed = tuple((f, _text(sa[f]), _text(sb[f])) for f in names if sa[f] != sb[f])
             if changed:
                 return changed, sample
         return (), {}

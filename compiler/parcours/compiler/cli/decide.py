@@ -7,10 +7,15 @@ from decimal import Decimal
 
 import click
 
-from parcours.runtime import Decision, decide_stream
+from parcours.runtime import Decision, PolicyMeta, decide_stream
 
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load_engine,
                      open_in, open_out, parse_sets)
+
+
+def totalled(policy: PolicyMeta) -> tuple[tuple[str, str], ...]:
+    """What a summary totals, as (output, label): see `PolicyMeta.totalled`."""
+    return tuple((name, name.replace("_", " ")) for name, _ in policy.totalled())
 
 
 class Summary:
@@ -18,21 +23,33 @@ class Summary:
 
     def __init__(self) -> None:
         self.by_pathway: dict[str, int] = {}
-        self.reimbursed = Decimal(0)
-        self.patient_pays = Decimal(0)
+        self.totals: dict[str, Decimal] = {}
+        self.outputs: tuple[tuple[str, str], ...] = ()
+        self.indexes: tuple[int, ...] = ()
+        self.policy: PolicyMeta | None = None
 
     def add(self, decision: Decision) -> None:
         self.by_pathway[decision.pathway] = self.by_pathway.get(decision.pathway, 0) + 1
-        self.reimbursed += decision.reimbursed
-        self.patient_pays += decision.patient_pays
+        if decision.policy is not self.policy:
+            self.policy = decision.policy
+            self.outputs = totalled(decision.policy)
+            self.indexes = tuple(decision.policy.index[name] for name, _ in self.outputs)
+        totals = self.totals
+        for (name, _), index in zip(self.outputs, self.indexes):
+            totals[name] = totals.get(name, Decimal(0)) + decision.values[index]  # type: ignore[operator]
 
-    def render(self, policy: str, currency: str) -> str:
+    def render(self, policy: str, currency: str, decimals: int = 2,
+               outputs: tuple[tuple[str, str], ...] | None = None) -> str:
         total = sum(self.by_pathway.values())
         lines = [f"{policy}: {total} decisions"]
         for pathway, count in sorted(self.by_pathway.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {pathway:<16} {count:>8}  {100 * count / max(total, 1):5.1f}%")
-        lines.append(f"  reimbursed   {self.reimbursed:>14.2f} {currency}")
-        lines.append(f"  patient pays {self.patient_pays:>14.2f} {currency}")
+        shown = self.outputs if outputs is None else outputs
+        for name, label in shown:
+            amount = self.totals.get(name, Decimal(0))
+            lines.append(f"  {label:<12} {amount:>14.{decimals}f} {currency}")
+        if not shown:
+            lines.append("  no money output to total")
         return "\n".join(lines)
 
 
@@ -65,5 +82,6 @@ def decide(policy: str, input_path: str, output_path: str | None, explain: bool,
                               totals.add if summary else None)
     click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
     if summary:
-        click.echo(totals.render(module.POLICY.id, module.POLICY.currency), err=True)
+        meta: PolicyMeta = module.POLICY
+        click.echo(totals.render(meta.id, meta.currency, meta.decimals, totalled(meta)), err=True)
     raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)

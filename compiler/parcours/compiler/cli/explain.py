@@ -67,12 +67,17 @@ def _is_file(text: str) -> bool:
 def explanation(decision: Decision) -> str:
     """The decision's head line and amounts, then its trace."""
     d = decision.to_dict()
+    policy = decision.policy
+    values = []
+    for spec in policy.outputs:  # the declared outputs, in order; amounts with their currency
+        value = d[spec.name]
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        values.append(f"{spec.name} {text}" + (f" {policy.currency}" if spec.kind == "money"
+                                                else ""))
     head = [
-        f"{decision.policy.title} ({decision.policy.id}, {decision.policy.status})",
+        f"{policy.title} ({policy.id}, {policy.status})",
         one_line(f"episode {shown(decision.id)}: {decision.pathway} by rule {decision.rule}"),
-        f"  base {d['base']} {decision.policy.currency} × rate {d['rate']}"
-        f" − flat fee {d['flat_fee']} = reimbursed {d['reimbursed']};"
-        f" patient pays {d['patient_pays']}",
+        one_line("  " + "; ".join(values)),
     ]
     if decision.overrides:
         head.append("  what-if: " + ", ".join(f"{k}={v}" for k, v in decision.overrides))

@@ -18,7 +18,7 @@ from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, assert_never
 
-from parcours.runtime import ParamSpec, PolicyMeta, StepInfo
+from parcours.runtime import MINOR_UNITS, OutputField, ParamSpec, PolicyMeta, StepInfo
 
 from .. import ir
 
@@ -104,8 +104,9 @@ def _spec(name: str, type_: ir.Type, field: str, dated: bool,
           keys: tuple[str, ...] = ()) -> ParamSpec:
     members = type_.members if isinstance(type_, ir.EnumT) else ()
     low, high = (type_.low, type_.high) if isinstance(type_, ir.IntT) else (None, None)
+    decimals = MINOR_UNITS[type_.currency] if isinstance(type_, ir.MoneyT) else 2
     return ParamSpec(name, kind(type_), field, dated, keys=keys, members=members, low=low,
-                     high=high)
+                     high=high, decimals=decimals)
 
 
 # ---- explanations and sources ----------------------------------------------------
@@ -186,4 +187,9 @@ def policy_meta(program: ir.Program,
     p = program.policy
     return PolicyMeta(id=p.id, title=p.title, version=p.version, currency=p.currency,
                       status=p.status, sources_of=sources_of,
-                      source_documents={s.document: s.title or "" for s in program.sources})
+                      source_documents={s.document: s.title or "" for s in program.sources},
+                      pathways=program.decision.pathways,
+                      outputs=tuple(OutputField(o.name, kind(o.type),
+                                                o.role.value if o.role else "", o.note)
+                                    for o in program.decision.outputs),
+                      decimals=MINOR_UNITS[p.currency])

@@ -48,6 +48,7 @@ class InterpretedPolicy:
         cites = Citations(program, starts)
         self._rule_infos = cites.rule_infos()
         self._rule_names = tuple(r.name for r in program.rules)
+        self._declared = tuple(o.name for o in program.decision.outputs)
         rule_sources = cites.rule_sources()
         self._branch_infos = {}
         branch_sources = []
@@ -61,6 +62,8 @@ class InterpretedPolicy:
                 per_branch[index][period] for per_branch, index in zip(branch_sources, path[1:]))
 
         self.POLICY: PolicyMeta = policy_meta(program, sources_of)
+        self.OUTPUTS = self.POLICY.outputs
+        self.PATHWAYS = self.POLICY.pathways
         self._constraint_text = {
             c.name: (_first_input(c.requirement),
                      f"{ir.format_expr(c.condition)} requires {ir.format_expr(c.requirement)}")
@@ -92,8 +95,8 @@ class InterpretedPolicy:
                 + (env.period,))
         trace = Trace(self._steps(outcome, env)) if explain else None
         return Decision(episode_id, self.POLICY, env.pathway, self._rule_names[outcome.rule],
-                        out["base"], out["rate"], out["reimbursed"], out["flat_fee"],  # type: ignore[arg-type]
-                        out["patient_pays"], path, params.overrides, trace)  # type: ignore[arg-type]
+                        tuple(out[name] for name in self._declared), path, params.overrides,
+                        trace)
 
     def _steps(self, outcome: Outcome, env: Env) -> tuple[Step, ...]:
         steps = rule_steps(self._rule_infos, outcome.rule_conditions,  # type: ignore[arg-type]
@@ -109,7 +112,7 @@ def as_module(program: ir.Program) -> types.ModuleType:
     policy = InterpretedPolicy(program)
     module = types.ModuleType(f"parcours_interpreted_{program.policy.id}",
                               f"Policy `{program.policy.id}`, run by the reference interpreter.")
-    for name in ("POLICY", "PARAMETERS", "SHAPE", "DEFAULTS", "N_PERIODS", "Parameters",
+    for name in ("POLICY", "OUTPUTS", "PATHWAYS", "PARAMETERS", "SHAPE", "DEFAULTS", "N_PERIODS", "Parameters",
                  "decide", "explain", "with_overrides"):
         setattr(module, name, getattr(policy, name))
     module.__dict__["interpreted"] = policy

@@ -11,21 +11,19 @@ reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from parcours.runtime import (bad_date, bad_enum, bad_value, field_error, missing_field,
+from parcours.runtime import (MINOR_UNITS, bad_date, bad_enum, bad_value, field_error, missing_field,
                               money_missing, out_of_range, outside_validity, to_money, to_rate,
-                              unknown_field)
+                              unknown_field, wrong_currency)
 
 from .. import ir
 from .meta import InterpretError, kind
 
-# A plain amount exact to the cent is taken as written; anything else goes through to_money.
-_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?").fullmatch
 _NO_DEFAULT = object()
 
 
@@ -55,9 +53,16 @@ class Shape:
     shape: tuple[tuple[str, frozenset[str]], ...]  # for runtime.missing_field
     valid_from: date
     valid_until: date | None
+    policy: str
+    currency: str
+    decimals: int  # the currency's minor unit
+    # A plain amount exact to the currency's unit is taken as written; anything else goes
+    # through to_money.
+    amount: Callable[[str], object]
 
 
 def shape_of(program: ir.Program) -> Shape:
+    decimals = MINOR_UNITS[program.policy.currency]
     top: list[Field] = []
     grouped: dict[str, list[Field]] = {}
     for item in program.inputs:
@@ -73,12 +78,15 @@ def shape_of(program: ir.Program) -> Shape:
         else:
             grouped.setdefault(parts[0], []).append(field)
     sections = tuple(_section(name, fields) for name, fields in grouped.items())
-    top_keys = frozenset(["id"] + [f.key for f in top] + [s.name for s in sections])
+    top_keys = frozenset(["id", "currency"] + [f.key for f in top] + [s.name for s in sections])
     top_section = Section("", tuple(top), top_keys,
                           sum(f.default is _NO_DEFAULT for f in top) + len(sections))
     return Shape(top_section, sections,
                  (("", top_keys),) + tuple((s.name, s.keys) for s in sections),
-                 program.policy.valid_from, program.policy.valid_until)
+                 program.policy.valid_from, program.policy.valid_until, program.policy.id,
+                 program.policy.currency, decimals,
+                 re.compile(r"[0-9]{1,9}" + (rf"(?:\.[0-9]{{1,{decimals}}})?" if decimals else "")
+                            ).fullmatch)
 
 
 def _section(name: str, fields: list[Field]) -> Section:
@@ -102,8 +110,14 @@ def validate(shape: Shape, episode: Mapping[str, object]) -> tuple[object, dict[
                 values[field.path] = _read(shape, field, owner, section, episode_id)
             if len(owner) != section.required + _present(section, owner):
                 raise unknown_field(episode_id, owner, section.keys, section.name + ".")
-        if len(episode) != top.required + ("id" in episode) + _present(top, episode):
-            raise unknown_field(episode_id, episode, top.keys, "")
+        expected = top.required + ("id" in episode) + _present(top, episode)
+        if len(episode) != expected:
+            # An episode may state its currency: then it must be the policy's.
+            if "currency" not in episode or len(episode) != expected + 1:
+                raise unknown_field(episode_id, episode, top.keys, "")
+            error = wrong_currency(episode_id, episode, shape.policy, shape.currency)
+            if error is not None:
+                raise error
     except (KeyError, TypeError, AttributeError) as missing:
         # A field is absent, or a section is not an object: find which, and say so.
         raise missing_field(episode_id, episode, shape.shape, missing) from None
@@ -120,11 +134,11 @@ def _read(shape: Shape, f: Field, owner: Any, section: Section, episode_id: obje
     value = owner[f.key] if f.default is _NO_DEFAULT else owner.get(f.key, f.default)
     prefix = section.name + "." if section.name else ""
     if f.kind == "money":
-        if type(value) is str and _AMOUNT(value) is not None:
+        if type(value) is str and shape.amount(value) is not None:
             return Decimal(value)
         if value is None:
             money_missing(episode_id, owner, section.keys, prefix, f.path)
-        return to_money(value, episode_id, f.path)
+        return to_money(value, episode_id, f.path, shape.decimals, shape.currency)
     if f.kind == "date":
         if type(value) is not str or len(value) != 10 or value[7] != "-":
             raise field_error(episode_id, owner, section.keys, prefix,

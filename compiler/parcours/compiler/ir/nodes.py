@@ -21,8 +21,6 @@ from typing import assert_never
 
 from ..diagnostics import Span
 
-PATHWAYS = ("coordinated", "direct_access", "exempt", "out_of_pathway", "not_covered")
-CONTRACT_OUTPUTS = ("base", "rate", "reimbursed", "flat_fee", "patient_pays")  # Decision order
 STATUSES = ("in_force", "proposal", "variant")
 
 # ---- types -----------------------------------------------------------------
@@ -165,7 +163,7 @@ class OutputRef:
 
 @dataclass(frozen=True, slots=True)
 class PathwayRef:
-    """The pathway the rules settled (an enum over PATHWAYS)."""
+    """The pathway the rules settled (the `pathway` enum of the decision block)."""
 
     type: Type
 
@@ -355,6 +353,39 @@ class Output:
     span: Span
 
 
+class Role(StrEnum):
+    """What a declared output stands for, for the tools that total decisions."""
+
+    INSURER = "insurer"  # what the insurer pays
+    PATIENT = "patient"  # what the patient pays
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredOutput:
+    """One output of the decision contract, as the decision block declares it."""
+
+    name: str
+    type: Type
+    role: Role | None
+    note: str  # "" when none
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The shape of every decision: the pathways (an enum named `pathway`) and the
+    outputs, in the order a decision lists them."""
+
+    pathway: EnumT
+    outputs: tuple[DeclaredOutput, ...]
+
+    @property
+    def pathways(self) -> tuple[str, ...]:
+        return self.pathway.members
+
+    def total(self, role: Role) -> DeclaredOutput | None:
+        return next((o for o in self.outputs if o.role is role), None)
+
+
 @dataclass(frozen=True, slots=True)
 class LetStep:
     """Evaluate a let."""
@@ -390,6 +421,7 @@ class Program:
     rules: tuple[Rule, ...]  # in priority order; the default last
     outputs: tuple[Output, ...]  # in dependency order
     schedule: tuple[Step, ...]  # evaluation order: each value after what it reads
+    decision: Decision  # the declared shape of a decision
 
     def input(self, path: str) -> InputDef:
         return next(i for i in self.inputs if i.path == path)

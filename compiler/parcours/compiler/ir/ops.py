@@ -20,7 +20,8 @@ from typing import Any, assert_never
 
 from parcours.runtime import ROUNDING
 
-from .nodes import ArithOp, CompareOp, MinMaxFn, RoundMode
+from .nodes import (ArithOp, BoolT, CompareOp, DateT, EnumT, IntT, MinMaxFn, MoneyT, RateT,
+                    RoundMode, SetT, Type)
 
 
 def decimal_rounding(mode: RoundMode) -> str:
@@ -82,3 +83,24 @@ def min_max(function: MinMaxFn, values: Sequence[Any]) -> Any:
         case _:
             assert_never(function)
     return best
+
+
+def output_kind(type_: Type) -> str:
+    """How a decision writes a declared output of this type (the runtime's OUTPUT_KINDS)."""
+    match type_:
+        case MoneyT():
+            return "money"
+        case RateT():
+            return "rate"
+        case IntT():
+            return "int"
+        case BoolT():
+            return "bool"
+        case EnumT():
+            return "enum"
+        case DateT():
+            return "date"
+        case SetT():
+            raise ValueError("a set is not an output")
+        case _:
+            assert_never(type_)

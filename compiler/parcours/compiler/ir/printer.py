@@ -112,6 +112,8 @@ def print_program(program: Program) -> str:
              + (f" until {p.valid_until}" if p.valid_until else "") + _notes(p.notes)]
     lines += [f"source {s.id} = {s.document!r}" for s in program.sources]
     lines += [f"enum {e.name} = {{{', '.join(e.members)}}}" for e in program.enums]
+    lines += [f"decision output {o.name}: {o.type}" + (f" totals {o.role.value}" if o.role else "")
+              + (f" note {o.note!r}" if o.note else "") for o in program.decision.outputs]
     for i in program.inputs:
         default = f" = {format_value(i.default.value, i.type)}" if i.default else ""
         lines.append(f"input {i.path}: {i.type}{default}{_notes(i.notes)}")

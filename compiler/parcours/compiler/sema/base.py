@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
 
-from parcours.runtime import MAX_AMOUNT, ROUNDING as ROUND_MODES
+from parcours.runtime import MAX_AMOUNT, MINOR_UNITS, ROUNDING as ROUND_MODES, unit_of, unit_text
 
 from .. import ir
 from ..syntax import nodes as n
@@ -16,10 +16,8 @@ from .load import Scope
 
 # The rounding functions of the language, one per mode of the runtime's table.
 ROUNDING = {f"round_{mode}": mode for mode in ROUND_MODES}
-OUTPUT_TYPES = {"base": "money", "rate": "rate", "flat_fee": "money", "reimbursed": "money",
-                "patient_pays": "money"}
-PATHWAY_T = ir.EnumT("pathway", ir.PATHWAYS)
 MAX_MONEY = MAX_AMOUNT
+__all__ = ["MINOR_UNITS", "unit_of", "unit_text"]  # the runtime's currency table, for the checker
 
 
 class _Bad(Exception):
@@ -43,7 +41,11 @@ class CheckerState:
         self.scope = scope
         self.d = diagnostics
         self.currency = "???"
+        self.decimals = 2  # the currency's minor unit (digits after the point)
         self.enums: dict[str, ir.EnumT] = {}
+        # The decision block's pathways (an enum named `pathway`) and declared outputs.
+        self.pathway_t = ir.EnumT("pathway", ())
+        self.declared: dict[str, tuple[n.DecisionOutput, ir.Type]] = {}
         self.inputs: dict[str, ir.InputDef] = {}
         self.params: dict[str, ir.Param] = {}
         self.tables: dict[str, ir.Table] = {}

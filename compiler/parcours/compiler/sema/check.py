@@ -19,9 +19,14 @@ from .. import ir
 from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
-from .base import OUTPUT_TYPES, PATHWAY_T, _Bad, _Context
+from .base import MINOR_UNITS, _Bad, _Context
 from .dated import DatedChecker
 from .types import _assignable, _conversion_hint, _describe
+
+
+# What every decision holds besides the declared outputs (its JSON keys).
+DECISION_FIELDS = ("id", "policy", "policy_version", "pathway", "rule", "currency", "sources",
+                   "overrides", "trace")
 
 
 class Checker(DatedChecker):
@@ -32,12 +37,14 @@ class Checker(DatedChecker):
         policy = self._policy()
         sources = tuple(ir.Source(s.name, s.document, s.title) for s in self.scope.sources.values())
         self._enums()
+        self._decision_pathways()
         self._inputs()
         self._params()
         self._tables()
         lets = self._lets()
         constraints = self._constraints()
         rules = self._rules()
+        declared = self._decision_outputs()
         outputs = self._outputs()
         order = self._order(lets, rules, outputs)
         if policy is None or self.d.has_errors:
@@ -49,7 +56,8 @@ class Checker(DatedChecker):
                          for kind, name in order)
         return ir.Program(policy, sources, tuple(self.enums.values()), tuple(self.inputs.values()),
                           constraints, tuple(self.params.values()), tuple(self.tables.values()),
-                          lets_sorted, rules, outputs_sorted, schedule)
+                          lets_sorted, rules, outputs_sorted, schedule,
+                          ir.Decision(self.pathway_t, declared))
 
     # ---- header -----------------------------------------------------------
     def _policy(self) -> ir.PolicyInfo | None:
@@ -70,6 +78,14 @@ class Checker(DatedChecker):
                              f"add `{shown} …` inside `policy {decl.name} {{ … }}`")
         if "currency" in values:
             self.currency = str(values["currency"].values[0])
+            decimals = MINOR_UNITS.get(self.currency)
+            if decimals is None:
+                self.d.error("E316", f"currency `{self.currency}` has no known minor unit",
+                             values["currency"].span,
+                             did_you_mean(self.currency, MINOR_UNITS)
+                             or "an ISO 4217 code such as EUR, MAD, GBP, TND, JPY")
+            else:
+                self.decimals = decimals
         country = str(values["country"].values[0]) if "country" in values else ""
         if "country" in values and not (len(country) == 2 and country.isupper()):
             self.d.error("E308", f"country `{country}` is not an ISO 3166 alpha-2 code",
@@ -131,6 +147,96 @@ class Checker(DatedChecker):
                          self.scope.policy.span, 'import the shared schema or declare `input date: date`')
         elif date_input is not None and not isinstance(date_input.type, ir.DateT):
             self.d.error("E315", "`date` must be an input of type date", date_input.span)
+
+    # ---- the decision block -----------------------------------------------
+    def _decision_block(self) -> n.DecisionDecl | None:
+        """The one decision block of the policy and its imports (E346 none, E347 two)."""
+        blocks = self.scope.decisions
+        if not blocks:
+            if self.scope.policy is not None:
+                self.d.error("E346", "the policy declares no `decision { … }`",
+                             self.scope.policy.span,
+                             "declare the pathways and outputs of a decision: `decision { pathway "
+                             "{ … } output NAME: TYPE … }`, here or in an imported schema")
+            return None
+        for extra in blocks[1:]:
+            self.d.error("E347", "a second `decision` block", extra.span,
+                         "a policy and its imports declare one decision",
+                         notes=((blocks[0].span, "the first one"),))
+        return blocks[0]
+
+    def _decision_pathways(self) -> None:
+        """The pathways: an enum named `pathway`, which rules target and values compare with."""
+        block = self._decision_block()
+        if block is None:
+            return
+        if not block.pathways:
+            self.d.error("E346", "the decision declares no pathways", block.span,
+                         "add `pathway { NAME, NAME, … }` inside `decision { … }`")
+            return
+        for extra in block.pathways[1:]:
+            self.d.error("E347", "a second `pathway { … }` in the decision", extra.span,
+                         notes=((block.pathways[0].span, "the first one"),))
+        item = block.pathways[0]
+        members: list[str] = []
+        for lit in item.members:
+            value = str(lit.value)
+            if value in members:
+                self.d.error("E311", f"`{value}` is listed twice in the pathways", lit.span)
+            elif lit.kind != "name":
+                self.d.error("E312", "a pathway is a name (letters, digits and `_`)", lit.span)
+            else:
+                members.append(value)
+        self._notes(item.annotations)
+        if "pathway" in self.enums:
+            self.d.error("E204", "enum `pathway` is declared twice", item.span,
+                         "the decision block declares the pathways; rename the other enum",
+                         notes=((self.scope.enums["pathway"].span, "the other one"),))
+        self.pathway_t = ir.EnumT("pathway", tuple(members))
+        self.enums["pathway"] = self.pathway_t
+
+    def _decision_outputs(self) -> tuple[ir.DeclaredOutput, ...]:
+        """The declared outputs, in decision order: names once (E348), a type, a role at
+        most once each and only on money (E349)."""
+        block = self.scope.decisions[0] if self.scope.decisions else None
+        if block is None:
+            return ()
+        out: list[ir.DeclaredOutput] = []
+        roles: dict[ir.Role, n.DecisionOutput] = {}
+        for decl in block.outputs:
+            if decl.name in self.declared:
+                self.d.error("E348", f"output `{decl.name}` is declared twice in the decision",
+                             decl.span, notes=((self.declared[decl.name][0].span,
+                                                "first declared here"),))
+                continue
+            if decl.name in DECISION_FIELDS:
+                self.d.error("E348", f"`{decl.name}` is a field of every decision", decl.span,
+                             "choose another name; a decision already holds "
+                             + ", ".join(DECISION_FIELDS))
+                continue
+            type_ = self._type(decl.type)
+            if type_ is None:
+                continue
+            role: ir.Role | None = None
+            if decl.role is not None:
+                span = decl.role_span or decl.span
+                if decl.role not in set(ir.Role):
+                    self.d.error("E349", f"`totals {decl.role}` is not a role", span,
+                                 "write `totals insurer` or `totals patient`")
+                elif not isinstance(type_, ir.MoneyT):
+                    self.d.error("E349", f"`{decl.name}` is {_describe(type_)}; only money is "
+                                 "totalled", span)
+                elif ir.Role(decl.role) in roles:
+                    self.d.error("E349", f"two outputs total `{decl.role}`", span,
+                                 notes=((roles[ir.Role(decl.role)].span, "the first one"),))
+                else:
+                    role = ir.Role(decl.role)
+                    roles[role] = decl
+            notes = self._notes(decl.annotations)
+            note = " ".join(text for kind, text in notes.remarks if kind == "note")
+            self.declared[decl.name] = (decl, type_)
+            out.append(ir.DeclaredOutput(decl.name, type_, role, note))
+        return tuple(out)
 
     # ---- lets, constraints, rules, outputs -------------------------------
     def _lets(self) -> dict[str, ir.Let]:
@@ -218,10 +324,11 @@ class Checker(DatedChecker):
                 self.d.error("E334", f"rule `{decl.name}` is declared twice", decl.span,
                              notes=((seen[decl.name], "first declared here"),))
             seen[decl.name] = decl.span
-            if decl.outcome not in ir.PATHWAYS:
-                self.d.error("E335", f"`{decl.outcome}` is not a pathway", decl.outcome_span,
-                             did_you_mean(decl.outcome, ir.PATHWAYS)
-                             or "pathways: " + ", ".join(ir.PATHWAYS))
+            pathways = self.pathway_t.members
+            if decl.outcome not in pathways and self.scope.decisions:
+                self.d.error("E335", f"`{decl.outcome}` is not a pathway of the decision",
+                             decl.outcome_span, did_you_mean(decl.outcome, pathways)
+                             or "the decision's pathways: " + ", ".join(pathways))
             if decl.priority is not None and decl.priority < 1:
                 self.d.error("E336", "priorities start at 1 (the highest)", decl.span)
             condition = None
@@ -251,16 +358,22 @@ class Checker(DatedChecker):
     def _outputs(self) -> dict[str, ir.Output]:
         out: dict[str, ir.Output] = {}
         for name, decl in self.scope.outputs.items():
-            if name not in OUTPUT_TYPES:
-                self.d.error("E340", f"`{name}` is not an output of the decision contract", decl.span,
-                             "outputs are " + ", ".join(OUTPUT_TYPES)
-                             + "; use `let` for an intermediate value")
+            if name not in self.declared:
+                if self.scope.decisions:
+                    self.d.error("E340", f"`{name}` is not an output of the decision", decl.span,
+                                 "the decision's outputs are " + ", ".join(self.declared)
+                                 + "; declare it in `decision { … }`, or use `let` for an "
+                                 "intermediate value")
                 continue
             type_ = self._type(decl.type)
             if type_ is None:
                 continue
-            if decl.type.kind != OUTPUT_TYPES[name]:
-                self.d.error("E341", f"output `{name}` has type {OUTPUT_TYPES[name]}", decl.type.span)
+            declared_type = self.declared[name][1]
+            if type_ != declared_type:
+                self.d.error("E341", f"output `{name}` is {type_}, the decision declares it "
+                             f"{declared_type}", decl.type.span,
+                             f"write `output {name}: {declared_type} = …`",
+                             notes=((self.declared[name][0].span, "declared here"),))
                 continue
             ctx = _Context("output", set())
             branches: list[ir.Branch] = []
@@ -288,11 +401,12 @@ class Checker(DatedChecker):
             out[name] = ir.Output(name, type_, tuple(branches), self._notes(decl.annotations),
                                   decl.span)
         if self.scope.policy is not None:
-            for name in OUTPUT_TYPES:
+            for name, (decision_output, declared_type) in self.declared.items():
                 if name not in self.scope.outputs and name not in self.scope.broken:
-                    self.d.error("E344", f"the policy does not define output `{name}`",
-                                 self.scope.policy.span,
-                                 f"add `output {name}: {OUTPUT_TYPES[name]} = …`")
+                    self.d.error("E344", f"the policy does not define output `{name}`, which "
+                                 "the decision declares", self.scope.policy.span,
+                                 f"add `output {name}: {declared_type} = …`",
+                                 notes=((decision_output.span, "declared here"),))
         return out
 
     def _order(self, lets: dict[str, ir.Let], rules: tuple[ir.Rule, ...],

@@ -11,7 +11,7 @@ from .. import ir
 from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
-from .base import MAX_MONEY, PATHWAY_T, ROUNDING, CheckerState, _Bad, _Context
+from .base import MAX_MONEY, ROUNDING, unit_of, unit_text, CheckerState, _Bad, _Context
 from .types import (_arith_hint, _assignable, _compare_hint, _condition_hint, _conversion_hint,
                     _describe, _same_kind)
 
@@ -97,14 +97,16 @@ class ExpressionChecker(CheckerState):
                              lit.span, "currencies never mix: write every amount in "
                              f"{self.currency}")
                 raise _Bad
-            if lit.value.as_tuple().exponent < -2:  # type: ignore[operator]
-                self.d.error("E353", f"{lit.value} {lit.currency} has fractions of a cent", lit.span,
-                             "amounts are exact to the cent")
+            unit = unit_of(self.decimals)
+            if lit.value.quantize(unit) != lit.value:
+                self.d.error("E353", f"{lit.value} {lit.currency} has fractions of the currency's "
+                             f"unit ({unit_text(self.decimals, self.currency)})", lit.span,
+                             f"amounts in {self.currency} are exact to {unit}")
                 raise _Bad
             if lit.value >= MAX_MONEY:
                 self.d.error("E353", f"{lit.value} {lit.currency} is out of range", lit.span)
                 raise _Bad
-            return ir.Const(lit.value.quantize(Decimal("0.01")), ir.MoneyT(self.currency))
+            return ir.Const(lit.value.quantize(unit), ir.MoneyT(self.currency))
         if lit.kind == "date":
             return ir.Const(lit.value, ir.DateT())
         # a string or a bare name: an enum member, where one is expected
@@ -139,7 +141,7 @@ class ExpressionChecker(CheckerState):
                 self.d.error("E357", "a rule cannot read the pathway it decides", ref.span)
                 raise _Bad
             ctx.deps.add("pathway")
-            return ir.PathwayRef(PATHWAY_T)
+            return ir.PathwayRef(self.pathway_t)
         if name in self.params:
             return ir.ParamRef(name, self.params[name].type)
         if name in self.scope.lets:
@@ -321,15 +323,29 @@ class ExpressionChecker(CheckerState):
                 raise _Bad
             operand = self._expr(call.args[0], ctx, None)
             quantum_node = call.args[1]
-            if not (isinstance(quantum_node, n.Literal) and quantum_node.kind == "decimal"
+            unit = unit_of(self.decimals)
+            if isinstance(quantum_node, n.Ref) and quantum_node.path == ("unit",):
+                # `unit`: the currency's minor unit (0.01 EUR, 0.001 TND, 1 JPY), for money
+                if not isinstance(operand.type, ir.MoneyT):
+                    self.d.error("E371", "`unit` is the currency's unit: it rounds money",
+                                 quantum_node.span, "round a rate to a decimal such as 0.01")
+                    raise _Bad
+                quantum_value: object = unit
+            elif (isinstance(quantum_node, n.Literal) and quantum_node.kind == "decimal"
                     and isinstance(quantum_node.value, Decimal) and quantum_node.value > 0):
-                self.d.error("E371", "the rounding quantum is a positive decimal such as 0.01",
-                             quantum_node.span)
+                quantum_value = quantum_node.value
+            else:
+                self.d.error("E371", "the rounding quantum is a positive decimal such as 0.01, "
+                             "or `unit` (the currency's unit)", quantum_node.span)
                 raise _Bad
-            quantum = quantum_node.value
+            assert isinstance(quantum_value, Decimal)
+            quantum = quantum_value
             if isinstance(operand.type, ir.MoneyT):
-                if quantum.as_tuple().exponent < -2:  # type: ignore[operator]
-                    self.d.error("E371", "money is rounded to 0.01 or coarser", quantum_node.span)
+                if quantum.quantize(unit) != quantum:
+                    self.d.error("E371", f"money is rounded to the currency's unit "
+                                 f"({unit_text(self.decimals, self.currency)}) or coarser",
+                                 quantum_node.span,
+                                 f"write `{call.function}(…, unit)` or a multiple of {unit}")
                     raise _Bad
                 return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum,
                                 ir.MoneyT(operand.type.currency))

@@ -84,6 +84,7 @@ class Scope:
     lets: dict[str, n.LetDecl] = field(default_factory=dict)
     rules: list[n.RulesDecl] = field(default_factory=list)
     outputs: dict[str, n.OutputDecl] = field(default_factory=dict)
+    decisions: list[n.DecisionDecl] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
 
     @property
@@ -301,6 +302,8 @@ def _declare(scope: Scope, decl: n.Decl, imported: bool, diagnostics: Diagnostic
             scope.constraints[decl.name] = decl
     elif isinstance(decl, n.RulesDecl):
         scope.rules.append(decl)
+    elif isinstance(decl, n.DecisionDecl):
+        scope.decisions.append(decl)
     else:
         assert isinstance(decl, (n.ParamDecl, n.TableDecl, n.LetDecl, n.OutputDecl))
         # parameters, tables, lets and outputs share one namespace: values.

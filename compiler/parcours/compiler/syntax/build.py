@@ -390,6 +390,26 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return n.OutputDecl(str(name), type_ref, branches, is_case, tuple(rest[:-1]),
                             self._span(meta))
 
+    @v_args(meta=True)
+    def d_pathway(self, meta: Any, items: list[Any]) -> n.DecisionPathways:
+        members = tuple(self._member(i) for i in items if isinstance(i, Token))
+        notes = tuple(i for i in items if isinstance(i, (n.Cite, n.Remark)))
+        return n.DecisionPathways(members, notes, self._span(meta))
+
+    @v_args(meta=True)
+    def d_output(self, meta: Any, items: list[Any]) -> n.DecisionOutput:
+        name, type_ref, role, *notes = items
+        return n.DecisionOutput(str(name), type_ref, str(role) if role is not None else None,
+                                self._tspan(role) if role is not None else None, tuple(notes),
+                                self._span(meta))
+
+    @v_args(meta=True)
+    def decision_decl(self, meta: Any, items: list[Any]) -> n.DecisionDecl:
+        return n.DecisionDecl(tuple(i for i in items if isinstance(i, n.DecisionPathways)),
+                              tuple(i for i in items if isinstance(i, n.DecisionOutput)),
+                              tuple(i for i in items if isinstance(i, (n.Cite, n.Remark))),
+                              self._span(meta))
+
     # ---- expressions -----------------------------------------------------
     @v_args(meta=True)
     def or_(self, meta: Any, items: list[n.Expr]) -> n.Expr:

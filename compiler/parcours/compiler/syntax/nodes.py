@@ -285,8 +285,39 @@ class OutputDecl:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionPathways:
+    """`pathway { a, b, … }` inside a decision block."""
+
+    members: tuple[Literal, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutput:
+    """`output NAME: TYPE [totals ROLE]` inside a decision block."""
+
+    name: str
+    type: TypeRef
+    role: str | None
+    role_span: Span | None
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionDecl:
+    """`decision { pathway { … } output … }`: the shape of every decision."""
+
+    pathways: tuple[DecisionPathways, ...]
+    outputs: tuple[DecisionOutput, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
 Decl = (PolicyDecl | SchemaDecl | ImportDecl | SourceDecl | EnumDecl | InputDecl | ConstraintDecl
-        | ParamDecl | TableDecl | LetDecl | RulesDecl | OutputDecl)
+        | ParamDecl | TableDecl | LetDecl | RulesDecl | OutputDecl | DecisionDecl)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, r
 
 SUFFIX = ".tests.toml"
 TEXT_FIELDS = ("rule", "pathway")
-NUMBER_FIELDS = ("base", "rate", "reimbursed", "flat_fee", "patient_pays")
-EXPECT_FIELDS = TEXT_FIELDS + NUMBER_FIELDS + ("rejected",)
+# Besides these and `rejected`, a test may expect any output the policy's decision declares;
+# which ones exist is known once the policy is loaded (`_check_expected`).
 FILE_KEYS = {"policy", "bases", "test"}
 TEST_KEYS = {"name", "base", "given", "expect", "set"}
 
@@ -183,18 +183,36 @@ def _expected_text(name: str, value: Any, where: str) -> str:
         if not isinstance(value, str):
             raise PolicyTestError(f"{where}: expect.{name} is a string")
         return value
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, float):
         raise PolicyTestError(f"{where}: expect.{name}: write amounts and rates as strings, "
                               f'e.g. {name} = "{value}" (compared exactly)')
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if not isinstance(value, str):
-        raise PolicyTestError(f"{where}: expect.{name} is a decimal string")
-    try:
-        Decimal(value)
-    except InvalidOperation:
-        raise PolicyTestError(f"{where}: expect.{name}: {value!r} is not a number") from None
+        raise PolicyTestError(f"{where}: expect.{name} is a string, a whole number or a bool")
     return value
+
+
+def _check_expected(module: types.ModuleType, case: TestCase) -> None:
+    """Every expected field is `pathway`, `rule`, `rejected` or a declared output; an
+    amount or a rate is a decimal string."""
+    outputs = {o.name: o.kind for o in module.POLICY.outputs}
+    for name, value in case.expect.items():
+        if name in TEXT_FIELDS or name == "rejected":
+            continue
+        kind = outputs.get(name)
+        if kind is None:
+            known = ", ".join([*TEXT_FIELDS, *outputs, "rejected"])
+            raise PolicyTestError(f"{case.where}: test {case.name!r}: unknown expected field "
+                                  f"{name!r} (expected one of {known})")
+        if kind in ("money", "rate"):
+            try:
+                Decimal(value)
+            except InvalidOperation:
+                raise PolicyTestError(f"{case.where}: test {case.name!r}: expect.{name}: "
+                                      f"{value!r} is not a number") from None
 
 
 def _set_text(value: Any) -> str:
@@ -277,9 +295,6 @@ def parse_file(path: Path) -> TestFile:
             raise PolicyTestError(f"{where}: test {name!r}: expect is a table of decision fields")
         expect: dict[str, str] = {}
         for key, value in expect_raw.items():
-            if key not in EXPECT_FIELDS:
-                raise PolicyTestError(f"{where}: test {name!r}: unknown expected field {key!r} "
-                                      f"(expected one of {', '.join(EXPECT_FIELDS)})")
             expect[key] = _expected_text(key, value, f"{where}: test {name!r}")
         if "rejected" in expect and len(expect) > 1:
             raise PolicyTestError(f"{where}: test {name!r}: a rejected episode has no decision "
@@ -323,11 +338,13 @@ def _compare(case: TestCase, decision: Decision) -> list[tuple[str, str, str]]:
             mismatches.append((name, expected if expected != "*" else "rejected",
                                f"decided: {decision.pathway} by rule {decision.rule}"))
             continue
-        actual = str(decision.to_dict()[name])
-        if name in TEXT_FIELDS:
-            same = actual == expected
+        value = decision.to_dict()[name]
+        actual = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        kind = next((o.kind for o in decision.policy.outputs if o.name == name), "")
+        if kind in ("money", "rate"):
+            same = Decimal(expected) == decision.number(name)
         else:
-            same = Decimal(expected) == getattr(decision, name)
+            same = actual == expected
         if not same:
             mismatches.append((name, expected, actual))
     return mismatches
@@ -366,6 +383,7 @@ def run(paths: Iterable[str], loader: Loader | None = None) -> list[PolicyResult
         result.files.append(str(test_file.path))
         for case in test_file.tests:
             _check_paths(module, case)
+            _check_expected(module, case)
             params: Any = None
             if case.sets:
                 try:

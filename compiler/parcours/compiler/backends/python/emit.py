@@ -41,9 +41,10 @@ from typing import assert_never
 
 import jinja2
 
-from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, ROUNDING
+from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_UNITS, ROUNDING
 
 from ... import ir
+from ...ir import ops
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -413,6 +414,8 @@ class _Emitter:
             args.append(f"members={py_literal(type_.members)}")
         if isinstance(type_, ir.IntT):
             args.append(f"low={type_.low!r}, high={type_.high!r}")
+        if isinstance(type_, ir.MoneyT) and MINOR_UNITS[type_.currency] != 2:
+            args.append(f"decimals={MINOR_UNITS[type_.currency]}")
         return "ParamSpec(" + ", ".join(args) + ")"
 
     # ---- evaluation steps ------------------------------------------------------
@@ -599,7 +602,7 @@ def render_module(program: ir.Program) -> str:
         "amount_digits": _AMOUNT_DIGITS,
         "documents": {s.document: s.title or "" for s in program.sources},
         "top": top,
-        "top_keys": emitter.const(frozenset(["id"] + [f.key for f in top]
+        "top_keys": emitter.const(frozenset(["id", "currency"] + [f.key for f in top]
                                             + [s.name for s in sections]), "EPISODE", "FIELDS"),
         "sections": sections,
         "params": params,
@@ -620,7 +623,12 @@ def render_module(program: ir.Program) -> str:
         "branch_infos": branch_infos,
         "branch_sources": branch_sources,
         "outputs": [o.name for o in program.outputs],
-        "contract": ir.CONTRACT_OUTPUTS,
+        "contract": [o.name for o in program.decision.outputs],
+        "declared_pathways": program.decision.pathways,
+        "declared_outputs": [{"name": o.name, "kind": ops.output_kind(o.type), "note": o.note,
+                              "role": o.role.value if o.role else ""}
+                             for o in program.decision.outputs],
+        "decimals": MINOR_UNITS[p.currency],
     }
     body = _environment().get_template("module.py.jinja").render(context)
     # Constants are collected while rendering; put them in front, in a stable order.

@@ -7,10 +7,14 @@ A policy accepts only the fields it declares (its module's `SHAPE`), so each pol
 episode stripped of the keys it does not declare but another compared policy does; a key no
 compared policy declares is left in place, so that the episode is rejected with a clear error.
 
-Pairs: for every two policies of the same currency (in the order given, the first is "old"),
-how many episodes decided by both change pathway, the net transfer from the insurer to
-patients (the sum of new reimbursed − old reimbursed) and the change in what patients pay
-(the sum of new patient_pays − old patient_pays), by specialty and by age band, with how many
+Totals follow each policy's declared decision: the outputs marked `totals insurer` and
+`totals patient`, or, when it marks neither, every money output (`PolicyMeta.totalled`).
+
+Pairs: for every two policies of the same currency that both mark `totals insurer` and
+`totals patient` (in the order given, the first is "old"), how many episodes decided by both
+change pathway, the net transfer from the insurer to patients (the sum of new − old insurer
+amounts) and the change in what patients pay (the sum of new − old patient amounts), by
+specialty and by age band, with how many
 visits cost patients more, less or the same and the distribution of the change per visit
 (exact to the cent up to `MAX_BUCKETS` distinct values, then in wider buckets).  The HTML
 report is in `report.py`.
@@ -25,8 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
-from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, Rejection,
-                              episode_id, read_episodes, shown, split_name)
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, PolicyMeta,
+                              Rejection, episode_id, read_episodes, shown, split_name)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -172,46 +176,56 @@ class PolicyTotals:
     decided: int = 0
     rejected: int = 0
     by_pathway: dict[str, int] = field(default_factory=dict)
-    reimbursed: Decimal = ZERO
-    patient_pays: Decimal = ZERO
+    # What is totalled (`PolicyMeta.totalled`): output name → role ("insurer", "patient", "")
+    roles: dict[str, str] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # output name → total
+    indexes: tuple[int, ...] = ()  # each totalled output's place in `Decision.values`
     rejection_examples: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, policy: PolicyMeta) -> PolicyTotals:
+        totalled = policy.totalled()
+        return cls(policy.id, str(policy.title), str(policy.status), str(policy.currency),
+                   str(policy.version), roles=dict(totalled),
+                   amounts={name: ZERO for name, _ in totalled},
+                   indexes=tuple(policy.index[name] for name, _ in totalled))
 
     def add(self, decision: Decision) -> None:
         self.decided += 1
         self.by_pathway[decision.pathway] = self.by_pathway.get(decision.pathway, 0) + 1
-        self.reimbursed += decision.reimbursed
-        self.patient_pays += decision.patient_pays
+        amounts, values = self.amounts, decision.values
+        for name, index in zip(amounts, self.indexes):
+            amounts[name] += values[index]  # type: ignore[operator]
 
     def reject(self, message: str) -> None:
         self.rejected += 1
         if len(self.rejection_examples) < MAX_EXAMPLES:
             self.rejection_examples.append(message)
 
-    @property
-    def mean_reimbursed(self) -> Decimal | None:
-        return mean(self.reimbursed, self.decided)
+    def mean(self, name: str) -> Decimal | None:
+        return mean(self.amounts[name], self.decided)
 
-    @property
-    def mean_patient_pays(self) -> Decimal | None:
-        return mean(self.patient_pays, self.decided)
+    def column(self, name: str) -> str:
+        """The column an output's total goes in, across policies: its role, else its name."""
+        role = self.roles[name]
+        return f"role:{role}" if role else f"output:{name}"
 
     def to_dict(self) -> dict[str, object]:
         def opt(value: Decimal | None) -> str | None:
             return None if value is None else money(value)
 
-        return {
+        out: dict[str, object] = {
             "title": self.title,
             "status": self.status,
             "currency": self.currency,
             "decided": self.decided,
             "rejected": self.rejected,
             "by_pathway": dict(sorted(self.by_pathway.items())),
-            "reimbursed": money(self.reimbursed),
-            "patient_pays": money(self.patient_pays),
-            "mean_reimbursed": opt(self.mean_reimbursed),
-            "mean_patient_pays": opt(self.mean_patient_pays),
-            "rejection_examples": list(self.rejection_examples),
         }
+        out.update({name: money(total) for name, total in self.amounts.items()})
+        out.update({f"mean_{name}": opt(self.mean(name)) for name in self.amounts})
+        out["rejection_examples"] = list(self.rejection_examples)
+        return out
 
 
 @dataclass
@@ -239,21 +253,23 @@ class Group:
 
     episodes: int = 0
     pathway_changed: int = 0
-    net_transfer: Decimal = ZERO  # Σ new reimbursed − old reimbursed
+    net_transfer: Decimal = ZERO  # Σ new − old insurer amount (`totals insurer`)
     old_patient_pays: Decimal = ZERO
     new_patient_pays: Decimal = ZERO
     old_reimbursed: Decimal = ZERO
     pays_more: int = 0  # visits where the patient pays more under the new policy
     pays_less: int = 0
 
-    def add(self, old: Decision, new: Decision, changed: int) -> None:
+    def add(self, old: tuple[Decimal, Decimal], new: tuple[Decimal, Decimal],
+            changed: int) -> None:
+        """One episode: (insurer, patient) amounts under the old and the new policy."""
         self.episodes += 1
         self.pathway_changed += changed
-        self.net_transfer += new.reimbursed - old.reimbursed
-        self.old_patient_pays += old.patient_pays
-        self.new_patient_pays += new.patient_pays
-        self.old_reimbursed += old.reimbursed
-        delta = new.patient_pays - old.patient_pays
+        self.net_transfer += new[0] - old[0]
+        self.old_patient_pays += old[1]
+        self.new_patient_pays += new[1]
+        self.old_reimbursed += old[0]
+        delta = new[1] - old[1]
         self.pays_more += delta > 0
         self.pays_less += delta < 0
 
@@ -284,19 +300,26 @@ class PairTotals:
     whole: Group = field(default_factory=Group)  # every episode decided by both
     patient_changes: Distribution = field(default_factory=Distribution)
 
-    def add(self, old: Decision, new: Decision, specialty: str, band: str) -> None:
-        changed = int(old.pathway != new.pathway)
-        delta = new.reimbursed - old.reimbursed
+    # where the insurer and patient amounts sit in each policy's Decision.values
+    old_indexes: tuple[int, int] = (0, 0)
+    new_indexes: tuple[int, int] = (0, 0)
+
+    def add(self, old_decision: Decision, new_decision: Decision, specialty: str,
+            band: str) -> None:
+        changed = int(old_decision.pathway != new_decision.pathway)
+        old = (old_decision.values[self.old_indexes[0]], old_decision.values[self.old_indexes[1]])
+        new = (new_decision.values[self.new_indexes[0]], new_decision.values[self.new_indexes[1]])
+        delta = new[0] - old[0]  # type: ignore[operator]
         self.both_decided += 1
         self.pathway_changed += changed
         self.net_transfer += delta
-        self.whole.add(old, new, changed)
-        self.patient_changes.add(new.patient_pays - old.patient_pays)
+        self.whole.add(old, new, changed)  # type: ignore[arg-type]
+        self.patient_changes.add(new[1] - old[1])  # type: ignore[operator]
         for groups, key in ((self.by_specialty, specialty), (self.by_age_band, band)):
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group()
-            group.add(old, new, changed)
+            group.add(old, new, changed)  # type: ignore[arg-type]
 
     def age_bands(self) -> list[tuple[str, Group]]:
         order = [name for name, _, _ in AGE_BANDS] + [UNKNOWN]
@@ -337,6 +360,15 @@ class CompareResult:
         }
 
 
+def _roles(policy: PolicyMeta) -> tuple[int, int] | None:
+    """Where a policy's insurer and patient amounts sit in its decisions' values; None
+    unless it marks both `totals insurer` and `totals patient`."""
+    insurer, patient = policy.total("insurer"), policy.total("patient")
+    if insurer is None or patient is None:
+        return None
+    return policy.index[insurer], policy.index[patient]
+
+
 def _specialty(episode: Mapping[str, object]) -> str:
     visit = episode.get("visit")
     value = visit.get("specialty") if isinstance(visit, dict) else None
@@ -371,12 +403,14 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
     """Decide every episode of `lines` with every policy, keeping only running totals.
 
     `progress(n)` is called with the number of lines read since its last call."""
-    totals = [PolicyTotals(p.id, str(p.module.POLICY.title), str(p.module.POLICY.status),
-                           str(p.module.POLICY.currency), str(p.module.POLICY.version))
-              for p in policies]
+    metas: list[PolicyMeta] = [p.module.POLICY for p in policies]
+    totals = [PolicyTotals.of(meta) for meta in metas]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
-                  if totals[i].currency == totals[j].currency]
-    pairs = [PairTotals(totals[i].id, totals[j].id, totals[i].currency) for i, j in pair_index]
+                  if totals[i].currency == totals[j].currency
+                  and _roles(metas[i]) is not None and _roles(metas[j]) is not None]
+    pairs = [PairTotals(totals[i].id, totals[j].id, totals[i].currency,
+                        old_indexes=_roles(metas[i]) or (0, 0),
+                        new_indexes=_roles(metas[j]) or (0, 0)) for i, j in pair_index]
     episodes = 0
     decisions: list[Decision | None] = [None] * len(policies)
     for number, item in read_episodes(lines if progress is None else _counted(lines, progress)):
@@ -434,18 +468,25 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
+def totalled_names(result: CompareResult) -> list[str]:
+    """Every totalled output name over the compared policies, first seen first."""
+    return list(dict.fromkeys(name for p in result.policies for name in p.amounts))
+
+
 def render_table(result: CompareResult) -> str:
     lines = [f"{result.episodes} episodes" + (f" from {result.input_name}" if result.input_name
                                               else "")]
     for name, ids in result.overrides.items():
         lines.append(f"what-if: {name}={result.override_values[name]} ({', '.join(ids)})")
     lines.append("")
-    rows = [["policy", "currency", "decided", "rejected", "reimbursed", "patient pays",
-             "mean reimbursed", "mean patient pays"]]
+    names = totalled_names(result)
+    rows = [["policy", "currency", "decided", "rejected"] + [n.replace("_", " ") for n in names]
+            + ["mean " + n.replace("_", " ") for n in names]]
     for p in result.policies:
-        rows.append([p.id, p.currency, str(p.decided), str(p.rejected), money(p.reimbursed),
-                     money(p.patient_pays), _opt(p.mean_reimbursed), _opt(p.mean_patient_pays)])
-    lines += _table(rows, {2, 3, 4, 5, 6, 7})
+        rows.append([p.id, p.currency, str(p.decided), str(p.rejected)]
+                    + [money(p.amounts[n]) if n in p.amounts else "—" for n in names]
+                    + [_opt(p.mean(n)) if n in p.amounts else "—" for n in names])
+    lines += _table(rows, set(range(2, 4 + 2 * len(names))))
     pathways = sorted({k for p in result.policies for k in p.by_pathway})
     if pathways:
         lines.append("")
@@ -473,14 +514,15 @@ def render_csv(result: CompareResult) -> str:
     pathways = sorted({k for p in result.policies for k in p.by_pathway})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["policy", "currency", "episodes", "decided", "rejected", "reimbursed",
-                     "patient_pays", "mean_reimbursed", "mean_patient_pays"]
+    names = totalled_names(result)
+    writer.writerow(["policy", "currency", "episodes", "decided", "rejected"] + names
+                    + [f"mean_{name}" for name in names]
                     + [f"pathway:{name}" for name in pathways])
     for p in result.policies:
-        writer.writerow([p.id, p.currency, result.episodes, p.decided, p.rejected,
-                         money(p.reimbursed), money(p.patient_pays),
-                         "" if p.mean_reimbursed is None else money(p.mean_reimbursed),
-                         "" if p.mean_patient_pays is None else money(p.mean_patient_pays)]
+        means = [p.mean(n) if n in p.amounts else None for n in names]
+        writer.writerow([p.id, p.currency, result.episodes, p.decided, p.rejected]
+                        + [money(p.amounts[n]) if n in p.amounts else "" for n in names]
+                        + ["" if m is None else money(m) for m in means]
                         + [p.by_pathway.get(name, 0) for name in pathways])
     return buffer.getvalue()
 

@@ -365,8 +365,15 @@ def render_report(result: CompareResult, input_sha256: str | None = None) -> str
     pathway_charts = [bar_chart(f"{p.id}: visits by pathway", [
         (name, Decimal(n), count(n), "neutral") for name, n in sorted(p.by_pathway.items())])
         for p in result.policies if p.by_pathway]
+    # The totals table: one column per role (or, for a policy that marks none, per output).
+    labels = {"role:insurer": "insurer pays", "role:patient": "patients pay"}
+    total_columns = [(key, labels.get(key, key.split(":", 1)[1].replace("_", " ")))
+                     for key in dict.fromkeys(p.column(n) for p in result.policies
+                                              for n in p.amounts)]
+    policy_columns = {p.id: {p.column(n): n for n in p.amounts} for p in result.policies}
     template = _environment().get_template("report.html.jinja")
     return template.render(result=result, pathways=pathways, pairs=[pair_view(p) for p in
                                                                      result.pairs],
+                           total_columns=total_columns, policy_columns=policy_columns,
                            pathway_charts=pathway_charts, mean=mean, share=share,
                            version=VERSION, input_sha256=input_sha256)
