@@ -51,22 +51,8 @@ def decision_json(decision: Decision) -> str:
     return json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
-def _money_text(decimals: int) -> Callable[[object], str]:
-    """The JSON text of an amount with `decimals` places: `str` when it already has them."""
-    def text(amount: object) -> str:
-        assert type(amount) is Decimal
-        plain = str(amount)
-        if len(plain) > decimals + 1 and plain[-decimals - 1] == ".":
-            return '"' + plain + '"'
-        return '"' + format_money(amount, decimals) + '"'
-
-    def whole(amount: object) -> str:
-        assert type(amount) is Decimal
-        return '"' + format_money(amount, 0) + '"'
-    return text if decimals > 0 else whole
-
-
 def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
+    """The JSON text of an output that is neither money nor a rate."""
     if kind == "bool":
         return lambda value: "true" if value else "false"
     if kind == "int":
@@ -74,33 +60,38 @@ def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
     return lambda value: json_safe(json.dumps(policy.json_value(kind, value), ensure_ascii=False))
 
 
+_MONEY, _RATE, _OTHER = 0, 1, 2
+_Parts = tuple[tuple[str, int, Callable[[object], str] | None], ...]
+
+
 class DecisionWriter:
     """`decision_json`, byte for byte, with the parts that repeat across decisions cached.
 
     Per instance (one stream), never global: the head of each policy, the
-    pathway/rule fragment, each output's `,"name":` prefix and formatter, formatted
-    rates and each path's sources.  Decisions with a trace or overrides take the plain
-    route.
+    pathway/rule fragment, each declared output's `,"name":` prefix and kind, formatted
+    rates and each path's sources.  Money is formatted inline (no call per amount when
+    its text already has the currency's decimals).  Decisions with a trace or overrides
+    take the plain route.
     """
 
     def __init__(self) -> None:
-        self._policies: dict[int, tuple[PolicyMeta, str, str,
-                                        tuple[tuple[str, Callable[[object], str] | None], ...]]] = {}
+        self._policies: dict[int, tuple[PolicyMeta, str, str, _Parts]] = {}
         self._middles: dict[tuple[str, str, str], str] = {}
         self._rates: dict[object, str] = {}
         self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
 
-    def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str,
-                                                     tuple[tuple[str, Callable[[object], str] | None], ...]]:
+    def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str, _Parts]:
         head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
                          + encode_basestring(policy.version) + ",")
-        money = _money_text(policy.decimals)
-        parts: list[tuple[str, Callable[[object], str] | None]] = []
+        parts: list[tuple[str, int, Callable[[object], str] | None]] = []
         for spec in policy.outputs:
             prefix = json_safe("," + encode_basestring(spec.name) + ":")
-            # None: a rate, formatted through the writer's cache
-            parts.append((prefix, money if spec.kind == "money" else None if spec.kind == "rate"
-                          else _other_text(policy, spec.kind)))
+            if spec.kind == "money":
+                parts.append((prefix + '"', _MONEY, None))
+            elif spec.kind == "rate":
+                parts.append((prefix + '"', _RATE, None))
+            else:
+                parts.append((prefix, _OTHER, _other_text(policy, spec.kind)))
         return (policy, head, policy.currency, tuple(parts))
 
     def __call__(self, decision: Decision) -> str:
@@ -125,20 +116,25 @@ class DecisionWriter:
                                            separators=(",", ":")))
             self._sources[source_key] = sources
         ident = decision.id
-        pieces = ['{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
-                              else json_safe(json.dumps(ident, ensure_ascii=False))) + head + middle]
+        out = ('{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
+                           else json_safe(json.dumps(ident, ensure_ascii=False))) + head + middle)
+        point = -policy.decimals - 1  # where the point sits in an amount's text
         rates = self._rates
-        for (prefix, text), value in zip(parts, decision.values):
-            if text is None:
+        for (prefix, kind, other), value in zip(parts, decision.values):
+            if kind == _MONEY:
+                text = str(value)
+                if point == -1 or len(text) < -point or text[point] != ".":
+                    text = format_money(value, policy.decimals)  # type: ignore[arg-type]
+                out += prefix + text + '"'
+            elif kind == _RATE:
                 rate = rates.get(value)
                 if rate is None:
-                    assert type(value) is Decimal
-                    rate = rates[value] = '"' + format_rate(value) + '"'
-                pieces.append(prefix + rate)
+                    rate = rates[value] = format_rate(value) + '"'  # type: ignore[arg-type]
+                out += prefix + rate
             else:
-                pieces.append(prefix + text(value))
-        pieces.append(',"sources":' + sources + "}")
-        return "".join(pieces)
+                assert other is not None
+                out += prefix + other(value)
+        return out + ',"sources":' + sources + "}"
 
 
 def decide_stream(decide: Decide, lines: Iterable[bytes | str], write: Callable[[str], object],
