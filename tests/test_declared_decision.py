@@ -301,6 +301,22 @@ def test_without_roles_every_money_output_is_totalled(tmp_path: Path) -> None:
     assert re.search(r"^  insurer share\s+10\.850 TND$", result.output, re.M)
 
 
+def test_pathway_is_an_ordinary_enum_a_table_may_be_keyed_by(tmp_path: Path) -> None:
+    path = tmp_path / "filieres.parcours"
+    path.write_text(POLICY.replace("param public_ticket: money = 4.125 TND    cite s1", """\
+table tickets: pathway -> money {
+  public: 4.250 TND   cite s1
+  else: 0.000 TND
+}
+param public_ticket: money = 4.125 TND    cite s1""").replace(
+        "when pathway == public: public_ticket\n  else: max",
+        "when pathway == public: tickets[pathway]\n  else: max"), encoding="utf-8")
+    program = analyse(path).program
+    assert program is not None
+    for module in (load_policy(path), as_module(program)):
+        assert module.decide(episode("public_sector")).to_dict()["ticket"] == "4.250"
+
+
 # ---- diagnostics -------------------------------------------------------------------------
 
 
