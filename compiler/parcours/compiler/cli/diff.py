@@ -20,11 +20,12 @@ from .common import EXIT_USAGE
 EXIT_SAME, EXIT_DIFFERENT = 0, 1  # `diff` reads 0 and 1 as identical and different
 
 
-@click.command(name="diff")
+@click.command(name="diff", short_help="Show where two policies decide differently.")
 @click.argument("old")
 @click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True,
+              help="text: a readable list of regions; json: the regions on stdout.")
 @click.option("--limit", default=50, show_default=True,
               help="Show at most this many regions.")
 def diff_command(old: str, new: str, fmt: str, limit: int) -> None:
@@ -33,7 +34,19 @@ def diff_command(old: str, new: str, fmt: str, limit: int) -> None:
 
     The comparison is exact over enums, bools, ages and dates (both policies'
     split points); amounts that depend on visit.fee are compared at
-    representative fees of each region."""
+    representative fees of each region.
+
+    \b
+    Examples:
+      parcours diff policies/morocco.parcours policies/morocco_proposal.parcours
+      parcours diff --format json --limit 5 old.parcours new.parcours
+
+    \b
+    Exit codes:
+      0  the policies decide every episode the same way
+      1  they differ
+      2  a policy does not compile or cannot be read, or the currencies differ
+    """
     programs = []
     for path in (old, new):
         if not Path(path).is_file():
