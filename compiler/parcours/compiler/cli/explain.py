@@ -72,7 +72,7 @@ def _episode_bytes(episode: str) -> bytes:
         # The argument's bytes as the shell gave them (undecodable ones come back as
         # surrogate escapes): decoded below as the batch decodes a line.
         return episode.encode("utf-8", "surrogateescape")
-    shown_name = one_line(shown(episode))
+    shown_name = one_line(shown(episode, 300))
     try:
         path = Path(episode)
         if path.is_dir():
