@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 POLICIES := $(filter-out policies/episode.parcours,$(wildcard policies/*.parcours))
 
-.PHONY: setup demo test typecheck bench clean
+.PHONY: setup demo test test-fast typecheck bench clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/parcours test --min-coverage 100 policies
 	$(BIN)/python -m mypy
+
+# The inner loop: pytest without the tests marked slow (make test runs them all).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy

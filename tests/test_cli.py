@@ -190,6 +190,7 @@ def test_compile_writes_the_module(france_path: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["X.py"]
 
 
+@pytest.mark.slow
 def test_compile_is_byte_identical(france_path: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "a.py", tmp_path / "b.py"
     assert invoke("compile", str(france_path), "-o", str(first)).exit_code == 0

@@ -136,6 +136,7 @@ def test_moroccan_pair_totals_and_transfers() -> None:
     assert "overrides" in data and data["overrides"] == {}
 
 
+@pytest.mark.slow
 def test_france_and_nhs_totals_and_no_pair_across_currencies() -> None:
     france, nhs = load_policy(FRANCE), load_policy(NHS)
     episodes = episodes_of(EPISODES)
@@ -159,6 +160,7 @@ def test_age_bands() -> None:
 # ---- inputs -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_field_declared_by_one_policy_is_accepted(tmp_path: Path, episode: Make) -> None:
     with_act = episode(id="ep-act", visit={"act": "consultation"})
     unknown = episode(id="ep-unknown", visit={"colour": "blue"})
@@ -227,6 +229,7 @@ def test_bad_set_value_and_missing_input_exit_2(tmp_path: Path) -> None:
 # ---- formats ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_csv_has_one_row_per_policy() -> None:
     result = invoke("compare", str(FRANCE), str(NHS), "--input", str(EPISODES), "--format", "csv")
     assert result.exit_code == 0, result.output
@@ -467,6 +470,7 @@ def test_rejections_do_not_fail(tmp_path: Path, fmt: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_same_policy_twice_exits_2() -> None:
     result = invoke("compare", str(FRANCE), str(FRANCE), "--input", str(EPISODES))
     assert result.exit_code == 2

@@ -324,6 +324,7 @@ def test_truncated_inside_a_multibyte_character(schema_dir: Path, repo_root: Pat
     assert "E001" in errors(analysis)
 
 
+@pytest.mark.slow
 def test_truncated_france_at_every_point(schema_dir: Path, repo_root: Path) -> None:
     data = (repo_root / "policies" / "france.parcours").read_bytes()
     path = schema_dir / "france.parcours"

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from parcours.compiler.cli import main
@@ -47,6 +48,7 @@ def _really_differs(old: Path, new: Path, report: dict[str, Any]) -> None:
             assert region["changes"][f] == {"old": da[f], "new": db[f]}
 
 
+@pytest.mark.slow
 def test_moved_change_date(tmp_path: Path) -> None:
     new = _variant(tmp_path, "moved", [("from 2025-07-01: 57.00 EUR", "from 2025-08-01: 57.00 EUR")])
     code, report = _diff(POLICIES / "france.parcours", new)
@@ -57,6 +59,7 @@ def test_moved_change_date(tmp_path: Path) -> None:
         assert "base" in region["changes"]
 
 
+@pytest.mark.slow
 def test_changed_rate(tmp_path: Path) -> None:
     new = _variant(tmp_path, "rate", [("param majoration: rate = 0.40", "param majoration: rate = 0.30")])
     code, report = _diff(POLICIES / "france.parcours", new)
@@ -65,6 +68,7 @@ def test_changed_rate(tmp_path: Path) -> None:
     assert all(r["changes"]["rate"] == {"old": "0.30", "new": "0.40"} for r in report["regions"])
 
 
+@pytest.mark.slow
 def test_new_exception(tmp_path: Path) -> None:
     new = _variant(tmp_path, "exception", [(
         "  rule no_declared_doctor priority 12:",
@@ -76,6 +80,7 @@ def test_new_exception(tmp_path: Path) -> None:
     assert all(r["changes"]["rule"]["new"] == "pregnancy" for r in report["regions"])
 
 
+@pytest.mark.slow
 def test_reformatted_file_is_silent(tmp_path: Path) -> None:
     text = (POLICIES / "france.parcours").read_text(encoding="utf-8")
     reformatted = "# reformatted\n\n" + text.replace("  rule under_16 priority 2: exempt\n",

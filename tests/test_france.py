@@ -594,6 +594,7 @@ def test_generated_module_imports_only_stdlib_and_runtime(repo_root: Path) -> No
         assert module == "parcours.runtime" or module.split(".")[0] in STDLIB, module
 
 
+@pytest.mark.slow
 def test_generated_module_passes_mypy_strict(repo_root: Path, tmp_path: Path) -> None:
     _, text = compile_policy(repo_root / "policies" / "france.parcours")
     target = tmp_path / "france_policy.py"
@@ -604,6 +605,7 @@ def test_generated_module_passes_mypy_strict(repo_root: Path, tmp_path: Path) ->
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_compilation_is_deterministic_across_processes(repo_root: Path, tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "parcours"
     if not script.exists():

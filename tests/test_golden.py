@@ -31,6 +31,7 @@ def test_ir_matches_golden_file(policy: Path) -> None:
     assert text == golden.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_module_text_is_byte_identical_across_processes(tmp_path: Path) -> None:
     """Same input, same compiler, different hash seeds → the same bytes."""
     import subprocess

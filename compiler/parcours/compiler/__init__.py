@@ -6,7 +6,8 @@
 - `ir`: the typed IR (nodes, printer); `sema`: AST → IR (loading and scope, types,
   dated values, evaluation order);
 - `analysis`: what is known about a policy without running it (regions, verification,
-  semantic diff) and the reference interpreter; `backends`: IR → code (`backends.python`);
+  semantic diff); `backends`: IR → code (`backends.python`); `interpret`: the reference
+  interpreter, which decides episodes from the IR itself (`--engine interpreted`);
 - `pipeline`: the only module that runs every stage;
 - `tools`: compare, population, policy tests, built on the pipeline;
 - `cli`: one module per command.

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from parcours.runtime import MAX_AMOUNT, ROUNDING
 
 from .. import ir
+from ..ir import ops
 
 Interval = tuple[int, int]  # inclusive, in the input's units
 Domain = frozenset[object] | Interval
@@ -325,24 +326,15 @@ class Evaluator:
             return self._inset(e)
         if isinstance(e, ir.Compare):
             return self._compare(e)
-        if isinstance(e, ir.Arith):
+        if isinstance(e, ir.Arith):  # concrete values: the language's operators (ir.ops)
             a, b = self.value(e.left), self.value(e.right)
-            if e.op == "+":
-                return a + b  # type: ignore[operator]
-            if e.op == "-":
-                return a - b  # type: ignore[operator]
-            return a * b  # type: ignore[operator]
+            return ops.arith(e.op, a, b)
         if isinstance(e, ir.Round):
             operand = self.value(e.operand)
             assert isinstance(operand, Decimal)
-            return operand.quantize(e.quantum, ROUNDING[e.mode])
+            return ops.round_to(e.mode, operand, e.quantum)
         if isinstance(e, ir.MinMax):
-            values = [self.value(o) for o in e.operands]
-            best = values[0]
-            for v in values[1:]:
-                if (v > best) if e.function == "max" else (v < best):  # type: ignore[operator]
-                    best = v
-            return best
+            return ops.min_max(e.function, [self.value(o) for o in e.operands])
         raise TypeError(e)
 
     def _table(self, e: ir.TableRef) -> object:
@@ -463,18 +455,7 @@ def _cuts(op: str, c: Decimal) -> list[int]:
 
 
 def _apply(op: str, a: object, b: object) -> bool:
-    if op == "==":
-        return a == b
-    if op == "!=":
-        return a != b
-    x: Any = a
-    if op == "<":
-        return bool(x < b)
-    if op == "<=":
-        return bool(x <= b)
-    if op == ">":
-        return bool(x > b)
-    return bool(x >= b)
+    return ops.compare(ir.CompareOp(op), a, b)
 
 
 # ---- the tree ------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import fail
+from .common import fail, import_path_option
 
 SUFFIX = ".parcours"
 
@@ -29,6 +29,7 @@ def collect(paths: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.command(name="check", short_help="Check policies: syntax, types, completeness.")
+@import_path_option
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
               default="text", show_default=True,

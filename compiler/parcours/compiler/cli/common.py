@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, NoReturn, TypeVar
 
 import click
 
@@ -57,6 +57,53 @@ def load(policy: str) -> types.ModuleType:
         raise SystemExit(EXIT_USAGE) from None
     except (OSError, SyntaxError, ImportError) as exc:
         fail(f"cannot load {policy}: {exc}")
+
+
+ENGINES = ("compiled", "interpreted")
+
+
+def load_engine(policy: str, engine: str) -> types.ModuleType:
+    """`load` for `--engine compiled`; for `interpreted`, the policy's IR run by the
+    reference interpreter (a `.parcours` file only: a generated module has no IR)."""
+    if engine == "compiled":
+        return load(policy)
+    if not Path(policy).exists():
+        fail(f"no such file: {policy}")
+    if Path(policy).suffix == ".py":
+        fail(f"--engine interpreted needs a .parcours policy; {policy} is a generated module, "
+             "which only runs compiled")
+    from ..diagnostics import CompileError
+    from ..interpret import as_module
+    from ..pipeline import analyse
+
+    try:
+        analysis = analyse(policy)
+    except (OSError, SyntaxError) as exc:
+        fail(f"cannot load {policy}: {exc}")
+    if analysis.program is None:
+        error = CompileError(analysis.diagnostics, analysis.sources)
+        click.echo(error.render(), err=True)
+        click.echo(f"error: {policy} does not compile ({error})", err=True)
+        raise SystemExit(EXIT_USAGE)
+    return as_module(analysis.program)
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def import_path_option(command: F) -> F:
+    """`--import-path DIR` (repeatable): folders imports may also come from, in order
+    (docs/language.md, imports); they hold for the whole run."""
+    def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+        from ..sema.load import set_import_paths
+
+        ctx.call_on_close(set_import_paths(value))
+
+    option = click.option("--import-path", multiple=True, metavar="DIR", expose_value=False,
+                          callback=remember, is_eager=True,
+                          type=click.Path(exists=True, file_okay=False),
+                          help="A folder imports may also come from (repeatable).")
+    return option(command)
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, str]:

@@ -10,8 +10,8 @@ import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
 from ..files import OutputError, write_output
-from .common import (EXIT_OK, fail as _fail, input_name, load as _load, open_in, open_out,
-                     parse_sets, quiet_option)
+from .common import (EXIT_OK, fail as _fail, import_path_option, input_name, load as _load,
+                     open_in, open_out, parse_sets, quiet_option)
 from .progress import progress_for
 
 def _sha256(path: str) -> str | None:
@@ -26,6 +26,7 @@ def _sha256(path: str) -> str | None:
 
 
 @click.command(name="compare", short_help="Compare several policies on one population.")
+@import_path_option
 @click.argument("policies", nargs=-1, required=True)
 @click.option("-i", "--input", "input_path", required=True, metavar="FILE",
               help="Episodes as JSON Lines ('-' for standard input).")

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from ..backends import DEFAULT, names
-from .common import EXIT_PROBLEMS, fail, open_out, quiet_option
+from .common import EXIT_PROBLEMS, fail, import_path_option, open_out, quiet_option
 
 
 @click.command(name="compile", short_help="Compile a policy into a decision module or its IR.")
+@import_path_option
 @click.argument("file")
 @click.option("-o", "--output", required=True, metavar="FILE",
               help="The file to write (MODULE.py), or '-' for standard output.")

@@ -9,8 +9,8 @@ import click
 
 from parcours.runtime import Decision, decide_stream
 
-from .common import (EXIT_OK, EXIT_PROBLEMS, bind, load, open_in, open_out, parse_sets,
-                     quiet_option)
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load_engine,
+                     open_in, open_out, parse_sets, quiet_option)
 from .progress import progress_for
 
 
@@ -41,6 +41,7 @@ class Summary:
 
 
 @click.command(name="decide", short_help="Decide a stream of episodes (JSON Lines).")
+@import_path_option
 @click.argument("policy")
 @click.option("-i", "--input", "input_path", default="-", show_default=True, metavar="FILE",
               help="Episodes as JSON Lines ('-' for standard input).")
@@ -49,11 +50,14 @@ class Summary:
 @click.option("--explain", is_flag=True, help="Add each decision's trace.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter for a what-if run (repeatable).")
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: the generated module; interpreted: the reference interpreter "
+                   "of the IR (same decisions, slower; a .parcours policy only).")
 @click.option("--summary", is_flag=True,
               help="Print one summary on stderr: counts, what-if overrides, pathways, totals.")
 @quiet_option
 def decide(policy: str, input_path: str, output_path: str, explain: bool,
-           sets: tuple[str, ...], summary: bool, quiet: bool) -> None:
+           sets: tuple[str, ...], engine: str, summary: bool, quiet: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped.
 
     Decisions are written one JSON line per episode, in input order. On a terminal, a
@@ -72,7 +76,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       2  the policy does not load, the input cannot be read, the output cannot be
          written, or a --set is bad
     """
-    module = load(policy)
+    module = load_engine(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)
     stderr = sys.stderr

@@ -15,12 +15,13 @@ import click
 from ..analysis.diff import diff, to_json, to_text
 from ..pipeline import analyse
 
-from .common import EXIT_USAGE
+from .common import EXIT_USAGE, import_path_option
 
 EXIT_SAME, EXIT_DIFFERENT = 0, 1  # `diff` reads 0 and 1 as identical and different
 
 
 @click.command(name="diff", short_help="Show where two policies decide differently.")
+@import_path_option
 @click.argument("old")
 @click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

@@ -11,10 +11,12 @@ import click
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
                               parse_episode, render, shown)
 
-from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
+from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load_engine,
+                     parse_sets)
 
 
 @click.command(name="explain", short_help="Explain one decision, rule by rule, with sources.")
+@import_path_option
 @click.argument("policy")
 @click.option("--episode", required=True, metavar="JSON|FILE|-",
               help="The episode: JSON text (starting with '{'), the path of a file holding "
@@ -24,7 +26,10 @@ from .common import EXIT_PROBLEMS, bind, fail, load, parse_sets
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="text: a readable explanation; json: the decision with its trace.")
-def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: the generated module; interpreted: the reference interpreter "
+                   "of the IR (same decisions, slower; a .parcours policy only).")
+def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: str) -> None:
     """Explain one decision: every rule in priority order, with its sources.
 
     \b
@@ -40,7 +45,7 @@ def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str) -> None:
       2  the policy does not load, the episode cannot be read or is not a JSON
          object, or a --set is bad
     """
-    module = load(policy)
+    module = load_engine(policy, engine)
     raw = _episode_bytes(episode)
     data = parse_episode(raw)
     if isinstance(data, Unreadable):

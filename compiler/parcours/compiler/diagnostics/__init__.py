@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .codes import CODES
 
@@ -56,6 +56,11 @@ class Diagnostics:
     def add(self, diagnostic: Diagnostic) -> None:
         if diagnostic.code not in CODES:
             raise ValueError(f"unregistered diagnostic code {diagnostic.code}: add it to codes.py")
+        if not diagnostic.message.isprintable():
+            # A message quotes policy text: keep its headline one line (a string with a
+            # newline must not start a line that reads like another diagnostic).
+            message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in diagnostic.message)
+            diagnostic = replace(diagnostic, message=message)
         key = (diagnostic.code, diagnostic.message, diagnostic.span)
         if key not in self._seen:
             self._seen.add(key)

@@ -57,9 +57,16 @@ def _format(expr: Expr) -> tuple[str, int]:
         members = ", ".join(format_value(m, expr.operand.type) for m in sorted(expr.members))
         return f"{format_expr(expr.operand, level + 1)} {op} {{{members}}}", level
     if isinstance(expr, Arith):
+        # A chain `a + b - c` nests to the left, as long as it is: walk it, do not recurse.
         level = _PRECEDENCE[expr.op]
-        return (f"{format_expr(expr.left, level)} {expr.op} "
-                f"{format_expr(expr.right, level + 1)}"), level
+        rights: list[tuple[str, Expr]] = []
+        node: Expr = expr
+        while isinstance(node, Arith) and _PRECEDENCE[node.op] == level:
+            rights.append((node.op, node.right))
+            node = node.left
+        parts = [format_expr(node, level)]
+        parts += [f" {op} {format_expr(right, level + 1)}" for op, right in reversed(rights)]
+        return "".join(parts), level
     if isinstance(expr, Round):
         return f"round_{expr.mode}({format_expr(expr.operand)}, {expr.quantum})", 9
     if isinstance(expr, MinMax):

@@ -55,6 +55,7 @@ class CheckerState:
         self._rule_deps: set[str] = set()
         self._output_deps: dict[str, set[str]] = {}
         self._checking: list[str] = []  # lets being typed, to catch a let that reads itself
+        self._failed_lets: set[str] = set()  # lets that could not be typed (already reported)
         self.value_names = scope.value_names()  # the scope is complete: compute once
 
     # ---- helpers ----------------------------------------------------------

@@ -134,12 +134,49 @@ class Checker(DatedChecker):
 
     # ---- lets, constraints, rules, outputs -------------------------------
     def _lets(self) -> dict[str, ir.Let]:
-        out: dict[str, ir.Let] = {}
-        for name in self.scope.lets:
+        """Every let, typed after the lets it reads (so that typing never recurses from let
+        to let, however long a chain of lets is); a cycle is E345."""
+        typed: dict[str, ir.Let] = {}
+        for name in self._let_order():
+            if name in self._failed_lets:
+                continue
             let = self._let(name)
             if let is not None:
-                out[name] = let
-        return out
+                typed[name] = let
+        return {name: typed[name] for name in self.scope.lets if name in typed}
+
+    def _let_order(self) -> list[str]:
+        """The lets, each after the lets it reads (an iterative depth-first search); a let
+        reached again while its own reads are being followed closes a cycle: E345."""
+        reads: dict[str, list[tuple[str, Span]]] = {}
+        for name, decl in self.scope.lets.items():
+            reads[name] = [(node.path[0], node.span) for node in n.walk(decl.expr)
+                           if isinstance(node, n.Ref) and len(node.path) == 1
+                           and node.path[0] in self.scope.lets and node.path[0] != "date"
+                           and node.path[0] not in self.inputs]
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1: being followed, 2: done
+        for root in self.scope.lets:
+            if root in state:
+                continue
+            state[root] = 1
+            stack: list[tuple[str, int]] = [(root, 0)]
+            while stack:
+                name, index = stack[-1]
+                if index == len(reads[name]):
+                    stack.pop()
+                    state[name] = 2
+                    order.append(name)
+                    continue
+                stack[-1] = (name, index + 1)
+                target, span = reads[name][index]
+                if state.get(target) == 1:
+                    self.d.error("E345", f"`{target}` depends on itself", span)
+                    self._failed_lets.add(target)
+                elif target not in state:
+                    state[target] = 1
+                    stack.append((target, 0))
+        return order
 
     def _constraints(self) -> tuple[ir.Constraint, ...]:
         out = []

@@ -25,6 +25,7 @@ class ExpressionChecker(CheckerState):
         try:
             expr = self._expr(decl.expr, ctx, None)
         except _Bad:
+            self._failed_lets.add(name)
             return None
         self.let_types[name] = expr.type
         self._let_deps[name] = ctx.deps
@@ -64,7 +65,9 @@ class ExpressionChecker(CheckerState):
         if isinstance(expr, n.Unary):
             return ir.Not(self._condition(expr.operand, ctx))
         if isinstance(expr, n.Binary):
-            return self._binary(expr, ctx, expected)
+            return self._binary(expr, ctx)
+        if isinstance(expr, n.Chain):
+            return self._chain(expr, ctx, expected)
         if isinstance(expr, n.Call):
             return self._call(expr, ctx, expected)
         if isinstance(expr, n.Lookup):
@@ -141,6 +144,8 @@ class ExpressionChecker(CheckerState):
             return ir.ParamRef(name, self.params[name].type)
         if name in self.scope.lets:
             if name not in self.let_types:
+                if name in self._failed_lets:
+                    raise _Bad
                 if name in self._checking:
                     self.d.error("E345", f"`{name}` depends on itself", ref.span)
                     raise _Bad
@@ -205,18 +210,27 @@ class ExpressionChecker(CheckerState):
             members.add(member)
         return ir.Const(frozenset(members), ir.SetT(enum))
 
-    def _binary(self, expr: n.Binary, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
-        op = expr.op
+    def _chain(self, expr: n.Chain, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        """A flat chain: and/or become one BoolOp; arithmetic is typed left to right into
+        left-nested Arith nodes (the order of evaluation), each step as `a op b`."""
+        op = expr.ops[0]
         if op in ("and", "or"):
-            left = self._condition(expr.left, ctx)
-            right = self._condition(expr.right, ctx)
             operands: list[ir.Expr] = []
-            for side in (left, right):
+            for node in expr.operands:
+                side = self._condition(node, ctx)
                 if isinstance(side, ir.BoolOp) and side.op == op:
                     operands.extend(side.operands)
                 else:
                     operands.append(side)
             return ir.BoolOp(ir.BoolOpKind(op), tuple(operands))
+        left = self._expr(expr.operands[0], ctx, expected)
+        for index, step in enumerate(expr.ops, start=1):
+            right = self._expr(expr.operands[index], ctx, expected)
+            left = self._arith(step, left, right, expr.prefix_span(index))
+        return left
+
+    def _binary(self, expr: n.Binary, ctx: _Context) -> ir.Expr:
+        op = expr.op
         if op in ("in", "not in"):
             operand = self._expr(expr.left, ctx, None)
             if not isinstance(operand.type, ir.EnumT):
@@ -237,9 +251,7 @@ class ExpressionChecker(CheckerState):
                              f"{operand.type.name}", expr.span)
                 raise _Bad
             return ir.InSet(operand, members.value, op == "not in")
-        if op in ("==", "!=", "<", "<=", ">", ">="):
-            return self._compare(expr, ctx)
-        return self._arith(expr, ctx, expected)
+        return self._compare(expr, ctx)
 
     def _compare(self, expr: n.Binary, ctx: _Context) -> ir.Expr:
         # An enum member on either side takes its enum from the other side.
@@ -267,11 +279,9 @@ class ExpressionChecker(CheckerState):
             raise _Bad
         return ir.Compare(ir.CompareOp(expr.op), left, right)
 
-    def _arith(self, expr: n.Binary, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
-        left = self._expr(expr.left, ctx, expected)
-        right = self._expr(expr.right, ctx, expected)
+    def _arith(self, op: str, left: ir.Expr, right: ir.Expr, span: Span) -> ir.Expr:
+        """`left op right`, typed; `span` covers both operands."""
         lt, rt = left.type, right.type
-        op = expr.op
         if op == "*":
             if isinstance(lt, ir.RateT) and isinstance(rt, ir.MoneyT):
                 left, right, lt, rt = right, left, rt, lt
@@ -284,14 +294,14 @@ class ExpressionChecker(CheckerState):
             if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
                 return ir.Arith(ir.ArithOp.MUL, left, right, ir.IntT())
             if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
-                self.d.error("E368", "money times money means nothing", expr.span,
+                self.d.error("E368", "money times money means nothing", span,
                              "multiply an amount by a rate")
                 raise _Bad
-            self.d.error("E368", f"cannot multiply {_describe(lt)} by {_describe(rt)}", expr.span)
+            self.d.error("E368", f"cannot multiply {_describe(lt)} by {_describe(rt)}", span)
             raise _Bad
         if isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
             if lt.currency != rt.currency:
-                self.d.error("E352", f"{lt.currency} {op} {rt.currency}", expr.span,
+                self.d.error("E352", f"{lt.currency} {op} {rt.currency}", span,
                              "currencies never mix")
                 raise _Bad
             return ir.Arith(ir.ArithOp(op), left, right, ir.MoneyT(lt.currency, lt.exact and rt.exact))
@@ -299,7 +309,7 @@ class ExpressionChecker(CheckerState):
             return ir.Arith(ir.ArithOp(op), left, right, ir.RateT())
         if isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
             return ir.Arith(ir.ArithOp(op), left, right, ir.IntT())
-        self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", expr.span,
+        self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
                      _arith_hint(lt, rt))
         raise _Bad
 

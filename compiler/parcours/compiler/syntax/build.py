@@ -1,4 +1,12 @@
-"""Lark tree → AST nodes (construction only; no semantics)."""
+"""Lark tree → AST nodes (construction only; no semantics).
+
+The transform is non-recursive (Lark's ``Transformer_NonRecursive``), chains of one
+operator level (`a and b and …`, `a + b - …`) become one flat :class:`nodes.Chain`, and
+what nothing downstream could hold is refused here with a diagnostic naming the limit:
+an expression nested more than :data:`MAX_DEPTH` levels deep (E105), a number with more
+than :data:`MAX_DIGITS` digits (E104).  A declaration refused this way is left out and
+its name is reported as broken, so that later stages stay quiet about it.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +14,69 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Tree, v_args
 from lark.exceptions import VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from . import nodes as n
 from ..diagnostics import Diagnostics, Span
 
 
+MAX_DEPTH = 64
+"""How deeply an expression may nest: each operator chain, comparison, `not`, call and
+lookup is a level (parentheses alone are not).  The generated Python nests about one or
+two brackets per level, and Python refuses more than 200."""
+
+MAX_DIGITS = 18
+"""The most digits a number may be written with (a whole number, or both sides of a
+decimal point together): every int fits in 64 bits, every amount and rate is exact."""
+
+_ARITH_LEVEL = {"+": "+", "-": "+", "*": "*"}  # operators that chain with each other
+
+
 class _BadLiteral(Exception):
-    def __init__(self, message: str, span: Span, hint: str | None = None) -> None:
+    def __init__(self, message: str, span: Span, hint: str | None = None,
+                 code: str = "E103") -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.hint = hint
+        self.code = code
 
 
 def build(tree: Tree[Token], file: str, diagnostics: Diagnostics) -> n.Module:
-    """Build the module; a literal that cannot be a value is a diagnostic, not a crash."""
+    """Build the module; a literal that cannot be a value, or an expression too deep to
+    compile, is a diagnostic, not a crash."""
     builder = _Builder(file, diagnostics)
     declarations: list[n.Decl] = []
+    broken: set[str] = set()
     for child in tree.children:
         if not isinstance(child, Tree):
             continue
+        builder.depth.clear()
         try:
             declarations.append(builder.transform(child))
         except VisitError as exc:
             inner = exc.orig_exc
             if isinstance(inner, _BadLiteral):
-                diagnostics.error("E103", inner.message, inner.span, inner.hint)
+                diagnostics.error(inner.code, inner.message, inner.span, inner.hint)
+                name = _declared_name(child)
+                if name:
+                    broken.add(name)
             else:
                 raise
-    return n.Module(file, tuple(declarations))
+    builder.depth.clear()
+    return n.Module(file, tuple(declarations), frozenset(broken))
+
+
+def _declared_name(tree: Tree[Token]) -> str | None:
+    """The name a top-level declaration declares (`patient.age` for an input), if any."""
+    first = tree.children[0] if tree.children else None
+    if isinstance(first, Token) and first.type == "NAME":
+        return str(first)
+    if isinstance(first, Tree) and first.data == "path":
+        return ".".join(str(t) for t in first.children)
+    return None
 
 
 def _unquote(token: Token) -> str:
@@ -54,11 +94,60 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
-class _Builder(Transformer[Token, Any]):
+class _Builder(Transformer_NonRecursive[Token, Any]):
     def __init__(self, file: str, diagnostics: Diagnostics) -> None:
         super().__init__()
         self.file = file
         self.diagnostics = diagnostics
+        # The nesting depth of the expression nodes built for the current declaration, by
+        # id (hashing a deep frozen node would recurse); each entry holds its node so that
+        # no id is reused while the entry lives.  Nodes not listed (literals) have depth 1.
+        self.depth: dict[int, tuple[int, n.Expr]] = {}
+
+    # ---- limits ----------------------------------------------------------
+    def _nest(self, node: n.Expr, *kids: n.Expr, depth: int = 0) -> n.Expr:
+        """Record `node`'s depth (one more than its deepest child, or `depth`)."""
+        level = max([1, depth] + [self._depth_of(k) + 1 for k in kids])
+        if level > MAX_DEPTH:
+            raise _BadLiteral(f"this expression nests more than {MAX_DEPTH} levels deep "
+                              f"(the limit)", node.span,
+                              "name a part of it with `let` and use the name", code="E105")
+        self.depth[id(node)] = (level, node)
+        return node
+
+    def _depth_of(self, node: n.Expr) -> int:
+        entry = self.depth.get(id(node))
+        return entry[0] if entry is not None else 1
+
+    def _number(self, token: Token) -> str:
+        text = str(token)
+        if sum(c.isdigit() for c in text) > MAX_DIGITS:
+            raise _BadLiteral(f"a number has at most {MAX_DIGITS} digits (the limit); this one "
+                              f"has {sum(c.isdigit() for c in text)}", self._tspan(token),
+                              "no int, amount or rate needs more", code="E104")
+        return text
+
+    def _chain(self, meta: Any, op: str, left: n.Expr, right: n.Expr) -> n.Expr:
+        """`left op right`, extending `left` (or, for and/or, `right`) when it is a chain of
+        the same level: evaluation stays left to right."""
+        level = _ARITH_LEVEL.get(op, op)
+        ops: list[str] = [op]
+        operands: list[n.Expr] = [left, right]
+        kids: list[n.Expr] = [right]
+        depth = 0
+        if isinstance(left, n.Chain) and _ARITH_LEVEL.get(left.ops[0], left.ops[0]) == level:
+            ops[:0] = left.ops
+            operands[:1] = left.operands
+            depth = self._depth_of(left)
+        else:
+            kids.append(left)
+        if op in ("and", "or") and isinstance(right, n.Chain) and right.ops[0] == op:
+            ops[len(ops):] = right.ops
+            operands[-1:] = right.operands
+            kids = kids[1:]  # `right` is first
+            depth = max(depth, self._depth_of(right))
+        return self._nest(n.Chain(tuple(ops), tuple(operands), self._span(meta)), *kids,
+                          depth=depth)
 
     # ---- spans -----------------------------------------------------------
     def _span(self, meta: Any) -> Span:
@@ -174,8 +263,8 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def t_int(self, meta: Any, items: list[Token | None]) -> n.TypeRef:
         low, high = items
-        return n.TypeRef("int", self._span(meta), low=int(low) if low else None,
-                         high=int(high) if high else None)
+        return n.TypeRef("int", self._span(meta), low=int(self._number(low)) if low else None,
+                         high=int(self._number(high)) if high else None)
 
     @v_args(meta=True)
     def t_date(self, meta: Any, items: list[Any]) -> n.TypeRef:
@@ -261,7 +350,7 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def exception_rule(self, meta: Any, items: list[Any]) -> n.RuleDecl:
         name, priority, outcome, condition, *notes = items
-        return n.RuleDecl(str(name), int(priority), str(outcome), self._tspan(outcome), condition,
+        return n.RuleDecl(str(name), int(self._number(priority)), str(outcome), self._tspan(outcome), condition,
                           tuple(notes), self._span(meta))
 
     @v_args(meta=True)
@@ -304,53 +393,55 @@ class _Builder(Transformer[Token, Any]):
     # ---- expressions -----------------------------------------------------
     @v_args(meta=True)
     def or_(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Binary("or", items[0], items[1], self._span(meta))
+        return self._chain(meta, "or", items[0], items[1])
 
     @v_args(meta=True)
     def and_(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Binary("and", items[0], items[1], self._span(meta))
+        return self._chain(meta, "and", items[0], items[1])
 
     @v_args(meta=True)
     def not_(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Unary("not", items[0], self._span(meta))
+        return self._nest(n.Unary("not", items[0], self._span(meta)), items[0])
 
     @v_args(meta=True)
     def compare(self, meta: Any, items: list[Any]) -> n.Expr:
-        return n.Binary(str(items[1]), items[0], items[2], self._span(meta))
+        return self._nest(n.Binary(str(items[1]), items[0], items[2], self._span(meta)),
+                          items[0], items[2])
 
     @v_args(meta=True)
     def in_(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Binary("in", items[0], items[1], self._span(meta))
+        return self._nest(n.Binary("in", items[0], items[1], self._span(meta)), *items)
 
     @v_args(meta=True)
     def not_in(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Binary("not in", items[0], items[1], self._span(meta))
+        return self._nest(n.Binary("not in", items[0], items[1], self._span(meta)), *items)
 
     @v_args(meta=True)
     def binop(self, meta: Any, items: list[Any]) -> n.Expr:
-        return n.Binary(str(items[1]), items[0], items[2], self._span(meta))
+        return self._chain(meta, str(items[1]), items[0], items[2])
 
     @v_args(meta=True)
     def mul(self, meta: Any, items: list[n.Expr]) -> n.Expr:
-        return n.Binary("*", items[0], items[1], self._span(meta))
+        return self._chain(meta, "*", items[0], items[1])
 
     @v_args(meta=True)
     def ref(self, meta: Any, items: list[Any]) -> n.Expr:
         path, span = items[0]
-        return n.Ref(path, span)
+        return self._nest(n.Ref(path, span))
 
     @v_args(meta=True)
     def call(self, meta: Any, items: list[Any]) -> n.Expr:
         name, *args = items
-        return n.Call(str(name), tuple(args), self._span(meta))
+        return self._nest(n.Call(str(name), tuple(args), self._span(meta)), *args)
 
     @v_args(meta=True)
     def lookup(self, meta: Any, items: list[Any]) -> n.Expr:
-        return n.Lookup(str(items[0]), items[1], self._span(meta))
+        return self._nest(n.Lookup(str(items[0]), items[1], self._span(meta)), items[1])
 
     @v_args(meta=True)
     def set_literal(self, meta: Any, items: list[Token | None]) -> n.Expr:
-        return n.SetLiteral(tuple(self._member(t) for t in items if t is not None), self._span(meta))
+        return self._nest(n.SetLiteral(tuple(self._member(t) for t in items if t is not None),
+                                       self._span(meta)))
 
     # ---- literals --------------------------------------------------------
     @v_args(meta=True)
@@ -362,15 +453,16 @@ class _Builder(Transformer[Token, Any]):
         return n.Literal("bool", False, self._span(meta))
 
     def lit_int(self, items: list[Token]) -> n.Literal:
-        return n.Literal("int", int(items[0]), self._tspan(items[0]))
+        return n.Literal("int", int(self._number(items[0])), self._tspan(items[0]))
 
     def lit_decimal(self, items: list[Token]) -> n.Literal:
-        return n.Literal("decimal", Decimal(str(items[0])), self._tspan(items[0]))
+        return n.Literal("decimal", Decimal(self._number(items[0])), self._tspan(items[0]))
 
     @v_args(meta=True)
     def lit_money(self, meta: Any, items: list[Token]) -> n.Literal:
         amount, currency = items
-        return n.Literal("money", Decimal(str(amount)), self._span(meta), currency=str(currency))
+        return n.Literal("money", Decimal(self._number(amount)), self._span(meta),
+                         currency=str(currency))
 
     def lit_date(self, items: list[Token]) -> n.Literal:
         return n.Literal("date", self._date(items[0]), self._tspan(items[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -90,7 +91,50 @@ class Binary:
     span: Span
 
 
-Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Operands joined left to right by operators of one precedence level: `a and b and c`,
+    `a or b`, `a + b - c`, `a * b * c`.  The builder keeps such a chain flat, however long,
+    so that nothing downstream recurses once per operand; `ops[i]` joins `operands[i]` and
+    `operands[i + 1]`."""
+
+    ops: tuple[str, ...]  # all "and", all "or", "+"/"-" mixed, or all "*"
+    operands: tuple[Expr, ...]  # len(ops) + 1 of them
+    span: Span
+
+    def prefix_span(self, end: int) -> Span:
+        """The span of `operands[0] … operands[end]`: the sub-chain a left-to-right
+        evaluation has computed after `end` operators."""
+        first, last = self.operands[0].span, self.operands[end].span
+        return Span(first.file, first.line, first.column, last.end_line, last.end_column)
+
+
+Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary | Chain
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of a node, left to right."""
+    if isinstance(expr, (Literal, Ref, SetLiteral)):
+        return ()
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Chain):
+        return expr.operands
+    if isinstance(expr, Call):
+        return expr.args
+    return (expr.key,)
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression, the node itself first; iterative, so that no
+    expression can exhaust the stack."""
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
 
 # ---- declarations ----------------------------------------------------------
 
@@ -251,3 +295,4 @@ class Module:
 
     file: str
     declarations: tuple[Decl, ...]
+    broken: frozenset[str] = frozenset()  # names of declarations left out (a bad literal, …)

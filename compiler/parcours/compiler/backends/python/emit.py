@@ -46,6 +46,7 @@ from ... import ir
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_ARITH_LEVEL = {"+": 1, "-": 1, "*": 2}  # operators of one level chain flat
 GENERATOR = f"parcours {VERSION}"
 # The fast path for amounts in the generated module: at most this many integer digits,
 # so that every amount it accepts is below the runtime's limit.
@@ -279,15 +280,28 @@ class _Emitter:
             op = "not in" if e.negated else "in"
             return f"({self.expr(e.operand)} {op} {self.const(e.members, *self.context, group='set')})"
         if isinstance(e, ir.Arith):
-            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
+            # A chain `a + b - c` (left-nested Arith of one level) is emitted flat, in one
+            # pair of parentheses: Python evaluates it left to right, as the IR says.
+            level = _ARITH_LEVEL[e.op]
+            rights: list[tuple[str, ir.Expr]] = []
+            node: ir.Expr = e
+            while isinstance(node, ir.Arith) and _ARITH_LEVEL[node.op] == level:
+                rights.append((node.op, node.right))
+                node = node.left
+            text = self.expr(node)
+            for op, right in reversed(rights):
+                text += f" {op} {self.expr(right)}"
+            return f"({text})"
         if isinstance(e, ir.Round):
             mode = ROUNDING[e.mode]  # decimal's constants are named by their values
             self.rounding_modes.add(mode)
             return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum, 'QUANTUM', e.quantum)}"
                     f", {mode})")
         if isinstance(e, ir.MinMax):
-            if len(e.operands) == 2:
-                # Cheaper than the builtin; keeps its tie rule (the first operand wins).
+            nested = any(isinstance(node, ir.MinMax) for o in e.operands for node in ir.walk(o))
+            if len(e.operands) == 2 and not nested:
+                # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
+                # around another min/max: mypy's time doubles with each such level.
                 a, b = f"_m{self.temps}a", f"_m{self.temps}b"
                 self.temps += 1
                 op = ">=" if e.function == "max" else "<="

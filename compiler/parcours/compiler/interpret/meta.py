@@ -1,0 +1,189 @@
+"""What a policy knows before it sees an episode: periods, parameters, citations.
+
+The reference interpreter's static side, taken from the IR: the periods (the
+validity cut at every change date), the parameters and tables with one value per
+period, what a `--set` may override, and the explanation steps and sources of every
+rule and branch.  It gives the same values and citations as a generated module's
+constants (`backends/python/emit.py` builds those from the same IR); the
+differential tests compare the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import PurePath
+from types import MappingProxyType
+from typing import Any, assert_never
+
+from parcours.runtime import ParamSpec, PolicyMeta, StepInfo
+
+from .. import ir
+
+
+class InterpretError(Exception):
+    """The IR breaks an invariant the interpreter relies on (a compiler bug)."""
+
+
+def kind(type_: ir.Type) -> str:
+    """The runtime's name for a value's kind (`ParamSpec.kind`, input validation)."""
+    match type_:
+        case ir.BoolT():
+            return "bool"
+        case ir.IntT():
+            return "int"
+        case ir.DateT():
+            return "date"
+        case ir.MoneyT():
+            return "money"
+        case ir.RateT():
+            return "rate"
+        case ir.EnumT():
+            return "enum"
+        case ir.SetT():
+            raise InterpretError(f"a set is not a value of its own ({type_})")
+        case _:
+            assert_never(type_)
+
+
+def periods(program: ir.Program) -> tuple[date, ...]:
+    """The first day of each period: the validity's start, then every change date."""
+    return (program.policy.valid_from,) + program.change_dates()
+
+
+def per_period(values: tuple[ir.Dated, ...], starts: tuple[date, ...]) -> tuple[ir.Value, ...]:
+    out = []
+    for start in starts:
+        found = ir.value_at(values, start)
+        if found is None:
+            raise InterpretError("a dated value has a hole inside the validity")
+        out.append(found.value)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamTable:
+    """The policy's parameters: a `Parameters` class (fields `p_<name>` and `t_<table>`,
+    as in a generated module, so that `runtime.apply_overrides` works on it), its
+    defaults and the specs of what may be overridden."""
+
+    cls: type
+    defaults: Any
+    specs: tuple[ParamSpec, ...]
+
+
+def parameters(program: ir.Program, starts: tuple[date, ...]) -> ParamTable:
+    fields: list[tuple[str, type]] = []
+    defaults: dict[str, object] = {}
+    specs: list[ParamSpec] = []
+    for prm in program.params:
+        name = f"p_{prm.name}"
+        fields.append((name, object))
+        defaults[name] = (per_period(prm.values, starts) if prm.dated
+                          else prm.values[0].value.value)
+        specs.append(_spec(prm.name, prm.type, name, prm.dated))
+    for table in program.tables:
+        name = f"t_{table.name}"
+        by_key: dict[str, tuple[ir.Value, ...]] = {}
+        for row in table.rows:
+            values = per_period(row.values, starts)
+            by_key.update((k, values) for k in row.keys)
+        fields.append((name, object))
+        defaults[name] = MappingProxyType({k: by_key[k] for k in table.key.members
+                                           if k in by_key})
+        specs.append(_spec(table.name, table.type, name, True, table.key.members))
+    cls = dataclasses.make_dataclass(
+        "Parameters", [*fields, ("overrides", tuple, dataclasses.field(default=()))],
+        frozen=True, slots=True)
+    return ParamTable(cls, cls(**defaults), tuple(specs))
+
+
+def _spec(name: str, type_: ir.Type, field: str, dated: bool,
+          keys: tuple[str, ...] = ()) -> ParamSpec:
+    members = type_.members if isinstance(type_, ir.EnumT) else ()
+    low, high = (type_.low, type_.high) if isinstance(type_, ir.IntT) else (None, None)
+    return ParamSpec(name, kind(type_), field, dated, keys=keys, members=members, low=low,
+                     high=high)
+
+
+# ---- explanations and sources ----------------------------------------------------
+
+
+def location(span: Any) -> str:
+    return f"{PurePath(span.file).name}:{span.line}:{span.column}"
+
+
+class Citations:
+    """The documents behind each rule and branch: as cited, and through what they read."""
+
+    def __init__(self, program: ir.Program, starts: tuple[date, ...]) -> None:
+        self.p = program
+        self.starts = starts
+        self.documents = {s.id: s.document for s in program.sources}
+
+    def cites(self, notes: ir.Notes) -> list[str]:
+        return [self.documents[c] for c in notes.cites]
+
+    def referenced(self, e: ir.Expr | None, start: date) -> list[str]:
+        """The citations of the parameters, tables and lets an expression reads."""
+        out: list[str] = []
+        for node in ir.walk(e):
+            if isinstance(node, ir.ParamRef):
+                prm = self.p.param(node.name)
+                out += self.cites(prm.notes)
+                value = ir.dated_at(prm.values, start)
+                if value is not None:
+                    out += self.cites(value.notes)
+            elif isinstance(node, ir.TableRef):
+                table = self.p.table(node.table)
+                out += self.cites(table.notes)
+                for row in table.rows:
+                    out += self.cites(row.notes)
+                    value = ir.dated_at(row.values, start)
+                    if value is not None:
+                        out += self.cites(value.notes)
+            elif isinstance(node, ir.LetRef):
+                let = self.p.let(node.name)
+                out += self.cites(let.notes) + self.referenced(let.expr, start)
+        return out
+
+    def rule_infos(self) -> tuple[StepInfo, ...]:
+        return tuple(
+            StepInfo("pathway", r.name, r.priority, r.pathway, r.text,
+                     tuple(dict.fromkeys(self.cites(r.notes)
+                                         + self.referenced(r.condition, self.starts[0]))),
+                     r.notes.remarks, location(r.span))
+            for r in self.p.rules)
+
+    def rule_sources(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(dict.fromkeys(self.cites(r.notes))) for r in self.p.rules)
+
+    def branches(self, output: ir.Output) -> tuple[tuple[StepInfo, ...],
+                                                   tuple[tuple[tuple[str, ...], ...], ...]]:
+        """Per branch: its explanation step, and the documents behind it per period."""
+        infos: list[StepInfo] = []
+        sources: list[tuple[tuple[str, ...], ...]] = []
+        for b in output.branches:
+            own = self.cites(output.notes) + self.cites(b.notes)
+            each = tuple(tuple(dict.fromkeys(own + self.referenced(b.value, start)))
+                         for start in self.starts)
+            value = ir.format_expr(b.value)
+            if b.condition is not None:
+                label, text = "when", f"{b.text}: {value}"
+            else:
+                label, text = ("else" if len(output.branches) > 1 else "always"), value
+            every = tuple(dict.fromkeys(c for cites in each for c in cites))
+            infos.append(StepInfo(output.name, label, None, "", text, every, b.notes.remarks,
+                                  location(b.span)))
+            sources.append(each)
+        return tuple(infos), tuple(sources)
+
+
+def policy_meta(program: ir.Program,
+                sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]]) -> PolicyMeta:
+    p = program.policy
+    return PolicyMeta(id=p.id, title=p.title, version=p.version, currency=p.currency,
+                      status=p.status, sources_of=sources_of,
+                      source_documents={s.document: s.title or "" for s in program.sources})
