@@ -4,10 +4,11 @@ a whole program for golden tests and `parcours compile --emit ir`."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import assert_never
 
-from .nodes import (Arith, BoolOp, Compare, Const, Dated, EnumT, Expr, InSet, Input, LetRef,
-                    MinMax, MoneyT, Not, Notes, OutputRef, ParamRef, PathwayRef, Program, Round,
-                    TableRef, Type, Value)
+from .nodes import (Arith, ArithOp, BoolOp, BoolOpKind, Compare, Const, Dated, EnumT, Expr,
+                    InSet, Input, LetRef, MinMax, MoneyT, Not, Notes, OutputRef, ParamRef,
+                    PathwayRef, Program, Round, TableRef, Type, Value)
 
 
 def format_value(value: Value, type_: Type | None = None) -> str:
@@ -22,7 +23,18 @@ def format_value(value: Value, type_: Type | None = None) -> str:
     return str(value)
 
 
-_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6}
+_OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _ATOM = 1, 2, 3, 4, 5, 6, 9
+
+
+def _arith_level(op: ArithOp) -> int:
+    """The precedence of an arithmetic operator, as the grammar parses it (exhaustive)."""
+    match op:
+        case ArithOp.ADD | ArithOp.SUB:
+            return _SUM
+        case ArithOp.MUL:
+            return _PRODUCT
+        case _:
+            assert_never(op)
 
 
 def format_expr(expr: Expr, parent: int = 0) -> str:
@@ -32,46 +44,48 @@ def format_expr(expr: Expr, parent: int = 0) -> str:
 
 
 def _format(expr: Expr) -> tuple[str, int]:
-    if isinstance(expr, Const):
-        return format_value(expr.value, expr.type), 9
-    if isinstance(expr, Input):
-        return expr.path, 9
-    if isinstance(expr, (ParamRef, LetRef, OutputRef)):
-        return expr.name, 9
-    if isinstance(expr, PathwayRef):
-        return "pathway", 9
-    if isinstance(expr, TableRef):
-        return f"{expr.table}[{format_expr(expr.key)}]", 9
-    if isinstance(expr, Not):
-        return "not " + format_expr(expr.operand, _PRECEDENCE["not"]), _PRECEDENCE["not"]
-    if isinstance(expr, BoolOp):
-        level = _PRECEDENCE[expr.op]
-        return f" {expr.op} ".join(format_expr(o, level + 1) for o in expr.operands), level
-    if isinstance(expr, Compare):
-        level = _PRECEDENCE["cmp"]
-        return (f"{format_expr(expr.left, level + 1)} {expr.op} "
-                f"{format_expr(expr.right, level + 1)}"), level
-    if isinstance(expr, InSet):
-        level = _PRECEDENCE["cmp"]
-        op = "not in" if expr.negated else "in"
-        members = ", ".join(format_value(m, expr.operand.type) for m in sorted(expr.members))
-        return f"{format_expr(expr.operand, level + 1)} {op} {{{members}}}", level
-    if isinstance(expr, Arith):
-        # A chain `a + b - c` nests to the left, as long as it is: walk it, do not recurse.
-        level = _PRECEDENCE[expr.op]
-        rights: list[tuple[str, Expr]] = []
-        node: Expr = expr
-        while isinstance(node, Arith) and _PRECEDENCE[node.op] == level:
-            rights.append((node.op, node.right))
-            node = node.left
-        parts = [format_expr(node, level)]
-        parts += [f" {op} {format_expr(right, level + 1)}" for op, right in reversed(rights)]
-        return "".join(parts), level
-    if isinstance(expr, Round):
-        return f"round_{expr.mode}({format_expr(expr.operand)}, {expr.quantum})", 9
-    if isinstance(expr, MinMax):
-        return f"{expr.function}({', '.join(format_expr(o) for o in expr.operands)})", 9
-    raise TypeError(expr)
+    match expr:
+        case Const():
+            return format_value(expr.value, expr.type), _ATOM
+        case Input():
+            return expr.path, _ATOM
+        case ParamRef() | LetRef() | OutputRef():
+            return expr.name, _ATOM
+        case PathwayRef():
+            return "pathway", _ATOM
+        case TableRef():
+            return f"{expr.table}[{format_expr(expr.key)}]", _ATOM
+        case Not():
+            return "not " + format_expr(expr.operand, _NOT), _NOT
+        case BoolOp():
+            level = _OR if expr.op == BoolOpKind.OR else _AND
+            return (f" {expr.op.value} ".join(format_expr(o, level + 1) for o in expr.operands),
+                    level)
+        case Compare():
+            return (f"{format_expr(expr.left, _CMP + 1)} {expr.op.value} "
+                    f"{format_expr(expr.right, _CMP + 1)}"), _CMP
+        case InSet():
+            op = "not in" if expr.negated else "in"
+            members = ", ".join(format_value(m, expr.operand.type) for m in sorted(expr.members))
+            return f"{format_expr(expr.operand, _CMP + 1)} {op} {{{members}}}", _CMP
+        case Arith():
+            # A chain `a + b - c` nests to the left, as long as it is: walk it, do not recurse.
+            level = _arith_level(expr.op)
+            rights: list[tuple[str, Expr]] = []
+            node: Expr = expr
+            while isinstance(node, Arith) and _arith_level(node.op) == level:
+                rights.append((node.op.value, node.right))
+                node = node.left
+            parts = [format_expr(node, level)]
+            parts += [f" {op} {format_expr(right, level + 1)}" for op, right in reversed(rights)]
+            return "".join(parts), level
+        case Round():
+            return f"round_{expr.mode.value}({format_expr(expr.operand)}, {expr.quantum})", _ATOM
+        case MinMax():
+            operands = ", ".join(format_expr(o) for o in expr.operands)
+            return f"{expr.function.value}({operands})", _ATOM
+        case _:
+            assert_never(expr)
 
 
 def _notes(notes: Notes) -> str:

@@ -37,6 +37,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import PurePath
+from typing import assert_never
 
 import jinja2
 
@@ -46,13 +47,27 @@ from ... import ir
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_ARITH_LEVEL = {"+": 1, "-": 1, "*": 2}  # operators of one level chain flat
 GENERATOR = f"parcours {VERSION}"
 # The fast path for amounts in the generated module: at most this many integer digits,
 # so that every amount it accepts is below the runtime's limit.
 _AMOUNT_DIGITS = len(str(int(MAX_AMOUNT))) - 1
 if MAX_AMOUNT != 10 ** _AMOUNT_DIGITS:  # pragma: no cover - a wrong edit of the runtime
     raise ImportError("MAX_AMOUNT must be a power of ten for the generated fast path")
+
+
+def _python_arith(op: ir.ArithOp) -> tuple[str, int]:
+    """The Python operator for an IR operator, and its precedence level (operators of one
+    level chain flat).  Exhaustive: a new operator is a mypy error here until it has a
+    Python spelling with the language's exact semantics (`/` on two ints would be a float)."""
+    match op:
+        case ir.ArithOp.ADD:
+            return "+", 1
+        case ir.ArithOp.SUB:
+            return "-", 1
+        case ir.ArithOp.MUL:
+            return "*", 2
+        case _:
+            assert_never(op)
 
 
 class CodegenError(Exception):
@@ -248,67 +263,75 @@ class _Emitter:
 
     # ---- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> str:
-        if isinstance(e, ir.Const):
-            if isinstance(e.value, bool):
-                return repr(e.value)
-            if isinstance(e.value, int):
-                return repr(e.value)
-            if isinstance(e.value, str):
-                return py_literal(e.value)
-            return self.value_const(e.value, e.type)
-        if isinstance(e, ir.Input):
-            return self.inputs[e.path]
-        if isinstance(e, ir.ParamRef):
-            param = self.p.param(e.name)
-            access = f"params.{ident('p', e.name)}"
-            return f"{access}[period]" if param.dated else access
-        if isinstance(e, ir.TableRef):
-            return f"params.{ident('t', e.table)}[{self.expr(e.key)}][period]"
-        if isinstance(e, ir.LetRef):
-            return ident("l", e.name)
-        if isinstance(e, ir.OutputRef):
-            return ident("o", e.name)
-        if isinstance(e, ir.PathwayRef):
-            return "pathway"
-        if isinstance(e, ir.Not):
-            return f"(not {self.expr(e.operand)})"
-        if isinstance(e, ir.BoolOp):
-            return "(" + f" {e.op} ".join(self.expr(o) for o in e.operands) + ")"
-        if isinstance(e, ir.Compare):
-            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
-        if isinstance(e, ir.InSet):
-            op = "not in" if e.negated else "in"
-            return f"({self.expr(e.operand)} {op} {self.const(e.members, *self.context, group='set')})"
-        if isinstance(e, ir.Arith):
-            # A chain `a + b - c` (left-nested Arith of one level) is emitted flat, in one
-            # pair of parentheses: Python evaluates it left to right, as the IR says.
-            level = _ARITH_LEVEL[e.op]
-            rights: list[tuple[str, ir.Expr]] = []
-            node: ir.Expr = e
-            while isinstance(node, ir.Arith) and _ARITH_LEVEL[node.op] == level:
-                rights.append((node.op, node.right))
-                node = node.left
-            text = self.expr(node)
-            for op, right in reversed(rights):
-                text += f" {op} {self.expr(right)}"
-            return f"({text})"
-        if isinstance(e, ir.Round):
-            mode = ROUNDING[e.mode]  # decimal's constants are named by their values
-            self.rounding_modes.add(mode)
-            return (f"{self.expr(e.operand)}.quantize({self.const(e.quantum, 'QUANTUM', e.quantum)}"
-                    f", {mode})")
-        if isinstance(e, ir.MinMax):
-            nested = any(isinstance(node, ir.MinMax) for o in e.operands for node in ir.walk(o))
-            if len(e.operands) == 2 and not nested:
-                # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
-                # around another min/max: mypy's time doubles with each such level.
-                a, b = f"_m{self.temps}a", f"_m{self.temps}b"
-                self.temps += 1
-                op = ">=" if e.function == "max" else "<="
-                return (f"({a} if ({a} := {self.expr(e.operands[0])}) {op} "
-                        f"({b} := {self.expr(e.operands[1])}) else {b})")
-            return f"{e.function}(" + ", ".join(self.expr(o) for o in e.operands) + ")"
-        raise CodegenError(f"unknown expression {e!r}")
+        """The Python text of an expression: a `match` over every IR node kind, so that mypy
+        names this method when a node is added to `ir.Expr`."""
+        match e:
+            case ir.Const():
+                if isinstance(e.value, (bool, int)):
+                    return repr(e.value)
+                if isinstance(e.value, str):
+                    return py_literal(e.value)
+                return self.value_const(e.value, e.type)
+            case ir.Input():
+                return self.inputs[e.path]
+            case ir.ParamRef():
+                access = f"params.{ident('p', e.name)}"
+                return f"{access}[period]" if self.p.param(e.name).dated else access
+            case ir.TableRef():
+                return f"params.{ident('t', e.table)}[{self.expr(e.key)}][period]"
+            case ir.LetRef():
+                return ident("l", e.name)
+            case ir.OutputRef():
+                return ident("o", e.name)
+            case ir.PathwayRef():
+                return "pathway"
+            case ir.Not():
+                return f"(not {self.expr(e.operand)})"
+            case ir.BoolOp():
+                return "(" + f" {e.op.value} ".join(self.expr(o) for o in e.operands) + ")"
+            case ir.Compare():  # the IR's comparison operators are spelt as Python's
+                return f"({self.expr(e.left)} {e.op.value} {self.expr(e.right)})"
+            case ir.InSet():
+                op = "not in" if e.negated else "in"
+                members = self.const(e.members, *self.context, group="set")
+                return f"({self.expr(e.operand)} {op} {members})"
+            case ir.Arith():
+                return self.arith(e)
+            case ir.Round():
+                mode = ROUNDING[e.mode]  # decimal's constants are named by their values
+                self.rounding_modes.add(mode)
+                quantum = self.const(e.quantum, "QUANTUM", e.quantum)
+                return f"{self.expr(e.operand)}.quantize({quantum}, {mode})"
+            case ir.MinMax():
+                return self.min_max(e)
+            case _:
+                assert_never(e)
+
+    def arith(self, e: ir.Arith) -> str:
+        """A chain `a + b - c` (left-nested Arith of one precedence level) emitted flat, in
+        one pair of parentheses: Python evaluates it left to right, as the IR says."""
+        symbol, level = _python_arith(e.op)
+        rights: list[tuple[str, ir.Expr]] = []
+        node: ir.Expr = e
+        while isinstance(node, ir.Arith) and _python_arith(node.op)[1] == level:
+            rights.append((_python_arith(node.op)[0], node.right))
+            node = node.left
+        text = self.expr(node)
+        for op, right in reversed(rights):
+            text += f" {op} {self.expr(right)}"
+        return f"({text})"
+
+    def min_max(self, e: ir.MinMax) -> str:
+        nested = any(isinstance(node, ir.MinMax) for o in e.operands for node in ir.walk(o))
+        if len(e.operands) == 2 and not nested:
+            # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
+            # around another min/max: mypy's time doubles with each such level.
+            a, b = f"_m{self.temps}a", f"_m{self.temps}b"
+            self.temps += 1
+            op = ">=" if e.function == ir.MinMaxFn.MAX else "<="
+            return (f"({a} if ({a} := {self.expr(e.operands[0])}) {op} "
+                    f"({b} := {self.expr(e.operands[1])}) else {b})")
+        return f"{e.function.value}(" + ", ".join(self.expr(o) for o in e.operands) + ")"
 
     # ---- inputs --------------------------------------------------------------
     def sections(self) -> tuple[list[FieldView], list[SectionView]]:
