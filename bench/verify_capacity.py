@@ -130,14 +130,12 @@ def _run(args: list[str], timeout: float) -> tuple[float, subprocess.CompletedPr
     return time.perf_counter() - started, done
 
 
-def _timing(stderr: str) -> str:
-    """The stage breakdown that `check --timing` prints (``  stage: N ms`` lines)."""
-    parts = []
-    for line in stderr.splitlines():
-        line = line.strip()
-        if line.startswith("timing:"):
-            parts.append(line[len("timing:"):].strip())
-    return "; ".join(parts)
+def _timing(files: list[dict[str, object]]) -> str:
+    """The stage breakdown that `check --timing` adds to its JSON (seconds per stage)."""
+    stages = files[0].get("stages") if files else None
+    if not isinstance(stages, dict):
+        return ""
+    return "; ".join(f"{stage} {seconds:.1f}" for stage, seconds in stages.items())
 
 
 def check(path: Path, timeout: float) -> tuple[str, str, str]:
@@ -150,7 +148,7 @@ def check(path: Path, timeout: float) -> tuple[str, str, str]:
         return f"{seconds:.1f} s", f"exit {done.returncode}: {done.stderr.strip()[-200:]}", "-"
     codes = Counter(d["code"] for f in files for d in f["diagnostics"])
     findings = ", ".join(f"{c} {k}" for c, k in sorted(codes.items())) or "clean"
-    return f"{seconds:.1f} s", findings, _timing(done.stderr)
+    return f"{seconds:.1f} s", findings, _timing(files)
 
 
 def diff(folder: Path, timeout: float) -> tuple[str, str, str]:

@@ -114,7 +114,8 @@ class Region:
     _map: dict[str, Domain] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._map.update(self.domains)
+        if not self._map:
+            self._map.update(self.domains)
 
     def get(self, path: str) -> Domain:
         return self._map[path]
@@ -125,11 +126,14 @@ class Region:
         return dom
 
     def with_domain(self, path: str, domain: Domain) -> Region:
-        return Region(tuple((p, domain if p == path else d) for p, d in self.domains),
-                      self.assumed)
+        domains = self.domains
+        at = next(i for i, (p, _) in enumerate(domains) if p == path)
+        mapping = dict(self._map)
+        mapping[path] = domain
+        return Region(domains[:at] + ((path, domain),) + domains[at + 1:], self.assumed, mapping)
 
     def assume(self, expr: ir.Expr, holds: bool) -> Region:
-        return Region(self.domains, self.assumed + ((expr, holds),))
+        return Region(self.domains, self.assumed + ((expr, holds),), dict(self._map))
 
     @property
     def approximate(self) -> bool:

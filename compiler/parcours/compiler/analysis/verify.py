@@ -41,13 +41,17 @@ def _rules_span(program: ir.Program) -> Span:
 
 
 
-def _as_written(program: ir.Program, piece: Piece) -> Piece | None:
+def _switches(program: ir.Program) -> dict[str, object]:
+    return {f"param:{p.name}": p.values[0].value.value for p in program.params
+            if isinstance(p.type, ir.BoolT) and len(p.values) == 1}
+
+
+def _as_written(written: dict[str, object], piece: Piece) -> Piece | None:
     """`piece` with every what-if switch at its written value (None: none left)."""
-    written = {f"param:{p.name}": p.values[0].value.value for p in program.params
-               if isinstance(p.type, ir.BoolT) and len(p.values) == 1}
     region = piece.region
-    for path, dom in region.domains:
-        if path in written:
+    for path in written:
+        dom = region._map.get(path)
+        if dom is not None:
             if not isinstance(dom, frozenset) or written[path] not in dom:
                 return None
             if len(dom) > 1:
@@ -106,12 +110,14 @@ class _Verifier:
         return self._rules
 
     def _narrow(self, pieces: list[Piece]) -> list[Piece]:
-        return [q for q in (_as_written(self.program, p) for p in pieces) if q is not None]
+        written = _switches(self.program)
+        return [q for q in (_as_written(written, p) for p in pieces) if q is not None]
 
     def _narrow_leaves(self, leaves: list[tuple[Piece, int]]) -> list[tuple[Piece, int]]:
         out = []
+        written = _switches(self.program)
         for piece, index in leaves:
-            narrowed = _as_written(self.program, piece)
+            narrowed = _as_written(written, piece)
             if narrowed is not None:
                 out.append((narrowed, index))
         return out

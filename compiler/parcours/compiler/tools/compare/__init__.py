@@ -21,7 +21,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-import jinja2
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a report is rendered: `decide` stays light
+    import jinja2
 
 from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, read_episodes
 from parcours.runtime.episode import episode_id
@@ -501,6 +504,8 @@ def charts(result: CompareResult) -> list[Chart]:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("parcours.compiler.tools.compare", "templates"),
         autoescape=True,
