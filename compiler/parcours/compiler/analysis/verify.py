@@ -1,9 +1,10 @@
 """Static verification of a checked policy over its whole input space (run by `parcours check`).
 
-For the rules and for every output, :mod:`.regions` grows a decision tree whose
-leaves partition every episode the declared types and constraints allow (dates
-included); each leaf is decided exactly.  From the leaves this module proves, or
-refutes with a concrete counterexample episode:
+For the rules and for every output, :mod:`.partition` answers "which condition holds
+first?" condition by condition over regions (of :mod:`.regions`) that together cover
+every episode the declared types and constraints allow (dates included); each verdict
+holds exactly on its region.  From them this module proves, or refutes with a concrete
+counterexample episode:
 
 * E401  a gap: no rule, or no branch of a `case`, applies to some episodes;
 * E402  a conflict: two exceptions of equal priority with different pathways
@@ -11,6 +12,7 @@ refutes with a concrete counterexample episode:
 * W403  an unreachable rule: higher-priority rules settle every episode it matches;
 * W404  an unreachable branch of a `case`.
 
+W405 says what was not verified when the budget of region evaluations runs out.
 Holes and overlaps in dated values are E321/E322, reported by :mod:`.check`.
 The method and its limits are described in docs/verification.md.
 """
