@@ -275,13 +275,17 @@ def constrained(program: ir.Program, start: Region, budget: Budget) -> list[Piec
 
 
 def first_holding(program: ir.Program, conditions: Sequence[ir.Expr | None], start: list[Piece],
-                  budget: Budget, reads: Reads, snapshots: frozenset[int] = frozenset()) -> Pass:
+                  budget: Budget, reads: Reads, snapshots: frozenset[int] = frozenset(),
+                  keep: frozenset[str] = frozenset()) -> Pass:
     """For each part of `start`, the first of `conditions` that holds (None always holds);
     GAP where none does.  Pieces where a condition is undecided (None from
-    :func:`decide`) are dropped: they are another question's gap."""
+    :func:`decide`) are dropped: they are another question's gap.
+
+    A leaf stands for every region merged into it, which agree with it on what later
+    conditions read and on the inputs in `keep` only: a later question asked of the
+    leaves (an output's branches, given the winning rule) must read no other input."""
     result = Pass()
-    n = len(conditions)
-    live = _suffix_reads(conditions, reads)
+    live = [k | keep for k in _suffix_reads(conditions, reads)]
     guards = [guard(program, c) for c in conditions]
     last_point, last_other = _last_possible(guards, conditions)
     pending: dict[object, Piece] = {}

@@ -100,11 +100,15 @@ class _Verifier:
         if self._rules is None:
             conditions = [r.condition for r in self.program.rules]
             firsts = frozenset(_groups(self.program))
+            # the outputs that read the pathway start from these leaves: keep what they read
+            keep = frozenset().union(*(self.reads.of(b.condition) for o in self.program.outputs
+                                       for b in o.branches))
+            keep = keep if "pathway" in keep else frozenset()
             free = first_holding(self.program, conditions, self.start(True), self.budget,
-                                 self.reads, firsts)
+                                 self.reads, firsts, keep)
             if self._reads_switch(conditions):
                 written = first_holding(self.program, conditions, self.start(False), self.budget,
-                                        self.reads, firsts)
+                                        self.reads, firsts, keep)
             else:
                 written = Pass(self._narrow_leaves(free.leaves),
                                {k: self._narrow(v) for k, v in free.before.items()})
