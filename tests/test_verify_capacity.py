@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from parcours.compiler import pipeline
+from parcours.compiler import ir, pipeline
 from parcours.compiler.backends.python.emit import generate
 from parcours.compiler.backends.python.loader import load_module
 from parcours.compiler.diagnostics import Diagnostic, Diagnostics
@@ -50,12 +51,16 @@ def _rule(name: str, priority: int, pathway: str, condition: str) -> str:
     return f"  rule {name} priority {priority}: {pathway}\n    when {condition}\n    cite seed002\n"
 
 
+def _program(path: Path) -> ir.Program:
+    diagnostics = Diagnostics()
+    program = check(load(path, str(path), diagnostics, None), diagnostics)
+    assert program is not None and not diagnostics.has_errors, list(diagnostics)
+    return program
+
+
 def _verify(path: Path, budget: int | None = None
             ) -> tuple[list[Diagnostic], types.ModuleType]:
-    diagnostics = Diagnostics()
-    scope = load(path, str(path), diagnostics, None)
-    program = check(scope, diagnostics)
-    assert program is not None and not diagnostics.has_errors, list(diagnostics)
+    program = _program(path)
     module = load_module(f"capacity_{path.stem}", generate(program), str(path))
     return verify_program(program, budget), module
 
@@ -184,3 +189,41 @@ def test_deciding_a_compiled_module_imports_no_compiler(tmp_path: Path) -> None:
     assert forbidden == set()
     first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     assert first["policy"] == "france"
+
+
+def _random_rules(rnd: random.Random) -> list[str]:
+    def atom() -> str:
+        return rnd.choice([
+            f"visit.code {rnd.choice(['<', '<=', '>', '>=', '==', '!='])} {rnd.randrange(50)}",
+            rnd.choice(["visit.emergency", "not visit.emergency", "patient.declared_doctor"]),
+            f"patient.age {rnd.choice(['<', '>='])} {rnd.randrange(10, 90)}",
+            f"visit.specialty in {{{rnd.choice(['cardiology', 'psychiatry', 'dentistry'])}}}",
+            f"date >= {rnd.choice(['2020-01-01', '2024-05-15', '2025-01-01'])}",
+            f"(visit.code >= {rnd.randrange(30)} or visit.away_from_home)"])
+
+    return [_rule(f"r{i}", rnd.choice([3, 13, 13, 14, 20]),
+                  rnd.choice(["exempt", "direct_access", "coordinated"]),
+                  " and ".join(atom() for _ in range(rnd.randrange(1, 4))))
+            for i in range(rnd.randrange(3, 8))]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_rules_counterexamples_decide_as_claimed(tmp_path: Path, seed: int) -> None:
+    rnd = random.Random(seed)
+    path = _policy(tmp_path, f"random_{seed}", [CODE.replace("100000", "50")],
+                   _random_rules(rnd), keep_default=seed % 3 != 0)
+    findings, module = _verify(path)
+    priority = {r.name: r.priority for r in _program(path).rules}
+    for d in findings:
+        if d.counterexample is None:
+            continue
+        if d.code == "E401":
+            with pytest.raises(PolicyGap):
+                module.decide(d.counterexample)
+            continue
+        rule = module.decide(d.counterexample).rule
+        first = re.findall(r"`(\w+)`", d.message)[0]
+        if d.code == "W403":
+            assert rule != first
+        if d.code == "E402":  # both hold and no higher rule does: one of that priority wins
+            assert priority[rule] == priority[first]
