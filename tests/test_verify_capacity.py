@@ -227,3 +227,24 @@ def test_random_rules_counterexamples_decide_as_claimed(tmp_path: Path, seed: in
             assert rule != first
         if d.code == "E402":  # both hold and no higher rule does: one of that priority wins
             assert priority[rule] == priority[first]
+
+
+def test_diff_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    (tmp_path / "episode.parcours").write_text(
+        (POLICIES / "episode.parcours").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (POLICIES / "france.parcours").read_text(encoding="utf-8")
+    old, new = tmp_path / "france.parcours", tmp_path / "france_rate.parcours"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("param normal_rate: rate = 0.70", "param normal_rate: rate = 0.65"),
+                   encoding="utf-8")
+    parcours = str(Path(sys.executable).with_name("parcours"))
+    outputs = []
+    for seed in ("1", "2"):
+        done = subprocess.run([parcours, "diff", str(old), str(new), "--format", "json"],
+                              capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 1, done.stderr
+        report = json.loads(done.stdout)
+        report.pop("seconds")
+        outputs.append(report)
+    assert outputs[0]["regions"] and outputs[0] == outputs[1]

@@ -223,10 +223,14 @@ class Evaluator:
         bounds = [lo] + inner + [hi + 1]
         return Need(tuple(self.r.with_domain(path, (a, b - 1)) for a, b in zip(bounds, bounds[1:])))
 
-    def day(self) -> date:
-        """The date, when the region lies within one period; otherwise split it."""
+    def day(self, values: tuple[ir.Dated, ...] = ()) -> date:
+        """The date, when the region lies within one period of the policy (or, given
+        `values`, where none of them changes); otherwise split it."""
         lo, hi = self.r.interval("date")
-        inner = [s for s in self.starts if lo < s <= hi]
+        if values:
+            inner = sorted({c for v in values for c in _bounds(v) if lo < c <= hi})
+        else:
+            inner = [s for s in self.starts if lo < s <= hi]
         if inner:
             raise self._split_interval("date", inner)
         return date.fromordinal(lo)
@@ -298,7 +302,7 @@ class Evaluator:
             param = self.ix.params[e.name]
             if len(param.values) == 1:
                 return param.values[0].value.value
-            found = ir.value_at(param.values, self.day())
+            found = ir.value_at(param.values, self.day(param.values))
             if found is None:
                 raise Undecided("hole")
             return found.value
@@ -356,9 +360,12 @@ class Evaluator:
             dom = self.r.get(key.path)
             assert isinstance(dom, frozenset)
             if len(dom) > 1:
-                day = self.day() if any(len(rows[str(m)].values) > 1 for m in dom) else None
+                dated = tuple(v for m in dom if len(rows[str(m)].values) > 1
+                              for v in rows[str(m)].values)
+                day = self.day(dated) if dated else None
                 groups: dict[object, set[object]] = {}
-                for m in dom:
+                order = key.type.members if isinstance(key.type, ir.EnumT) else sorted(dom, key=str)
+                for m in (m for m in order if m in dom):  # a stable order of the parts
                     values = rows[str(m)].values
                     found = ir.value_at(values, day) if day else values[0].value
                     groups.setdefault(None if found is None else found.value, set()).add(m)
@@ -368,7 +375,7 @@ class Evaluator:
                                  for g in groups.values()))
         member = self.value(key)
         values = rows[str(member)].values
-        found = ir.value_at(values, self.day()) if len(values) > 1 else values[0].value
+        found = ir.value_at(values, self.day(values)) if len(values) > 1 else values[0].value
         if found is None:
             raise Undecided("hole")
         return found.value
@@ -449,6 +456,13 @@ class Evaluator:
                 e = output.branches[self.branch_index(output)].value
             else:
                 return None
+
+
+def _bounds(value: ir.Dated) -> tuple[int, ...]:
+    """The days on which a dated value starts and stops being in force."""
+    if value.until is None or value.until >= date.max:
+        return (value.start.toordinal(),)
+    return (value.start.toordinal(), value.until.toordinal() + 1)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
