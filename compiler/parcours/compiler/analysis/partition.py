@@ -287,7 +287,7 @@ def first_holding(program: ir.Program, conditions: Sequence[ir.Expr | None], sta
     result = Pass()
     live = [k | keep for k in _suffix_reads(conditions, reads)]
     guards = [guard(program, c) for c in conditions]
-    last_point, last_other = _last_possible(guards, conditions)
+    hulls = _hulls(guards, conditions)
     pending: dict[object, Piece] = {}
     live_now = live[0]
     for piece in start:
@@ -301,24 +301,26 @@ def first_holding(program: ir.Program, conditions: Sequence[ir.Expr | None], sta
             return result
         atoms = guards[k]
         fresh: list[Piece] = []
-        kept: list[Piece] = []
-        for piece in pending.values():
+        decided: list[object] = []
+        for key, piece in pending.items():
             if atoms and contradicts(piece.region, atoms):
-                kept.append(piece)
-                continue
+                continue  # false on the whole piece: it stays as it is
+            decided.append(key)
             for part, holds in decide(program, piece, condition, budget):
                 if holds:
                     result.leaves.append((part, k))
                 elif holds is False:
                     fresh.append(part)
+        for key in decided:
+            del pending[key]
         live_next = live[k + 1]
-        if fresh or len(kept) != len(pending) or live_next != live_now:
-            pending = {}
-            for piece in kept:
+        if live_next != live_now:
+            pieces, pending = list(pending.values()), {}
+            for piece in pieces:
                 pending.setdefault(_key(piece, live_next), piece)
         live_now = live_next
         for piece in fresh:
-            if _is_dead(piece.region, k + 1, last_point, last_other):
+            if _is_dead(piece.region, k + 1, hulls):
                 dead.append(piece)
             else:
                 pending.setdefault(_key(piece, live_now), piece)
@@ -340,39 +342,54 @@ def _key(piece: Piece, live: frozenset[str]) -> object:
     return (tuple(d for p, d in region.domains if p in live), region.assumed, piece.label)
 
 
-def _last_possible(guards: list[dict[str, Domain]], conditions: Sequence[ir.Expr | None]
-                   ) -> tuple[dict[str, dict[Domain, int]], dict[str, int]]:
-    """For each guarded input: the last condition whose guard is that single value (by
-    value), and the last condition that does not pin it to a single value."""
+_NOTHING = object()  # no condition is left: nothing can hold
+Hull = Domain | object | None  # None: a later condition does not guard the input
+
+
+def _hulls(guards: list[dict[str, Domain]], conditions: Sequence[ir.Expr | None]
+           ) -> dict[str, list[Hull]]:
+    """For each guarded input and each k, a domain outside of which every condition from k
+    on is false (None when one of them does not guard the input)."""
     paths = {p for g in guards for p in g}
-    last_point: dict[str, dict[Domain, int]] = {p: {} for p in paths}
-    last_other = {p: -1 for p in paths}
-    for k, (atoms, condition) in enumerate(zip(guards, conditions)):
-        if condition is None:
-            continue
-        for p in paths:
-            dom = atoms.get(p)
-            if dom is not None and _point(dom):
-                last_point[p][dom] = k
-            else:
-                last_other[p] = k
-    return last_point, last_other
+    n = len(conditions)
+    out: dict[str, list[Hull]] = {}
+    for path in paths:
+        hull: list[Hull] = [None] * (n + 1)
+        acc: Hull = _NOTHING
+        hull[n] = acc
+        for k in range(n - 1, -1, -1):
+            if conditions[k] is not None and acc is not None:
+                dom = guards[k].get(path)
+                if dom is None:
+                    acc = None
+                elif not _empty(dom):
+                    acc = dom if acc is _NOTHING else _join(acc, dom)  # type: ignore[arg-type]
+            hull[k] = acc
+        out[path] = hull
+    return out
 
 
-def _is_dead(region: Region, k: int, last_point: dict[str, dict[Domain, int]],
-             last_other: dict[str, int]) -> bool:
+def _empty(dom: Domain) -> bool:
+    return not dom if isinstance(dom, frozenset) else dom[0] > dom[1]
+
+
+def _join(a: Domain, b: Domain) -> Domain | None:
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a | b
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return (min(a[0], b[0]), max(a[1], b[1]))
+    return None
+
+
+def _is_dead(region: Region, k: int, hulls: dict[str, list[Hull]]) -> bool:
     """No condition from k on can hold anywhere on `region` (by the guards alone)."""
-    for path, table in last_point.items():
-        if last_other[path] >= k:
+    for path, hull in hulls.items():
+        h = hull[k]
+        if h is None:
             continue
+        if h is _NOTHING:
+            return True
         dom = region._map.get(path)
-        if dom is None:
-            continue
-        if _point(dom):
-            if table.get(dom, -1) < k:
-                return True
-        elif isinstance(dom, frozenset):
-            if all(table.get(frozenset({m}), -1) < k for m in dom):
-                return True
+        if dom is not None and _disjoint(dom, h):  # type: ignore[arg-type]
+            return True
     return False
-

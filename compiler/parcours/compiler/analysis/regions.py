@@ -170,6 +170,7 @@ class _Index:
     outputs: dict[str, ir.Output]
     rows: dict[str, dict[str, ir.TableRow]]
     inputs: dict[str, ir.Type]
+    conditions: list[ir.Expr | None]  # the rules', in order
 
 
 _INDEXES: dict[tuple[int, tuple[int, ...]], _Index] = {}
@@ -186,7 +187,8 @@ def _index(program: ir.Program, extra: tuple[int, ...]) -> _Index:
                    {p.name: p for p in program.params}, {x.name: x for x in program.lets},
                    {o.name: o for o in program.outputs},
                    {t.name: {k: row for row in t.rows for k in row.keys} for t in program.tables},
-                   {i.path: i.type for i in program.inputs})
+                   {i.path: i.type for i in program.inputs},
+                   [r.condition for r in program.rules])
     _INDEXES[key] = found
     return found
 
@@ -253,7 +255,7 @@ class Evaluator:
     # -- the pathway and the outputs
     def rule_index(self) -> int:
         """The index of the rule that settles the pathway (first that holds)."""
-        return self._first_holding("rule", [r.condition for r in self._rules], "pathway")
+        return self._first_holding("rule", self.ix.conditions, "pathway")
 
     def branch_index(self, output: ir.Output) -> int:
         """The index of the branch that gives `output` its value (first that holds)."""

@@ -203,10 +203,11 @@ class _Verifier:
                               for part, holds in decide(program, piece, condition, self.budget)
                               if holds]
             quick = sorted(frozenset().union(*(self.reads.of(rules[i].condition) for i in group)))
+            near = _overlapping(holding, quick)
             for i in group:
                 for j in range(i + 1, last):
                     a, b = rules[i], rules[j]
-                    if a.pathway == b.pathway:
+                    if a.pathway == b.pathway or (near is not None and (i, j) not in near):
                         continue
                     found = _first_meet(holding[i], holding[j], quick)
                     if found is None:
@@ -278,6 +279,26 @@ def _groups(program: ir.Program) -> dict[int, int]:
             out[i] = j
         i = max(j, i + 1)
     return out
+
+
+def _overlapping(holding: dict[int, list[Region]], paths: list[str]
+                 ) -> set[tuple[int, int]] | None:
+    """The pairs of rules whose regions overlap on one interval input that every region
+    restricts, by a sweep over that input (None when there is no such input): other
+    pairs cannot meet, so a run of rules on apart ranges costs no pairwise test."""
+    regions = [(i, r) for i, rs in holding.items() for r in rs]
+    path = next((p for p in paths if all(isinstance(r._map.get(p), tuple) for _, r in regions)),
+                None)
+    if path is None:
+        return None
+    items = sorted((r.interval(path), i) for i, r in regions)
+    pairs: set[tuple[int, int]] = set()
+    active: list[tuple[int, int]] = []  # (end, rule) of the intervals still open
+    for (lo, hi), i in items:
+        active = [(end, j) for end, j in active if end >= lo]
+        pairs.update((min(i, j), max(i, j)) for _, j in active if j != i)
+        active.append((hi, i))
+    return pairs
 
 
 def _first_meet(xs: list[Region], ys: list[Region], quick: list[str]) -> Region | None:
