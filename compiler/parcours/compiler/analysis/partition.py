@@ -128,10 +128,11 @@ class Reads:
 # ---- guards: the atoms a condition requires ------------------------------------------
 
 
-def guard(program: ir.Program, condition: ir.Expr | None) -> dict[str, Domain]:
+def guard(program: ir.Program, condition: ir.Expr | None,
+          lets: dict[str, ir.Let] | None = None) -> dict[str, Domain]:
     """For each input, a domain outside of which `condition` is false (what its top-level
     `and` requires of single inputs); inputs it does not restrict that way are absent."""
-    lets = {x.name: x for x in program.lets}
+    lets = {x.name: x for x in program.lets} if lets is None else lets
     out: dict[str, Domain] = {}
     stack = [] if condition is None else [condition]
     while stack:
@@ -286,7 +287,7 @@ def first_holding(program: ir.Program, conditions: Sequence[ir.Expr | None], sta
     leaves (an output's branches, given the winning rule) must read no other input."""
     result = Pass()
     live = [k | keep for k in _suffix_reads(conditions, reads)]
-    guards = [guard(program, c) for c in conditions]
+    guards = [guard(program, c, reads.lets) for c in conditions]
     hulls = _hulls(guards, conditions)
     pending: dict[object, Piece] = {}
     live_now = live[0]

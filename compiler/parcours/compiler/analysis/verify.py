@@ -159,7 +159,7 @@ class _Verifier:
                 f"the default rule `{rule.name}` is unreachable: the exceptions decide every "
                 f"episode", rule.span, "remove it, or check the exceptions above it", notes,
                 example(program, found) if found else None)
-        atoms = guard(program, rule.condition)
+        atoms = guard(program, rule.condition, self.reads.lets)
         matching = [part for piece in self.start(False) if not contradicts(piece.region, atoms)
                     for part, holds in decide(program, piece, rule.condition, self.budget) if holds]
         if not matching:
@@ -197,7 +197,7 @@ class _Verifier:
             for i in group:
                 condition = rules[i].condition
                 assert condition is not None
-                atoms = guard(program, condition)
+                atoms = guard(program, condition, self.reads.lets)
                 holding[i] = [part.region for piece in pending
                               if not contradicts(piece.region, atoms)
                               for part, holds in decide(program, piece, condition, self.budget)
