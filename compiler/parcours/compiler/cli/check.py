@@ -37,9 +37,14 @@ def collect(paths: tuple[str, ...]) -> tuple[str, ...]:
                    "scanning) or github (workflow commands): on stdout.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--timing", is_flag=True,
-              help="Report how long each policy took to check (text: in ms; json: 'seconds'). "
-                   "Off by default, so that the output is the same on every run.")
-def check(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> None:
+              help="Report how long each policy and each stage took (text: in ms; json: "
+                   "'seconds' and 'stages'). Off by default, so that the output is the same "
+                   "on every run.")
+@click.option("--verify-budget", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Region evaluations the verifier may spend per policy (default 2,000,000); "
+                   "past it, W405 says what was not verified.")
+def check(files: tuple[str, ...], fmt: str, strict: bool, timing: bool,
+          verify_budget: int | None) -> None:
     """Check policy files: syntax, names, types, dated values, completeness.
 
     FILES are policy files or folders; a folder is searched recursively for *.parcours
@@ -59,5 +64,5 @@ def check(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> None:
     """
     from .check_report import report
 
-    code = report(collect(files), fmt, strict, timing)
+    code = report(collect(files), fmt, strict, timing, verify_budget)
     raise SystemExit(code)

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import click
 
-from ..analysis.diff import diff, to_json, to_text
-from ..pipeline import analyse
-
 from .common import EXIT_USAGE, import_path_option
 
 EXIT_SAME, EXIT_DIFFERENT = 0, 1  # `diff` reads 0 and 1 as identical and different
@@ -48,12 +45,15 @@ def diff_command(old: str, new: str, fmt: str, limit: int) -> None:
       1  they differ
       2  a policy does not compile or cannot be read, or the currencies differ
     """
+    from ..analysis.diff import diff, to_json, to_text  # not at import: `decide` stays light
+    from ..pipeline import analyse
+
     programs = []
     for path in (old, new):
         if not Path(path).is_file():
             click.echo(f"error: no such file: {path}", err=True)
             raise SystemExit(EXIT_USAGE)
-        analysis = analyse(path)
+        analysis = analyse(path, verify=False)  # verifying is `check`'s job
         if analysis.program is None:
             click.echo(analysis.render(), err=True)
             click.echo(f"error: {path} does not compile", err=True)
