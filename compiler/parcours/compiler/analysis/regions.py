@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypeVar, assert_never
 
 from parcours.runtime import MAX_AMOUNT, ROUNDING
 
@@ -115,7 +115,8 @@ class Region:
     _map: dict[str, Domain] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._map.update(self.domains)
+        if not self._map:
+            self._map.update(self.domains)
 
     def get(self, path: str) -> Domain:
         return self._map[path]
@@ -126,11 +127,14 @@ class Region:
         return dom
 
     def with_domain(self, path: str, domain: Domain) -> Region:
-        return Region(tuple((p, domain if p == path else d) for p, d in self.domains),
-                      self.assumed)
+        domains = self.domains
+        at = next(i for i, (p, _) in enumerate(domains) if p == path)
+        mapping = dict(self._map)
+        mapping[path] = domain
+        return Region(domains[:at] + ((path, domain),) + domains[at + 1:], self.assumed, mapping)
 
     def assume(self, expr: ir.Expr, holds: bool) -> Region:
-        return Region(self.domains, self.assumed + ((expr, holds),))
+        return Region(self.domains, self.assumed + ((expr, holds),), dict(self._map))
 
     @property
     def approximate(self) -> bool:
@@ -167,6 +171,7 @@ class _Index:
     outputs: dict[str, ir.Output]
     rows: dict[str, dict[str, ir.TableRow]]
     inputs: dict[str, ir.Type]
+    conditions: list[ir.Expr | None]  # the rules', in order
 
 
 _INDEXES: dict[tuple[int, tuple[int, ...]], _Index] = {}
@@ -183,7 +188,8 @@ def _index(program: ir.Program, extra: tuple[int, ...]) -> _Index:
                    {p.name: p for p in program.params}, {x.name: x for x in program.lets},
                    {o.name: o for o in program.outputs},
                    {t.name: {k: row for row in t.rows for k in row.keys} for t in program.tables},
-                   {i.path: i.type for i in program.inputs})
+                   {i.path: i.type for i in program.inputs},
+                   [r.condition for r in program.rules])
     _INDEXES[key] = found
     return found
 
@@ -220,10 +226,14 @@ class Evaluator:
         bounds = [lo] + inner + [hi + 1]
         return Need(tuple(self.r.with_domain(path, (a, b - 1)) for a, b in zip(bounds, bounds[1:])))
 
-    def day(self) -> date:
-        """The date, when the region lies within one period; otherwise split it."""
+    def day(self, values: tuple[ir.Dated, ...] = ()) -> date:
+        """The date, when the region lies within one period of the policy (or, given
+        `values`, where none of them changes); otherwise split it."""
         lo, hi = self.r.interval("date")
-        inner = [s for s in self.starts if lo < s <= hi]
+        if values:
+            inner = sorted({c for v in values for c in _bounds(v) if lo < c <= hi})
+        else:
+            inner = [s for s in self.starts if lo < s <= hi]
         if inner:
             raise self._split_interval("date", inner)
         return date.fromordinal(lo)
@@ -246,7 +256,7 @@ class Evaluator:
     # -- the pathway and the outputs
     def rule_index(self) -> int:
         """The index of the rule that settles the pathway (first that holds)."""
-        return self._first_holding("rule", [r.condition for r in self._rules], "pathway")
+        return self._first_holding("rule", self.ix.conditions, "pathway")
 
     def branch_index(self, output: ir.Output) -> int:
         """The index of the branch that gives `output` its value (first that holds)."""
@@ -285,57 +295,63 @@ class Evaluator:
 
     # -- expressions
     def value(self, e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return e.value
-        if isinstance(e, ir.Input):
-            return self.input_value(e.path, e.type)
-        if isinstance(e, ir.ParamRef):
-            if f"param:{e.name}" in self.r._map:
-                return self.input_value(f"param:{e.name}", e.type)
-            param = self.ix.params[e.name]
-            if len(param.values) == 1:
-                return param.values[0].value.value
-            found = ir.value_at(param.values, self.day())
-            if found is None:
-                raise Undecided("hole")
-            return found.value
-        if isinstance(e, ir.TableRef):
-            return self._table(e)
-        if isinstance(e, ir.LetRef):
-            key = ("let", e.name)
-            cached = self._cache.get(key, _MISSING)
-            if cached is _MISSING:
-                cached = self.value(self.ix.lets[e.name].expr)
-                self._cache[key] = cached
-            return cached
-        if isinstance(e, ir.OutputRef):
-            key = ("output", e.name)
-            cached = self._cache.get(key, _MISSING)
-            if cached is _MISSING:
-                output = self.ix.outputs[e.name]
-                cached = self.value(output.branches[self.branch_index(output)].value)
-                self._cache[key] = cached
-            return cached
-        if isinstance(e, ir.PathwayRef):
-            return self._rules[self.rule_index()].pathway
-        if isinstance(e, ir.Not):
-            return not self.truth(e.operand)
-        if isinstance(e, ir.BoolOp):
-            return self._boolop(e)
-        if isinstance(e, ir.InSet):
-            return self._inset(e)
-        if isinstance(e, ir.Compare):
-            return self._compare(e)
-        if isinstance(e, ir.Arith):  # concrete values: the language's operators (ir.ops)
-            a, b = self.value(e.left), self.value(e.right)
-            return ops.arith(e.op, a, b)
-        if isinstance(e, ir.Round):
-            operand = self.value(e.operand)
-            assert isinstance(operand, Decimal)
-            return ops.round_to(e.mode, operand, e.quantum)
-        if isinstance(e, ir.MinMax):
-            return ops.min_max(e.function, [self.value(o) for o in e.operands])
-        raise TypeError(e)
+        """The expression's value on this region, or `Need` to split it first: a `match`
+        over every IR node kind, so that mypy names the verifier when the IR grows."""
+        match e:
+            case ir.Const():
+                return e.value
+            case ir.Input():
+                return self.input_value(e.path, e.type)
+            case ir.ParamRef():
+                return self._param(e)
+            case ir.TableRef():
+                return self._table(e)
+            case ir.LetRef():
+                key = ("let", e.name)
+                cached = self._cache.get(key, _MISSING)
+                if cached is _MISSING:
+                    cached = self.value(self.ix.lets[e.name].expr)
+                    self._cache[key] = cached
+                return cached
+            case ir.OutputRef():
+                key = ("output", e.name)
+                cached = self._cache.get(key, _MISSING)
+                if cached is _MISSING:
+                    output = self.ix.outputs[e.name]
+                    cached = self.value(output.branches[self.branch_index(output)].value)
+                    self._cache[key] = cached
+                return cached
+            case ir.PathwayRef():
+                return self._rules[self.rule_index()].pathway
+            case ir.Not():
+                return not self.truth(e.operand)
+            case ir.BoolOp():
+                return self._boolop(e)
+            case ir.InSet():
+                return self._inset(e)
+            case ir.Compare():
+                return self._compare(e)
+            case ir.Arith():  # concrete values: the language's operators (ir.ops)
+                return ops.arith(e.op, self.value(e.left), self.value(e.right))
+            case ir.Round():
+                operand = self.value(e.operand)
+                assert isinstance(operand, Decimal)
+                return ops.round_to(e.mode, operand, e.quantum)
+            case ir.MinMax():
+                return ops.min_max(e.function, [self.value(o) for o in e.operands])
+            case _:
+                assert_never(e)
+
+    def _param(self, e: ir.ParamRef) -> object:
+        if f"param:{e.name}" in self.r._map:  # a what-if switch, free for reachability
+            return self.input_value(f"param:{e.name}", e.type)
+        param = self.ix.params[e.name]
+        if len(param.values) == 1:
+            return param.values[0].value.value
+        found = ir.value_at(param.values, self.day(param.values))
+        if found is None:
+            raise Undecided("hole")
+        return found.value
 
     def _table(self, e: ir.TableRef) -> object:
         rows = self.ix.rows[e.table]
@@ -344,9 +360,12 @@ class Evaluator:
             dom = self.r.get(key.path)
             assert isinstance(dom, frozenset)
             if len(dom) > 1:
-                day = self.day() if any(len(rows[str(m)].values) > 1 for m in dom) else None
+                dated = tuple(v for m in dom if len(rows[str(m)].values) > 1
+                              for v in rows[str(m)].values)
+                day = self.day(dated) if dated else None
                 groups: dict[object, set[object]] = {}
-                for m in dom:
+                order = key.type.members if isinstance(key.type, ir.EnumT) else sorted(dom, key=str)
+                for m in (m for m in order if m in dom):  # a stable order of the parts
                     values = rows[str(m)].values
                     found = ir.value_at(values, day) if day else values[0].value
                     groups.setdefault(None if found is None else found.value, set()).add(m)
@@ -356,7 +375,7 @@ class Evaluator:
                                  for g in groups.values()))
         member = self.value(key)
         values = rows[str(member)].values
-        found = ir.value_at(values, self.day()) if len(values) > 1 else values[0].value
+        found = ir.value_at(values, self.day(values)) if len(values) > 1 else values[0].value
         if found is None:
             raise Undecided("hole")
         return found.value
@@ -437,6 +456,13 @@ class Evaluator:
                 e = output.branches[self.branch_index(output)].value
             else:
                 return None
+
+
+def _bounds(value: ir.Dated) -> tuple[int, ...]:
+    """The days on which a dated value starts and stops being in force."""
+    if value.until is None or value.until >= date.max:
+        return (value.start.toordinal(),)
+    return (value.start.toordinal(), value.until.toordinal() + 1)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

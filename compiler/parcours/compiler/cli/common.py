@@ -95,6 +95,8 @@ def import_path_option(command: F) -> F:
     """`--import-path DIR` (repeatable): folders imports may also come from, in order
     (docs/language.md, imports); they hold for the whole run."""
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+        if not value:  # nothing to set: a generated module runs without the compiler
+            return
         from ..sema.load import set_import_paths
 
         ctx.call_on_close(set_import_paths(value))
@@ -171,3 +173,15 @@ def open_in(path: str) -> Iterator[IO[bytes]]:
         fail(f"cannot read {path}: {exc.strerror}")
     with handle:
         yield handle
+
+
+def quiet_option(function: Callable[..., None]) -> Callable[..., None]:
+    """`-q/--quiet`, the same on every command that writes progress or notes on stderr."""
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Write no progress line and no notes on stderr (errors, "
+                             "rejections and --summary still show).")(function)
+
+
+def input_name(path: str) -> str:
+    """How messages name an input: '-' is standard input."""
+    return "standard input" if path == "-" else path
