@@ -379,6 +379,23 @@ def test_the_good_policy_has_no_errors(tmp_path: Path) -> None:
     assert codes(tmp_path, POLICY.replace("4.125 TND", "45.000 TND")) == []
 
 
+def test_the_verifier_works_in_the_currencys_unit(tmp_path: Path) -> None:
+    """Two rules of one priority that overlap only between 45.124 and 45.125 TND: a
+    conflict the verifier finds only with amounts in thousandths."""
+    text = POLICY.replace("  default refund: reimbursement   cite s1\n", """\
+  rule cheap priority 3: reimbursement when visit.fee <= 45.125 TND   cite s1
+  rule dear priority 3: family_doctor when visit.fee >= 45.124 TND   cite s1
+  default refund: reimbursement   cite s1
+""")
+    path = tmp_path / "p.parcours"
+    path.write_text(text, encoding="utf-8")
+    conflicts = [d for d in analyse(path).diagnostics if d.code == "E402"]
+    assert len(conflicts) == 1
+    assert conflicts[0].counterexample is not None
+    visit = conflicts[0].counterexample["visit"]
+    assert isinstance(visit, dict) and visit["fee"] in ("45.124", "45.125")
+
+
 def test_no_decision_block_is_e346(tmp_path: Path) -> None:
     start = POLICY.index("decision {")
     end = POLICY.index("}", POLICY.index("output sector_seen")) + 1

@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar, assert_never
 
-from parcours.runtime import MAX_AMOUNT, ROUNDING
+from parcours.runtime import MAX_AMOUNT, MINOR_UNITS, ROUNDING, unit_of
 
 from .. import ir
 from ..ir import ops
@@ -34,7 +34,6 @@ Interval = tuple[int, int]  # inclusive, in the input's units
 Domain = frozenset[object] | Interval
 
 INT_LOW, INT_HIGH = -(10 ** 9), 10 ** 9
-MONEY_HIGH = int(MAX_AMOUNT * 100) - 1  # cents: the runtime rejects MAX_AMOUNT or more
 RATE_SCALE = 10 ** 6
 _MISSING = object()
 
@@ -65,7 +64,7 @@ class Symbolic(Exception):
 
 def scale(type_: ir.Type) -> int:
     if isinstance(type_, ir.MoneyT):
-        return 100
+        return 10 ** MINOR_UNITS[type_.currency]  # the currency's minor unit
     if isinstance(type_, ir.RateT):
         return RATE_SCALE
     return 1
@@ -85,7 +84,7 @@ def full_domain(program: ir.Program, item: ir.InputDef) -> Domain:
             return (program.policy.valid_from.toordinal(), until.toordinal())
         return (date(1900, 1, 1).toordinal(), date(9999, 12, 31).toordinal())
     if isinstance(t, ir.MoneyT):
-        return (0, MONEY_HIGH)
+        return (0, int(MAX_AMOUNT * scale(t)) - 1)
     if isinstance(t, ir.RateT):
         return (0, 10 * RATE_SCALE)
     return frozenset()
@@ -95,7 +94,7 @@ def unscale(type_: ir.Type, units: int) -> object:
     if isinstance(type_, ir.DateT):
         return date.fromordinal(units)
     if isinstance(type_, ir.MoneyT):
-        return (Decimal(units) / 100).quantize(Decimal("0.01"))
+        return (Decimal(units) / scale(type_)).quantize(unit_of(MINOR_UNITS[type_.currency]))
     if isinstance(type_, ir.RateT):
         return Decimal(units) / RATE_SCALE
     return units
