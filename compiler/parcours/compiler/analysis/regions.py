@@ -64,7 +64,7 @@ class Symbolic(Exception):
 
 def scale(type_: ir.Type) -> int:
     if isinstance(type_, ir.MoneyT):
-        return 10 ** MINOR_UNITS[type_.currency]  # the currency's minor unit
+        return int(10 ** MINOR_UNITS[type_.currency])  # the currency's minor unit
     if isinstance(type_, ir.RateT):
         return RATE_SCALE
     return 1
