@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from click.testing import CliRunner, Result
 from parcours.compiler.cli import main
 from parcours.compiler.interpret import as_module
 from parcours.compiler.pipeline import analyse, load_policy
-from parcours.runtime import DecisionWriter, EpisodeError, decision_json
+from parcours.runtime import (Decision, DecisionWriter, EpisodeError, OutputField, PolicyMeta,
+                              decision_json)
 
 POLICY = """\
 policy filieres {
@@ -174,6 +176,26 @@ def test_both_engines_decide_the_declared_outputs(engines: tuple[Any, Any], sect
         a.number("counts_towards_cap")
     # the streaming writer writes the same bytes as the plain route
     assert DecisionWriter()(a) == decision_json(a)
+
+
+def test_the_streaming_writer_caches_never_change_a_byte() -> None:
+    """Equal amounts written apart (-0.00 and 0.00; 1.5 and 1.50 are written alike) and
+    one amount in two currencies: the writer's caches give decision_json's bytes."""
+    def meta(currency: str, decimals: int) -> PolicyMeta:
+        return PolicyMeta("p", "P", "v", currency, "proposal", lambda path: ((),), {},
+                          pathways=("a",), decimals=decimals,
+                          outputs=(OutputField("x", "money"), OutputField("r", "rate"),
+                                   OutputField("n", "int"), OutputField("b", "bool"),
+                                   OutputField("d", "date")))
+    eur, tnd = meta("EUR", 2), meta("TND", 3)
+    writer = DecisionWriter()
+    for policy in (eur, tnd, eur):
+        for amount in ("0.00", "-0.00", "1.5", "1.50", "1.505", "-0.00", "7", "1E+1"):
+            decision = Decision("e", policy, "a", "rule", (
+                Decimal(amount), Decimal("0.7"), 3, False, date(2025, 1, 2)), (0, 0))
+            assert writer(decision) == decision_json(decision), (policy.currency, amount)
+    assert '"x":"-0.000"' in writer(Decision("e", tnd, "a", "rule", (
+        Decimal("-0.00"), Decimal(1), 0, True, date(2025, 1, 2)), (0, 0)))
 
 
 def test_three_decimal_amounts_accepted_finer_ones_rejected(engines: tuple[Any, Any]) -> None:

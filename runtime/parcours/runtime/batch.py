@@ -61,6 +61,18 @@ def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
 
 
 _MONEY, _RATE, _OTHER = 0, 1, 2
+MAX_CACHED_AMOUNTS = 1 << 16  # amounts whose text a writer keeps, per number of decimals
+
+
+def _money_text(amount: object, decimals: int) -> str:
+    """An amount's text with `decimals` places and the closing quote: `str` when it
+    already has them (the usual case), else formatted."""
+    text = str(amount)
+    if decimals == 0 or len(text) <= decimals or text[-decimals - 1] != ".":
+        text = format_money(amount, decimals)  # type: ignore[arg-type]
+    return text + '"'
+
+
 _Parts = tuple[tuple[str, int, Callable[[object], str] | None], ...]
 
 
@@ -78,6 +90,9 @@ class DecisionWriter:
         self._policies: dict[int, tuple[PolicyMeta, str, str, _Parts]] = {}
         self._middles: dict[tuple[str, str, str], str] = {}
         self._rates: dict[object, str] = {}
+        # per number of decimals: an amount's text, by value (equal non-zero amounts format
+        # alike; a zero is never cached, since -0.00 and 0.00 are equal but written apart)
+        self._amounts: dict[int, dict[object, str]] = {}
         self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
 
     def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str, _Parts]:
@@ -118,14 +133,18 @@ class DecisionWriter:
         ident = decision.id
         out = ('{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
                            else json_safe(json.dumps(ident, ensure_ascii=False))) + head + middle)
-        point = -policy.decimals - 1  # where the point sits in an amount's text
+        amounts = self._amounts.get(policy.decimals)
+        if amounts is None:
+            amounts = self._amounts[policy.decimals] = {}
         rates = self._rates
         for (prefix, kind, other), value in zip(parts, decision.values):
             if kind == _MONEY:
-                text = str(value)
-                if point == -1 or len(text) < -point or text[point] != ".":
-                    text = format_money(value, policy.decimals)  # type: ignore[arg-type]
-                out += prefix + text + '"'
+                text = amounts.get(value) if value else None  # never a zero: "-0.00"
+                if text is None:
+                    text = _money_text(value, policy.decimals)
+                    if value and len(amounts) < MAX_CACHED_AMOUNTS:
+                        amounts[value] = text
+                out += prefix + text
             elif kind == _RATE:
                 rate = rates.get(value)
                 if rate is None:
