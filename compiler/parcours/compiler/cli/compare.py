@@ -43,9 +43,10 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
                     report_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Run one population of episodes through several policies and compare the totals.
 
-    Per policy: episodes decided and rejected, counts by pathway, total and mean
-    reimbursed and patient share.  For two policies of the same currency: episodes that
-    change pathway, and the net transfer to patients by specialty and age band.
+    Per policy: episodes decided and rejected, counts by pathway, total and mean of the
+    amounts its decision marks `totals insurer` / `totals patient` (else of every money
+    output).  For two policies of the same currency that mark both: episodes that change
+    pathway, and the net transfer to patients by specialty and age band.
     On a terminal, a progress line on stderr shows the episodes done, the rate and the
     time left.
 
