@@ -339,6 +339,24 @@ param public_ticket: money = 4.125 TND    cite s1""").replace(
         assert module.decide(episode("public_sector")).to_dict()["ticket"] == "4.250"
 
 
+def test_without_money_outputs_there_is_nothing_to_total(tmp_path: Path) -> None:
+    text = POLICY
+    for name in ("tariff", "insurer_share", "ticket"):
+        text = re.sub(rf"output {name}: money[^\n]*\n(?=  output)", "", text)  # the decision
+        text = re.sub(rf"\noutput {name}: money = case {{.*?\n}}\n", "\n", text, flags=re.S)
+    path = tmp_path / "flags.parcours"
+    path.write_text(text.replace("policy filieres", "policy flags"), encoding="utf-8")
+    assert codes(tmp_path, path.read_text(encoding="utf-8")) == []
+    episodes = tmp_path / "e.jsonl"
+    episodes.write_text(json.dumps(episode()) + "\n", encoding="utf-8")
+    summary = invoke("decide", str(path), "--input", str(episodes), "--summary")
+    assert summary.exit_code == 0, summary.output
+    assert "no money output to total" in summary.output
+    compared = invoke("compare", str(path), "--input", str(episodes))
+    assert compared.exit_code == 0, compared.output
+    assert "no money output to total" in compared.output
+
+
 # ---- diagnostics -------------------------------------------------------------------------
 
 

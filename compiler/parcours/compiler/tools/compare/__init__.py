@@ -487,6 +487,8 @@ def render_table(result: CompareResult) -> str:
                     + [money(p.amounts[n]) if n in p.amounts else "—" for n in names]
                     + [_opt(p.mean(n)) if n in p.amounts else "—" for n in names])
     lines += _table(rows, set(range(2, 4 + 2 * len(names))))
+    if not names:
+        lines.append("no money output to total")
     pathways = sorted({k for p in result.policies for k in p.by_pathway})
     if pathways:
         lines.append("")
