@@ -307,12 +307,7 @@ class Evaluator:
             case ir.TableRef():
                 return self._table(e)
             case ir.LetRef():
-                key = ("let", e.name)
-                cached = self._cache.get(key, _MISSING)
-                if cached is _MISSING:
-                    cached = self.value(self.ix.lets[e.name].expr)
-                    self._cache[key] = cached
-                return cached
+                return self._let(e.name)
             case ir.OutputRef():
                 key = ("output", e.name)
                 cached = self._cache.get(key, _MISSING)
@@ -332,7 +327,7 @@ class Evaluator:
             case ir.Compare():
                 return self._compare(e)
             case ir.Arith():  # concrete values: the language's operators (ir.ops)
-                return ops.arith(e.op, self.value(e.left), self.value(e.right))
+                return self._arith(e)
             case ir.Round():
                 operand = self.value(e.operand)
                 assert isinstance(operand, Decimal)
@@ -341,6 +336,32 @@ class Evaluator:
                 return ops.min_max(e.function, [self.value(o) for o in e.operands])
             case _:
                 assert_never(e)
+
+    def _let(self, name: str) -> object:
+        """A let's value.  The lets it reads are evaluated first, in order (lets are
+        evaluated eagerly in both engines, so this changes no answer), so that a chain of
+        thousands of lets does not recurse once per let."""
+        key = ("let", name)
+        cached = self._cache.get(key, _MISSING)
+        if cached is _MISSING:
+            for dep in ir.lets_in_order(self.ix.lets, [name]):
+                if ("let", dep) not in self._cache:
+                    self._cache[("let", dep)] = self.value(self.ix.lets[dep].expr)
+            cached = self._cache[key]
+        return cached
+
+    def _arith(self, e: ir.Arith) -> object:
+        """A chain `a + b - c …` (nested to the left) folded left to right in a loop, so
+        that a chain of a thousand operands does not recurse once per operand."""
+        spine: list[ir.Arith] = []
+        node: ir.Expr = e
+        while isinstance(node, ir.Arith):
+            spine.append(node)
+            node = node.left
+        result = self.value(node)
+        for step in reversed(spine):
+            result = ops.arith(step.op, result, self.value(step.right))
+        return result
 
     def _param(self, e: ir.ParamRef) -> object:
         if f"param:{e.name}" in self.r._map:  # a what-if switch, free for reachability

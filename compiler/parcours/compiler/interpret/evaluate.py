@@ -81,9 +81,18 @@ class Evaluator:
             case ir.InSet(operand=operand, members=members, negated=negated):
                 inside = self.value(operand, env) in members
                 return not inside if negated else inside
-            case ir.Arith(op=op, left=left, right=right):
-                a = self.value(left, env)
-                return ops.arith(op, a, self.value(right, env))
+            case ir.Arith():
+                # a chain `a + b - c …` nests to the left: fold it in a loop, not by
+                # recursing once per operand (a chain may hold a thousand)
+                spine: list[ir.Arith] = []
+                node: ir.Expr = e
+                while isinstance(node, ir.Arith):
+                    spine.append(node)
+                    node = node.left
+                result = self.value(node, env)
+                for step in reversed(spine):
+                    result = ops.arith(step.op, result, self.value(step.right, env))
+                return result
             case ir.Round(mode=mode, operand=operand, quantum=quantum):
                 return ops.round_to(mode, self.value(operand, env), quantum)
             case ir.MinMax(function=function, operands=operands):

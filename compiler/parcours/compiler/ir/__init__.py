@@ -58,6 +58,7 @@ from .nodes import (
     Type,
     Value,
     dated_at,
+    lets_in_order,
     value_at,
     walk,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "Type",
     "Value",
     "dated_at",
+    "lets_in_order",
     "format_expr",
     "format_value",
     "print_program",

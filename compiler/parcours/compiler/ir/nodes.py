@@ -12,7 +12,7 @@ condition=Compare("<", Input("patient.age", IntT(0, 130)), Const(16, IntT())))``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from datetime import date
@@ -445,6 +445,30 @@ def walk(expr: Expr | None) -> Iterator[Expr]:
         node = stack.pop()
         yield node
         stack.extend(reversed(children(node)))
+
+
+def lets_in_order(lets: dict[str, Let], names: Iterable[str]) -> list[str]:
+    """`names` and every let they read, transitively, each after the lets it reads: the
+    order in which to evaluate them so that no evaluation has to follow a let into another
+    (iterative, so that a chain of thousands of lets does not recurse)."""
+    order: list[str] = []
+    done: set[str] = set()
+    started: set[str] = set()  # met again before it is done: a cycle (E345), not followed
+    for root in names:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if expanded:
+                done.add(name)
+                order.append(name)
+                continue
+            if name in started:
+                continue
+            started.add(name)
+            stack.append((name, True))
+            stack.extend((node.name, False) for node in walk(lets[name].expr)
+                         if isinstance(node, LetRef) and node.name not in done)
+    return order
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:

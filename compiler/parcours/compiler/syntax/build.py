@@ -23,6 +23,7 @@ from ..diagnostics import Diagnostics, Span
 
 
 MAX_DEPTH = 64
+MAX_OPERANDS = 1000  # in one chain: CPython compiles ~2,900 `+` terms at most
 """How deeply an expression may nest: each operator chain, comparison, `not`, call and
 lookup is a level (parentheses alone are not).  The generated Python nests about one or
 two brackets per level, and Python refuses more than 200."""
@@ -146,6 +147,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             operands[-1:] = right.operands
             kids = kids[1:]  # `right` is first
             depth = max(depth, self._depth_of(right))
+        if len(operands) > MAX_OPERANDS:
+            raise _BadLiteral(f"this chain has more than {MAX_OPERANDS} operands (the limit)",
+                              self._span(meta), "sum parts of it in `let`s and chain the names",
+                              code="E105")
         return self._nest(n.Chain(tuple(ops), tuple(operands), self._span(meta)), *kids,
                           depth=depth)
 

@@ -44,6 +44,7 @@ import jinja2
 from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, ROUNDING
 
 from ... import ir
+from ...ir.citations import Citations
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -220,6 +221,7 @@ class _Emitter:
 
     def __init__(self, program: ir.Program) -> None:
         self.p = program
+        self.citations = Citations(program)
         self.constants: dict[str, str] = {}  # name → literal, in the order of first use
         self.keys: dict[tuple[str, str], str] = {}  # (group, literal) → name
         self.names = _Names({"_AMOUNT", "_BOUNDS", "_RULE_NAMES", "_RULE_PATHWAYS",
@@ -237,7 +239,6 @@ class _Emitter:
                 raise CodegenError(f"invalid input name {var!r}")
         self.enum_consts = {e.name: self.const(frozenset(e.members), e.name, "MEMBERS")
                             for e in program.enums}
-        self.documents = {s.id: s.document for s in program.sources}
 
     def const(self, value: object, *hint: object, group: str | None = None) -> str:
         """The module-level constant holding `value`, named after `hint`.  One constant per
@@ -454,30 +455,10 @@ class _Emitter:
 
     # ---- explanations and sources ------------------------------------------------
     def cites(self, notes: ir.Notes) -> list[str]:
-        return [self.documents[c] for c in notes.cites]
+        return self.citations.of(notes)
 
     def referenced_cites(self, e: ir.Expr | None, start: date) -> list[str]:
-        """The citations of the parameters, tables and lets an expression reads."""
-        out: list[str] = []
-        for node in ir.walk(e):
-            if isinstance(node, ir.ParamRef):
-                prm = self.p.param(node.name)
-                out += self.cites(prm.notes)
-                value = ir.dated_at(prm.values, start)
-                if value is not None:
-                    out += self.cites(value.notes)
-            elif isinstance(node, ir.TableRef):
-                table = self.p.table(node.table)
-                out += self.cites(table.notes)
-                for row in table.rows:
-                    out += self.cites(row.notes)
-                    value = ir.dated_at(row.values, start)
-                    if value is not None:
-                        out += self.cites(value.notes)
-            elif isinstance(node, ir.LetRef):
-                let = self.p.let(node.name)
-                out += self.cites(let.notes) + self.referenced_cites(let.expr, start)
-        return out
+        return self.citations.referenced(e, start)
 
     def step_info(self, target: str, name: str, priority: int | None, outcome: str,
                   condition: str, cites: list[str], notes: ir.Notes, span: object) -> str:
