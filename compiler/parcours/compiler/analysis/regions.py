@@ -329,6 +329,22 @@ class Evaluator:
         if isinstance(e, ir.Arith):  # concrete values: the language's operators (ir.ops)
             a, b = self.value(e.left), self.value(e.right)
             return ops.arith(e.op, a, b)
+        if isinstance(e, ir.Round) and isinstance(e.operand, ir.Arith) \
+                and e.operand.op == ir.ArithOp.DIV:
+            a, b = self.value(e.operand.left), self.value(e.operand.right)
+            try:
+                return ops.divide(e.mode, a, b, 1 if isinstance(e.type, ir.IntT) else e.quantum)
+            except ops.DivisionByZero:  # the episode is refused: no value to reason on
+                raise Symbolic("") from None
+        if isinstance(e, ir.Case):
+            for condition, arm in e.arms:
+                if self.truth(condition):
+                    return self.value(arm)
+            return self.value(e.default)
+        if isinstance(e, ir.DateAdd):
+            return ops.date_add(self.value(e.operand), self.value(e.days))  # type: ignore[arg-type]
+        if isinstance(e, ir.DateDiff):
+            return ops.date_diff(e.unit, self.value(e.start), self.value(e.end))  # type: ignore[arg-type]
         if isinstance(e, ir.Round):
             operand = self.value(e.operand)
             assert isinstance(operand, Decimal)
