@@ -8,6 +8,7 @@ when there is no error, the IR; :func:`compile_policy` adds code generation;
 from __future__ import annotations
 
 import os
+import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class Analysis:
     program: ir.Program | None
     diagnostics: list[Diagnostic]
     sources: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     @property
     def ok(self) -> bool:
@@ -38,34 +40,45 @@ class Analysis:
         return "\n".join(render(d, self.sources) for d in self.diagnostics)
 
 
-def analyse(path: str | os.PathLike[str], data: bytes | None = None) -> Analysis:
-    """Parse, resolve and check a policy: every problem, in one pass."""
+def analyse(path: str | os.PathLike[str], data: bytes | None = None, verify: bool = True,
+            budget: int | None = None) -> Analysis:
+    """Parse, resolve and check a policy: every problem, in one pass.
+
+    With `verify` (`parcours check` and `compile`), the static verifier runs too, within
+    `budget` region evaluations (default: ``partition.VERIFY_BUDGET``); deciding,
+    comparing and explaining skip it (see docs/verification.md)."""
     display = str(path)
     diagnostics = Diagnostics()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     scope = load(Path(path), display, diagnostics, data)
+    timings["parse and resolve"] = time.perf_counter() - started
+    started = time.perf_counter()
     program = check(scope, diagnostics) if scope.units else None
-    if program is not None and not diagnostics.has_errors:
-        diagnostics.extend(verify_program(program))
+    timings["check"] = time.perf_counter() - started
+    if verify and program is not None and not diagnostics.has_errors:
+        diagnostics.extend(verify_program(program, budget, timings))
     if diagnostics.has_errors:
         program = None
-    return Analysis(display, program, list(diagnostics), scope.texts)
+    return Analysis(display, program, list(diagnostics), scope.texts, timings)
 
 
 def compile_policy(path: str | os.PathLike[str], data: bytes | None = None,
-                   backend: str = backends.DEFAULT) -> tuple[Analysis, str]:
+                   backend: str = backends.DEFAULT, verify: bool = True) -> tuple[Analysis, str]:
     """The text `backend` generates (by default the Python module); raises CompileError
     when the policy has errors, UnknownBackend for a name that is not registered."""
     generator = backends.get(backend)
-    analysis = analyse(path, data)
+    analysis = analyse(path, data, verify)
     if analysis.program is None:
         raise CompileError(analysis.diagnostics, analysis.sources)
     return analysis, generator.generate(analysis.program)
 
 
 def load_policy(path: str | os.PathLike[str]) -> types.ModuleType:
-    """A `.parcours` file compiled in memory, or an already generated `.py` module."""
+    """A `.parcours` file compiled in memory (not verified: that is `check`'s and `compile`'s
+    job), or an already generated `.py` module."""
     if Path(path).suffix == ".py":
         return load_generated(path)
-    analysis, text = compile_policy(path)
+    analysis, text = compile_policy(path, verify=False)
     assert analysis.program is not None
     return load_module(f"parcours_{analysis.program.policy.id}", text, f"<{path}>")

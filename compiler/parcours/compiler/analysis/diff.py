@@ -97,6 +97,47 @@ def _fields(ev: Evaluator) -> dict[str, object]:
         return {name: UNDECIDED for name in FIELDS}
 
 
+def _same_definitions(old: ir.Program, new: ir.Program) -> dict[str, frozenset[str]]:
+    """The decision fields defined alike in both programs from inputs and other decision
+    fields only (e.g. ``patient_pays = visit.fee - reimbursed``): field → the fields it
+    reads.  Where those are equal, it is equal at every input amount."""
+    out: dict[str, frozenset[str]] = {}
+    for name in FIELDS[2:]:
+        a, b = old.output(name), new.output(name)
+        if [(x.condition, x.value) for x in a.branches] != \
+                [(x.condition, x.value) for x in b.branches]:
+            continue
+        reads: set[str] = set()
+        plain = True
+        for branch in a.branches:
+            for node in (*ir.walk(branch.condition), *ir.walk(branch.value)):
+                if isinstance(node, ir.OutputRef) and node.name in FIELDS:
+                    reads.add(node.name)
+                elif isinstance(node, ir.PathwayRef):
+                    reads.add("pathway")
+                elif isinstance(node, (ir.LetRef, ir.ParamRef, ir.TableRef, ir.OutputRef)):
+                    plain = False
+        if plain:
+            out[name] = frozenset(reads)
+    return out
+
+
+def _equal_by_definition(same: dict[str, frozenset[str]], a: dict[str, object],
+                         b: dict[str, object]) -> set[str]:
+    """The fields that are equal on the whole region because they are defined alike from
+    fields that are equal there (fixed, or themselves equal by definition)."""
+    equal: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, reads in same.items():
+            if name not in equal and all(
+                    r in equal or (a[r] == b[r] and a[r] is not Symbolic) for r in reads):
+                equal.add(name)
+                grew = True
+    return equal
+
+
 def _decide_all(ev: Evaluator) -> bool:
     """Force every rule and branch decision (splitting as needed); False on a gap."""
     try:
@@ -117,6 +158,7 @@ def diff(old: ir.Program, new: ir.Program, limit: int = 50) -> DiffResult:
     start = joint_root(old, new)
     raw: list[tuple[Region, tuple[tuple[str, str, str], ...], dict[str, object]]] = []
     count = 0
+    same = _same_definitions(old, new)
 
     def goal(ev: Evaluator) -> tuple[tuple[tuple[str, str, str], ...], dict[str, int]]:
         sides = (ev, Evaluator(new, ev.r, extra))
@@ -138,8 +180,9 @@ def diff(old: ir.Program, new: ir.Program, limit: int = 50) -> DiffResult:
                 fields = {name: UNDECIDED for name in FIELDS}
             values.append(fields)
         a, b = values
+        equal = _equal_by_definition(same, a, b)
         changed = tuple((f, _text(a[f]), _text(b[f])) for f in FIELDS
-                        if a[f] != b[f] or a[f] is Symbolic)
+                        if f not in equal and (a[f] != b[f] or a[f] is Symbolic))
         if not changed:
             return (), {}
         if all(a[f] is not Symbolic and b[f] is not Symbolic for f in FIELDS):

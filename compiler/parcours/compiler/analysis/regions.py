@@ -115,7 +115,8 @@ class Region:
     _map: dict[str, Domain] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._map.update(self.domains)
+        if not self._map:
+            self._map.update(self.domains)
 
     def get(self, path: str) -> Domain:
         return self._map[path]
@@ -126,11 +127,14 @@ class Region:
         return dom
 
     def with_domain(self, path: str, domain: Domain) -> Region:
-        return Region(tuple((p, domain if p == path else d) for p, d in self.domains),
-                      self.assumed)
+        domains = self.domains
+        at = next(i for i, (p, _) in enumerate(domains) if p == path)
+        mapping = dict(self._map)
+        mapping[path] = domain
+        return Region(domains[:at] + ((path, domain),) + domains[at + 1:], self.assumed, mapping)
 
     def assume(self, expr: ir.Expr, holds: bool) -> Region:
-        return Region(self.domains, self.assumed + ((expr, holds),))
+        return Region(self.domains, self.assumed + ((expr, holds),), dict(self._map))
 
     @property
     def approximate(self) -> bool:
@@ -167,6 +171,7 @@ class _Index:
     outputs: dict[str, ir.Output]
     rows: dict[str, dict[str, ir.TableRow]]
     inputs: dict[str, ir.Type]
+    conditions: list[ir.Expr | None]  # the rules', in order
 
 
 _INDEXES: dict[tuple[int, tuple[int, ...]], _Index] = {}
@@ -183,7 +188,8 @@ def _index(program: ir.Program, extra: tuple[int, ...]) -> _Index:
                    {p.name: p for p in program.params}, {x.name: x for x in program.lets},
                    {o.name: o for o in program.outputs},
                    {t.name: {k: row for row in t.rows for k in row.keys} for t in program.tables},
-                   {i.path: i.type for i in program.inputs})
+                   {i.path: i.type for i in program.inputs},
+                   [r.condition for r in program.rules])
     _INDEXES[key] = found
     return found
 
@@ -220,10 +226,14 @@ class Evaluator:
         bounds = [lo] + inner + [hi + 1]
         return Need(tuple(self.r.with_domain(path, (a, b - 1)) for a, b in zip(bounds, bounds[1:])))
 
-    def day(self) -> date:
-        """The date, when the region lies within one period; otherwise split it."""
+    def day(self, values: tuple[ir.Dated, ...] = ()) -> date:
+        """The date, when the region lies within one period of the policy (or, given
+        `values`, where none of them changes); otherwise split it."""
         lo, hi = self.r.interval("date")
-        inner = [s for s in self.starts if lo < s <= hi]
+        if values:
+            inner = sorted({c for v in values for c in _bounds(v) if lo < c <= hi})
+        else:
+            inner = [s for s in self.starts if lo < s <= hi]
         if inner:
             raise self._split_interval("date", inner)
         return date.fromordinal(lo)
@@ -246,7 +256,7 @@ class Evaluator:
     # -- the pathway and the outputs
     def rule_index(self) -> int:
         """The index of the rule that settles the pathway (first that holds)."""
-        return self._first_holding("rule", [r.condition for r in self._rules], "pathway")
+        return self._first_holding("rule", self.ix.conditions, "pathway")
 
     def branch_index(self, output: ir.Output) -> int:
         """The index of the branch that gives `output` its value (first that holds)."""
@@ -295,7 +305,7 @@ class Evaluator:
             param = self.ix.params[e.name]
             if len(param.values) == 1:
                 return param.values[0].value.value
-            found = ir.value_at(param.values, self.day())
+            found = ir.value_at(param.values, self.day(param.values))
             if found is None:
                 raise Undecided("hole")
             return found.value
@@ -360,9 +370,12 @@ class Evaluator:
             dom = self.r.get(key.path)
             assert isinstance(dom, frozenset)
             if len(dom) > 1:
-                day = self.day() if any(len(rows[str(m)].values) > 1 for m in dom) else None
+                dated = tuple(v for m in dom if len(rows[str(m)].values) > 1
+                              for v in rows[str(m)].values)
+                day = self.day(dated) if dated else None
                 groups: dict[object, set[object]] = {}
-                for m in dom:
+                order = key.type.members if isinstance(key.type, ir.EnumT) else sorted(dom, key=str)
+                for m in (m for m in order if m in dom):  # a stable order of the parts
                     values = rows[str(m)].values
                     found = ir.value_at(values, day) if day else values[0].value
                     groups.setdefault(None if found is None else found.value, set()).add(m)
@@ -372,7 +385,7 @@ class Evaluator:
                                  for g in groups.values()))
         member = self.value(key)
         values = rows[str(member)].values
-        found = ir.value_at(values, self.day()) if len(values) > 1 else values[0].value
+        found = ir.value_at(values, self.day(values)) if len(values) > 1 else values[0].value
         if found is None:
             raise Undecided("hole")
         return found.value
@@ -453,6 +466,13 @@ class Evaluator:
                 e = output.branches[self.branch_index(output)].value
             else:
                 return None
+
+
+def _bounds(value: ir.Dated) -> tuple[int, ...]:
+    """The days on which a dated value starts and stops being in force."""
+    if value.until is None or value.until >= date.max:
+        return (value.start.toordinal(),)
+    return (value.start.toordinal(), value.until.toordinal() + 1)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

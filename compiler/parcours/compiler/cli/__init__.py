@@ -30,9 +30,28 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="parcours", prog_name="parcours")  # pyproject.toml's
+@click.version_option(None, "-V", "--version", package_name="parcours",  # pyproject.toml's
+                      prog_name="parcours")
 def main() -> None:
-    """parcours: check, compile and run care-pathway policies."""
+    """parcours: check, compile and run care-pathway policies.
+
+    Every command takes -h/--help. Short options mean the same everywhere: -i/--input,
+    -o/--output ('-' is standard input or output), -q/--quiet.
+
+    \b
+    Examples:
+      parcours check policies
+      parcours compile policies/france.parcours -o out/france.py
+      parcours decide policies/france.parcours -i policies/samples/episodes.jsonl -o out/decisions.jsonl --summary
+
+    \b
+    Exit codes (every command):
+      0  success
+      1  the run found problems: errors in a policy, rejected episodes, failing
+         tests, policies that decide differently
+      2  the command could not run: bad usage, unreadable input, a policy that
+         does not load, an output that cannot be written
+    """
 
 
 for _command in (check.check, compile.compile_command, decide.decide, explain.explain,

@@ -86,11 +86,12 @@ def _github(d: Diagnostic) -> str:
             f"endLine={d.span.end_line},endColumn={d.span.end_column},title={d.code}::{message}")
 
 
-def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> int:
+def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool,
+           budget: int | None = None) -> int:
     results: list[tuple[Analysis, float]] = []
     for file in files:
         started = time.perf_counter()
-        analysis = analyse(file)
+        analysis = analyse(file, budget=budget)
         results.append((analysis, time.perf_counter() - started))
     failed = False
     for analysis, _ in results:
@@ -100,7 +101,8 @@ def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> int:
         click.echo(json.dumps({"files": [{
             "file": a.path, "ok": a.ok and not (strict and a.diagnostics),
             "policy": a.program.policy.id if a.program else None,
-            **({"seconds": round(seconds, 4)} if timing else {}),  # only on demand: stable output
+            **({"seconds": round(seconds, 4),  # only on demand: stable output
+                "stages": {k: round(v, 4) for k, v in a.timings.items()}} if timing else {}),
             "diagnostics": [_diagnostic_dict(d) for d in a.diagnostics]}
             for a, seconds in results]}, indent=2, ensure_ascii=False))
     elif fmt == "sarif":
@@ -119,4 +121,9 @@ def report(files: tuple[str, ...], fmt: str, strict: bool, timing: bool) -> int:
             extra = f" in {seconds * 1000:.0f} ms" if timing else ""
             click.echo(f"{analysis.path}: {status} ({errors} error(s), {warnings} warning(s))"
                        f"{extra}", err=True)
+    if timing:
+        for analysis, _ in results:
+            click.echo(f"timing: {analysis.path}: " + ", ".join(
+                f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in analysis.timings.items()),
+                err=True)
     return 1 if failed else 0

@@ -171,3 +171,15 @@ def open_in(path: str) -> Iterator[IO[bytes]]:
         fail(f"cannot read {path}: {exc.strerror}")
     with handle:
         yield handle
+
+
+def quiet_option(function: Callable[..., None]) -> Callable[..., None]:
+    """`-q/--quiet`, the same on every command that writes progress or notes on stderr."""
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Write no progress line and no notes on stderr (errors, "
+                             "rejections and --summary still show).")(function)
+
+
+def input_name(path: str) -> str:
+    """How messages name an input: '-' is standard input."""
+    return "standard input" if path == "-" else path

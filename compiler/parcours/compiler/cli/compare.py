@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from ..tools.compare import CompareError, compare, prepare, render_csv, render_report, render_table
 from ..files import OutputError, write_output
-from .common import EXIT_OK, fail as _fail, import_path_option, load as _load, open_out, parse_sets
-
-def _count_lines(path: str) -> int:
-    """A cheap first pass for the progress bar's length."""
-    count = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-    return count
-
+from .common import (EXIT_OK, fail as _fail, import_path_option, input_name, load as _load,
+                     open_in, open_out, parse_sets, quiet_option)
+from .progress import progress_for
 
 def _sha256(path: str) -> str | None:
     """The input file's hash for the report's footer (None for standard input)."""
@@ -34,26 +25,41 @@ def _sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
-@click.command(name="compare")
+@click.command(name="compare", short_help="Compare several policies on one population.")
 @import_path_option
 @click.argument("policies", nargs=-1, required=True)
-@click.option("--input", "input_path", required=True,
+@click.option("-i", "--input", "input_path", required=True, metavar="FILE",
               help="Episodes as JSON Lines ('-' for standard input).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-              default="table", show_default=True)
+              default="table", show_default=True,
+              help="How to print the comparison on stdout (json and csv: exact decimals).")
 @click.option("--report", "report_path", default=None, metavar="FILE.html",
               help="Also write a self-contained HTML report: who pays more, per visit and by "
                    "group, with SVG charts and the versions and input in a footer.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter in every compared policy that declares it.")
+@quiet_option
 def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
-                    report_path: str | None, sets: tuple[str, ...]) -> None:
+                    report_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Run one population of episodes through several policies and compare the totals.
 
     Per policy: episodes decided and rejected, counts by pathway, total and mean
     reimbursed and patient share.  For two policies of the same currency: episodes that
     change pathway, and the net transfer to patients by specialty and age band.
-    Rejected episodes are counted, not treated as failure (exit 0); usage errors exit 2.
+    On a terminal, a progress line on stderr shows the episodes done, the rate and the
+    time left.
+
+    \b
+    Examples:
+      parcours compare policies/morocco.parcours policies/morocco_proposal.parcours -i policies/samples/episodes-ma.jsonl
+      parcours compare policies/morocco.parcours policies/morocco_proposal.parcours -i ma.jsonl --report out/compare.html
+      parcours population --size 1000 --seed 7 --profile ma | parcours compare policies/morocco.parcours policies/morocco_proposal.parcours -i -
+
+    \b
+    Exit codes:
+      0  compared (rejected episodes are counted, not failures)
+      2  bad usage: a policy that does not load, an unreadable input, a bad --set,
+         an output that cannot be written
     """
     overrides = parse_sets(sets)
     modules = [_load(policy) for policy in policies]
@@ -64,25 +70,14 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
         raise
     if input_path != "-" and not Path(input_path).is_file():
         _fail(f"cannot read {input_path}: no such file")
-    show_progress = input_path != "-" and sys.stderr.isatty()
     # Bytes, decoded line by line: a line that is not UTF-8 is a rejected episode.
-    try:
-        source = sys.stdin.buffer if input_path == "-" else open(input_path, "rb",
-                                                                  buffering=1 << 20)
-    except OSError as exc:
-        _fail(f"cannot read {input_path}: {exc.strerror}")
-        raise
-    try:
-        if show_progress:
-            length = _count_lines(input_path)
-            with click.progressbar(length=length, label="comparing", file=sys.stderr) as bar:
-                update: Callable[[int], object] = bar.update
-                result = compare(compared, source, update, overrides, input_path)
-        else:
-            result = compare(compared, source, None, overrides, input_path)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
+    with open_in(input_path) as source:
+        progress = progress_for("comparing", quiet, source=source)
+        try:
+            result = compare(compared, source, progress.tick if progress.active else None,
+                             overrides, input_name(input_path))
+        finally:
+            progress.clear()
     with open_out(None) as out:  # a write error exits 2, a closed pipe quietly
         if fmt == "json":
             out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
@@ -95,5 +90,6 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
             write_output(report_path, render_report(result, _sha256(input_path)))
         except OutputError as exc:
             _fail(str(exc))
-        click.echo(f"wrote {report_path}", err=True)
+        if not quiet:
+            click.echo(f"wrote {report_path}", err=True)
     raise SystemExit(EXIT_OK)

@@ -10,7 +10,8 @@ import click
 from parcours.runtime import Decision, decide_stream
 
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load_engine,
-                     open_in, open_out, parse_sets)
+                     open_in, open_out, parse_sets, quiet_option)
+from .progress import progress_for
 
 
 class Summary:
@@ -26,44 +27,76 @@ class Summary:
         self.reimbursed += decision.reimbursed
         self.patient_pays += decision.patient_pays
 
-    def render(self, policy: str, currency: str) -> str:
-        total = sum(self.by_pathway.values())
-        lines = [f"{policy}: {total} decisions"]
-        for pathway, count in sorted(self.by_pathway.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {pathway:<16} {count:>8}  {100 * count / max(total, 1):5.1f}%")
+    def render(self, policy: str, currency: str, decided: int, rejected: int,
+               sets: dict[str, str]) -> str:
+        """One summary: the counts, the what-if overrides in effect, the pathways, the totals."""
+        lines = [f"{policy}: {decided} decided, {rejected} rejected"]
+        if sets:
+            lines.append("  what-if: " + ", ".join(f"{k}={v.strip()}" for k, v in sets.items()))
+        for pathway, count in sorted(self.by_pathway.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {pathway:<16} {count:>8}  {100 * count / max(decided, 1):5.1f}%")
         lines.append(f"  reimbursed   {self.reimbursed:>14.2f} {currency}")
         lines.append(f"  patient pays {self.patient_pays:>14.2f} {currency}")
         return "\n".join(lines)
 
 
-@click.command(name="decide")
+@click.command(name="decide", short_help="Decide a stream of episodes (JSON Lines).")
 @import_path_option
 @click.argument("policy")
-@click.option("--input", "input_path", default="-", show_default=True,
+@click.option("-i", "--input", "input_path", default="-", show_default=True, metavar="FILE",
               help="Episodes as JSON Lines ('-' for standard input).")
-@click.option("--output", "output_path", default=None, help="Decisions as JSON Lines.")
+@click.option("-o", "--output", "output_path", default="-", show_default=True, metavar="FILE",
+              help="Decisions as JSON Lines ('-' for standard output).")
 @click.option("--explain", is_flag=True, help="Add each decision's trace.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter for a what-if run (repeatable).")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
               help="compiled: the generated module; interpreted: the reference interpreter "
                    "of the IR (same decisions, slower; a .parcours policy only).")
-@click.option("--summary", is_flag=True, help="Print counts by pathway and totals on stderr.")
-def decide(policy: str, input_path: str, output_path: str | None, explain: bool,
-           sets: tuple[str, ...], summary: bool, engine: str) -> None:
-    """Decide every episode; bad episodes are reported on stderr and skipped."""
+@click.option("--summary", is_flag=True,
+              help="Print one summary on stderr: counts, what-if overrides, pathways, totals.")
+@quiet_option
+def decide(policy: str, input_path: str, output_path: str, explain: bool,
+           sets: tuple[str, ...], engine: str, summary: bool, quiet: bool) -> None:
+    """Decide every episode; bad episodes are reported on stderr and skipped.
+
+    Decisions are written one JSON line per episode, in input order. On a terminal, a
+    progress line on stderr shows the episodes done, the rate and the time left.
+
+    \b
+    Examples:
+      parcours decide policies/france.parcours -i policies/samples/episodes.jsonl -o out/decisions.jsonl
+      parcours decide out/france.py --summary < episodes.jsonl > decisions.jsonl
+      parcours decide policies/france.parcours -i episodes.jsonl --set penalty_cap_enabled=true
+
+    \b
+    Exit codes:
+      0  every episode decided
+      1  at least one episode rejected
+      2  the policy does not load, the input cannot be read, the output cannot be
+         written, or a --set is bad
+    """
     module = load_engine(policy, engine)
-    function = bind(module, parse_sets(sets), explain)
+    overrides = parse_sets(sets)
+    function = bind(module, overrides, explain)
     stderr = sys.stderr
     totals = Summary()
 
-    def reject(rejection: object) -> None:
-        stderr.write(f"rejected: {rejection}\n")
-
     with open_in(input_path) as source, open_out(output_path) as sink:
-        stats = decide_stream(function, source, sink.write, reject,
-                              totals.add if summary else None)
-    click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
+        progress = progress_for("deciding", quiet, source=source)
+
+        def reject(rejection: object) -> None:
+            progress.clear()
+            stderr.write(f"rejected: {rejection}\n")
+
+        try:
+            stats = decide_stream(function, progress.counted(source), sink.write, reject,
+                                  totals.add if summary else None)
+        finally:
+            progress.clear()
     if summary:
-        click.echo(totals.render(module.POLICY.id, module.POLICY.currency), err=True)
+        click.echo(totals.render(module.POLICY.id, module.POLICY.currency, stats.decided,
+                                 stats.rejected, overrides), err=True)
+    elif not quiet:
+        click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
     raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)

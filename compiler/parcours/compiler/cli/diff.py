@@ -12,20 +12,18 @@ from pathlib import Path
 
 import click
 
-from ..analysis.diff import diff, to_json, to_text
-from ..pipeline import analyse
-
 from .common import EXIT_USAGE, import_path_option
 
 EXIT_SAME, EXIT_DIFFERENT = 0, 1  # `diff` reads 0 and 1 as identical and different
 
 
-@click.command(name="diff")
+@click.command(name="diff", short_help="Show where two policies decide differently.")
 @import_path_option
 @click.argument("old")
 @click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True,
+              help="text: a readable list of regions; json: the regions on stdout.")
 @click.option("--limit", default=50, show_default=True,
               help="Show at most this many regions.")
 def diff_command(old: str, new: str, fmt: str, limit: int) -> None:
@@ -34,13 +32,28 @@ def diff_command(old: str, new: str, fmt: str, limit: int) -> None:
 
     The comparison is exact over enums, bools, ages and dates (both policies'
     split points); amounts that depend on visit.fee are compared at
-    representative fees of each region."""
+    representative fees of each region.
+
+    \b
+    Examples:
+      parcours diff policies/morocco.parcours policies/morocco_proposal.parcours
+      parcours diff --format json --limit 5 old.parcours new.parcours
+
+    \b
+    Exit codes:
+      0  the policies decide every episode the same way
+      1  they differ
+      2  a policy does not compile or cannot be read, or the currencies differ
+    """
+    from ..analysis.diff import diff, to_json, to_text  # not at import: `decide` stays light
+    from ..pipeline import analyse
+
     programs = []
     for path in (old, new):
         if not Path(path).is_file():
             click.echo(f"error: no such file: {path}", err=True)
             raise SystemExit(EXIT_USAGE)
-        analysis = analyse(path)
+        analysis = analyse(path, verify=False)  # verifying is `check`'s job
         if analysis.program is None:
             click.echo(analysis.render(), err=True)
             click.echo(f"error: {path} does not compile", err=True)

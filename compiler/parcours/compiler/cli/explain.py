@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -14,28 +15,38 @@ from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, loa
                      parse_sets)
 
 
-@click.command(name="explain")
+@click.command(name="explain", short_help="Explain one decision, rule by rule, with sources.")
 @import_path_option
 @click.argument("policy")
-@click.option("--episode", required=True,
-              help="The episode: JSON text, or the path of a file holding one.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE")
+@click.option("--episode", required=True, metavar="JSON|FILE|-",
+              help="The episode: JSON text (starting with '{'), the path of a file holding "
+                   "one, or '-' for standard input.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a parameter for a what-if explanation (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True,
+              help="text: a readable explanation; json: the decision with its trace.")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
               help="compiled: the generated module; interpreted: the reference interpreter "
                    "of the IR (same decisions, slower; a .parcours policy only).")
 def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: str) -> None:
-    """Explain one decision: every rule in priority order, with its sources."""
+    """Explain one decision: every rule in priority order, with its sources.
+
+    \b
+    Examples:
+      parcours explain policies/france.parcours --episode "$(head -1 policies/samples/episodes.jsonl)"
+      parcours explain policies/france.parcours --episode ep.json --format json
+      head -1 policies/samples/episodes.jsonl | parcours explain policies/france.parcours --episode -
+
+    \b
+    Exit codes:
+      0  explained
+      1  the episode is rejected (the reason is printed on stderr)
+      2  the policy does not load, the episode cannot be read or is not a JSON
+         object, or a --set is bad
+    """
     module = load_engine(policy, engine)
-    # The argument's bytes as the shell gave them (undecodable ones come back as
-    # surrogate escapes), or the file's: either way decoded as the batch decodes a line.
-    raw = episode.encode("utf-8", "surrogateescape")
-    if not episode.lstrip().startswith("{") and _is_file(episode):
-        try:
-            raw = Path(episode).read_bytes()
-        except OSError as exc:
-            fail(f"cannot read {episode}: {exc.strerror}")
+    raw = _episode_bytes(episode)
     data = parse_episode(raw)
     if isinstance(data, Unreadable):
         fail(f"--episode: {data.message}")
@@ -57,11 +68,28 @@ def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: 
     click.echo(explanation(decision))
 
 
-def _is_file(text: str) -> bool:
+def _episode_bytes(episode: str) -> bytes:
+    """`--episode` as bytes: '-' is standard input; text starting with '{' (after spaces or
+    a byte order mark) is the JSON itself; anything else is the path of a file."""
+    if episode == "-":
+        return sys.stdin.buffer.read()
+    if episode.lstrip().lstrip("\ufeff").lstrip().startswith("{"):
+        # The argument's bytes as the shell gave them (undecodable ones come back as
+        # surrogate escapes): decoded below as the batch decodes a line.
+        return episode.encode("utf-8", "surrogateescape")
+    shown_name = one_line(shown(episode, 300))
     try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # a name too long, or holding a NUL: not a file
-        return False
+        path = Path(episode)
+        if path.is_dir():
+            fail(f"--episode: {shown_name} is a folder (give JSON text starting with '{{', "
+                 "a file, or - for standard input)")
+        if not path.is_file():
+            fail(f"--episode: no such file: {shown_name} (give JSON text starting with "
+                 "'{', a file, or - for standard input)")
+        return path.read_bytes()
+    except (OSError, ValueError) as exc:  # unreadable, a name too long or holding a NUL
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a file"
+        fail(f"--episode: cannot read {shown_name}: {reason}")
 
 
 def explanation(decision: Decision) -> str:

@@ -98,4 +98,5 @@ CODES: dict[str, str] = {
     "W362": "(warning) a member listed twice in a set",
     "W403": "(warning) an unreachable rule: its condition never holds, or higher rules settle every episode it matches",
     "W404": "(warning) an unreachable branch of a `case`: earlier branches (or the constraints) leave it no episode",
+    "W405": "(warning) the verifier ran out of its budget of region evaluations; the message names what was not verified",
 }
