@@ -95,6 +95,8 @@ def import_path_option(command: F) -> F:
     """`--import-path DIR` (repeatable): folders imports may also come from, in order
     (docs/language.md, imports); they hold for the whole run."""
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+        if not value:  # nothing to set: `decide` on a compiled module loads no compiler stage
+            return
         from ..sema.load import set_import_paths
 
         ctx.call_on_close(set_import_paths(value))

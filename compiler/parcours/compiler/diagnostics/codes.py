@@ -99,4 +99,5 @@ CODES: dict[str, str] = {
     "W403": "(warning) an unreachable rule: its condition never holds, or higher rules settle every episode it matches",
     "W404": "(warning) an unreachable branch of a `case`: earlier branches (or the constraints) leave it no episode",
     "W405": "(warning) the verifier ran out of its budget of region evaluations; the message names what was not verified",
+    "W406": "(warning) a condition compares a computed value (an age, a moved date, a `case`, a quotient): the verifier splits on it by assumption, so unreachable rules behind it may go unreported",
 }
