@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypeVar, assert_never
 
 from parcours.runtime import MAX_AMOUNT, ROUNDING
 
@@ -295,73 +295,78 @@ class Evaluator:
 
     # -- expressions
     def value(self, e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return e.value
-        if isinstance(e, ir.Input):
-            return self.input_value(e.path, e.type)
-        if isinstance(e, ir.ParamRef):
-            if f"param:{e.name}" in self.r._map:
-                return self.input_value(f"param:{e.name}", e.type)
-            param = self.ix.params[e.name]
-            if len(param.values) == 1:
-                return param.values[0].value.value
-            found = ir.value_at(param.values, self.day(param.values))
-            if found is None:
-                raise Undecided("hole")
-            return found.value
-        if isinstance(e, ir.TableRef):
-            return self._table(e)
-        if isinstance(e, ir.LetRef):
-            key = ("let", e.name)
-            cached = self._cache.get(key, _MISSING)
-            if cached is _MISSING:
-                cached = self.value(self.ix.lets[e.name].expr)
-                self._cache[key] = cached
-            return cached
-        if isinstance(e, ir.OutputRef):
-            key = ("output", e.name)
-            cached = self._cache.get(key, _MISSING)
-            if cached is _MISSING:
-                output = self.ix.outputs[e.name]
-                cached = self.value(output.branches[self.branch_index(output)].value)
-                self._cache[key] = cached
-            return cached
-        if isinstance(e, ir.PathwayRef):
-            return self._rules[self.rule_index()].pathway
-        if isinstance(e, ir.Not):
-            return not self.truth(e.operand)
-        if isinstance(e, ir.BoolOp):
-            return self._boolop(e)
-        if isinstance(e, ir.InSet):
-            return self._inset(e)
-        if isinstance(e, ir.Compare):
-            return self._compare(e)
-        if isinstance(e, ir.Arith):  # concrete values: the language's operators (ir.ops)
-            a, b = self.value(e.left), self.value(e.right)
-            return ops.arith(e.op, a, b)
-        if isinstance(e, ir.Round) and isinstance(e.operand, ir.Arith) \
-                and e.operand.op == ir.ArithOp.DIV:
-            a, b = self.value(e.operand.left), self.value(e.operand.right)
-            try:
-                return ops.divide(e.mode, a, b, 1 if isinstance(e.type, ir.IntT) else e.quantum)
-            except ops.DivisionByZero:  # the episode is refused: no value to reason on
-                raise Symbolic("") from None
-        if isinstance(e, ir.Case):
-            for condition, arm in e.arms:
-                if self.truth(condition):
-                    return self.value(arm)
-            return self.value(e.default)
-        if isinstance(e, ir.DateAdd):
-            return ops.date_add(self.value(e.operand), self.value(e.days))  # type: ignore[arg-type]
-        if isinstance(e, ir.DateDiff):
-            return ops.date_diff(e.unit, self.value(e.start), self.value(e.end))  # type: ignore[arg-type]
-        if isinstance(e, ir.Round):
-            operand = self.value(e.operand)
-            assert isinstance(operand, Decimal)
-            return ops.round_to(e.mode, operand, e.quantum)
-        if isinstance(e, ir.MinMax):
-            return ops.min_max(e.function, [self.value(o) for o in e.operands])
-        raise TypeError(e)
+        """The expression's value on this region, or `Need` to split it first: a `match`
+        over every IR node kind, so that mypy names the verifier when the IR grows."""
+        match e:
+            case ir.Const():
+                return e.value
+            case ir.Input():
+                return self.input_value(e.path, e.type)
+            case ir.ParamRef():
+                return self._param(e)
+            case ir.TableRef():
+                return self._table(e)
+            case ir.LetRef():
+                key = ("let", e.name)
+                cached = self._cache.get(key, _MISSING)
+                if cached is _MISSING:
+                    cached = self.value(self.ix.lets[e.name].expr)
+                    self._cache[key] = cached
+                return cached
+            case ir.OutputRef():
+                key = ("output", e.name)
+                cached = self._cache.get(key, _MISSING)
+                if cached is _MISSING:
+                    output = self.ix.outputs[e.name]
+                    cached = self.value(output.branches[self.branch_index(output)].value)
+                    self._cache[key] = cached
+                return cached
+            case ir.PathwayRef():
+                return self._rules[self.rule_index()].pathway
+            case ir.Not():
+                return not self.truth(e.operand)
+            case ir.BoolOp():
+                return self._boolop(e)
+            case ir.InSet():
+                return self._inset(e)
+            case ir.Compare():
+                return self._compare(e)
+            case ir.Arith():  # concrete values: the language's operators (ir.ops)
+                return ops.arith(e.op, self.value(e.left), self.value(e.right))
+            case ir.Round(operand=ir.Arith(op=ir.ArithOp.DIV) as quotient):
+                a, b = self.value(quotient.left), self.value(quotient.right)
+                try:
+                    return ops.divide(e.mode, a, b, 1 if isinstance(e.type, ir.IntT) else e.quantum)
+                except ops.DivisionByZero:  # the episode is refused: no value to reason on
+                    raise Symbolic("") from None
+            case ir.Case():
+                for condition, arm in e.arms:
+                    if self.truth(condition):
+                        return self.value(arm)
+                return self.value(e.default)
+            case ir.DateAdd():
+                return ops.date_add(self.value(e.operand), self.value(e.days))  # type: ignore[arg-type]
+            case ir.DateDiff():
+                return ops.date_diff(e.unit, self.value(e.start), self.value(e.end))  # type: ignore[arg-type]
+            case ir.Round():
+                operand = self.value(e.operand)
+                assert isinstance(operand, Decimal)
+                return ops.round_to(e.mode, operand, e.quantum)
+            case ir.MinMax():
+                return ops.min_max(e.function, [self.value(o) for o in e.operands])
+            case _:
+                assert_never(e)
+
+    def _param(self, e: ir.ParamRef) -> object:
+        if f"param:{e.name}" in self.r._map:  # a what-if switch, free for reachability
+            return self.input_value(f"param:{e.name}", e.type)
+        param = self.ix.params[e.name]
+        if len(param.values) == 1:
+            return param.values[0].value.value
+        found = ir.value_at(param.values, self.day(param.values))
+        if found is None:
+            raise Undecided("hole")
+        return found.value
 
     def _table(self, e: ir.TableRef) -> object:
         rows = self.ix.rows[e.table]

@@ -95,7 +95,7 @@ def import_path_option(command: F) -> F:
     """`--import-path DIR` (repeatable): folders imports may also come from, in order
     (docs/language.md, imports); they hold for the whole run."""
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
-        if not value:  # nothing to set: `decide` on a compiled module loads no compiler stage
+        if not value:  # nothing to set: a generated module runs without the compiler
             return
         from ..sema.load import set_import_paths
 
