@@ -3,7 +3,7 @@
 Every case ends in diagnostics (`FILE:LINE:COL: error[CODE]: …`) and the exit code
 docs/cli.md gives (check and compile 1, decide 2), never a traceback; and a policy that
 checks clean compiles, imports and passes mypy --strict, however deep it is within the
-documented limits (docs/language.md: 64 levels, 18 digits, 1 MiB per file).
+documented limits (docs/language.md: 64 levels, 18 digits, 8 MiB per file).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ CODES: dict[str, str] = {
     "E001": "the file is not UTF-8 text (invalid UTF-8, or a NUL byte: a binary file)",
     "E002": "a file (the policy or an import) cannot be read",
     "E003": "a file (the policy or an import) is not a regular file (a folder, FIFO or device)",
-    "E004": "a file holds more than 1 MiB, or a policy with its imports more than 4 MiB (the limits)",
+    "E004": "a file holds more than 8 MiB, or a policy with its imports more than 32 MiB (the limits)",
     "E100": "unexpected character (e.g. `;` or `/`)",
     "E101": "the file ends in the middle of a declaration (a `{` not closed, a value missing)",
     "E102": "unexpected token; the hint lists what was expected",

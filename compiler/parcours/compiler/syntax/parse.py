@@ -1,7 +1,10 @@
 """Text → Lark tree, with every syntax error of a file reported in one pass.
 
-The parser is one LALR(1) Lark parser built once (``strict=True`` makes the
-grammar report conflicts at build time).  Recovery is by declaration: when a
+The parser is one LALR(1) Lark parser built once per process and cached on disk
+between processes (in the user's cache folder, keyed by the grammar and Lark's
+version), so that a command does not spend a quarter of a second rebuilding it;
+``tests/test_grammar.py`` builds it with ``strict=True`` so that any conflict in the
+grammar fails the tests.  Recovery is by declaration: when a
 declaration fails to parse, its lines are blanked (newlines kept, so every
 position stays true) and the file is parsed again, until it parses.  The names
 the broken declarations would have declared are returned, so later stages can
@@ -10,10 +13,14 @@ stay quiet about them instead of reporting a cascade.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+import lark
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -44,10 +51,28 @@ class ParseResult:
     broken_names: frozenset[str]
 
 
+PARSER_OPTIONS: dict[str, object] = {"parser": "lalr", "propagate_positions": True,
+                                      "maybe_placeholders": True}
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
-                maybe_placeholders=True)
+    return Lark(grammar_text(), cache=_cache_file(), **PARSER_OPTIONS)
+
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps the built parser: a file of this user's own (Lark's cache is a
+    pickle, so never a shared temporary folder), or no cache when there is none."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "parcours"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    key = hashlib.sha256(f"{lark.__version__}\n{grammar_text()}".encode()).hexdigest()[:20]
+    return str(folder / f"grammar-{key}.lark")
 
 
 def decode(data: bytes, file: str, diagnostics: Diagnostics) -> str | None:
