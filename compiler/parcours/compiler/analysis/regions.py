@@ -328,6 +328,21 @@ class Evaluator:
                 return self._compare(e)
             case ir.Arith():  # concrete values: the language's operators (ir.ops)
                 return self._arith(e)
+            case ir.Round(operand=ir.Arith(op=ir.ArithOp.DIV) as quotient):
+                a, b = self.value(quotient.left), self.value(quotient.right)
+                try:
+                    return ops.divide(e.mode, a, b, 1 if isinstance(e.type, ir.IntT) else e.quantum)
+                except ops.DivisionByZero:  # the episode is refused: no value to reason on
+                    raise Symbolic("") from None
+            case ir.Case():
+                for condition, arm in e.arms:
+                    if self.truth(condition):
+                        return self.value(arm)
+                return self.value(e.default)
+            case ir.DateAdd():
+                return ops.date_add(self.value(e.operand), self.value(e.days))  # type: ignore[arg-type]
+            case ir.DateDiff():
+                return ops.date_diff(e.unit, self.value(e.start), self.value(e.end))  # type: ignore[arg-type]
             case ir.Round():
                 operand = self.value(e.operand)
                 assert isinstance(operand, Decimal)

@@ -109,6 +109,14 @@ class ArithOp(StrEnum):
     ADD = "+"
     SUB = "-"
     MUL = "*"
+    DIV = "/"  # only as the operand of a Round: a quotient is always rounded by name
+
+
+class DateUnit(StrEnum):
+    """What `DateDiff` counts: whole years (an age) or days."""
+
+    YEARS = "years"
+    DAYS = "days"
 
 
 class RoundMode(StrEnum):
@@ -209,10 +217,45 @@ class Arith:
 
 @dataclass(frozen=True, slots=True)
 class Round:
+    """`operand` rounded to a multiple of `quantum`.  When `operand` is a division
+    (`Arith` DIV) the exact quotient is rounded, and `at` (`file:line:col`, the file's
+    base name) says where, for the rejection of an episode that divides by zero."""
+
     mode: RoundMode
     operand: Expr
     quantum: Decimal
     type: Type
+    at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """`case { when C: V … else: V }` as a value: the value of the first arm whose
+    condition holds, else `default` (`if C then A else B` is a case of one arm)."""
+
+    arms: tuple[tuple[Expr, Expr], ...]  # (condition, value)
+    default: Expr
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class DateAdd:
+    """`operand + days` (a date; `d - 3 days` adds -3)."""
+
+    operand: Expr
+    days: Expr  # an int
+    type: Type = DateT()
+
+
+@dataclass(frozen=True, slots=True)
+class DateDiff:
+    """`years_between(start, end)` or `days_between(start, end)`: an int, negative when
+    `end` is before `start` (see `ir.ops.date_diff`)."""
+
+    unit: DateUnit
+    start: Expr
+    end: Expr
+    type: Type = IntT()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +266,7 @@ class MinMax:
 
 
 Expr = (Const | Input | ParamRef | TableRef | LetRef | OutputRef | PathwayRef | Not | BoolOp
-        | Compare | InSet | Arith | Round | MinMax)
+        | Compare | InSet | Arith | Round | MinMax | Case | DateAdd | DateDiff)
 
 # ---- declarations ----------------------------------------------------------
 
@@ -484,5 +527,11 @@ def children(expr: Expr) -> tuple[Expr, ...]:
             return (left, right)
         case TableRef(key=key):
             return (key,)
+        case Case(arms=arms, default=default):
+            return tuple(part for arm in arms for part in arm) + (default,)
+        case DateAdd(operand=operand, days=days):
+            return (operand, days)
+        case DateDiff(start=start, end=end):
+            return (start, end)
         case _:
             assert_never(expr)

@@ -12,7 +12,7 @@ from .. import ir
 from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
-from .base import _Bad
+from .base import PATHWAY_T, _Bad
 from .expressions import ExpressionChecker
 from .types import _describe
 
@@ -115,10 +115,12 @@ class DatedChecker(ExpressionChecker):
 
     def _tables(self) -> None:
         for decl in self.scope.tables.values():
-            key = self.enums.get(decl.key_type)
+            # an enum, or `pathway` (the enum of the five pathways: rates by pathway)
+            key = PATHWAY_T if decl.key_type == "pathway" else self.enums.get(decl.key_type)
             type_ = self._type(decl.type)
             if key is None:
-                self.d.error("E323", f"a table is keyed by an enum; `{decl.key_type}` is not one",
+                self.d.error("E323", f"a table is keyed by an enum (or `pathway`); "
+                             f"`{decl.key_type}` is not one",
                              decl.key_span, did_you_mean(decl.key_type, self.enums))
                 continue
             if type_ is None:

@@ -39,7 +39,8 @@ _TOKEN_NAMES = {
     "DECIMAL": "a decimal number", "INT": "a whole number", "STRING": 'a string ("…")',
     "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "$END": "the end of the file",
     "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
-    "COLON": "`:`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "STAR": "`*`",
+    "COLON": "`:`", "PERCENT": "a percentage (70%)", "DAY_UNIT": "`days`",
+    "SLASH": "`/`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "STAR": "`*`",
 }
 
 
@@ -202,6 +203,8 @@ def _character_hint(text: str, pos: int) -> str | None:
         return "write `==` to compare, or `=` only after a declaration's name"
     if rest[:1] in "&|!":
         return "write `and`, `or`, `not`"
-    if rest[:1] in "/%":
-        return "only `+`, `-` and `*` are arithmetic operators; round explicitly with round_half_up(x, 0.01)"
+    if rest[:1] == "%":
+        return "a percentage follows its number without a space: `70%` is the rate 0.70"
+    if rest[:1] in "/":
+        return "a division is rounded by name: round_half_up(a / b, 0.01)"
     return None

@@ -45,6 +45,7 @@ from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, ROUNDIN
 
 from ... import ir
 from ...ir.citations import Citations
+from . import forms
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -67,6 +68,8 @@ def _python_arith(op: ir.ArithOp) -> tuple[str, int]:
             return "-", 1
         case ir.ArithOp.MUL:
             return "*", 2
+        case ir.ArithOp.DIV:  # only under a Round, which emits it (`_Emitter.divide`)
+            raise CodegenError("a division outside its rounding")
         case _:
             assert_never(op)
 
@@ -231,6 +234,7 @@ class _Emitter:
         self.context: tuple[object, ...] = ("K",)  # what sets found in expressions are named after
         self.temps = 0  # names for temporaries in expressions
         self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
+        self.helpers: set[str] = set()  # "divide", "years", "timedelta": emitted when used
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -298,6 +302,10 @@ class _Emitter:
                 return f"({self.expr(e.operand)} {op} {members})"
             case ir.Arith():
                 return self.arith(e)
+            case ir.Round(operand=ir.Arith(op=ir.ArithOp.DIV) as quotient):
+                quantum = "" if isinstance(e.type, ir.IntT) else \
+                    self.const(e.quantum, "QUANTUM", e.quantum)
+                return forms.divide(e, quotient, quantum, self.expr, self.helpers)
             case ir.Round():
                 mode = ROUNDING[e.mode]  # decimal's constants are named by their values
                 self.rounding_modes.add(mode)
@@ -305,6 +313,8 @@ class _Emitter:
                 return f"{self.expr(e.operand)}.quantize({quantum}, {mode})"
             case ir.MinMax():
                 return self.min_max(e)
+            case ir.Case() | ir.DateAdd() | ir.DateDiff():
+                return forms.emit(e, self.expr, self.helpers)
             case _:
                 assert_never(e)
 
@@ -593,6 +603,7 @@ def render_module(program: ir.Program) -> str:
         "constraints": emitter.constraints(),
         "pathways": [r.pathway for r in program.rules],
         "rounding_modes": sorted(emitter.rounding_modes),
+        "helpers": sorted(emitter.helpers),
         "has_tables": bool(program.tables),
         "rule_names": py_literal(tuple(r.name for r in program.rules)),
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
