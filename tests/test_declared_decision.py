@@ -402,6 +402,8 @@ def codes(tmp_path: Path, text: str) -> list[tuple[str, str]]:
      "4.1255 TND has fractions of the currency's unit (0.001 TND)"),
     ("round_half_up(tariff * rate, unit)", "round_half_up(tariff * rate, 0.0001)", "E371",
      "money is rounded to the currency's unit (0.001 TND) or coarser"),
+    ("round_half_up(tariff * rate, unit)", "round_half_up(tariff / 3, 0.0001)", "E371",
+     "money is rounded to the currency's unit (0.001 TND) or coarser"),
     ("when pathway == family_doctor: family_rate",
      "when pathway == family_doctor: round_down(family_rate, unit)", "E371",
      "`unit` is the currency's unit: it rounds money"),
@@ -415,6 +417,9 @@ def test_decision_diagnostics(tmp_path: Path, old: str, new: str, code: str,
 
 def test_the_good_policy_has_no_errors(tmp_path: Path) -> None:
     assert codes(tmp_path, POLICY) == []
+    # a quotient rounded to the currency's unit by name
+    assert codes(tmp_path, POLICY.replace("round_half_up(tariff * rate, unit)",
+                                          "round_half_up(tariff * rate / 1, unit)")) == []
     # 45.000 TND is a dinar amount, exact to its unit
     assert codes(tmp_path, POLICY.replace("4.125 TND", "45.000 TND")) == []
 

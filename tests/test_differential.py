@@ -10,6 +10,10 @@ rejections are compared too; sometimes a what-if `--set`.  Both engines must giv
 the same decision (every field, the trace and the sources) or the same rejection
 (same field, same message), for `decide` and `explain`.
 
+The policy `tests/fixtures/expressions.parcours` joins them: it uses every expression
+form (`case`/`if` values, rounded division, percentages, date arithmetic, ranges, a table
+keyed by pathway), so that each form's two implementations are compared too.
+
 The last tests change one operator in one engine only and check that the search
 finds an episode on which the engines differ: the layer can fail.  A longer run:
 ``bench/differential.py --examples N``.
@@ -38,7 +42,9 @@ from parcours.compiler.pipeline import analyse, load_policy
 from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, decision_json
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ("france", "morocco", "morocco_proposal", "nhs")
+POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "expressions")
+# Test policies, by name: `expressions` uses every expression form (tests/test_expressions.py).
+FIXTURES = {"expressions": ROOT / "tests" / "fixtures" / "expressions.parcours"}
 EXAMPLES = 200  # per policy, in `make test`; bench/differential.py runs more
 
 
@@ -52,7 +58,7 @@ class Engines:
 
 @lru_cache(maxsize=None)
 def engines(name: str) -> Engines:
-    path = ROOT / "policies" / f"{name}.parcours"
+    path = FIXTURES.get(name, ROOT / "policies" / f"{name}.parcours")
     program = analyse(path).program
     assert program is not None, f"{name} does not compile"
     return Engines(name, program, load_policy(path), as_module(program))
@@ -148,8 +154,13 @@ def field_values(program: ir.Program, item: ir.InputDef) -> tuple[st.SearchStrat
     if isinstance(t, ir.DateT):
         start = program.policy.valid_from - timedelta(days=1)
         end = (program.policy.valid_until or program.policy.valid_from + timedelta(days=4000))
-        return (st.one_of(st.sampled_from(_around_days(days)),
-                          st.dates(start, end + timedelta(days=1)).map(date.isoformat)),
+        close: st.SearchStrategy[str] = st.sampled_from(_around_days(days))
+        if item.path != "date" and counts_years(program):
+            # a birth date: the anniversaries, in every number of years the policy mentions,
+            # of every day it mentions (and the days around them)
+            close = st.one_of(close, st.sampled_from(_around_days(
+                {_years_before(day, n) for day in days for n in ints if 0 < n <= 150})))
+        return (st.one_of(close, st.dates(start, end + timedelta(days=1)).map(date.isoformat)),
                 st.sampled_from(("2024-02-30", "2024/01/01", "20240101", "2024-1-011",
                                  20240101, *BAD_COMMON)))
     if isinstance(t, ir.MoneyT):
@@ -175,6 +186,18 @@ def _set(episode: dict[str, Any], path: str, value: object) -> None:
     for part in parts[:-1]:
         owner = owner.setdefault(part, {})
     owner[parts[-1]] = value
+
+
+def counts_years(program: ir.Program) -> bool:
+    return any(isinstance(node, ir.DateDiff) for expr in _expressions(program)
+               for node in ir.walk(expr))
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return date(day.year - years, 3, 1)
 
 
 class Space:
@@ -439,3 +462,42 @@ def test_engine_interpreted_needs_a_policy_file(tmp_path: Path) -> None:
     assert run.exit_code == 2
     assert "--engine interpreted needs a .parcours policy" in run.output
     assert "Traceback" not in run.output
+
+
+@pytest.mark.parametrize("mutation", ["divide", "years", "case"])
+def test_a_new_form_changed_in_one_engine_is_caught(monkeypatch: pytest.MonkeyPatch,
+                                                    mutation: str) -> None:
+    """The expressions fixture tells the engines apart when one of them evaluates a rounded
+    division, an age, or a `case` value differently."""
+    if mutation == "divide":
+        real_divide = ops.divide
+
+        def truncating(mode: ir.RoundMode, left: Any, right: Any, quantum: Any) -> Any:
+            return real_divide(ir.RoundMode.DOWN, left, right, quantum)
+
+        monkeypatch.setattr(ops, "divide", truncating)
+    elif mutation == "years":
+        real_diff = ops.date_diff
+
+        def by_year_only(unit: ir.DateUnit, start: date, end: date) -> int:
+            if unit is ir.DateUnit.YEARS:
+                return end.year - start.year
+            return real_diff(unit, start, end)
+
+        monkeypatch.setattr(ops, "date_diff", by_year_only)
+    else:
+        from parcours.compiler.interpret import evaluate
+
+        real_value = evaluate.Evaluator.value
+
+        def last_arm_first(self: Any, e: ir.Expr, env: Any) -> Any:
+            if isinstance(e, ir.Case):
+                e = ir.Case(tuple(reversed(e.arms)), e.default, e.type)
+            return real_value(self, e, env)
+
+        monkeypatch.setattr(evaluate.Evaluator, "value", last_arm_first)
+    engines.cache_clear()
+    try:
+        _first_difference("expressions", examples=300)
+    finally:
+        engines.cache_clear()

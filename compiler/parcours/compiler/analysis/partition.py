@@ -117,7 +117,11 @@ class Reads:
         if cached is None:
             self._memo[key] = frozenset()  # a cycle is E345; never reached here
             if kind == "let":
-                cached = self.of(self.lets[name].expr)
+                # the lets it reads first, so that a long chain of lets does not recurse
+                for dep in ir.lets_in_order(self.lets, [name]):
+                    if self._memo.get(("let", dep)) is None or dep == name:
+                        self._memo[("let", dep)] = self.of(self.lets[dep].expr)
+                cached = self._memo[key]
             else:
                 cached = frozenset().union(*(self.of(b.condition) | self.of(b.value)
                                              for b in self.outputs[name].branches))
@@ -340,7 +344,10 @@ def _suffix_reads(conditions: Sequence[ir.Expr | None], reads: Reads) -> list[fr
 
 def _key(piece: Piece, live: frozenset[str]) -> object:
     region = piece.region
-    return (tuple(d for p, d in region.domains if p in live), region.assumed, piece.label)
+    # assumptions by the identity of their IR node: hashing a node hashes all of it, which
+    # recurses as deep as the expression (a chain of a thousand operands) and costs as much
+    assumed = tuple((id(expr), holds) for expr, holds in region.assumed)
+    return (tuple(d for p, d in region.domains if p in live), assumed, piece.label)
 
 
 _NOTHING = object()  # no condition is left: nothing can hold

@@ -1,7 +1,8 @@
 """Regions of a policy's input space, and a lazy decision tree over them.
 
 A :class:`Region` gives every input a domain: a set of members for an enum or a
-bool, an interval for an int, a date (as day ordinals) or an amount (in cents).
+bool, an interval for an int, a date (as day ordinals) or an amount (in the
+currency's minor unit: `units.py`).
 An :class:`Evaluator` evaluates IR expressions over a whole region at once: it
 returns the value when every episode of the region gives the same one, and
 otherwise raises :class:`Need` with a partition of the region that brings the
@@ -25,16 +26,16 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar, assert_never
 
-from parcours.runtime import MAX_AMOUNT, MINOR_UNITS, ROUNDING, unit_of
+from parcours.runtime import MAX_AMOUNT, ROUNDING
 
 from .. import ir
 from ..ir import ops
+from .units import RATE_SCALE, scale as scale, to_units as to_units, unscale as unscale  # re-exported
 
 Interval = tuple[int, int]  # inclusive, in the input's units
 Domain = frozenset[object] | Interval
 
 INT_LOW, INT_HIGH = -(10 ** 9), 10 ** 9
-RATE_SCALE = 10 ** 6
 _MISSING = object()
 
 
@@ -62,14 +63,6 @@ class Symbolic(Exception):
         self.path = path
 
 
-def scale(type_: ir.Type) -> int:
-    if isinstance(type_, ir.MoneyT):
-        return int(10 ** MINOR_UNITS[type_.currency])  # the currency's minor unit
-    if isinstance(type_, ir.RateT):
-        return RATE_SCALE
-    return 1
-
-
 def full_domain(program: ir.Program, item: ir.InputDef) -> Domain:
     t = item.type
     if isinstance(t, ir.BoolT):
@@ -88,23 +81,6 @@ def full_domain(program: ir.Program, item: ir.InputDef) -> Domain:
     if isinstance(t, ir.RateT):
         return (0, 10 * RATE_SCALE)
     return frozenset()
-
-
-def unscale(type_: ir.Type, units: int) -> object:
-    if isinstance(type_, ir.DateT):
-        return date.fromordinal(units)
-    if isinstance(type_, ir.MoneyT):
-        return (Decimal(units) / scale(type_)).quantize(unit_of(MINOR_UNITS[type_.currency]))
-    if isinstance(type_, ir.RateT):
-        return Decimal(units) / RATE_SCALE
-    return units
-
-
-def to_units(type_: ir.Type, value: object) -> Decimal:
-    if isinstance(value, date):
-        return Decimal(value.toordinal())
-    assert isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-    return Decimal(value) * scale(type_)
 
 
 @dataclass(frozen=True)
@@ -306,12 +282,7 @@ class Evaluator:
             case ir.TableRef():
                 return self._table(e)
             case ir.LetRef():
-                key = ("let", e.name)
-                cached = self._cache.get(key, _MISSING)
-                if cached is _MISSING:
-                    cached = self.value(self.ix.lets[e.name].expr)
-                    self._cache[key] = cached
-                return cached
+                return self._let(e.name)
             case ir.OutputRef():
                 key = ("output", e.name)
                 cached = self._cache.get(key, _MISSING)
@@ -331,7 +302,22 @@ class Evaluator:
             case ir.Compare():
                 return self._compare(e)
             case ir.Arith():  # concrete values: the language's operators (ir.ops)
-                return ops.arith(e.op, self.value(e.left), self.value(e.right))
+                return self._arith(e)
+            case ir.Round(operand=ir.Arith(op=ir.ArithOp.DIV) as quotient):
+                a, b = self.value(quotient.left), self.value(quotient.right)
+                try:
+                    return ops.divide(e.mode, a, b, 1 if isinstance(e.type, ir.IntT) else e.quantum)
+                except ops.DivisionByZero:  # the episode is refused: no value to reason on
+                    raise Symbolic("") from None
+            case ir.Case():
+                for condition, arm in e.arms:
+                    if self.truth(condition):
+                        return self.value(arm)
+                return self.value(e.default)
+            case ir.DateAdd():
+                return ops.date_add(self.value(e.operand), self.value(e.days))  # type: ignore[arg-type]
+            case ir.DateDiff():
+                return ops.date_diff(e.unit, self.value(e.start), self.value(e.end))  # type: ignore[arg-type]
             case ir.Round():
                 operand = self.value(e.operand)
                 assert isinstance(operand, Decimal)
@@ -340,6 +326,32 @@ class Evaluator:
                 return ops.min_max(e.function, [self.value(o) for o in e.operands])
             case _:
                 assert_never(e)
+
+    def _let(self, name: str) -> object:
+        """A let's value.  The lets it reads are evaluated first, in order (lets are
+        evaluated eagerly in both engines, so this changes no answer), so that a chain of
+        thousands of lets does not recurse once per let."""
+        key = ("let", name)
+        cached = self._cache.get(key, _MISSING)
+        if cached is _MISSING:
+            for dep in ir.lets_in_order(self.ix.lets, [name]):
+                if ("let", dep) not in self._cache:
+                    self._cache[("let", dep)] = self.value(self.ix.lets[dep].expr)
+            cached = self._cache[key]
+        return cached
+
+    def _arith(self, e: ir.Arith) -> object:
+        """A chain `a + b - c …` (nested to the left) folded left to right in a loop, so
+        that a chain of a thousand operands does not recurse once per operand."""
+        spine: list[ir.Arith] = []
+        node: ir.Expr = e
+        while isinstance(node, ir.Arith):
+            spine.append(node)
+            node = node.left
+        result = self.value(node)
+        for step in reversed(spine):
+            result = ops.arith(step.op, result, self.value(step.right))
+        return result
 
     def _param(self, e: ir.ParamRef) -> object:
         if f"param:{e.name}" in self.r._map:  # a what-if switch, free for reachability

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..diagnostics import Diagnostic, Span
+from .approximate import approximations
 from .partition import (GAP, Budget, BudgetExceeded, Pass, Piece, Reads, constrained, contradicts,
                         decide, first_holding, guard, meet)
 from .regions import Region, example, root
@@ -329,6 +330,7 @@ def verify_program(program: ir.Program, budget: int | None = None,
     when the budget of region evaluations runs out (what was not verified is named)."""
     verifier = _Verifier(program, Budget() if budget is None else Budget(budget),
                          {} if timings is None else timings)
+    verifier.out.extend(approximations(program))  # W406: what is only approximated
     steps: list[tuple[str, Callable[[], None]]] = []
     if program.rules:
         steps += [("rules", verifier.gaps_and_unreachable), ("conflicts", verifier.conflicts)]

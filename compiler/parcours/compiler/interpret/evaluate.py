@@ -81,15 +81,46 @@ class Evaluator:
             case ir.InSet(operand=operand, members=members, negated=negated):
                 inside = self.value(operand, env) in members
                 return not inside if negated else inside
-            case ir.Arith(op=op, left=left, right=right):
-                a = self.value(left, env)
-                return ops.arith(op, a, self.value(right, env))
+            case ir.Arith():
+                # a chain `a + b - c …` nests to the left: fold it in a loop, not by
+                # recursing once per operand (a chain may hold a thousand)
+                spine: list[ir.Arith] = []
+                node: ir.Expr = e
+                while isinstance(node, ir.Arith):
+                    spine.append(node)
+                    node = node.left
+                result = self.value(node, env)
+                for step in reversed(spine):
+                    result = ops.arith(step.op, result, self.value(step.right, env))
+                return result
+            case ir.Round(mode=mode, operand=ir.Arith(op=ir.ArithOp.DIV) as quotient,
+                          quantum=quantum):
+                return self._divide(e, quotient, env)
             case ir.Round(mode=mode, operand=operand, quantum=quantum):
                 return ops.round_to(mode, self.value(operand, env), quantum)
+            case ir.Case(arms=arms, default=default):
+                for condition, arm in arms:
+                    if self.value(condition, env):
+                        return self.value(arm, env)
+                return self.value(default, env)
+            case ir.DateAdd(operand=operand, days=days):
+                return ops.date_add(self.value(operand, env), self.value(days, env))
+            case ir.DateDiff(unit=unit, start=start, end=end):
+                return ops.date_diff(unit, self.value(start, env), self.value(end, env))
             case ir.MinMax(function=function, operands=operands):
                 return ops.min_max(function, [self.value(o, env) for o in operands])
             case _:
                 assert_never(e)
+
+    def _divide(self, rounding: ir.Round, quotient: ir.Arith, env: Env) -> Any:
+        """A rounded division; a zero divisor leaves the episode undecided, naming where."""
+        a = self.value(quotient.left, env)
+        b = self.value(quotient.right, env)
+        quantum = 1 if isinstance(rounding.type, ir.IntT) else rounding.quantum
+        try:
+            return ops.divide(rounding.mode, a, b, quantum)
+        except ops.DivisionByZero:
+            raise PolicyGap(ops.division_by_zero(rounding)) from None
 
     def _boolop(self, op: ir.BoolOpKind, operands: tuple[ir.Expr, ...], env: Env) -> Any:
         """Short-circuit, left to right, giving the operand that settled it (as Python's

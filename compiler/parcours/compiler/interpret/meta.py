@@ -21,6 +21,7 @@ from typing import Any, assert_never
 from parcours.runtime import MINOR_UNITS, OutputField, ParamSpec, PolicyMeta, StepInfo
 
 from .. import ir
+from ..ir.citations import Citations as SharedCitations
 
 
 class InterpretError(Exception):
@@ -122,33 +123,13 @@ class Citations:
     def __init__(self, program: ir.Program, starts: tuple[date, ...]) -> None:
         self.p = program
         self.starts = starts
-        self.documents = {s.id: s.document for s in program.sources}
+        self.shared = SharedCitations(program)
 
     def cites(self, notes: ir.Notes) -> list[str]:
-        return [self.documents[c] for c in notes.cites]
+        return self.shared.of(notes)
 
     def referenced(self, e: ir.Expr | None, start: date) -> list[str]:
-        """The citations of the parameters, tables and lets an expression reads."""
-        out: list[str] = []
-        for node in ir.walk(e):
-            if isinstance(node, ir.ParamRef):
-                prm = self.p.param(node.name)
-                out += self.cites(prm.notes)
-                value = ir.dated_at(prm.values, start)
-                if value is not None:
-                    out += self.cites(value.notes)
-            elif isinstance(node, ir.TableRef):
-                table = self.p.table(node.table)
-                out += self.cites(table.notes)
-                for row in table.rows:
-                    out += self.cites(row.notes)
-                    value = ir.dated_at(row.values, start)
-                    if value is not None:
-                        out += self.cites(value.notes)
-            elif isinstance(node, ir.LetRef):
-                let = self.p.let(node.name)
-                out += self.cites(let.notes) + self.referenced(let.expr, start)
-        return out
+        return self.shared.referenced(e, start)
 
     def rule_infos(self) -> tuple[StepInfo, ...]:
         return tuple(

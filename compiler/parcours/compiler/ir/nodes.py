@@ -12,7 +12,7 @@ condition=Compare("<", Input("patient.age", IntT(0, 130)), Const(16, IntT())))``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from datetime import date
@@ -107,6 +107,14 @@ class ArithOp(StrEnum):
     ADD = "+"
     SUB = "-"
     MUL = "*"
+    DIV = "/"  # only as the operand of a Round: a quotient is always rounded by name
+
+
+class DateUnit(StrEnum):
+    """What `DateDiff` counts: whole years (an age) or days."""
+
+    YEARS = "years"
+    DAYS = "days"
 
 
 class RoundMode(StrEnum):
@@ -207,10 +215,45 @@ class Arith:
 
 @dataclass(frozen=True, slots=True)
 class Round:
+    """`operand` rounded to a multiple of `quantum`.  When `operand` is a division
+    (`Arith` DIV) the exact quotient is rounded, and `at` (`file:line:col`, the file's
+    base name) says where, for the rejection of an episode that divides by zero."""
+
     mode: RoundMode
     operand: Expr
     quantum: Decimal
     type: Type
+    at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """`case { when C: V … else: V }` as a value: the value of the first arm whose
+    condition holds, else `default` (`if C then A else B` is a case of one arm)."""
+
+    arms: tuple[tuple[Expr, Expr], ...]  # (condition, value)
+    default: Expr
+    type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class DateAdd:
+    """`operand + days` (a date; `d - 3 days` adds -3)."""
+
+    operand: Expr
+    days: Expr  # an int
+    type: Type = DateT()
+
+
+@dataclass(frozen=True, slots=True)
+class DateDiff:
+    """`years_between(start, end)` or `days_between(start, end)`: an int, negative when
+    `end` is before `start` (see `ir.ops.date_diff`)."""
+
+    unit: DateUnit
+    start: Expr
+    end: Expr
+    type: Type = IntT()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +264,7 @@ class MinMax:
 
 
 Expr = (Const | Input | ParamRef | TableRef | LetRef | OutputRef | PathwayRef | Not | BoolOp
-        | Compare | InSet | Arith | Round | MinMax)
+        | Compare | InSet | Arith | Round | MinMax | Case | DateAdd | DateDiff)
 
 # ---- declarations ----------------------------------------------------------
 
@@ -479,6 +522,30 @@ def walk(expr: Expr | None) -> Iterator[Expr]:
         stack.extend(reversed(children(node)))
 
 
+def lets_in_order(lets: dict[str, Let], names: Iterable[str]) -> list[str]:
+    """`names` and every let they read, transitively, each after the lets it reads: the
+    order in which to evaluate them so that no evaluation has to follow a let into another
+    (iterative, so that a chain of thousands of lets does not recurse)."""
+    order: list[str] = []
+    done: set[str] = set()
+    started: set[str] = set()  # met again before it is done: a cycle (E345), not followed
+    for root in names:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if expanded:
+                done.add(name)
+                order.append(name)
+                continue
+            if name in started:
+                continue
+            started.add(name)
+            stack.append((name, True))
+            stack.extend((node.name, False) for node in walk(lets[name].expr)
+                         if isinstance(node, LetRef) and node.name not in done)
+    return order
+
+
 def children(expr: Expr) -> tuple[Expr, ...]:
     """The direct sub-expressions of a node, in evaluation order."""
     match expr:
@@ -492,5 +559,11 @@ def children(expr: Expr) -> tuple[Expr, ...]:
             return (left, right)
         case TableRef(key=key):
             return (key,)
+        case Case(arms=arms, default=default):
+            return tuple(part for arm in arms for part in arm) + (default,)
+        case DateAdd(operand=operand, days=days):
+            return (operand, days)
+        case DateDiff(start=start, end=end):
+            return (start, end)
         case _:
             assert_never(expr)

@@ -15,13 +15,16 @@ so mypy names this module when an operator is added to the IR.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, assert_never
 
 from parcours.runtime import ROUNDING
 
-from .nodes import (ArithOp, BoolT, CompareOp, DateT, EnumT, IntT, MinMaxFn, MoneyT, RateT,
-                    RoundMode, SetT, Type)
+from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, EnumT, IntT, MinMaxFn, MoneyT,
+                    RateT, Round, RoundMode, SetT, Type)
+from .printer import format_expr
 
 
 def decimal_rounding(mode: RoundMode) -> str:
@@ -39,8 +42,76 @@ def arith(op: ArithOp, left: Any, right: Any) -> Any:
             return left - right
         case ArithOp.MUL:
             return left * right
+        case ArithOp.DIV:
+            # A quotient is not exact in general: the language only divides inside a
+            # rounding, which `divide` computes exactly.
+            raise ValueError("a division is evaluated with its rounding (ops.divide)")
         case _:
             assert_never(op)
+
+
+class DivisionByZero(ArithmeticError):
+    """A division whose divisor is zero on this episode."""
+
+
+def divide(mode: RoundMode, left: Any, right: Any, quantum: Decimal | int) -> Decimal | int:
+    """`left / right` rounded to a multiple of `quantum` by `mode`, exactly (as fractions:
+    no digit of the quotient is lost before it is rounded).  An int `quantum` (1) gives an
+    int; a Decimal one, a Decimal with the quantum's exponent."""
+    if right == 0:
+        raise DivisionByZero()
+    steps = Fraction(left) / Fraction(right) / Fraction(quantum)
+    whole = steps.numerator // steps.denominator  # floor
+    rest = steps - whole  # 0 <= rest < 1
+    negative = steps < 0
+    match mode:
+        case RoundMode.DOWN:  # toward zero
+            up = negative and rest != 0
+        case RoundMode.UP:  # away from zero
+            up = not negative and rest != 0
+        case RoundMode.HALF_UP:  # a tie away from zero
+            up = rest > Fraction(1, 2) or (rest == Fraction(1, 2) and not negative)
+        case RoundMode.HALF_EVEN:
+            up = rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1)
+        case _:
+            assert_never(mode)
+    count = whole + 1 if up else whole
+    if isinstance(quantum, int):
+        return count * quantum
+    result: Decimal = (Decimal(count) * quantum).quantize(quantum)
+    return result
+
+
+def division_by_zero(rounding: Round) -> str:
+    """What an episode that divides by zero is told, by both engines: the division as the
+    policy writes it, and where (`file:line:col`)."""
+    return f"division by zero in `{format_expr(rounding.operand)}` at {rounding.at}"
+
+
+def date_add(day: date, days: int) -> date:
+    """`day + days` (OverflowError past year 9999 or before year 1)."""
+    return day + timedelta(days=days)
+
+
+def date_diff(unit: DateUnit, start: date, end: date) -> int:
+    """Whole days or whole years from `start` to `end` (negative when `end` is earlier).
+
+    Years count as an age does: one more on each anniversary of `start`; in a year
+    without 29 February, the anniversary of 29 February is 1 March (someone born on
+    2008-02-29 is 14 on 2023-02-28, 15 on 2023-03-01 and 16 on 2024-02-29).
+    """
+    match unit:
+        case DateUnit.DAYS:
+            return (end - start).days
+        case DateUnit.YEARS:
+            if end < start:
+                return -date_diff(unit, end, start)
+            years = end.year - start.year
+            if (end.month, end.day) < (start.month, start.day):
+                years -= 1
+            return years
+        case _:
+            assert_never(unit)
 
 
 def compare(op: CompareOp, left: Any, right: Any) -> bool:

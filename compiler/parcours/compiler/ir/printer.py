@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import assert_never
 
-from .nodes import (Arith, ArithOp, BoolOp, BoolOpKind, Compare, Const, Dated, EnumT, Expr,
-                    InSet, Input, LetRef, MinMax, MoneyT, Not, Notes, OutputRef, ParamRef,
-                    PathwayRef, Program, Round, TableRef, Type, Value)
+from .nodes import (Arith, ArithOp, BoolOp, BoolOpKind, Case, Compare, Const, DateAdd, DateDiff,
+                    Dated, EnumT, Expr, InSet, Input, IntT, LetRef, MinMax, MoneyT, Not, Notes,
+                    OutputRef, ParamRef, PathwayRef, Program, Round, TableRef, Type, Value)
 
 
 def format_value(value: Value, type_: Type | None = None) -> str:
@@ -31,7 +31,7 @@ def _arith_level(op: ArithOp) -> int:
     match op:
         case ArithOp.ADD | ArithOp.SUB:
             return _SUM
-        case ArithOp.MUL:
+        case ArithOp.MUL | ArithOp.DIV:
             return _PRODUCT
         case _:
             assert_never(op)
@@ -80,7 +80,21 @@ def _format(expr: Expr) -> tuple[str, int]:
             parts += [f" {op} {format_expr(right, level + 1)}" for op, right in reversed(rights)]
             return "".join(parts), level
         case Round():
-            return f"round_{expr.mode.value}({format_expr(expr.operand)}, {expr.quantum})", _ATOM
+            quantum = 1 if isinstance(expr.type, IntT) else expr.quantum
+            return f"round_{expr.mode.value}({format_expr(expr.operand)}, {quantum})", _ATOM
+        case Case():
+            arms = " ".join(f"when {format_expr(c)}: {format_expr(v)}" for c, v in expr.arms)
+            return f"case {{ {arms} else: {format_expr(expr.default)} }}", _ATOM
+        case DateAdd():
+            # `date + 30 days` for a literal count, `add_days(date, n)` otherwise
+            if isinstance(expr.days, Const) and isinstance(expr.days.value, int):
+                count = expr.days.value
+                sign, unit = ("-" if count < 0 else "+"), ("day" if abs(count) == 1 else "days")
+                return f"{format_expr(expr.operand, _SUM)} {sign} {abs(count)} {unit}", _SUM
+            return f"add_days({format_expr(expr.operand)}, {format_expr(expr.days)})", _ATOM
+        case DateDiff():
+            return (f"{expr.unit.value}_between({format_expr(expr.start)}, "
+                    f"{format_expr(expr.end)})"), _ATOM
         case MinMax():
             operands = ", ".join(format_expr(o) for o in expr.operands)
             return f"{expr.function.value}({operands})", _ATOM

@@ -127,7 +127,9 @@ class Checker(DatedChecker):
         for path, (decl, from_schema) in self.scope.inputs.items():
             if len(decl.path) > 2 or path == "id":
                 self.d.error("E313", f"input `{path}` is not a field of the episode", decl.span,
-                             "inputs are `date`, `patient.NAME` or `visit.NAME`; `id` is built in")
+                             "an input is a top-level field `NAME` (such as `date`) or a field "
+                             "`SECTION.NAME` of a section (such as `patient.age`); `id` is "
+                             "built in")
                 continue
             type_ = self._type(decl.type)
             if type_ is None:

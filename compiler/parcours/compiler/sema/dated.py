@@ -115,10 +115,12 @@ class DatedChecker(ExpressionChecker):
 
     def _tables(self) -> None:
         for decl in self.scope.tables.values():
-            key = self.enums.get(decl.key_type)
+            # an enum, `pathway` included (the pathways the decision declares: rates by pathway)
+            key = self.enums.get(decl.key_type)  # `pathway` too: the decision declares it
             type_ = self._type(decl.type)
             if key is None:
-                self.d.error("E323", f"a table is keyed by an enum; `{decl.key_type}` is not one",
+                self.d.error("E323", f"a table is keyed by an enum (or `pathway`); "
+                             f"`{decl.key_type}` is not one",
                              decl.key_span, did_you_mean(decl.key_type, self.enums))
                 continue
             if type_ is None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
+from pathlib import PurePath
 
 from .. import ir
 from ..syntax import nodes as n
@@ -72,6 +73,10 @@ class ExpressionChecker(CheckerState):
             return self._call(expr, ctx, expected)
         if isinstance(expr, n.Lookup):
             return self._lookup(expr, ctx)
+        if isinstance(expr, n.CaseExpr):
+            return self._case(expr, ctx, expected)
+        if isinstance(expr, n.InRange):
+            return self._range(expr, ctx)
         assert isinstance(expr, n.SetLiteral)
         return self._set(expr, expected)
 
@@ -90,6 +95,17 @@ class ExpressionChecker(CheckerState):
                              f"{self.currency}`")
                 raise _Bad
             return ir.Const(lit.value, ir.RateT())
+        if lit.kind == "percent":
+            assert isinstance(lit.value, Decimal)
+            if not Decimal(0) <= lit.value <= Decimal(1):
+                self.d.error("E351", f"{lit.value.scaleb(2)}% is not a rate: rates are between "
+                             "0% and 100%", lit.span)
+                raise _Bad
+            return ir.Const(lit.value, ir.RateT())
+        if lit.kind == "days":
+            self.d.error("E380", f"`{lit.value} days` is a duration: it is added to a date or "
+                         "subtracted from one", lit.span, "for example `date + 30 days`")
+            raise _Bad
         if lit.kind == "money":
             assert isinstance(lit.value, Decimal)
             if lit.currency != self.currency:
@@ -225,11 +241,82 @@ class ExpressionChecker(CheckerState):
                 else:
                     operands.append(side)
             return ir.BoolOp(ir.BoolOpKind(op), tuple(operands))
+        if "/" in expr.ops:
+            self.d.error("E379", "a quotient must be rounded by name", expr.span,
+                         "write the division as the first argument of a rounding function: "
+                         "round_half_up(a / b, 0.01)")
+            raise _Bad
         left = self._expr(expr.operands[0], ctx, expected)
         for index, step in enumerate(expr.ops, start=1):
-            right = self._expr(expr.operands[index], ctx, expected)
+            node = expr.operands[index]
+            if isinstance(node, n.Literal) and node.kind == "days" and step in ("+", "-") \
+                    and isinstance(left.type, ir.DateT):
+                assert isinstance(node.value, int)
+                left = ir.DateAdd(left, ir.Const(node.value if step == "+" else -node.value,
+                                                 ir.IntT()))
+                continue
+            right = self._expr(node, ctx, expected)
             left = self._arith(step, left, right, expr.prefix_span(index))
         return left
+
+    def _case(self, expr: n.CaseExpr, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        """A `case` (or `if`) as a value: every arm one type, and an `else` last."""
+        branches = expr.branches
+        for branch in branches[:-1]:
+            if branch.condition is None:
+                self.d.error("E343", "`else` must be the last arm of a `case`", branch.span)
+                raise _Bad
+        if branches[-1].condition is not None:
+            self.d.error("E377", "a `case` used as a value needs an `else` arm", expr.span,
+                         "add `else: VALUE` last, so that it always has a value")
+            raise _Bad
+        conditions = [self._condition(b.condition, ctx) for b in branches[:-1]
+                      if b.condition is not None]
+        for branch in branches:
+            self._notes(branch.annotations)
+        # Arms that are bare enum members take their enum from the others (or `expected`).
+        values: dict[int, ir.Expr] = {}
+        order = sorted(range(len(branches)),
+                       key=lambda i: _looks_like_member(branches[i].value, self))
+        for index in order:
+            known = next(iter(values.values())).type if values else expected
+            values[index] = self._expr(branches[index].value, ctx, known)
+        first = values[order[0]]
+        result = first.type
+        for index in range(len(branches)):
+            arm = values[index]
+            if not _same_kind(result, arm.type) or (
+                    isinstance(result, ir.MoneyT) and isinstance(arm.type, ir.MoneyT)
+                    and result.currency != arm.type.currency):
+                self.d.error("E378", f"the arms of a `case` have different types: "
+                             f"{_describe(first.type)} and {_describe(arm.type)}",
+                             branches[index].value.span, "every arm gives a value of one type")
+                raise _Bad
+            if isinstance(result, ir.MoneyT) and isinstance(arm.type, ir.MoneyT):
+                result = ir.MoneyT(result.currency, result.exact and arm.type.exact)
+            elif isinstance(result, ir.IntT) and arm.type != result:
+                result = ir.IntT()
+        arms = tuple(zip(conditions, (values[i] for i in range(len(branches) - 1))))
+        return ir.Case(arms, values[len(branches) - 1], result)
+
+    def _range(self, expr: n.InRange, ctx: _Context) -> ir.Expr:
+        """`x in low..high`: `low <= x and x <= high` (ints, amounts, rates, dates)."""
+        operand = self._expr(expr.operand, ctx, None)
+        low = self._expr(expr.low, ctx, operand.type)
+        high = self._expr(expr.high, ctx, operand.type)
+        for bound in (low, high):
+            if not isinstance(operand.type, (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT)) \
+                    or not _same_kind(operand.type, bound.type) \
+                    or (isinstance(operand.type, ir.MoneyT) and isinstance(bound.type, ir.MoneyT)
+                        and operand.type.currency != bound.type.currency):
+                self.d.error("E381", f"a range of {_describe(bound.type)} tested against "
+                             f"{_describe(operand.type)}", expr.span,
+                             "a range `LOW..HIGH` holds ints, amounts, rates or dates, of the "
+                             "tested value's kind")
+                raise _Bad
+        inside = ir.BoolOp(ir.BoolOpKind.AND, (ir.Compare(ir.CompareOp.GE, operand, low),
+                                               ir.Compare(ir.CompareOp.LE, operand, high)))
+        return ir.Not(inside) if expr.negated else inside
 
     def _binary(self, expr: n.Binary, ctx: _Context) -> ir.Expr:
         op = expr.op
@@ -321,7 +408,10 @@ class ExpressionChecker(CheckerState):
                 self.d.error("E370", f"{call.function}(AMOUNT, QUANTUM) takes two arguments",
                              call.span, f"for example {call.function}(base * rate, 0.01)")
                 raise _Bad
-            operand = self._expr(call.args[0], ctx, None)
+            rounded = call.args[0]
+            if isinstance(rounded, n.Chain) and rounded.ops[-1] == "/":
+                return self._divide(call, rounded, ctx)
+            operand = self._expr(rounded, ctx, None)
             quantum_node = call.args[1]
             unit = unit_of(self.decimals)
             if isinstance(quantum_node, n.Ref) and quantum_node.path == ("unit",):
@@ -373,10 +463,94 @@ class ExpressionChecker(CheckerState):
                 exact = all(isinstance(a.type, ir.MoneyT) and a.type.exact for a in args)
                 result = ir.MoneyT(first.currency, exact)
             return ir.MinMax(ir.MinMaxFn(call.function), args, result)
+        if call.function in _DATE_FUNCTIONS:
+            return self._date_call(call, ctx)
+        functions = list(ROUNDING) + ["min", "max"] + list(_DATE_FUNCTIONS)
         self.d.error("E374", f"unknown function `{call.function}`", call.span,
-                     did_you_mean(call.function, list(ROUNDING) + ["min", "max"])
-                     or "functions: " + ", ".join(list(ROUNDING) + ["min", "max"]))
+                     did_you_mean(call.function, functions)
+                     or "functions: " + ", ".join(functions))
         raise _Bad
+
+    def _date_call(self, call: n.Call, ctx: _Context) -> ir.Expr:
+        """`years_between(a, b)`, `days_between(a, b)` (ints), `add_days(d, n)` (a date)."""
+        if len(call.args) != 2:
+            self.d.error("E370", f"{call.function} takes two arguments", call.span,
+                         f"for example {_DATE_FUNCTIONS[call.function]}")
+            raise _Bad
+        first = self._expr(call.args[0], ctx, None)
+        second = self._expr(call.args[1], ctx, None)
+        wanted = (ir.DateT(), ir.IntT() if call.function == "add_days" else ir.DateT())
+        for arg, node, want in zip((first, second), call.args, wanted):
+            if not _same_kind(arg.type, want):
+                self.d.error("E380", f"{call.function} reads {_describe(want)} here, not "
+                             f"{_describe(arg.type)}", node.span,
+                             f"for example {_DATE_FUNCTIONS[call.function]}")
+                raise _Bad
+        if call.function == "add_days":
+            return ir.DateAdd(first, second)
+        unit = ir.DateUnit.YEARS if call.function == "years_between" else ir.DateUnit.DAYS
+        return ir.DateDiff(unit, first, second)
+
+    def _divide(self, call: n.Call, chain: n.Chain, ctx: _Context) -> ir.Expr:
+        """`round_MODE(a / b, QUANTUM)`: the exact quotient, rounded by name.  `a` is the
+        chain before its last operator (`x * y / z` divides `x * y` by `z`)."""
+        if "/" in chain.ops[:-1]:
+            self.d.error("E379", "one division per rounding", chain.span,
+                         "round each quotient: round_half_up(round_half_up(a / b, 0.01) / c, 0.01)")
+            raise _Bad
+        count = len(chain.ops)
+        top: n.Expr = chain.operands[0] if count == 1 else n.Chain(
+            chain.ops[:-1], chain.operands[:-1], chain.prefix_span(count - 1))
+        left = self._expr(top, ctx, None)
+        right = self._expr(chain.operands[-1], ctx, None)
+        lt, rt = left.type, right.type
+        quantum_node = call.args[1]
+        quantum: Decimal | None = None
+        unit = unit_of(self.decimals)
+        if isinstance(quantum_node, n.Ref) and quantum_node.path == ("unit",) \
+                and isinstance(lt, ir.MoneyT) and not isinstance(rt, ir.MoneyT):
+            quantum = unit  # `unit`: the currency's unit, for an amount
+        elif isinstance(quantum_node, n.Literal) and isinstance(quantum_node.value, Decimal) \
+                and quantum_node.kind == "decimal" and quantum_node.value > 0:
+            quantum = quantum_node.value
+        elif isinstance(quantum_node, n.Literal) and quantum_node.kind == "int" \
+                and quantum_node.value == 1 and isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
+            quantum = Decimal(1)
+        if quantum is None:
+            self.d.error("E371", "the rounding quantum is a positive decimal such as 0.01 "
+                         "(or 1, for a whole number of two ints)", quantum_node.span)
+            raise _Bad
+        result: ir.Type | None = None
+        if isinstance(lt, ir.MoneyT) and isinstance(rt, (ir.IntT, ir.RateT)):
+            if quantum.quantize(unit) != quantum:
+                self.d.error("E371", f"money is rounded to the currency's unit "
+                             f"({unit_text(self.decimals, self.currency)}) or coarser",
+                             quantum_node.span, f"write `{call.function}(…, unit)`")
+                raise _Bad
+            result = ir.MoneyT(lt.currency)
+        elif isinstance(lt, ir.MoneyT) and isinstance(rt, ir.MoneyT):
+            if lt.currency != rt.currency:
+                self.d.error("E352", f"{lt.currency} / {rt.currency}", chain.span,
+                             "currencies never mix")
+                raise _Bad
+            result = ir.RateT()
+        elif isinstance(lt, ir.RateT) and isinstance(rt, (ir.IntT, ir.RateT)):
+            result = ir.RateT()
+        elif isinstance(lt, ir.IntT) and isinstance(rt, ir.IntT):
+            if not (isinstance(quantum_node, n.Literal) and quantum_node.kind == "int"):
+                self.d.error("E371", "a whole number divided by a whole number is rounded to "
+                             "a whole number: the quantum is 1", quantum_node.span,
+                             f"{call.function}(a / b, 1)")
+                raise _Bad
+            result = ir.IntT()
+        if result is None:
+            self.d.error("E379", f"cannot divide {_describe(lt)} by {_describe(rt)}", chain.span,
+                         "an amount divides by an int, a rate or an amount (a ratio); a rate "
+                         "or an int by an int or a rate")
+            raise _Bad
+        at = f"{PurePath(call.span.file).name}:{call.span.line}:{call.span.column}"
+        return ir.Round(ir.RoundMode(ROUNDING[call.function]),
+                        ir.Arith(ir.ArithOp.DIV, left, right, result), quantum, result, at)
 
     def _lookup(self, lookup: n.Lookup, ctx: _Context) -> ir.Expr:
         table = self.tables.get(lookup.table)
@@ -394,6 +568,10 @@ class ExpressionChecker(CheckerState):
 
 
 # ---- type helpers ------------------------------------------------------------
+
+_DATE_FUNCTIONS = {"years_between": "years_between(patient.birth_date, date)",
+                   "days_between": "days_between(visit.admitted, date)",
+                   "add_days": "add_days(date, visit.stay)"}
 
 
 def _looks_like_member(expr: n.Expr, checker: ExpressionChecker) -> bool:

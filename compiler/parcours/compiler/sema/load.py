@@ -44,8 +44,8 @@ class Unit:
     imported: bool
 
 
-MAX_FILE_BYTES = 1 << 20  # 1 MiB: a policy or schema file
-MAX_TOTAL_BYTES = 4 << 20  # a policy and everything it imports
+MAX_FILE_BYTES = 8 << 20  # 8 MiB: a policy or schema file (tens of thousands of rules)
+MAX_TOTAL_BYTES = 32 << 20  # a policy and everything it imports
 
 _IMPORT_PATHS: ContextVar[tuple[Path, ...]] = ContextVar("parcours_import_paths", default=())
 

@@ -62,6 +62,10 @@ def _compare_hint(a: ir.Type, b: ir.Type) -> str | None:
 
 
 def _arith_hint(a: ir.Type, b: ir.Type) -> str | None:
+    if isinstance(a, ir.DateT) and isinstance(b, ir.DateT):
+        return "count what lies between two dates: days_between(a, b) or years_between(a, b)"
+    if isinstance(a, ir.DateT) and isinstance(b, ir.IntT):
+        return "a number of days is written with its unit: `date + 30 days`, or add_days(date, n)"
     if isinstance(a, ir.MoneyT) and isinstance(b, ir.RateT) or \
             isinstance(a, ir.RateT) and isinstance(b, ir.MoneyT):
         return "money and rates are multiplied, not added: base * rate"

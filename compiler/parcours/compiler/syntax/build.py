@@ -23,6 +23,7 @@ from ..diagnostics import Diagnostics, Span
 
 
 MAX_DEPTH = 64
+MAX_OPERANDS = 1000  # in one chain: CPython compiles ~2,900 `+` terms at most
 """How deeply an expression may nest: each operator chain, comparison, `not`, call and
 lookup is a level (parentheses alone are not).  The generated Python nests about one or
 two brackets per level, and Python refuses more than 200."""
@@ -31,7 +32,7 @@ MAX_DIGITS = 18
 """The most digits a number may be written with (a whole number, or both sides of a
 decimal point together): every int fits in 64 bits, every amount and rate is exact."""
 
-_ARITH_LEVEL = {"+": "+", "-": "+", "*": "*"}  # operators that chain with each other
+_ARITH_LEVEL = {"+": "+", "-": "+", "*": "*", "/": "*"}  # operators that chain with each other
 
 
 class _BadLiteral(Exception):
@@ -146,6 +147,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             operands[-1:] = right.operands
             kids = kids[1:]  # `right` is first
             depth = max(depth, self._depth_of(right))
+        if len(operands) > MAX_OPERANDS:
+            raise _BadLiteral(f"this chain has more than {MAX_OPERANDS} operands (the limit)",
+                              self._span(meta), "sum parts of it in `let`s and chain the names",
+                              code="E105")
         return self._nest(n.Chain(tuple(ops), tuple(operands), self._span(meta)), *kids,
                           depth=depth)
 
@@ -376,18 +381,20 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         value, *notes = items
         return n.Branch(None, value, tuple(notes), self._span(meta))
 
-    def plain_body(self, items: list[Any]) -> tuple[bool, tuple[n.Branch, ...]]:
+    def plain_body(self, items: list[Any]) -> tuple[bool, tuple[n.Branch, ...],
+                                                      tuple[n.Annotation, ...]]:
+        """An output's value; a `case` expression's arms become the output's branches (and
+        what annotates the whole `case` annotates the output)."""
         value, *notes = items
-        return False, (n.Branch(None, value, tuple(notes), _expr_span(value)),)
-
-    def case_body(self, items: list[n.Branch]) -> tuple[bool, tuple[n.Branch, ...]]:
-        return True, tuple(items)
+        if isinstance(value, n.CaseExpr):
+            return True, value.branches, tuple(notes)
+        return False, (n.Branch(None, value, tuple(notes), _expr_span(value)),), ()
 
     @v_args(meta=True)
     def output_decl(self, meta: Any, items: list[Any]) -> n.OutputDecl:
         name, type_ref, *rest = items
-        is_case, branches = rest[-1]
-        return n.OutputDecl(str(name), type_ref, branches, is_case, tuple(rest[:-1]),
+        is_case, branches, notes = rest[-1]
+        return n.OutputDecl(str(name), type_ref, branches, is_case, tuple(rest[:-1]) + notes,
                             self._span(meta))
 
     @v_args(meta=True)
@@ -437,6 +444,32 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return self._nest(n.Binary("not in", items[0], items[1], self._span(meta)), *items)
 
     @v_args(meta=True)
+    def in_range(self, meta: Any, items: list[n.Expr]) -> n.Expr:
+        return self._nest(n.InRange(items[0], items[1], items[2], False, self._span(meta)),
+                          *items)
+
+    @v_args(meta=True)
+    def not_in_range(self, meta: Any, items: list[n.Expr]) -> n.Expr:
+        return self._nest(n.InRange(items[0], items[1], items[2], True, self._span(meta)),
+                          *items)
+
+    @v_args(meta=True)
+    def case_expr(self, meta: Any, items: list[n.Branch]) -> n.Expr:
+        case = n.CaseExpr(tuple(items), self._span(meta))
+        return self._nest(case, *n.children(case))
+
+    @v_args(meta=True)
+    def if_expr(self, meta: Any, items: list[n.Expr]) -> n.Expr:
+        condition, then, other = items
+        case = n.CaseExpr((n.Branch(condition, then, (), then.span),
+                           n.Branch(None, other, (), other.span)), self._span(meta))
+        return self._nest(case, *items)
+
+    @v_args(meta=True)
+    def div(self, meta: Any, items: list[n.Expr]) -> n.Expr:
+        return self._chain(meta, "/", items[0], items[1])
+
+    @v_args(meta=True)
     def binop(self, meta: Any, items: list[Any]) -> n.Expr:
         return self._chain(meta, str(items[1]), items[0], items[2])
 
@@ -477,6 +510,15 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     def lit_decimal(self, items: list[Token]) -> n.Literal:
         return n.Literal("decimal", Decimal(self._number(items[0])), self._tspan(items[0]))
+
+    def lit_percent(self, items: list[Token]) -> n.Literal:
+        """`70%` is the rate 0.70, `12.5%` is 0.125: the number scaled by 100, exactly."""
+        number = Decimal(self._number(items[0])[:-1])
+        return n.Literal("percent", number.scaleb(-2), self._tspan(items[0]))
+
+    @v_args(meta=True)
+    def lit_days(self, meta: Any, items: list[Token]) -> n.Literal:
+        return n.Literal("days", int(self._number(items[0])), self._span(meta))
 
     @v_args(meta=True)
     def lit_money(self, meta: Any, items: list[Token]) -> n.Literal:

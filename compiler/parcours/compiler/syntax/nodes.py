@@ -44,7 +44,8 @@ class TypeRef:
 
 @dataclass(frozen=True, slots=True)
 class Literal:
-    kind: str  # "bool" | "int" | "decimal" | "money" | "date" | "string" | "name"
+    kind: str  # "bool" | "int" | "decimal" | "percent" | "money" | "date" | "days" | "string"
+    #            | "name"  ("percent": the rate, 70% is 0.70; "days": `30 days`, an int)
     value: bool | int | Decimal | date | str
     span: Span
     currency: str = ""
@@ -109,7 +110,26 @@ class Chain:
         return Span(first.file, first.line, first.column, last.end_line, last.end_column)
 
 
-Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary | Chain
+@dataclass(frozen=True, slots=True)
+class InRange:
+    """`operand in low..high` (inclusive), or `not in`."""
+
+    operand: Expr
+    low: Expr
+    high: Expr
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CaseExpr:
+    """`case { when C: V … else: V }` as a value; `if C then A else B` is written as one."""
+
+    branches: tuple[Branch, ...]
+    span: Span
+
+
+Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary | Chain | InRange | CaseExpr
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
@@ -124,6 +144,13 @@ def children(expr: Expr) -> tuple[Expr, ...]:
         return expr.operands
     if isinstance(expr, Call):
         return expr.args
+    if isinstance(expr, InRange):
+        return (expr.operand, expr.low, expr.high)
+    if isinstance(expr, CaseExpr):
+        out: list[Expr] = []
+        for branch in expr.branches:
+            out += [branch.value] if branch.condition is None else [branch.condition, branch.value]
+        return tuple(out)
     return (expr.key,)
 
 

@@ -1,7 +1,10 @@
 """Text → Lark tree, with every syntax error of a file reported in one pass.
 
-The parser is one LALR(1) Lark parser built once (``strict=True`` makes the
-grammar report conflicts at build time).  Recovery is by declaration: when a
+The parser is one LALR(1) Lark parser built once per process and cached on disk
+between processes (in the user's cache folder, keyed by the grammar and Lark's
+version), so that a command does not spend a quarter of a second rebuilding it;
+``tests/test_grammar.py`` builds it with ``strict=True`` so that any conflict in the
+grammar fails the tests.  Recovery is by declaration: when a
 declaration fails to parse, its lines are blanked (newlines kept, so every
 position stays true) and the file is parsed again, until it parses.  The names
 the broken declarations would have declared are returned, so later stages can
@@ -10,10 +13,14 @@ stay quiet about them instead of reporting a cascade.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+import lark
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -32,7 +39,8 @@ _TOKEN_NAMES = {
     "DECIMAL": "a decimal number", "INT": "a whole number", "STRING": 'a string ("…")',
     "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "$END": "the end of the file",
     "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
-    "COLON": "`:`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "STAR": "`*`",
+    "COLON": "`:`", "PERCENT": "a percentage (70%)", "DAY_UNIT": "`days`",
+    "SLASH": "`/`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "STAR": "`*`",
 }
 
 
@@ -43,10 +51,28 @@ class ParseResult:
     broken_names: frozenset[str]
 
 
+PARSER_OPTIONS: dict[str, object] = {"parser": "lalr", "propagate_positions": True,
+                                      "maybe_placeholders": True}
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
-                maybe_placeholders=True)
+    return Lark(grammar_text(), cache=_cache_file(), **PARSER_OPTIONS)
+
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps the built parser: a file of this user's own (Lark's cache is a
+    pickle, so never a shared temporary folder), or no cache when there is none."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "parcours"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    key = hashlib.sha256(f"{lark.__version__}\n{grammar_text()}".encode()).hexdigest()[:20]
+    return str(folder / f"grammar-{key}.lark")
 
 
 def decode(data: bytes, file: str, diagnostics: Diagnostics) -> str | None:
@@ -177,6 +203,8 @@ def _character_hint(text: str, pos: int) -> str | None:
         return "write `==` to compare, or `=` only after a declaration's name"
     if rest[:1] in "&|!":
         return "write `and`, `or`, `not`"
-    if rest[:1] in "/%":
-        return "only `+`, `-` and `*` are arithmetic operators; round explicitly with round_half_up(x, 0.01)"
+    if rest[:1] == "%":
+        return "a percentage follows its number without a space: `70%` is the rate 0.70"
+    if rest[:1] in "/":
+        return "a division is rounded by name: round_half_up(a / b, 0.01)"
     return None

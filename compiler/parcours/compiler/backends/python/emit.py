@@ -45,6 +45,8 @@ from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_U
 
 from ... import ir
 from ...ir import ops
+from ...ir.citations import Citations
+from . import forms
 from ...meta import VERSION
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -67,6 +69,8 @@ def _python_arith(op: ir.ArithOp) -> tuple[str, int]:
             return "-", 1
         case ir.ArithOp.MUL:
             return "*", 2
+        case ir.ArithOp.DIV:  # only under a Round, which emits it (`_Emitter.divide`)
+            raise CodegenError("a division outside its rounding")
         case _:
             assert_never(op)
 
@@ -221,6 +225,7 @@ class _Emitter:
 
     def __init__(self, program: ir.Program) -> None:
         self.p = program
+        self.citations = Citations(program)
         self.constants: dict[str, str] = {}  # name → literal, in the order of first use
         self.keys: dict[tuple[str, str], str] = {}  # (group, literal) → name
         self.names = _Names({"_AMOUNT", "_BOUNDS", "_RULE_NAMES", "_RULE_PATHWAYS",
@@ -230,6 +235,7 @@ class _Emitter:
         self.context: tuple[object, ...] = ("K",)  # what sets found in expressions are named after
         self.temps = 0  # names for temporaries in expressions
         self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
+        self.helpers: set[str] = set()  # "divide", "years", "timedelta": emitted when used
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -238,7 +244,6 @@ class _Emitter:
                 raise CodegenError(f"invalid input name {var!r}")
         self.enum_consts = {e.name: self.const(frozenset(e.members), e.name, "MEMBERS")
                             for e in program.enums}
-        self.documents = {s.id: s.document for s in program.sources}
 
     def const(self, value: object, *hint: object, group: str | None = None) -> str:
         """The module-level constant holding `value`, named after `hint`.  One constant per
@@ -298,6 +303,10 @@ class _Emitter:
                 return f"({self.expr(e.operand)} {op} {members})"
             case ir.Arith():
                 return self.arith(e)
+            case ir.Round(operand=ir.Arith(op=ir.ArithOp.DIV) as quotient):
+                quantum = "" if isinstance(e.type, ir.IntT) else \
+                    self.const(e.quantum, "QUANTUM", e.quantum)
+                return forms.divide(e, quotient, quantum, self.expr, self.helpers)
             case ir.Round():
                 mode = ROUNDING[e.mode]  # decimal's constants are named by their values
                 self.rounding_modes.add(mode)
@@ -305,6 +314,8 @@ class _Emitter:
                 return f"{self.expr(e.operand)}.quantize({quantum}, {mode})"
             case ir.MinMax():
                 return self.min_max(e)
+            case ir.Case() | ir.DateAdd() | ir.DateDiff():
+                return forms.emit(e, self.expr, self.helpers)
             case _:
                 assert_never(e)
 
@@ -457,30 +468,10 @@ class _Emitter:
 
     # ---- explanations and sources ------------------------------------------------
     def cites(self, notes: ir.Notes) -> list[str]:
-        return [self.documents[c] for c in notes.cites]
+        return self.citations.of(notes)
 
     def referenced_cites(self, e: ir.Expr | None, start: date) -> list[str]:
-        """The citations of the parameters, tables and lets an expression reads."""
-        out: list[str] = []
-        for node in ir.walk(e):
-            if isinstance(node, ir.ParamRef):
-                prm = self.p.param(node.name)
-                out += self.cites(prm.notes)
-                value = ir.dated_at(prm.values, start)
-                if value is not None:
-                    out += self.cites(value.notes)
-            elif isinstance(node, ir.TableRef):
-                table = self.p.table(node.table)
-                out += self.cites(table.notes)
-                for row in table.rows:
-                    out += self.cites(row.notes)
-                    value = ir.dated_at(row.values, start)
-                    if value is not None:
-                        out += self.cites(value.notes)
-            elif isinstance(node, ir.LetRef):
-                let = self.p.let(node.name)
-                out += self.cites(let.notes) + self.referenced_cites(let.expr, start)
-        return out
+        return self.citations.referenced(e, start)
 
     def step_info(self, target: str, name: str, priority: int | None, outcome: str,
                   condition: str, cites: list[str], notes: ir.Notes, span: object) -> str:
@@ -615,6 +606,7 @@ def render_module(program: ir.Program) -> str:
         "constraints": emitter.constraints(),
         "pathways": [r.pathway for r in program.rules],
         "rounding_modes": sorted(emitter.rounding_modes),
+        "helpers": sorted(emitter.helpers),
         "has_tables": bool(program.tables),
         "rule_names": py_literal(tuple(r.name for r in program.rules)),
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
