@@ -272,6 +272,9 @@ def test_compare_totals_the_declared_amounts_and_reports(policy_path: Path,
     # at 0.60: 4.125 + 6.200 + 8.000 (20.001 − 12.001)
     assert second["ticket"] == "18.325"
     assert "insurer_share" not in first and "reimbursed" not in first
+    # the mean per visit, to the dinar's unit: 14.775 / 3 = 4.925
+    assert first["mean_ticket"] == "4.925"
+    assert second["mean_ticket"] == "6.108"  # 18.325 / 3 = 6.1083…
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "patients pay, total" in page and "insurer pays" not in page
     assert "18.325" in page

@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
-from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, PolicyMeta,
-                              Rejection, episode_id, read_episodes, shown, split_name)
+from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError, PolicyGap,
+                              PolicyMeta, Rejection, episode_id, read_episodes, shown, split_name,
+                              unit_of)
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -60,13 +61,14 @@ def money(amount: Decimal) -> str:
     return f"{amount.quantize(CENT):f}"
 
 
-def mean(total: Decimal, count: int) -> Decimal | None:
-    """`total / count` rounded half-up to 0.01 (None when there is nothing to average)."""
+def mean(total: Decimal, count: int, unit: Decimal = CENT) -> Decimal | None:
+    """`total / count` rounded half-up to `unit` (the cent unless a currency's unit is
+    given; None when there is nothing to average)."""
     if count == 0:
         return None
     with localcontext() as ctx:
         ctx.prec = 60
-        return (total / count).quantize(CENT, rounding=ROUND_HALF_UP)
+        return (total / count).quantize(unit, rounding=ROUND_HALF_UP)
 
 
 def age_band(age: object) -> str:
@@ -203,7 +205,9 @@ class PolicyTotals:
             self.rejection_examples.append(message)
 
     def mean(self, name: str) -> Decimal | None:
-        return mean(self.amounts[name], self.decided)
+        """The mean per decided episode, to the currency's unit."""
+        return mean(self.amounts[name], self.decided,
+                    unit_of(MINOR_UNITS.get(self.currency, 2)))
 
     def column(self, name: str) -> str:
         """The column an output's total goes in, across policies: its role, else its name."""
