@@ -336,7 +336,11 @@ class Evaluator:
         if cached is _MISSING:
             for dep in ir.lets_in_order(self.ix.lets, [name]):
                 if ("let", dep) not in self._cache:
-                    self._cache[("let", dep)] = self.value(self.ix.lets[dep].expr)
+                    try:
+                        self._cache[("let", dep)] = self.value(self.ix.lets[dep].expr)
+                    except Symbolic:  # not one value here (a date difference of an input):
+                        if dep == name:  # left to the comparison that reads it, which
+                            raise  # splits or assumes
             cached = self._cache[key]
         return cached
 
