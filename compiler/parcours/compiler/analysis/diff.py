@@ -16,8 +16,8 @@ from datetime import date
 from decimal import Decimal
 
 from .. import ir
-from .regions import (Domain, Evaluator, Region, Symbolic, Undecided, describe, example, json_value,
-                      periods, scale, unscale)
+from .examples import describe, example, json_value
+from .regions import Domain, Evaluator, Region, Symbolic, Undecided, periods, scale, unscale
 
 FIELDS = ("pathway", "rule")  # then every output either decision declares (`decision_fields`)
 UNDECIDED = "(undecided)"

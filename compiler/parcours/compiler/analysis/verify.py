@@ -29,7 +29,8 @@ from ..diagnostics import Diagnostic, Span
 from .approximate import approximations
 from .partition import (GAP, Budget, BudgetExceeded, Pass, Piece, Reads, constrained, contradicts,
                         decide, first_holding, guard, meet)
-from .regions import Region, example, root
+from .examples import example
+from .regions import Region, root
 
 
 def _approx(region: Region) -> str:
