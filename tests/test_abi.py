@@ -14,7 +14,7 @@ import pytest
 
 import parcours.runtime as runtime
 from parcours.compiler import backends, ir
-from parcours.compiler.backends.python.emit import _Names, name_part, source_file
+from parcours.compiler.backends.python.spelling import _Names, name_part, source_file
 from parcours.compiler.pipeline import analyse, compile_policy
 from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, ROUNDING
 

@@ -1,4 +1,4 @@
-"""The France policy against shared/design/policies.md, section "France"."""
+"""The France policy against its reference check values (also in policies/france.tests.toml)."""
 
 from __future__ import annotations
 
