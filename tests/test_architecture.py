@@ -133,9 +133,11 @@ def test_ir_imports_nothing_but_spans_the_runtime_and_stdlib() -> None:
 
 
 def test_modules_stay_small() -> None:
-    for name, path in compiler_modules().items():
+    """Compiler and runtime modules alike: past 600 lines a module holds two concerns."""
+    runtime = {module_name(p): p for p in sorted(RUNTIME.rglob("*.py"))}
+    for name, path in {**compiler_modules(), **runtime}.items():
         lines = len(path.read_text(encoding="utf-8").splitlines())
-        assert lines <= 650, f"{name} has {lines} lines: split it by concern"
+        assert lines <= 600, f"{name} has {lines} lines: split it by concern"
 
 
 def test_generated_modules_import_the_abi_list_and_tools_only_public_names() -> None:
