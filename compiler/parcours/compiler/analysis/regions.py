@@ -147,6 +147,14 @@ class _Index:
     rows: dict[str, dict[str, ir.TableRow]]
     inputs: dict[str, ir.Type]
     conditions: list[ir.Expr | None]  # the rules', in order
+    let_orders: dict[str, list[str]] = field(default_factory=dict)  # see `lets_before`
+
+    def lets_before(self, name: str) -> list[str]:
+        """`name` and the lets it reads, each after those it reads (memoised)."""
+        order = self.let_orders.get(name)
+        if order is None:
+            order = self.let_orders[name] = ir.lets_in_order(self.lets, [name])
+        return order
 
 
 _INDEXES: dict[tuple[int, tuple[int, ...]], _Index] = {}
@@ -335,7 +343,7 @@ class Evaluator:
         key = ("let", name)
         cached = self._cache.get(key, _MISSING)
         if cached is _MISSING:
-            for dep in ir.lets_in_order(self.ix.lets, [name]):
+            for dep in self.ix.lets_before(name):
                 if ("let", dep) not in self._cache:
                     try:
                         self._cache[("let", dep)] = self.value(self.ix.lets[dep].expr)
