@@ -25,7 +25,8 @@ demo: $(STAMP)
 	@for p in $(POLICIES); do \
 	  name=$$(basename $$p .parcours); \
 	  sample=policies/samples/episodes.jsonl; \
-	  case $$name in morocco*) sample=policies/samples/episodes-ma.jsonl;; esac; \
+	  case $$name in morocco*) sample=policies/samples/episodes-ma.jsonl;; \
+	    tunisia) sample=policies/samples/episodes-tn.jsonl;; esac; \
 	  $(BIN)/parcours decide out/$$name.py --input $$sample \
 	    --output out/$$name-decisions.jsonl --summary || exit 1; \
 	done

@@ -45,7 +45,7 @@ def commands() -> dict[str, click.Command]:
 def test_check_takes_a_folder_recursively(tmp_path: Path) -> None:
     result = invoke("check", str(POLICIES))
     assert result.exit_code == 0, result.output
-    for name in ("episode", "france", "morocco", "morocco_proposal", "nhs"):
+    for name in ("episode", "france", "morocco", "morocco_proposal", "nhs", "tunisia"):
         assert f"{POLICIES / name}.parcours: ok" in result.stderr
     assert "Is a directory" not in result.stderr
     nested = tmp_path / "a" / "b"

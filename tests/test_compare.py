@@ -477,3 +477,50 @@ def test_same_policy_twice_exits_2() -> None:
     result = invoke("compare", str(FRANCE), str(FRANCE), "--input", str(EPISODES))
     assert result.exit_code == 2
     assert "more than once" in result.stderr
+
+
+# ---- Tunisia: a policy with its own decision, amounts in millimes --------------------------
+
+TUNISIA = POLICIES / "tunisia.parcours"
+EPISODES_TN = SAMPLES / "episodes-tn.jsonl"
+
+
+def test_tunisia_against_a_copy_with_one_rate_changed_totals_the_declared_amounts(
+        tmp_path: Path) -> None:
+    """The reimbursement system's rate 0.70 → 0.75 in a copy: the totals are the declared
+    `rembourse` (insurer) and `a_charge_patient` (patient), to the millime, and only the
+    reimbursement system's episodes move."""
+    text = TUNISIA.read_text(encoding="utf-8")
+    changed = (text.replace("policy tunisia {", "policy tunisia_plus {", 1)
+                   .replace("param reimbursement_rate: rate = 0.70",
+                            "param reimbursement_rate: rate = 0.75", 1))
+    assert changed.count("tunisia_plus") == 1 and "rate = 0.75" in changed
+    copy = tmp_path / "tunisia_plus.parcours"
+    copy.write_text(changed, encoding="utf-8")
+
+    episodes = episodes_of(EPISODES_TN)
+    old, new = load_policy(TUNISIA), load_policy(copy)
+    old_d = [decide_or_none(old, ep) for ep in episodes]
+    new_d = [decide_or_none(new, ep) for ep in episodes]
+    assert all(d is not None for d in old_d + new_d)
+    target = tmp_path / "r.html"
+    data = compare_json(str(TUNISIA), str(copy), "--input", str(EPISODES_TN),
+                        "--report", str(target))
+    for name, decisions in (("tunisia", old_d), ("tunisia_plus", new_d)):
+        totals = data["policies"][name]
+        assert totals["currency"] == "TND" and totals["decided"] == len(episodes)
+        for output in ("rembourse", "a_charge_patient"):
+            expected = sum((d.number(output) for d in decisions if d is not None), Decimal(0))
+            assert totals[output] == f"{expected:.3f}", (name, output)
+        assert "reimbursed" not in totals and "patient_pays" not in totals
+    net = sum((b.number("rembourse") - a.number("rembourse")
+               for a, b in zip(old_d, new_d) if a is not None and b is not None), Decimal(0))
+    moved = {a.pathway for a, b in zip(old_d, new_d)
+             if a is not None and b is not None and a.number("rembourse") != b.number("rembourse")}
+    [pair] = data["pairs"]
+    assert pair["currency"] == "TND" and pair["pathway_changed"] == 0
+    assert pair["net_transfer_to_patients"] == f"{net:.3f}"
+    assert net > 0 and moved == {"systeme_remboursement"}
+    page = target.read_text(encoding="utf-8")
+    assert f"{Decimal(data['policies']['tunisia']['rembourse']):,.3f} TND" in page
+    assert f"{net:,.3f} TND" in page

@@ -15,7 +15,7 @@ from parcours.compiler.tools.policytest import PolicyTestError, parse_file, run
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 FRANCE = POLICIES / "france.parcours"
-SHIPPED = ("france", "morocco", "morocco_proposal", "nhs")
+SHIPPED = ("france", "morocco", "morocco_proposal", "nhs", "tunisia")
 
 HEAD = f'''
 policy = "{FRANCE.as_posix()}"

@@ -187,9 +187,62 @@ def test_every_policy_decides_every_episode(profile: str,
 
 def test_the_profile_currency_matches_its_policies(policies: dict[str, types.ModuleType]) -> None:
     assert {p.currency for p in pop.PROFILES.values()} == {
-        m.POLICY.currency for m in policies.values()}
+        m.POLICY.currency for m in policies.values()} | {"TND"}
     for name, profile in pop.PROFILES.items():
-        assert profile.currency == CURRENCY[name]
+        assert profile.currency == CURRENCY.get(name, "TND")
+
+
+# ---- Tunisia: millimes and the insured's filière ----------------------------------------
+
+TN_FEE = re.compile(r"^(0|[1-9][0-9]*)\.[0-9]{3}$")
+TN_PATHWAYS = {"filiere_publique", "filiere_privee", "systeme_remboursement", "hors_parcours"}
+TN_OUTPUTS = ["tarif", "taux", "rembourse", "ticket_moderateur", "a_charge_patient"]
+
+
+def test_money_with_three_decimals_is_millimes() -> None:
+    assert [pop.money(m, 3) for m in (0, 5, 45125, 12000, -1500)] == [
+        "0.000", "0.005", "45.125", "12.000", "-1.500"]
+
+
+def test_tunisia_episodes_carry_a_filiere_and_millimes() -> None:
+    items = parse(text(2000, 3, "tn"))
+    filieres = [item["patient"]["filiere"] for item in items]
+    assert set(filieres) == {"publique", "privee", "remboursement"}
+    assert 0.40 < filieres.count("publique") / len(items) < 0.60
+    for item in items:
+        patient, visit = item["patient"], item["visit"]
+        assert list(patient) == PATIENT_FIELDS + ["filiere"]
+        assert list(visit) == VISIT_FIELDS
+        assert TN_FEE.match(visit["fee"]), visit["fee"]
+        if patient["filiere"] != "privee":  # only the private filière has a family doctor
+            assert not (patient["declared_doctor"] or visit["with_declared_doctor"]
+                        or visit["referred"] or visit["doctor_unavailable"]), item
+        if patient["filiere"] == "publique":
+            assert visit["fee"] in ("12.000", "20.000"), item
+    assert any(not item["visit"]["fee"].endswith("0") for item in items)
+
+
+def test_tunisia_decides_every_tn_episode(tmp_path: Path) -> None:
+    population = tmp_path / "tn.jsonl"
+    decisions = tmp_path / "d.jsonl"
+    result = invoke("population", "--profile", "tn", "--size", "300", "--seed", "3",
+                    "--output", str(population))
+    assert result.exit_code == 0, result.output
+    result = invoke("decide", str(POLICIES / "tunisia.parcours"), "--input", str(population),
+                    "--output", str(decisions))
+    assert result.exit_code == 0, result.output
+    lines = decisions.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 300  # none rejected
+    pathways = set()
+    for line in lines:
+        decision = json.loads(line, parse_float=no_float)
+        assert decision["currency"] == "TND"
+        assert [k for k in decision if k in TN_OUTPUTS] == TN_OUTPUTS
+        for name in ("tarif", "rembourse", "ticket_moderateur", "a_charge_patient"):
+            assert TN_FEE.match(decision[name]), (name, decision)
+        pathways.add(decision["pathway"])
+    assert pathways == TN_PATHWAYS
+    assert any(not json.loads(line)["a_charge_patient"].endswith("0") for line in lines)
 
 
 # ---- the mixes are as documented --------------------------------------------------

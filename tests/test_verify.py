@@ -22,7 +22,7 @@ from parcours.runtime import PolicyGap
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
-SHIPPED = ("france", "morocco", "morocco_proposal", "nhs")
+SHIPPED = ("france", "morocco", "morocco_proposal", "nhs", "tunisia")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

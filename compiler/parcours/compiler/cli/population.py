@@ -28,7 +28,7 @@ class _Counted:
 @click.option("--seed", type=int, required=True, metavar="S",
               help="The seed: the same size, seed and profile give the same bytes.")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="fr", show_default=True,
-              help="The population mix and currency: fr (EUR), ma (MAD), uk (GBP).")
+              help="The population mix and currency: fr (EUR), ma (MAD), uk (GBP), tn (TND).")
 @click.option("-o", "--output", "output_path", default="-", show_default=True, metavar="FILE",
               help="Write here ('-' for standard output); see docs/cli.md, Outputs.")
 @quiet_option

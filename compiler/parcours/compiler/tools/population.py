@@ -3,14 +3,17 @@
 One population is a stream of episodes drawn with ``random.Random(seed)`` only,
 so that the same size, seed and profile always give byte-identical output. The
 draws use integer weights and integer per-mille chances (no floats), money is
-built from integer cents and printed with two decimals. Episodes are produced
-one at a time: writing a population of any size keeps constant memory.
+built from integer minor units and printed with the currency's decimals (two, or
+three for TND). Episodes are produced one at a time: writing a population of any
+size keeps constant memory.
 
-Three profiles give realistic mixes for the three shipped currencies:
+Four profiles give realistic mixes for the four shipped currencies:
 
 * ``fr``: France (EUR), médecin traitant, ALD, CSS, convention sectors 1/2/3;
 * ``ma``: Morocco (MAD), private sector, AMO (ALD, AMO Tadamon), no gatekeeping today;
-* ``uk``: England (GBP), GP registration, long-term conditions, exemption certificates.
+* ``uk``: England (GBP), GP registration, long-term conditions, exemption certificates;
+* ``tn``: Tunisia (TND, millimes), CNAM, the insured's filière (``patient.filiere``, the
+  one field beyond the contract: its episodes are for the Tunisia policy), APCI.
 
 Every figure below is a modelling assumption; docs/population.md gives its
 rationale and sources. Every episode respects the constraint of the shipped
@@ -59,6 +62,7 @@ _CHILD_OTHER: tuple[tuple[str, int], ...] = (
 
 Fee = Callable[[random.Random, date, str, str], int]
 Sector = Callable[[random.Random, str], str]
+Adjust = Callable[[random.Random, dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,9 @@ class Profile:
     doctor_unavailable: int                  # a GP visit, declared doctor, not with them
     for_chronic_condition: int               # a visit of a chronic patient, within its care
     sector: Sector
-    fee: Fee
+    fee: Fee                                 # in minor units of the currency
+    decimals: int = 2                        # of the currency's minor unit
+    adjust: Adjust | None = None             # a last draw that completes the episode
 
 
 def _pick(rng: random.Random, items: Sequence[tuple[T, int]]) -> T:
@@ -103,11 +109,13 @@ def _chance(rng: random.Random, per_mille: int) -> bool:
     return rng.randrange(1000) < per_mille
 
 
-def money(cents: int) -> str:
-    """Integer cents as a decimal string with two decimals: 2650 → "26.50"."""
+def money(cents: int, decimals: int = 2) -> str:
+    """Integer minor units as a decimal string with `decimals` decimals: 2650 → "26.50",
+    and with three decimals (millimes) 45125 → "45.125"."""
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+    scale = 10 ** decimals
+    return f"{sign}{cents // scale}.{cents % scale:0{decimals}d}"
 
 
 # ---- France (EUR) --------------------------------------------------------------
@@ -200,6 +208,45 @@ def _uk_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
     return 500 * rng.randint(30, 50)            # 150..250
 
 
+# ---- Tunisia (TND, millimes) -------------------------------------------------------
+
+_TN_FILIERES = (("publique", 500), ("privee", 250), ("remboursement", 250))
+"""The insured's filière (per mille): a modelling assumption, see docs/population.md."""
+
+
+def _tn_tariff(specialty: str) -> int:
+    """The agreed consultation tariff in millimes (as the Tunisia policy encodes it)."""
+    if specialty == "general_practice":
+        return 45000
+    if specialty in ("psychiatry", "neuropsychiatry"):
+        return 62500
+    if specialty == "dentistry":
+        return 40000
+    if specialty == "midwifery":
+        return 30000
+    return 52500
+
+
+def _tn_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
+    """A private fee in millimes: the agreed tariff or up to 20 TND above it, by steps of
+    0.125 TND (so that some amounts do not end in 0)."""
+    tariff = _tn_tariff(specialty)
+    return tariff if _chance(rng, 400) else tariff + 125 * rng.randint(1, 160)
+
+
+def _tn_filiere(rng: random.Random, item: dict[str, Any]) -> None:
+    """Draw the insured's filière; only the private filière has a declared family doctor,
+    and a public-filière visit is charged the public facility's tariff."""
+    filiere = _pick(rng, _TN_FILIERES)
+    patient, visit = item["patient"], item["visit"]
+    patient["filiere"] = filiere
+    if filiere != "privee":
+        patient["declared_doctor"] = False
+        visit["with_declared_doctor"] = visit["referred"] = visit["doctor_unavailable"] = False
+    if filiere == "publique":
+        visit["fee"] = money(12000 if visit["specialty"] == "general_practice" else 20000, 3)
+
+
 # ---- the profiles -----------------------------------------------------------------
 
 PROFILES: dict[str, Profile] = {
@@ -263,6 +310,26 @@ PROFILES: dict[str, Profile] = {
         for_chronic_condition=500,
         sector=_single_sector, fee=_uk_fee,
     ),
+    "tn": Profile(
+        name="tn", country="TN", currency="TND",
+        title="Tunisia: CNAM, three filières, APCI (TND, millimes)",
+        age_weights=(250, 130, 250, 230, 110, 30),
+        adult_specialties=(
+            ("general_practice", 480), ("gynecology", 90), ("midwifery", 10),
+            ("ophthalmology", 55), ("psychiatry", 15), ("neuropsychiatry", 10),
+            ("stomatology", 10), ("dentistry", 70), ("cardiology", 65), ("dermatology", 45),
+            ("endocrinology", 45), ("rheumatology", 30), ("gastroenterology", 30),
+            ("other_specialist", 45),
+        ),
+        child_general_practice=450, child_pediatrics=350,
+        declared_doctor_child=1000, declared_doctor_adult=1000,
+        chronic_by_band=(20, 30, 70, 180, 330, 450),
+        low_income=0,
+        gp_with_declared=850, pediatrics_with_declared=200, specialist_with_declared=20,
+        referred=650, emergency=30, away_from_home=20, doctor_unavailable=150,
+        for_chronic_condition=550,
+        sector=_single_sector, fee=_tn_fee, decimals=3, adjust=_tn_filiere,
+    ),
 }
 
 
@@ -309,7 +376,7 @@ def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]
     for_chronic = chronic and _chance(rng, profile.for_chronic_condition)
     sector = profile.sector(rng, specialty)
     fee = profile.fee(rng, day, specialty, sector)
-    return {
+    item = {
         "id": f"ep-{number:07d}",
         "date": day.isoformat(),
         "patient": {
@@ -327,9 +394,12 @@ def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]
             "doctor_unavailable": unavailable,
             "for_chronic_condition": for_chronic,
             "sector": sector,
-            "fee": money(fee),
+            "fee": money(fee, profile.decimals),
         },
     }
+    if profile.adjust is not None:
+        profile.adjust(rng, item)
+    return item
 
 
 def profile_named(name: str) -> Profile:
