@@ -475,3 +475,20 @@ def test_title_with_triple_quotes_compiles(schema_dir: Path) -> None:
     assert analyse(path).ok
     _, module_text = compile_policy(path)
     assert "os" not in imports_of(ast.parse(module_text))
+
+
+@pytest.mark.parametrize("keys", ["specialty, sector", "visit.specialty"])
+def test_a_table_with_several_keys_gets_a_hint_not_a_terminal_name(schema_dir: Path,
+                                                                   keys: str) -> None:
+    """Lark names the `->` terminal `__ANON_n`; a diagnostic shows what to write instead."""
+    analysis = run(schema_dir, GOOD + f"\ntable t: {keys} -> rate {{\n  else: 0.70\n}}\n")
+    [diagnostic] = analysis.diagnostics
+    assert diagnostic.code == "E102"
+    assert "__anon" not in analysis.render().lower()
+    assert diagnostic.hint is not None and "`table NAME: ENUM -> TYPE`" in diagnostic.hint
+
+
+def test_expected_literal_terminals_are_shown_as_written(schema_dir: Path) -> None:
+    analysis = run(schema_dir, GOOD + "\ntable t: specialty rate {\n  else: 0.70\n}\n")
+    [diagnostic] = analysis.diagnostics
+    assert diagnostic.hint == "expected `->`"

@@ -175,8 +175,13 @@ def _report(exc: UnexpectedInput, text: str, file: str, diagnostics: Diagnostics
 
 
 def _keyword(terminal: str) -> str:
-    """Lark names anonymous keyword terminals by their text in upper case."""
-    return terminal.lower()
+    """How a terminal is written: Lark names anonymous keyword terminals by their text in
+    upper case, and other literal ones `__ANON_n` (`->`): show the text itself."""
+    try:
+        pattern = parser().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return pattern.value if pattern.type == "str" else terminal.lower()
 
 
 def _token_hint(token: Token, expected: set[str], column: int) -> str | None:
@@ -188,6 +193,9 @@ def _token_hint(token: Token, expected: set[str], column: int) -> str | None:
         return "the declaration before this one is not finished (a missing `}` or value?)"
     if token.type == "CURRENCY":
         return "a currency code follows an amount, as in `2.00 EUR`"
+    if token.type in ("DOT", "COMMA") and any(_keyword(t) == "->" for t in expected):
+        return ("a table is keyed by one enum, named by its type: `table NAME: ENUM -> TYPE`; "
+                "for several keys, nest `case` or use one table per key")
     if "PRIORITY" in expected:
         return "an exception reads `rule NAME priority N: PATHWAY when CONDITION`"
     return None
