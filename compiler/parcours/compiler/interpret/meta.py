@@ -21,6 +21,7 @@ from typing import Any, assert_never
 from parcours.runtime import MINOR_UNITS, OutputField, ParamSpec, PolicyMeta, StepInfo
 
 from .. import ir
+from ..ir.ops import value_kind
 from ..ir.citations import Citations as SharedCitations
 
 
@@ -28,25 +29,6 @@ class InterpretError(Exception):
     """The IR breaks an invariant the interpreter relies on (a compiler bug)."""
 
 
-def kind(type_: ir.Type) -> str:
-    """The runtime's name for a value's kind (`ParamSpec.kind`, input validation)."""
-    match type_:
-        case ir.BoolT():
-            return "bool"
-        case ir.IntT():
-            return "int"
-        case ir.DateT():
-            return "date"
-        case ir.MoneyT():
-            return "money"
-        case ir.RateT():
-            return "rate"
-        case ir.EnumT():
-            return "enum"
-        case ir.SetT():
-            raise InterpretError(f"a set is not a value of its own ({type_})")
-        case _:
-            assert_never(type_)
 
 
 def periods(program: ir.Program) -> tuple[date, ...]:
@@ -106,7 +88,7 @@ def _spec(name: str, type_: ir.Type, field: str, dated: bool,
     members = type_.members if isinstance(type_, ir.EnumT) else ()
     low, high = (type_.low, type_.high) if isinstance(type_, ir.IntT) else (None, None)
     decimals = MINOR_UNITS[type_.currency] if isinstance(type_, ir.MoneyT) else 2
-    return ParamSpec(name, kind(type_), field, dated, keys=keys, members=members, low=low,
+    return ParamSpec(name, value_kind(type_), field, dated, keys=keys, members=members, low=low,
                      high=high, decimals=decimals)
 
 
@@ -170,7 +152,7 @@ def policy_meta(program: ir.Program,
                       status=p.status, sources_of=sources_of,
                       source_documents={s.document: s.title or "" for s in program.sources},
                       pathways=program.decision.pathways,
-                      outputs=tuple(OutputField(o.name, kind(o.type),
+                      outputs=tuple(OutputField(o.name, value_kind(o.type),
                                                 o.role.value if o.role else "", o.note)
                                     for o in program.decision.outputs),
                       decimals=MINOR_UNITS[p.currency])

@@ -22,7 +22,8 @@ from parcours.runtime import (MINOR_UNITS, bad_date, bad_enum, bad_value, field_
                               unknown_field, wrong_currency)
 
 from .. import ir
-from .meta import InterpretError, kind
+from ..ir.ops import value_kind
+from .meta import InterpretError
 
 _NO_DEFAULT = object()
 
@@ -68,7 +69,7 @@ def shape_of(program: ir.Program) -> Shape:
     for item in program.inputs:
         parts = item.path.split(".")
         t = item.type
-        field = Field(item.path, parts[-1], kind(t),
+        field = Field(item.path, parts[-1], value_kind(t),
                       item.default.value if item.default is not None else _NO_DEFAULT,
                       t.low if isinstance(t, ir.IntT) else None,
                       t.high if isinstance(t, ir.IntT) else None,

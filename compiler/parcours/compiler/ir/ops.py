@@ -156,8 +156,9 @@ def min_max(function: MinMaxFn, values: Sequence[Any]) -> Any:
     return best
 
 
-def output_kind(type_: Type) -> str:
-    """How a decision writes a declared output of this type (the runtime's OUTPUT_KINDS)."""
+def value_kind(type_: Type) -> str:
+    """The runtime's name for a value's kind: how an input is validated, a parameter
+    overridden (`ParamSpec.kind`) and a declared output written (`OUTPUT_KINDS`)."""
     match type_:
         case MoneyT():
             return "money"
@@ -172,6 +173,6 @@ def output_kind(type_: Type) -> str:
         case DateT():
             return "date"
         case SetT():
-            raise ValueError("a set is not an output")
+            raise ValueError(f"a set is not a value of its own ({type_})")
         case _:
             assert_never(type_)

@@ -47,7 +47,7 @@ from ...ir import ops
 from ...ir.citations import Citations
 from . import forms
 from ...meta import VERSION
-from .spelling import (IDENT, CodegenError, _Names, ident, kind, name_part, py_literal, py_type,
+from .spelling import (IDENT, CodegenError, _Names, ident, name_part, py_literal, py_type,
                        source_file, where)
 
 GENERATOR = f"parcours {VERSION}"
@@ -259,7 +259,7 @@ class _Emitter:
         for n, inp in enumerate(self.p.inputs):
             parts = inp.path.split(".")
             t = inp.type
-            view = FieldView(inp.path, parts[-1], self.inputs[inp.path], kind(t),
+            view = FieldView(inp.path, parts[-1], self.inputs[inp.path], ops.value_kind(t),
                              self.expr(inp.default) if inp.default is not None else None)
             if isinstance(t, ir.IntT):
                 view.low, view.high = t.low, t.high
@@ -325,7 +325,8 @@ class _Emitter:
 
     def spec(self, name: str, type_: ir.Type, field_name: str, dated: bool,
              keys: tuple[str, ...] = ()) -> str:
-        args = [py_literal(name), py_literal(kind(type_)), py_literal(field_name), repr(dated)]
+        args = [py_literal(name), py_literal(ops.value_kind(type_)), py_literal(field_name),
+                repr(dated)]
         if keys:
             args.append(f"keys={py_literal(keys)}")
         if isinstance(type_, ir.EnumT):
@@ -524,7 +525,7 @@ def render_module(program: ir.Program) -> str:
         "outputs": [o.name for o in program.outputs],
         "contract": [o.name for o in program.decision.outputs],
         "declared_pathways": program.decision.pathways,
-        "declared_outputs": [{"name": o.name, "kind": ops.output_kind(o.type), "note": o.note,
+        "declared_outputs": [{"name": o.name, "kind": ops.value_kind(o.type), "note": o.note,
                               "role": o.role.value if o.role else ""}
                              for o in program.decision.outputs],
         "decimals": MINOR_UNITS[p.currency],

@@ -100,9 +100,4 @@ def py_type(type_: ir.Type) -> str:
     raise CodegenError(f"no Python type for {type_}")
 
 
-def kind(type_: ir.Type) -> str:
-    if isinstance(type_, ir.MoneyT):
-        return "money"
-    if isinstance(type_, ir.EnumT):
-        return "enum"
-    return str(type_).split("[")[0]
+
