@@ -14,15 +14,14 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import PurePath
 from types import MappingProxyType
-from typing import Any, assert_never
+from typing import Any
 
 from parcours.runtime import MINOR_UNITS, OutputField, ParamSpec, PolicyMeta, StepInfo
 
 from .. import ir
 from ..ir.ops import value_kind
-from ..ir.citations import Citations as SharedCitations
+from ..ir.citations import Citations as SharedCitations, branch_text, location
 
 
 class InterpretError(Exception):
@@ -95,34 +94,23 @@ def _spec(name: str, type_: ir.Type, field: str, dated: bool,
 # ---- explanations and sources ----------------------------------------------------
 
 
-def location(span: Any) -> str:
-    return f"{PurePath(span.file).name}:{span.line}:{span.column}"
-
-
 class Citations:
-    """The documents behind each rule and branch: as cited, and through what they read."""
+    """The explanation steps and documents of each rule and branch, as the generated module
+    has them (both take them from `ir.citations`)."""
 
     def __init__(self, program: ir.Program, starts: tuple[date, ...]) -> None:
         self.p = program
         self.starts = starts
         self.shared = SharedCitations(program)
 
-    def cites(self, notes: ir.Notes) -> list[str]:
-        return self.shared.of(notes)
-
-    def referenced(self, e: ir.Expr | None, start: date) -> list[str]:
-        return self.shared.referenced(e, start)
-
     def rule_infos(self) -> tuple[StepInfo, ...]:
-        return tuple(
-            StepInfo("pathway", r.name, r.priority, r.pathway, r.text,
-                     tuple(dict.fromkeys(self.cites(r.notes)
-                                         + self.referenced(r.condition, self.starts[0]))),
-                     r.notes.remarks, location(r.span))
-            for r in self.p.rules)
+        return tuple(StepInfo("pathway", r.name, r.priority, r.pathway, r.text,
+                              self.shared.rule(r, self.starts[0]), r.notes.remarks,
+                              location(r.span))
+                     for r in self.p.rules)
 
     def rule_sources(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(tuple(dict.fromkeys(self.cites(r.notes))) for r in self.p.rules)
+        return tuple(tuple(dict.fromkeys(self.shared.of(r.notes))) for r in self.p.rules)
 
     def branches(self, output: ir.Output) -> tuple[tuple[StepInfo, ...],
                                                    tuple[tuple[tuple[str, ...], ...], ...]]:
@@ -130,14 +118,8 @@ class Citations:
         infos: list[StepInfo] = []
         sources: list[tuple[tuple[str, ...], ...]] = []
         for b in output.branches:
-            own = self.cites(output.notes) + self.cites(b.notes)
-            each = tuple(tuple(dict.fromkeys(own + self.referenced(b.value, start)))
-                         for start in self.starts)
-            value = ir.format_expr(b.value)
-            if b.condition is not None:
-                label, text = "when", f"{b.text}: {value}"
-            else:
-                label, text = ("else" if len(output.branches) > 1 else "always"), value
+            each = self.shared.branch(output, b, self.starts)
+            label, text = branch_text(output, b)
             every = tuple(dict.fromkeys(c for cites in each for c in cites))
             infos.append(StepInfo(output.name, label, None, "", text, every, b.notes.remarks,
                                   location(b.span)))

@@ -9,7 +9,27 @@ from __future__ import annotations
 
 from datetime import date
 
-from .nodes import Expr, LetRef, Notes, ParamRef, Program, TableRef, dated_at, lets_in_order, walk
+from pathlib import PurePath
+
+from .nodes import (Branch, Expr, LetRef, Notes, Output, ParamRef, Program, Rule, TableRef,
+                    dated_at, lets_in_order, walk)
+from .printer import format_expr
+
+
+def location(span: object) -> str:
+    """`france.parcours:73:5`: where an explanation step comes from (the file's base name,
+    so that it does not depend on the current directory)."""
+    file = PurePath(getattr(span, "file")).name
+    return f"{file}:{getattr(span, 'line')}:{getattr(span, 'column')}"
+
+
+def branch_text(output: Output, branch: Branch) -> tuple[str, str]:
+    """How an explanation shows an output branch: (`when`, `CONDITION: VALUE`), or
+    (`else`, VALUE) for the last of several, (`always`, VALUE) for the only one."""
+    value = format_expr(branch.value)
+    if branch.condition is not None:
+        return "when", f"{branch.text}: {value}"
+    return ("else" if len(output.branches) > 1 else "always"), value
 
 
 class Citations:
@@ -48,6 +68,18 @@ class Citations:
             elif isinstance(node, LetRef):
                 out += self.let(node.name, start)
         return out
+
+    def rule(self, rule: Rule, start: date) -> tuple[str, ...]:
+        """A pathway rule's documents: its own, then those of what its condition reads."""
+        return tuple(dict.fromkeys(self.of(rule.notes) + self.referenced(rule.condition, start)))
+
+    def branch(self, output: Output, branch: Branch, starts: tuple[date, ...]
+               ) -> tuple[tuple[str, ...], ...]:
+        """An output branch's documents in each period (the sources of a decision that took
+        it): the output's and the branch's own, then those of what its value reads."""
+        own = self.of(output.notes) + self.of(branch.notes)
+        return tuple(tuple(dict.fromkeys(own + self.referenced(branch.value, start)))
+                     for start in starts)
 
     def let(self, name: str, start: date) -> list[str]:
         """A let's documents and those of what it reads, each once, first cited first; the

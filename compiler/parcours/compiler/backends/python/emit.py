@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import PurePath
 from typing import assert_never
 
 import jinja2
@@ -44,7 +43,7 @@ from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_U
 
 from ... import ir
 from ...ir import ops
-from ...ir.citations import Citations
+from ...ir.citations import Citations, branch_text, location
 from . import forms
 from ...meta import VERSION
 from .spelling import (IDENT, CodegenError, _Names, ident, name_part, py_literal, py_type,
@@ -375,25 +374,17 @@ class _Emitter:
         return views
 
     # ---- explanations and sources ------------------------------------------------
-    def cites(self, notes: ir.Notes) -> list[str]:
-        return self.citations.of(notes)
-
-    def referenced_cites(self, e: ir.Expr | None, start: date) -> list[str]:
-        return self.citations.referenced(e, start)
-
     def step_info(self, target: str, name: str, priority: int | None, outcome: str,
-                  condition: str, cites: list[str], notes: ir.Notes, span: object) -> str:
-        location = _location(span)
+                  condition: str, cites: tuple[str, ...], notes: ir.Notes, span: object) -> str:
         args = [py_literal(target), py_literal(name), repr(priority), py_literal(outcome),
-                py_literal(condition), py_literal(tuple(dict.fromkeys(cites))),
-                py_literal(notes.remarks), py_literal(location)]
+                py_literal(condition), py_literal(cites), py_literal(notes.remarks),
+                py_literal(location(span))]
         return "StepInfo(" + ", ".join(args) + ")"
 
     def rule_infos(self) -> list[str]:
         return [self.step_info("pathway", r.name, r.priority, r.pathway, r.text,
-                               self.cites(r.notes) + self.referenced_cites(r.condition,
-                                                                           self.periods[0]),
-                               r.notes, r.span) for r in self.p.rules]
+                               self.citations.rule(r, self.periods[0]), r.notes, r.span)
+                for r in self.p.rules]
 
     def branches(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """Per output, per branch: its explanation step, and the documents behind it per
@@ -403,15 +394,9 @@ class _Emitter:
         for o in self.p.outputs:
             infos[o.name], sources[o.name] = [], []
             for b in o.branches:
-                own = self.cites(o.notes) + self.cites(b.notes)
-                per_period = tuple(tuple(dict.fromkeys(own + self.referenced_cites(b.value, start)))
-                                   for start in self.periods)
-                value = ir.format_expr(b.value)
-                if b.condition is not None:
-                    label, text = "when", f"{b.text}: {value}"
-                else:
-                    label, text = ("else" if len(o.branches) > 1 else "always"), value
-                every_period = [c for cites in per_period for c in cites]
+                per_period = self.citations.branch(o, b, self.periods)
+                label, text = branch_text(o, b)
+                every_period = tuple(dict.fromkeys(c for cites in per_period for c in cites))
                 infos[o.name].append(self.step_info(o.name, label, None, "", text, every_period,
                                                     b.notes, b.span))
                 sources[o.name].append(py_literal(per_period))
@@ -429,12 +414,8 @@ class _Emitter:
         return out
 
     def rule_sources(self) -> list[str]:
-        return [py_literal(tuple(dict.fromkeys(self.cites(r.notes)))) for r in self.p.rules]
-
-
-def _location(span: object) -> str:
-    file = PurePath(getattr(span, "file")).name
-    return f"{file}:{getattr(span, 'line')}:{getattr(span, 'column')}"
+        return [py_literal(tuple(dict.fromkeys(self.citations.of(r.notes))))
+                for r in self.p.rules]
 
 
 def _import_lines(module: str, names: tuple[str, ...], width: int = 95) -> str:
