@@ -74,11 +74,22 @@ def compile_policy(path: str | os.PathLike[str], data: bytes | None = None,
     return analysis, generator.generate(analysis.program)
 
 
-def load_policy(path: str | os.PathLike[str]) -> types.ModuleType:
-    """A `.parcours` file compiled in memory (not verified: that is `check`'s and `compile`'s
-    job), or an already generated `.py` module."""
+def load_policy(path: str | os.PathLike[str], engine: str = "compiled") -> types.ModuleType:
+    """A `.parcours` file compiled in memory, or with `engine="interpreted"` its IR run by
+    the reference interpreter (either way not verified: that is `check`'s and `compile`'s
+    job); or an already generated `.py` module, which only runs compiled (ValueError)."""
     if Path(path).suffix == ".py":
+        if engine != "compiled":
+            raise ValueError(f"--engine {engine} needs a .parcours policy; {path} is a "
+                             "generated module, which only runs compiled")
         return load_generated(path)
+    if engine == "interpreted":
+        from .interpret import as_module
+
+        analysis = analyse(path, verify=False)
+        if analysis.program is None:
+            raise CompileError(analysis.diagnostics, analysis.sources)
+        return as_module(analysis.program)
     analysis, text = compile_policy(path, verify=False)
     assert analysis.program is not None
     return load_module(f"parcours_{analysis.program.policy.id}", text, f"<{path}>")

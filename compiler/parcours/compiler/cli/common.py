@@ -33,13 +33,14 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
-def load(policy: str) -> types.ModuleType:
-    """A policy file compiled in memory, or a generated module; compile errors exit 2.
+def load(policy: str, engine: str = "compiled") -> types.ModuleType:
+    """A policy file compiled in memory (or, with `engine="interpreted"`, run by the
+    reference interpreter), or a generated module; compile errors exit 2.
 
     A generated `.py` module is imported without the compiler (no Lark, no Jinja2)."""
     if not Path(policy).exists():
         fail(f"no such file: {policy}")
-    if Path(policy).suffix == ".py":
+    if Path(policy).suffix == ".py" and engine == "compiled":
         from ..backends.python.loader import load_generated
 
         try:
@@ -50,42 +51,18 @@ def load(policy: str) -> types.ModuleType:
     from ..pipeline import load_policy
 
     try:
-        return load_policy(policy)
+        return load_policy(policy, engine)
     except CompileError as exc:
         click.echo(exc.render(), err=True)
         click.echo(f"error: {policy} does not compile ({exc})", err=True)
         raise SystemExit(EXIT_USAGE) from None
+    except ValueError as exc:
+        fail(str(exc))
     except (OSError, SyntaxError, ImportError) as exc:
         fail(f"cannot load {policy}: {exc}")
 
 
-ENGINES = ("compiled", "interpreted")
-
-
-def load_engine(policy: str, engine: str) -> types.ModuleType:
-    """`load` for `--engine compiled`; for `interpreted`, the policy's IR run by the
-    reference interpreter (a `.parcours` file only: a generated module has no IR)."""
-    if engine == "compiled":
-        return load(policy)
-    if not Path(policy).exists():
-        fail(f"no such file: {policy}")
-    if Path(policy).suffix == ".py":
-        fail(f"--engine interpreted needs a .parcours policy; {policy} is a generated module, "
-             "which only runs compiled")
-    from ..diagnostics import CompileError
-    from ..interpret import as_module
-    from ..pipeline import analyse
-
-    try:
-        analysis = analyse(policy, verify=False)  # verifying is `check`'s job
-    except (OSError, SyntaxError) as exc:
-        fail(f"cannot load {policy}: {exc}")
-    if analysis.program is None:
-        error = CompileError(analysis.diagnostics, analysis.sources)
-        click.echo(error.render(), err=True)
-        click.echo(f"error: {policy} does not compile ({error})", err=True)
-        raise SystemExit(EXIT_USAGE)
-    return as_module(analysis.program)
+ENGINES = ("compiled", "interpreted")  # what `pipeline.load_policy` runs a policy with
 
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -9,7 +9,7 @@ import click
 
 from parcours.runtime import Decision, PolicyMeta, decide_stream
 
-from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load_engine,
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load,
                      open_in, open_out, parse_sets, quiet_option)
 from .progress import progress_for
 
@@ -94,7 +94,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       2  the policy does not load, the input cannot be read, the output cannot be
          written, or a --set is bad
     """
-    module = load_engine(policy, engine)
+    module = load(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)
     stderr = sys.stderr

@@ -11,7 +11,7 @@ import click
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
                               parse_episode, render, shown)
 
-from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load_engine,
+from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load,
                      parse_sets)
 
 
@@ -45,7 +45,7 @@ def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: 
       2  the policy does not load, the episode cannot be read or is not a JSON
          object, or a --set is bad
     """
-    module = load_engine(policy, engine)
+    module = load(policy, engine)
     raw = _episode_bytes(episode)
     data = parse_episode(raw)
     if isinstance(data, Unreadable):
