@@ -114,18 +114,18 @@ class Reads:
     def _named(self, kind: str, name: str) -> frozenset[str]:
         key = (kind, name)
         cached = self._memo.get(key)
-        if cached is None:
-            self._memo[key] = frozenset()  # a cycle is E345; never reached here
-            if kind == "let":
-                # the lets it reads first, so that a long chain of lets does not recurse
-                for dep in ir.lets_in_order(self.lets, [name]):
-                    if self._memo.get(("let", dep)) is None or dep == name:
-                        self._memo[("let", dep)] = self.of(self.lets[dep].expr)
-                cached = self._memo[key]
-            else:
-                cached = frozenset().union(*(self.of(b.condition) | self.of(b.value)
-                                             for b in self.outputs[name].branches))
-            self._memo[key] = cached
+        if cached is not None:
+            return cached
+        if kind == "let":
+            # the lets it reads first, each once, so that a long chain of lets does not recurse
+            for dep in ir.lets_in_order(self.lets, [name]):
+                if ("let", dep) not in self._memo:
+                    self._memo[("let", dep)] = self.of(self.lets[dep].expr)
+            return self._memo[key]
+        self._memo[key] = frozenset()  # an output that reads itself is E345; never reached
+        cached = frozenset().union(*(self.of(b.condition) | self.of(b.value)
+                                     for b in self.outputs[name].branches))
+        self._memo[key] = cached
         return cached
 
 
