@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml runtime/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("parcours needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./runtime -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./runtime -e '.[all,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
