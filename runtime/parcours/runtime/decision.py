@@ -17,9 +17,10 @@ from typing import NamedTuple
 from .money import format_money, format_rate
 from .trace import Trace
 
-# The kinds of a declared output, as a decision writes them: money and rates as decimal
-# strings, ints as JSON numbers, bools as JSON true/false, enum members and dates as strings.
-OUTPUT_KINDS = ("money", "rate", "int", "bool", "enum", "date")
+# The kinds of a declared output, as a decision writes them: money, rates and decimals as
+# decimal strings, ints as JSON numbers, bools as JSON true/false, enum members and dates as
+# strings.
+OUTPUT_KINDS = ("money", "rate", "int", "bool", "enum", "date", "decimal")
 ROLES = ("insurer", "patient")
 
 
@@ -77,6 +78,9 @@ class PolicyMeta:
         if kind == "date":
             assert isinstance(value, date)
             return value.isoformat()
+        if kind == "decimal":  # exact, never in exponent form: "1.50", "0.0000001"
+            assert isinstance(value, Decimal)
+            return format(value, "f")
         return value
 
 
@@ -102,7 +106,8 @@ class Decision(NamedTuple):
         return self.values[self.policy.index[name]]
 
     def number(self, name: str) -> Decimal:
-        """The value of a money or rate output, as a Decimal (TypeError for another kind)."""
+        """The value of a money, rate or decimal output, as a Decimal (TypeError for another
+        kind)."""
         found = self.values[self.policy.index[name]]
         if type(found) is not Decimal:
             raise TypeError(f"output {name} is not an amount or a rate")

@@ -23,7 +23,7 @@ class ParamSpec:
     """A parameter or table a what-if run may override."""
 
     name: str
-    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "enum"
+    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "decimal" | "enum"
     field: str  # the attribute of the generated Parameters class
     dated: bool  # stored per period (a tuple indexed by period)
     keys: tuple[str, ...] = ()  # a table: its keys
@@ -70,6 +70,10 @@ def parse_value(spec: ParamSpec, text: str) -> object:
         return text
     amount_text = text.split()[0] if spec.kind == "money" and text.split() else text
     number = parse_decimal(amount_text)
+    if spec.kind == "decimal":
+        if number is None or number < 0 or number >= MAX_AMOUNT:
+            raise OverrideError(f"{given}: {spec.name} is a decimal number, e.g. 1.5")
+        return number.copy_abs()
     if spec.kind == "rate":
         if number is None or not 0 <= number <= 1:
             raise OverrideError(f"{given}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
@@ -82,9 +86,23 @@ def parse_value(spec: ParamSpec, text: str) -> object:
     return number.quantize(unit).copy_abs()
 
 
+# A table keyed by several values (`table t: (specialty, sector) -> rate`) or by a bool
+# holds one entry per combination, under a key that joins the parts' spellings with this
+# separator (`"general_practice\x1f1"`); an enum member is printable, so never holds it.
+KEY_SEPARATOR = "\x1f"
+
+
+def key_text(key: str) -> str:
+    """A table key as a policy writes it: `general_practice` or `(general_practice, 1)`."""
+    return "(" + ", ".join(key.split(KEY_SEPARATOR)) + ")" if KEY_SEPARATOR in key else key
+
+
 def split_name(name: str) -> tuple[str, str | None]:
     if name.endswith("]") and "[" in name:
         base, key = name[:-1].split("[", 1)
+        if "," in key:  # `t[general_practice, "1"]`: one entry of a table keyed by several
+            parts = key.strip().removeprefix("(").removesuffix(")").split(",")
+            return base.strip(), KEY_SEPARATOR.join(p.strip().strip('"') for p in parts)
         return base.strip(), key.strip().strip('"')
     return name.strip(), None
 
@@ -112,8 +130,9 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
             elif key in spec.keys:
                 chosen = (key,)
             else:
-                raise OverrideError(one_line(f"--set {shown(raw_name)}: {shown(key)} is not a "
-                                             f"key of {name}; keys: " + ", ".join(spec.keys)))
+                raise OverrideError(one_line(f"--set {shown(raw_name)}: {shown(key_text(key))} is "
+                                             f"not a key of {name}; keys: "
+                                             + ", ".join(map(key_text, spec.keys))))
             for k in chosen:
                 table[k] = (value,) * periods
             changes[spec.field] = table

@@ -290,6 +290,10 @@ class Evaluator:
                 return self._param(e)
             case ir.TableRef():
                 return self._table(e)
+            case ir.TableKey():  # each part splits the region as it needs, then one key
+                parts = [self.value(part) for part in e.parts]
+                assert all(isinstance(part, (bool, str)) for part in parts)
+                return ops.table_key(parts)  # type: ignore[arg-type]
             case ir.LetRef():
                 return self._let(e.name)
             case ir.OutputRef():

@@ -71,6 +71,8 @@ class Evaluator:
             case ir.TableRef(table=table, key=key):
                 rows = getattr(env.params, self.table_fields[table])
                 return rows[self.value(key, env)][env.period]
+            case ir.TableKey(parts=parts):
+                return ops.table_key([self.value(part, env) for part in parts])
             case ir.Not(operand=operand):
                 return not self.value(operand, env)
             case ir.BoolOp(op=op, operands=operands):

@@ -65,6 +65,14 @@ class RateT:
 
 
 @dataclass(frozen=True, slots=True)
+class DecimalT:
+    """An exact decimal that is neither money nor a rate (a coefficient, weighted sessions)."""
+
+    def __str__(self) -> str:
+        return "decimal"
+
+
+@dataclass(frozen=True, slots=True)
 class EnumT:
     name: str
     members: tuple[str, ...]
@@ -81,7 +89,7 @@ class SetT:
         return f"set of {self.enum.name}"
 
 
-Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT
+Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT | DecimalT
 Value = bool | int | Decimal | date | str | frozenset[str]
 
 # ---- operators ---------------------------------------------------------------
@@ -155,6 +163,17 @@ class TableRef:
     table: str
     key: Expr
     type: Type
+
+
+@dataclass(frozen=True, slots=True)
+class TableKey:
+    """The key of a table keyed by a bool or by several values (`t[a, b]`): the parts'
+    spellings joined (`ops.table_key`), a member of the table's `key` enum, whose members
+    are every combination of the `columns` (each an enum or bool)."""
+
+    parts: tuple[Expr, ...]
+    columns: tuple[EnumT | BoolT, ...]
+    type: EnumT
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +283,7 @@ class MinMax:
 
 
 Expr = (Const | Input | ParamRef | TableRef | LetRef | OutputRef | PathwayRef | Not | BoolOp
-        | Compare | InSet | Arith | Round | MinMax | Case | DateAdd | DateDiff)
+        | Compare | InSet | Arith | Round | MinMax | Case | DateAdd | DateDiff | TableKey)
 
 # ---- declarations ----------------------------------------------------------
 
@@ -352,11 +371,12 @@ class TableRow:
 @dataclass(frozen=True, slots=True)
 class Table:
     name: str
-    key: EnumT
+    key: EnumT  # keyed by a bool or several values: every combination (see `TableKey`)
     type: Type
     rows: tuple[TableRow, ...]
     notes: Notes
     span: Span
+    columns: tuple[EnumT | BoolT, ...] = ()  # keyed by a bool or several values: their types
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +579,8 @@ def children(expr: Expr) -> tuple[Expr, ...]:
             return (left, right)
         case TableRef(key=key):
             return (key,)
+        case TableKey(parts=parts):
+            return parts
         case Case(arms=arms, default=default):
             return tuple(part for arm in arms for part in arm) + (default,)
         case DateAdd(operand=operand, days=days):

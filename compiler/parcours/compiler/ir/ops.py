@@ -21,9 +21,10 @@ from fractions import Fraction
 from typing import Any, assert_never
 
 from parcours.runtime import ROUNDING
+from parcours.runtime.params import KEY_SEPARATOR
 
-from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, EnumT, IntT, MinMaxFn, MoneyT,
-                    RateT, Round, RoundMode, SetT, Type)
+from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, DecimalT, EnumT, IntT, MinMaxFn,
+                    MoneyT, RateT, Round, RoundMode, SetT, Type)
 from .printer import format_expr
 
 
@@ -172,7 +173,31 @@ def value_kind(type_: Type) -> str:
             return "enum"
         case DateT():
             return "date"
+        case DecimalT():
+            return "decimal"
         case SetT():
             raise ValueError(f"a set is not a value of its own ({type_})")
         case _:
             assert_never(type_)
+
+
+def key_part(value: bool | str) -> str:
+    """One part of a table key as a key holds it: a member, or `true` / `false`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def table_key(values: Sequence[bool | str]) -> str:
+    """The key of a table keyed by a bool or by several values, for one value per column
+    (see `TableKey`): the parts joined by the runtime's `KEY_SEPARATOR`."""
+    return KEY_SEPARATOR.join(key_part(v) for v in values)
+
+
+def key_members(columns: Sequence[EnumT | BoolT]) -> tuple[str, ...]:
+    """Every key of a table keyed by `columns`, in order: the first column varies slowest."""
+    keys: list[tuple[str, ...]] = [()]
+    for column in columns:
+        values = ("true", "false") if isinstance(column, BoolT) else column.members
+        keys = [key + (v,) for key in keys for v in values]
+    return tuple(KEY_SEPARATOR.join(key) for key in keys)

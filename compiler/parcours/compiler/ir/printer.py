@@ -8,7 +8,9 @@ from typing import assert_never
 
 from .nodes import (Arith, ArithOp, BoolOp, BoolOpKind, Case, Compare, Const, DateAdd, DateDiff,
                     Dated, EnumT, Expr, InSet, Input, IntT, LetRef, MinMax, MoneyT, Not, Notes,
-                    OutputRef, ParamRef, PathwayRef, Program, Round, TableRef, Type, Value)
+                    OutputRef, ParamRef, PathwayRef, Program, Round, TableKey, TableRef, Type,
+                    Value)
+from parcours.runtime.params import key_text
 
 
 def format_value(value: Value, type_: Type | None = None) -> str:
@@ -55,6 +57,8 @@ def _format(expr: Expr) -> tuple[str, int]:
             return "pathway", _ATOM
         case TableRef():
             return f"{expr.table}[{format_expr(expr.key)}]", _ATOM
+        case TableKey():  # inside `t[…]`: the parts, as written
+            return ", ".join(format_expr(part) for part in expr.parts), _ATOM
         case Not():
             return "not " + format_expr(expr.operand, _NOT), _NOT
         case BoolOp():
@@ -140,7 +144,7 @@ def print_program(program: Program) -> str:
     for t in program.tables:
         lines.append(f"table {t.name}: {t.key.name} -> {t.type}{_notes(t.notes)}")
         for row in t.rows:
-            lines.append(f"  {', '.join(row.keys)}{_notes(row.notes)}")
+            lines.append(f"  {', '.join(map(key_text, row.keys))}{_notes(row.notes)}")
             lines += _dated(row.values, "    ")
     for let in program.lets:
         lines.append(f"let {let.name}: {let.expr.type} = {format_expr(let.expr)}{_notes(let.notes)}")

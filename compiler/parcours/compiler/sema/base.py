@@ -92,13 +92,16 @@ class CheckerState:
             return ir.MoneyT(self.currency)
         if ref.kind == "rate":
             return ir.RateT()
+        if ref.kind == "decimal":
+            return ir.DecimalT()
         enum = self.enums.get(ref.name)
         if enum is None:
             if ref.name not in self.scope.broken:
                 self.d.error("E303", f"unknown type `{ref.name}`", ref.span,
                              did_you_mean(ref.name, list(self.enums) + ["bool", "int", "date",
-                                                                        "money", "rate"])
-                             or "types are bool, int, date, money, rate or a declared enum")
+                                                                        "money", "rate", "decimal"])
+                             or "types are bool, int, date, money, rate, decimal or a declared "
+                             "enum")
             return None
         return enum
 

@@ -134,6 +134,11 @@ class Checker(DatedChecker):
             type_ = self._type(decl.type)
             if type_ is None:
                 continue
+            if isinstance(type_, ir.DecimalT):
+                self.d.error("E303", f"input `{path}` cannot be a decimal", decl.type.span,
+                             "an episode's numbers are ints, amounts or rates; a decimal is "
+                             "computed (an output, a parameter, a table value, a let)")
+                continue
             default = None
             if decl.default is not None:
                 default = self._constant(decl.default, type_, f"the default of `{path}`")

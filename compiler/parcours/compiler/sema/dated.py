@@ -8,13 +8,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
 
+from parcours.runtime.params import key_text
+
 from .. import ir
+from ..ir import ops
 from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 from .base import _Bad
 from .expressions import ExpressionChecker
 from .types import _describe
+
+
+MAX_KEYS = 10_000  # the combinations a table keyed by several values may have
 
 
 class DatedChecker(ExpressionChecker):
@@ -115,6 +121,9 @@ class DatedChecker(ExpressionChecker):
 
     def _tables(self) -> None:
         for decl in self.scope.tables.values():
+            if decl.columns:  # keyed by a bool or by several values
+                self._keyed_table(decl)
+                continue
             # an enum, `pathway` included (the pathways the decision declares: rates by pathway)
             key = self.enums.get(decl.key_type)  # `pathway` too: the decision declares it
             type_ = self._type(decl.type)
@@ -137,6 +146,10 @@ class DatedChecker(ExpressionChecker):
                     continue
                 keys = []
                 for lit in row.keys:
+                    if not isinstance(lit, n.Literal) or lit.kind == "bool":
+                        self.d.error("E325", f"table `{decl.name}` is keyed by one "
+                                     f"{key.name}: a row's key is one of its members", lit.span)
+                        continue
                     member = str(lit.value)
                     if member not in key.members:
                         self.d.error("E325", f"`{member}` is not a member of `{key.name}`", lit.span,
@@ -173,3 +186,103 @@ class DatedChecker(ExpressionChecker):
                 out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
             self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
                                               self._notes(decl.annotations), decl.span)
+
+    def _keyed_table(self, decl: n.TableDecl) -> None:
+        """A table keyed by a bool or by several values: a row per combination of one value
+        per column (`(cardiology, "2"): …`), or `else` for the combinations left."""
+        columns: list[ir.EnumT | ir.BoolT] = []
+        for name, span in decl.columns:
+            column = ir.BoolT() if name == "bool" else self.enums.get(name)
+            if column is None:
+                self.d.error("E323", f"a table is keyed by enums (or `pathway`) or bools; "
+                             f"`{name}` is not one", span, did_you_mean(name, self.enums))
+                return
+            columns.append(column)
+        members = ops.key_members(columns)
+        if len(members) > MAX_KEYS:
+            self.d.error("E328", f"table `{decl.name}` has {len(members):,} combinations of "
+                         f"keys, more than {MAX_KEYS:,}", decl.key_span,
+                         "split it into smaller tables, or key it by fewer columns")
+            return
+        type_ = self._type(decl.type)
+        if type_ is None:
+            return
+        key = ir.EnumT(decl.key_type, members)
+        seen: dict[str, Span] = {}
+        rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
+        else_row: n.TableRow | None = None
+        for row in decl.rows:
+            if not row.keys:
+                if else_row is not None:
+                    self.d.error("E324", "two `else` rows", row.span)
+                else_row = row
+                continue
+            keys: list[str] = []
+            for lit in row.keys:
+                member = self._row_key(lit, columns, decl)
+                if member is None:
+                    continue
+                if member in seen:
+                    self.d.error("E326", f"`{key_text(member)}` has two rows in table "
+                                 f"`{decl.name}`", lit.span, notes=((seen[member], "first row"),))
+                    continue
+                seen[member] = lit.span
+                keys.append(member)
+            rows.append((row, tuple(keys)))
+        missing = tuple(m for m in members if m not in seen)
+        if else_row is not None:
+            if missing:
+                rows.append((else_row, missing))
+            else:
+                self.d.warning("W327", f"the `else` row of `{decl.name}` covers no key",
+                               else_row.span)
+        elif missing:
+            shown = ", ".join(f"`{key_text(m)}`" for m in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            self.d.error("E327", f"table `{decl.name}` has no row for {shown}{more}", decl.span,
+                         "every combination needs a row: add them, or an `else` row")
+        out: list[ir.TableRow] = []
+        for row, row_keys in rows:
+            if not row_keys:
+                continue
+            if row.value is not None:
+                const = self._constant(row.value, type_, f"a value of `{decl.name}`")
+                if const is None:
+                    continue
+                values: tuple[ir.Dated, ...] = (
+                    ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
+            else:
+                label = f"{decl.name}[{', '.join(map(key_text, row_keys)) or 'else'}]"
+                values = self._dated_rows(row.rows, type_, label, row.span)
+            out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
+        self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
+                                          self._notes(decl.annotations), decl.span, tuple(columns))
+
+    def _row_key(self, lit: n.Literal | n.KeyTuple, columns: list[ir.EnumT | ir.BoolT],
+                 decl: n.TableDecl) -> str | None:
+        """A row's key as the table holds it, or None (reported) when it is not one."""
+        parts = lit.parts if isinstance(lit, n.KeyTuple) else (lit,)
+        if len(parts) != len(columns):
+            self.d.error("E325", f"table `{decl.name}` is keyed by {decl.key_type}: a row's key "
+                         f"has {len(columns)} part{'s' if len(columns) > 1 else ''}, this one "
+                         f"{len(parts)}", lit.span,
+                         "write one value per column, e.g. `(" + ", ".join(
+                             "true" if isinstance(c, ir.BoolT) else c.members[0]
+                             for c in columns) + "): …`")
+            return None
+        values: list[bool | str] = []
+        for part, column in zip(parts, columns):
+            if isinstance(column, ir.BoolT):
+                if part.kind != "bool":
+                    self.d.error("E325", f"`{part.value}` is not true or false", part.span)
+                    return None
+                assert isinstance(part.value, bool)
+                values.append(part.value)
+            elif part.kind == "bool" or str(part.value) not in column.members:
+                self.d.error("E325", f"`{str(part.value).lower()}` is not a member of "
+                             f"`{column.name}`", part.span,
+                             did_you_mean(str(part.value), column.members))
+                return None
+            else:
+                values.append(str(part.value))
+        return ops.table_key(values)

@@ -13,6 +13,7 @@ from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 from .base import MAX_MONEY, ROUNDING, unit_of, unit_text, CheckerState, _Bad, _Context
+from .keyed import keyed_lookup, value_set
 from .types import (_arith_hint, _assignable, _compare_hint, _condition_hint, _conversion_hint,
                     _describe, _same_kind)
 
@@ -77,6 +78,10 @@ class ExpressionChecker(CheckerState):
             return self._case(expr, ctx, expected)
         if isinstance(expr, n.InRange):
             return self._range(expr, ctx)
+        if isinstance(expr, n.ValueSet):
+            self.d.error("E364", "a set of values stands on the right of `in`", expr.span,
+                         "test a value against it: `patient.age in {1, 3..5, 12}`")
+            raise _Bad
         assert isinstance(expr, n.SetLiteral)
         return self._set(expr, expected)
 
@@ -86,13 +91,17 @@ class ExpressionChecker(CheckerState):
         if lit.kind == "int":
             if isinstance(expected, ir.RateT) and lit.value in (0, 1):
                 return ir.Const(Decimal(int(lit.value)), ir.RateT())  # type: ignore[arg-type]
+            if isinstance(expected, ir.DecimalT):  # `2` where a decimal is expected
+                return ir.Const(Decimal(int(lit.value)), ir.DecimalT())  # type: ignore[arg-type]
             return ir.Const(lit.value, ir.IntT())
         if lit.kind == "decimal":
             assert isinstance(lit.value, Decimal)
+            if isinstance(expected, ir.DecimalT):
+                return ir.Const(lit.value, ir.DecimalT())
             if not Decimal(0) <= lit.value <= Decimal(1):
                 self.d.error("E351", f"{lit.value} is not a rate: rates are between 0 and 1",
                              lit.span, f"an amount of money carries its currency: `{lit.value} "
-                             f"{self.currency}`")
+                             f"{self.currency}`; another number is a `decimal` parameter")
                 raise _Bad
             return ir.Const(lit.value, ir.RateT())
         if lit.kind == "percent":
@@ -320,6 +329,8 @@ class ExpressionChecker(CheckerState):
 
     def _binary(self, expr: n.Binary, ctx: _Context) -> ir.Expr:
         op = expr.op
+        if op in ("in", "not in") and isinstance(expr.right, n.ValueSet):
+            return value_set(self, expr, ctx)
         if op in ("in", "not in"):
             operand = self._expr(expr.left, ctx, None)
             if not isinstance(operand.type, ir.EnumT):
@@ -371,6 +382,8 @@ class ExpressionChecker(CheckerState):
     def _arith(self, op: str, left: ir.Expr, right: ir.Expr, span: Span) -> ir.Expr:
         """`left op right`, typed; `span` covers both operands."""
         lt, rt = left.type, right.type
+        if isinstance(lt, ir.DecimalT) or isinstance(rt, ir.DecimalT):
+            return self._decimal_arith(op, left, right, span)
         if op == "*":
             if isinstance(lt, ir.RateT) and isinstance(rt, ir.MoneyT):
                 left, right, lt, rt = right, left, rt, lt
@@ -400,6 +413,23 @@ class ExpressionChecker(CheckerState):
             return ir.Arith(ir.ArithOp(op), left, right, ir.IntT())
         self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
                      _arith_hint(lt, rt))
+        raise _Bad
+
+    def _decimal_arith(self, op: str, left: ir.Expr, right: ir.Expr, span: Span) -> ir.Expr:
+        """A decimal with a decimal, an int or a rate is a decimal; an amount times a decimal
+        is an unrounded amount."""
+        lt, rt = left.type, right.type
+        numbers = (ir.DecimalT, ir.IntT, ir.RateT)
+        if isinstance(lt, numbers) and isinstance(rt, numbers):
+            return ir.Arith(ir.ArithOp(op), left, right, ir.DecimalT())
+        if op == "*" and isinstance(rt, ir.MoneyT):
+            left, right, lt, rt = right, left, rt, lt
+        if op == "*" and isinstance(lt, ir.MoneyT):
+            return ir.Arith(ir.ArithOp.MUL, left, right, ir.MoneyT(lt.currency, exact=False))
+        code = "E368" if op == "*" else "E369"
+        self.d.error(code, f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
+                     "a decimal goes with decimals, ints and rates; an amount may be "
+                     "multiplied by it")
         raise _Bad
 
     def _call(self, call: n.Call, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
@@ -439,8 +469,9 @@ class ExpressionChecker(CheckerState):
                     raise _Bad
                 return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum,
                                 ir.MoneyT(operand.type.currency))
-            if isinstance(operand.type, ir.RateT):
-                return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum, ir.RateT())
+            if isinstance(operand.type, (ir.RateT, ir.DecimalT)):
+                return ir.Round(ir.RoundMode(ROUNDING[call.function]), operand, quantum,
+                                operand.type)
             self.d.error("E372", f"cannot round {_describe(operand.type)}", call.args[0].span)
             raise _Bad
         if call.function in ("min", "max"):
@@ -559,6 +590,12 @@ class ExpressionChecker(CheckerState):
                 self.d.error("E375", f"unknown table `{lookup.table}`", lookup.span,
                              did_you_mean(lookup.table, self.scope.tables))
             raise _Bad
+        if table.columns or lookup.more:
+            if not table.columns:
+                self.d.error("E376", f"table `{table.name}` is keyed by one {table.key.name}",
+                             lookup.span, f"write `{table.name}[KEY]`")
+                raise _Bad
+            return keyed_lookup(self, lookup, ctx, table)
         key = self._expr(lookup.key, ctx, table.key)
         if key.type != table.key:
             self.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}, not by "

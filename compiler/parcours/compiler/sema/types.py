@@ -18,6 +18,8 @@ def _assignable(actual: ir.Type, expected: ir.Type) -> bool:
             and actual.exact
     if isinstance(expected, ir.IntT):
         return isinstance(actual, ir.IntT)
+    if isinstance(expected, ir.DecimalT):  # a rate is a decimal (between 0 and 1)
+        return isinstance(actual, (ir.DecimalT, ir.RateT))
     return actual == expected
 
 
@@ -29,7 +31,8 @@ def _describe(type_: ir.Type) -> str:
         return f"a {type_.name}"
     if isinstance(type_, ir.IntT):
         return "a whole number"
-    return {"bool": "true/false", "date": "a date", "rate": "a rate"}.get(str(type_), str(type_))
+    return {"bool": "true/false", "date": "a date", "rate": "a rate",
+            "decimal": "a decimal"}.get(str(type_), str(type_))
 
 
 def _conversion_hint(actual: ir.Type, expected: ir.Type) -> str | None:
@@ -41,6 +44,9 @@ def _conversion_hint(actual: ir.Type, expected: ir.Type) -> str | None:
         return "money is not a rate; a rate is a plain decimal between 0 and 1, e.g. 0.70"
     if isinstance(actual, ir.IntT) and isinstance(expected, ir.MoneyT):
         return f"an amount carries its currency, e.g. 25.00 {expected.currency}"
+    if isinstance(actual, ir.IntT) and isinstance(expected, ir.DecimalT):
+        return "a whole number is not a decimal: write it with a point (2.0), or multiply " \
+            "it by a decimal"
     return None
 
 

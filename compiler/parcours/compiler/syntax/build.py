@@ -284,6 +284,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return n.TypeRef("rate", self._span(meta))
 
     @v_args(meta=True)
+    def t_decimal(self, meta: Any, items: list[Any]) -> n.TypeRef:
+        return n.TypeRef("decimal", self._span(meta))
+
+    @v_args(meta=True)
     def t_enum(self, meta: Any, items: list[Token]) -> n.TypeRef:
         return n.TypeRef("enum", self._span(meta), name=str(items[0]))
 
@@ -320,8 +324,32 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             return n.ParamDecl(str(name), type_ref, payload, (), notes, self._span(meta))
         return n.ParamDecl(str(name), type_ref, None, payload, notes, self._span(meta))
 
-    def key_list(self, items: list[Token]) -> tuple[n.Literal, ...]:
-        return tuple(self._member(t) for t in items)
+    def key_list(self, items: list[Any]) -> tuple[n.Literal | n.KeyTuple, ...]:
+        return tuple(t if isinstance(t, (n.Literal, n.KeyTuple)) else self._member(t)
+                     for t in items)
+
+    @v_args(meta=True)
+    def key_true(self, meta: Any, items: list[Any]) -> n.Literal:
+        return n.Literal("bool", True, self._span(meta))
+
+    @v_args(meta=True)
+    def key_false(self, meta: Any, items: list[Any]) -> n.Literal:
+        return n.Literal("bool", False, self._span(meta))
+
+    @v_args(meta=True)
+    def key_tuple(self, meta: Any, items: list[Any]) -> n.KeyTuple:
+        return n.KeyTuple(tuple(t if isinstance(t, n.Literal) else self._member(t)
+                                for t in items), self._span(meta))
+
+    def key_enum(self, items: list[Token]) -> tuple[str, Span]:
+        return str(items[0]), self._tspan(items[0])
+
+    @v_args(meta=True)
+    def key_bool(self, meta: Any, items: list[Any]) -> tuple[str, Span]:
+        return "bool", self._span(meta)
+
+    def key_columns(self, items: list[tuple[str, Span]]) -> tuple[tuple[str, Span], ...]:
+        return tuple(items)
 
     def key_else(self, items: list[Any]) -> tuple[n.Literal, ...]:
         return ()
@@ -340,11 +368,19 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def table_decl(self, meta: Any, items: list[Any]) -> n.TableDecl:
-        name, key_type, type_ref, *rest = items
+        name, key, type_ref, *rest = items
         rows = tuple(i for i in rest if isinstance(i, n.TableRow))
         notes = tuple(i for i in rest if isinstance(i, (n.Cite, n.Remark)))
-        return n.TableDecl(str(name), str(key_type), self._tspan(key_type), type_ref, rows, notes,
-                           self._span(meta))
+        if isinstance(key[0], tuple):  # several columns
+            columns: tuple[tuple[str, Span], ...] = key
+            key_type = "(" + ", ".join(c for c, _ in columns) + ")"
+            first, last = columns[0][1], columns[-1][1]
+            return n.TableDecl(str(name), key_type, Span(first.file, first.line, first.column,
+                                                         last.end_line, last.end_column),
+                               type_ref, rows, notes, self._span(meta), columns)
+        key_type, key_span = key
+        return n.TableDecl(str(name), key_type, key_span, type_ref, rows, notes,
+                           self._span(meta), (key,) if key_type == "bool" else ())
 
     @v_args(meta=True)
     def let_decl(self, meta: Any, items: list[Any]) -> n.LetDecl:
@@ -489,7 +525,16 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def lookup(self, meta: Any, items: list[Any]) -> n.Expr:
-        return self._nest(n.Lookup(str(items[0]), items[1], self._span(meta)), items[1])
+        return self._nest(n.Lookup(str(items[0]), items[1], self._span(meta), tuple(items[2:])),
+                          *items[1:])
+
+    @v_args(meta=True)
+    def value_set(self, meta: Any, items: list[Any]) -> n.Expr:
+        return self._nest(n.ValueSet(tuple(i if isinstance(i, tuple) else (i, None)
+                                           for i in items if i is not None), self._span(meta)))
+
+    def set_range(self, items: list[n.Literal]) -> tuple[n.Literal, n.Literal]:
+        return items[0], items[1]
 
     @v_args(meta=True)
     def set_literal(self, meta: Any, items: list[Token | None]) -> n.Expr:

@@ -32,7 +32,7 @@ Annotation = Cite | Remark
 
 @dataclass(frozen=True, slots=True)
 class TypeRef:
-    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "enum"
+    kind: str  # "bool" | "int" | "date" | "money" | "rate" | "decimal" | "enum"
     span: Span
     name: str = ""  # enum name
     low: int | None = None
@@ -69,11 +69,21 @@ class Lookup:
     table: str
     key: Expr
     span: Span
+    more: tuple[Expr, ...] = ()  # the other keys of a table keyed by several: `t[a, b]`
 
 
 @dataclass(frozen=True, slots=True)
 class SetLiteral:
     members: tuple[Literal, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSet:
+    """`{1, 3..5, 12}`: values and ranges (low, high; high None for a single value), the
+    right of `in` / `not in`."""
+
+    items: tuple[tuple[Literal, Literal | None], ...]
     span: Span
 
 
@@ -129,12 +139,13 @@ class CaseExpr:
     span: Span
 
 
-Expr = Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary | Chain | InRange | CaseExpr
+Expr = (Literal | Ref | Call | Lookup | SetLiteral | Unary | Binary | Chain | InRange | CaseExpr
+        | ValueSet)
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
     """The direct sub-expressions of a node, left to right."""
-    if isinstance(expr, (Literal, Ref, SetLiteral)):
+    if isinstance(expr, (Literal, Ref, SetLiteral, ValueSet)):
         return ()
     if isinstance(expr, Unary):
         return (expr.operand,)
@@ -151,7 +162,7 @@ def children(expr: Expr) -> tuple[Expr, ...]:
         for branch in expr.branches:
             out += [branch.value] if branch.condition is None else [branch.condition, branch.value]
         return tuple(out)
-    return (expr.key,)
+    return (expr.key,) + expr.more
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
@@ -248,8 +259,16 @@ class ParamDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyTuple:
+    """A row key of a table keyed by several values: `(cardiology, "2")`."""
+
+    parts: tuple[Literal, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class TableRow:
-    keys: tuple[Literal, ...]  # empty means `else`
+    keys: tuple[Literal | KeyTuple, ...]  # empty means `else`
     value: Literal | None
     rows: tuple[DatedRow, ...]
     annotations: tuple[Annotation, ...]
@@ -265,6 +284,9 @@ class TableDecl:
     rows: tuple[TableRow, ...]
     annotations: tuple[Annotation, ...]
     span: Span
+    # a table keyed by a bool or by several values: each column's type name ("bool" or an
+    # enum) and place; () for a table keyed by one enum (`key_type`)
+    columns: tuple[tuple[str, Span], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

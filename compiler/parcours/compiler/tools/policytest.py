@@ -207,7 +207,7 @@ def _check_expected(module: types.ModuleType, case: TestCase) -> None:
             known = ", ".join([*TEXT_FIELDS, *outputs, "rejected"])
             raise PolicyTestError(f"{case.where}: test {case.name!r}: unknown expected field "
                                   f"{name!r} (expected one of {known})")
-        if kind in ("money", "rate"):
+        if kind in ("money", "rate", "decimal"):
             try:
                 Decimal(value)
             except InvalidOperation:
@@ -341,7 +341,7 @@ def _compare(case: TestCase, decision: Decision) -> list[tuple[str, str, str]]:
         value = decision.to_dict()[name]
         actual = ("true" if value else "false") if isinstance(value, bool) else str(value)
         kind = next((o.kind for o in decision.policy.outputs if o.name == name), "")
-        if kind in ("money", "rate"):
+        if kind in ("money", "rate", "decimal"):
             same = Decimal(expected) == decision.number(name)
         else:
             same = actual == expected

@@ -222,6 +222,8 @@ class _Emitter:
                 return self.min_max(e)
             case ir.Case() | ir.DateAdd() | ir.DateDiff():
                 return forms.emit(e, self.expr, self.helpers)
+            case ir.TableKey():
+                return forms.table_key(e, self.expr)
             case _:
                 assert_never(e)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import assert_never
 
+from parcours.runtime.params import KEY_SEPARATOR
+
 from ... import ir
 from ...ir import ops
 
@@ -45,3 +47,11 @@ def divide(e: ir.Round, quotient: ir.Arith, quantum: str, expr: Callable[[ir.Exp
     if isinstance(e.type, ir.IntT):
         return f"_divide({args}, 1, {e.mode.value!r}, {message})"
     return f"(_divide({args}, {quantum}, {e.mode.value!r}, {message}) * {quantum})"
+
+
+def table_key(e: ir.TableKey, expr: Callable[[ir.Expr], str]) -> str:
+    """The key of a table keyed by a bool or by several values, as `ops.table_key` spells
+    it: each part's member (a bool as "true" / "false"), joined by the separator."""
+    parts = [f"('true' if {expr(part)} else 'false')" if isinstance(column, ir.BoolT)
+             else expr(part) for part, column in zip(e.parts, e.columns)]
+    return "(" + f" + {KEY_SEPARATOR!r} + ".join(parts) + ")"

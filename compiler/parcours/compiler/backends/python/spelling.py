@@ -93,7 +93,7 @@ def py_type(type_: ir.Type) -> str:
         return "int"
     if isinstance(type_, ir.DateT):
         return "date"
-    if isinstance(type_, (ir.MoneyT, ir.RateT)):
+    if isinstance(type_, (ir.MoneyT, ir.RateT, ir.DecimalT)):
         return "Decimal"
     if isinstance(type_, ir.EnumT):
         return "str"

@@ -1,0 +1,89 @@
+"""Lookups in tables keyed by a bool or by several values, and sets of values in `in`.
+
+`t[visit.specialty, visit.sector]` reads a table keyed by `(specialty, sector)`: one key
+per column, each of the column's type.  `patient.age in {1, 3..5, 12}` tests a value
+against values and ranges of its kind; it lowers to comparisons, as a range does
+(`x == 1 or 3 <= x and x <= 5 or x == 12`), so that every engine and the verifier read it
+as they read comparisons.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import ir
+from ..syntax import nodes as n
+from .base import _Bad, _Context
+from .types import _describe, _same_kind
+
+if TYPE_CHECKING:
+    from .expressions import ExpressionChecker
+
+_ORDERED = (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT, ir.DecimalT)
+
+
+def keyed_lookup(checker: ExpressionChecker, lookup: n.Lookup, ctx: _Context,
+                 table: ir.Table) -> ir.Expr:
+    """`t[a, b]` for a table keyed by `columns`: one key per column, of its type."""
+    parts = (lookup.key,) + lookup.more
+    if len(parts) != len(table.columns):
+        checker.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}: "
+                        f"{len(table.columns)} key{'s' if len(table.columns) > 1 else ''}, "
+                        f"not {len(parts)}", lookup.span,
+                        f"write `{table.name}[" + ", ".join(_example(c) for c in table.columns)
+                        + "]`")
+        raise _Bad
+    typed: list[ir.Expr] = []
+    for part, column in zip(parts, table.columns):
+        key = checker._expr(part, ctx, column)
+        if key.type != column:
+            checker.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}; this "
+                            f"key is {_describe(key.type)}, not {_describe(column)}", part.span)
+            raise _Bad
+        typed.append(key)
+    return ir.TableRef(table.name, ir.TableKey(tuple(typed), table.columns, table.key),
+                       table.type)
+
+
+def _example(column: ir.EnumT | ir.BoolT) -> str:
+    return "a condition" if isinstance(column, ir.BoolT) else f"a {column.name}"
+
+
+def value_set(checker: ExpressionChecker, expr: n.Binary, ctx: _Context) -> ir.Expr:
+    """`x in {1, 3..5, 12}` (or `not in`): x equals one of the values or lies in one of the
+    ranges (both ends included)."""
+    assert isinstance(expr.right, n.ValueSet)
+    operand = checker._expr(expr.left, ctx, None)
+    if not isinstance(operand.type, _ORDERED):
+        checker.d.error("E381", f"a set of values tested against {_describe(operand.type)}",
+                        expr.span, "a set `{1, 3..5}` holds ints, amounts, rates, decimals or "
+                        "dates; test an enum with a set of members `{a, b}`")
+        raise _Bad
+    tests: list[ir.Expr] = []
+    singles: set[object] = set()
+    for low_lit, high_lit in expr.right.items:
+        low = _item(checker, low_lit, operand.type)
+        if high_lit is None:
+            if low.value in singles:
+                checker.d.warning("W362", f"`{low_lit.value}` is listed twice", low_lit.span)
+            singles.add(low.value)
+            tests.append(ir.Compare(ir.CompareOp.EQ, operand, low))
+            continue
+        high = _item(checker, high_lit, operand.type)
+        tests.append(ir.BoolOp(ir.BoolOpKind.AND, (ir.Compare(ir.CompareOp.GE, operand, low),
+                                                   ir.Compare(ir.CompareOp.LE, operand, high))))
+    inside = tests[0] if len(tests) == 1 else ir.BoolOp(ir.BoolOpKind.OR, tuple(tests))
+    return ir.Not(inside) if expr.op == "not in" else inside
+
+
+def _item(checker: ExpressionChecker, lit: n.Literal, expected: ir.Type) -> ir.Const:
+    value = checker._literal(lit, expected)
+    if not _same_kind(value.type, expected) or (
+            isinstance(value.type, ir.MoneyT) and isinstance(expected, ir.MoneyT)
+            and value.type.currency != expected.currency):
+        checker.d.error("E381", f"{_describe(value.type)} in a set tested against "
+                        f"{_describe(expected)}", lit.span,
+                        "every value and range of the set is of the tested value's kind")
+        raise _Bad
+    assert isinstance(value, ir.Const)
+    return value
