@@ -23,16 +23,16 @@ from .episode import (bad_date, bad_enum, bad_value, broken_constraint, episode_
 from .errors import EpisodeError, OverrideError, PolicyGap, one_line, shown
 from .money import (MAX_AMOUNT, MINOR_UNITS, ROUNDING, format_money, format_rate, to_money, to_rate,
                     unit_of, unit_text)
-from .params import ParamSpec, apply_overrides, split_name
+from .params import KEY_SEPARATOR, ParamSpec, apply_overrides, key_text, split_name
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
     "ABI_VERSION", "BatchStats", "Decision", "DecisionWriter", "EpisodeError",
-    "GENERATED_IMPORTS", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS", "OutputField", "ROLES",
+    "GENERATED_IMPORTS", "KEY_SEPARATOR", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS", "OutputField", "ROLES",
     "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
     "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
-    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
+    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe", "key_text",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",
     "split_name", "to_money", "to_rate", "unit_of", "unit_text", "unknown_field", "wrong_currency",

@@ -89,7 +89,7 @@ CODES: dict[str, str] = {
     "E369": "`+` / `-` on incompatible values (e.g. money + rate)",
     "E370": "wrong number of arguments to a function",
     "E371": "a bad rounding quantum (not a positive decimal or `unit`, or finer than the currency's unit for money)",
-    "E372": "rounding something that is neither money nor a rate",
+    "E372": "rounding something that is neither money, a rate nor a decimal",
     "E373": "`min` / `max` of values of different kinds, or of bools/enums",
     "E374": "unknown function",
     "E375": "unknown table",

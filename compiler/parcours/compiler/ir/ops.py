@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any, assert_never
 
 from parcours.runtime import ROUNDING
-from parcours.runtime.params import KEY_SEPARATOR
+from parcours.runtime import KEY_SEPARATOR
 
 from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, DecimalT, EnumT, IntT, MinMaxFn,
                     MoneyT, RateT, Round, RoundMode, SetT, Type)

@@ -10,7 +10,7 @@ from .nodes import (Arith, ArithOp, BoolOp, BoolOpKind, Case, Compare, Const, Da
                     Dated, EnumT, Expr, InSet, Input, IntT, LetRef, MinMax, MoneyT, Not, Notes,
                     OutputRef, ParamRef, PathwayRef, Program, Round, TableKey, TableRef, Type,
                     Value)
-from parcours.runtime.params import key_text
+from parcours.runtime import key_text
 
 
 def format_value(value: Value, type_: Type | None = None) -> str:

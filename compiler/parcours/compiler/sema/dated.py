@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
 
-from parcours.runtime.params import key_text
+from parcours.runtime import key_text
 
 from .. import ir
 from ..ir import ops

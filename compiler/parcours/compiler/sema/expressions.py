@@ -13,7 +13,7 @@ from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 from .base import MAX_MONEY, ROUNDING, unit_of, unit_text, CheckerState, _Bad, _Context
-from .keyed import keyed_lookup, value_set
+from .forms import decimal_arith, keyed_lookup, stray_value_set, value_set
 from .types import (_arith_hint, _assignable, _compare_hint, _condition_hint, _conversion_hint,
                     _describe, _same_kind)
 
@@ -79,9 +79,7 @@ class ExpressionChecker(CheckerState):
         if isinstance(expr, n.InRange):
             return self._range(expr, ctx)
         if isinstance(expr, n.ValueSet):
-            self.d.error("E364", "a set of values stands on the right of `in`", expr.span,
-                         "test a value against it: `patient.age in {1, 3..5, 12}`")
-            raise _Bad
+            stray_value_set(self, expr)
         assert isinstance(expr, n.SetLiteral)
         return self._set(expr, expected)
 
@@ -314,7 +312,7 @@ class ExpressionChecker(CheckerState):
         low = self._expr(expr.low, ctx, operand.type)
         high = self._expr(expr.high, ctx, operand.type)
         for bound in (low, high):
-            if not isinstance(operand.type, (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT)) \
+            if not isinstance(operand.type, (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT, ir.DecimalT)) \
                     or not _same_kind(operand.type, bound.type) \
                     or (isinstance(operand.type, ir.MoneyT) and isinstance(bound.type, ir.MoneyT)
                         and operand.type.currency != bound.type.currency):
@@ -383,7 +381,7 @@ class ExpressionChecker(CheckerState):
         """`left op right`, typed; `span` covers both operands."""
         lt, rt = left.type, right.type
         if isinstance(lt, ir.DecimalT) or isinstance(rt, ir.DecimalT):
-            return self._decimal_arith(op, left, right, span)
+            return decimal_arith(self, op, left, right, span)
         if op == "*":
             if isinstance(lt, ir.RateT) and isinstance(rt, ir.MoneyT):
                 left, right, lt, rt = right, left, rt, lt
@@ -413,23 +411,6 @@ class ExpressionChecker(CheckerState):
             return ir.Arith(ir.ArithOp(op), left, right, ir.IntT())
         self.d.error("E369", f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
                      _arith_hint(lt, rt))
-        raise _Bad
-
-    def _decimal_arith(self, op: str, left: ir.Expr, right: ir.Expr, span: Span) -> ir.Expr:
-        """A decimal with a decimal, an int or a rate is a decimal; an amount times a decimal
-        is an unrounded amount."""
-        lt, rt = left.type, right.type
-        numbers = (ir.DecimalT, ir.IntT, ir.RateT)
-        if isinstance(lt, numbers) and isinstance(rt, numbers):
-            return ir.Arith(ir.ArithOp(op), left, right, ir.DecimalT())
-        if op == "*" and isinstance(rt, ir.MoneyT):
-            left, right, lt, rt = right, left, rt, lt
-        if op == "*" and isinstance(lt, ir.MoneyT):
-            return ir.Arith(ir.ArithOp.MUL, left, right, ir.MoneyT(lt.currency, exact=False))
-        code = "E368" if op == "*" else "E369"
-        self.d.error(code, f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
-                     "a decimal goes with decimals, ints and rates; an amount may be "
-                     "multiplied by it")
         raise _Bad
 
     def _call(self, call: n.Call, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
@@ -590,11 +571,7 @@ class ExpressionChecker(CheckerState):
                 self.d.error("E375", f"unknown table `{lookup.table}`", lookup.span,
                              did_you_mean(lookup.table, self.scope.tables))
             raise _Bad
-        if table.columns or lookup.more:
-            if not table.columns:
-                self.d.error("E376", f"table `{table.name}` is keyed by one {table.key.name}",
-                             lookup.span, f"write `{table.name}[KEY]`")
-                raise _Bad
+        if table.columns or lookup.more:  # keyed by a bool or several values (or misread)
             return keyed_lookup(self, lookup, ctx, table)
         key = self._expr(lookup.key, ctx, table.key)
         if key.type != table.key:

@@ -194,8 +194,9 @@ def _token_hint(token: Token, expected: set[str], column: int) -> str | None:
     if token.type == "CURRENCY":
         return "a currency code follows an amount, as in `2.00 EUR`"
     if token.type in ("DOT", "COMMA") and any(_keyword(t) == "->" for t in expected):
-        return ("a table is keyed by one enum, named by its type: `table NAME: ENUM -> TYPE`; "
-                "for several keys, nest `case` or use one table per key")
+        return ("a table is keyed by one enum or bool, named by its type: `table NAME: ENUM -> "
+                "TYPE`; for several keys, put them in parentheses: `table NAME: (ENUM, ENUM) -> "
+                "TYPE`")
     if "PRIORITY" in expected:
         return "an exception reads `rule NAME priority N: PATHWAY when CONDITION`"
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import assert_never
 
-from parcours.runtime.params import KEY_SEPARATOR
+from parcours.runtime import KEY_SEPARATOR
 
 from ... import ir
 from ...ir import ops

@@ -1,23 +1,34 @@
-"""Lookups in tables keyed by a bool or by several values, and sets of values in `in`.
+"""Lookups in tables keyed by a bool or by several values, sets of values in `in`, and
+arithmetic with decimals.
 
 `t[visit.specialty, visit.sector]` reads a table keyed by `(specialty, sector)`: one key
 per column, each of the column's type.  `patient.age in {1, 3..5, 12}` tests a value
 against values and ranges of its kind; it lowers to comparisons, as a range does
 (`x == 1 or 3 <= x and x <= 5 or x == 12`), so that every engine and the verifier read it
-as they read comparisons.
+as they read comparisons.  A decimal (`decimal`: neither money nor a rate) with a decimal,
+an int or a rate is a decimal.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .. import ir
+from ..diagnostics import Diagnostics, Span
 from ..syntax import nodes as n
 from .base import _Bad, _Context
 from .types import _describe, _same_kind
 
-if TYPE_CHECKING:
-    from .expressions import ExpressionChecker
+
+class ExpressionChecker(Protocol):
+    """What these forms need of `expressions.ExpressionChecker`."""
+
+    @property
+    def d(self) -> Diagnostics: ...
+
+    def _expr(self, expr: n.Expr, ctx: _Context, expected: ir.Type | None) -> ir.Expr: ...
+
+    def _literal(self, lit: n.Literal, expected: ir.Type | None) -> ir.Expr: ...
 
 _ORDERED = (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT, ir.DecimalT)
 
@@ -26,6 +37,10 @@ def keyed_lookup(checker: ExpressionChecker, lookup: n.Lookup, ctx: _Context,
                  table: ir.Table) -> ir.Expr:
     """`t[a, b]` for a table keyed by `columns`: one key per column, of its type."""
     parts = (lookup.key,) + lookup.more
+    if not table.columns:
+        checker.d.error("E376", f"table `{table.name}` is keyed by one {table.key.name}",
+                        lookup.span, f"write `{table.name}[KEY]`")
+        raise _Bad
     if len(parts) != len(table.columns):
         checker.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}: "
                         f"{len(table.columns)} key{'s' if len(table.columns) > 1 else ''}, "
@@ -76,6 +91,13 @@ def value_set(checker: ExpressionChecker, expr: n.Binary, ctx: _Context) -> ir.E
     return ir.Not(inside) if expr.op == "not in" else inside
 
 
+def stray_value_set(checker: ExpressionChecker, expr: n.ValueSet) -> None:
+    """A set of values anywhere but on the right of `in` (reported, then `_Bad`)."""
+    checker.d.error("E364", "a set of values stands on the right of `in`", expr.span,
+                    "test a value against it: `patient.age in {1, 3..5, 12}`")
+    raise _Bad
+
+
 def _item(checker: ExpressionChecker, lit: n.Literal, expected: ir.Type) -> ir.Const:
     value = checker._literal(lit, expected)
     if not _same_kind(value.type, expected) or (
@@ -87,3 +109,22 @@ def _item(checker: ExpressionChecker, lit: n.Literal, expected: ir.Type) -> ir.C
         raise _Bad
     assert isinstance(value, ir.Const)
     return value
+
+
+def decimal_arith(checker: ExpressionChecker, op: str, left: ir.Expr, right: ir.Expr,
+                  span: Span) -> ir.Expr:
+    """`left op right` where one side is a decimal: with a decimal, an int or a rate it is a
+    decimal; an amount times a decimal is an unrounded amount."""
+    lt, rt = left.type, right.type
+    numbers = (ir.DecimalT, ir.IntT, ir.RateT)
+    if isinstance(lt, numbers) and isinstance(rt, numbers):
+        return ir.Arith(ir.ArithOp(op), left, right, ir.DecimalT())
+    if op == "*" and isinstance(rt, ir.MoneyT):
+        left, right, lt, rt = right, left, rt, lt
+    if op == "*" and isinstance(lt, ir.MoneyT):
+        return ir.Arith(ir.ArithOp.MUL, left, right, ir.MoneyT(lt.currency, exact=False))
+    checker.d.error("E368" if op == "*" else "E369",
+                    f"cannot compute {_describe(lt)} {op} {_describe(rt)}", span,
+                    "a decimal goes with decimals, ints and rates; an amount may be multiplied "
+                    "by it")
+    raise _Bad
