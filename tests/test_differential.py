@@ -12,7 +12,9 @@ the same decision (every field, the trace and the sources) or the same rejection
 
 The policy `tests/fixtures/expressions.parcours` joins them: it uses every expression
 form (`case`/`if` values, rounded division, percentages, date arithmetic, ranges, a table
-keyed by pathway), so that each form's two implementations are compared too.
+keyed by pathway), so that each form's two implementations are compared too; and so does
+`tests/fixtures/keys.parcours` (tables keyed by several values and by a bool, sets of
+values and ranges after `in`, decimal outputs).
 
 The last tests change one operator in one engine only and check that the search
 finds an episode on which the engines differ: the layer can fail.  A longer run:
@@ -39,12 +41,15 @@ from parcours.compiler import ir
 from parcours.compiler.interpret import as_module
 from parcours.compiler.ir import ops
 from parcours.compiler.pipeline import analyse, load_policy
-from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, decision_json
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, decision_json,
+                              key_text)
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "expressions")
-# Test policies, by name: `expressions` uses every expression form (tests/test_expressions.py).
-FIXTURES = {"expressions": ROOT / "tests" / "fixtures" / "expressions.parcours"}
+POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "expressions", "keys")
+# Test policies, by name: `expressions` uses every expression form (tests/test_expressions.py);
+# `keys`, tables keyed by several values and by a bool, sets of values, decimal outputs.
+FIXTURES = {"expressions": ROOT / "tests" / "fixtures" / "expressions.parcours",
+            "keys": ROOT / "tests" / "fixtures" / "keys.parcours"}
 EXAMPLES = 200  # per policy, in `make test`; bench/differential.py runs more
 
 
@@ -212,7 +217,8 @@ class Space:
         self.sections = sorted({p.split(".")[0] for p in self.paths if "." in p})
         self.overrides = {name: override_texts(program, name) for name in
                           [p.name for p in program.params] + [t.name for t in program.tables]}
-        self.keys = {t.name: t.key.members for t in program.tables}
+        # a key as `--set` writes it: `cardiology`, or `(cardiology, 2)` for several values
+        self.keys = {t.name: tuple(map(key_text, t.key.members)) for t in program.tables}
 
     def __repr__(self) -> str:
         return f"Space({self.program.policy.id})"
@@ -262,6 +268,8 @@ def override_texts(program: ir.Program, name: str) -> list[str]:
         return ["0.5", "0.555", "0.333", "1", "0", "1.5"]
     if isinstance(t, ir.MoneyT):
         return [str(a + d) for a in sorted(numbers) for d in (-CENT, CENT) if a + d >= 0] + ["-1"]
+    if isinstance(t, ir.DecimalT):
+        return ["1.5", "0", "2.125", "3", "-1", "x"]
     return ["2025-01-01"]
 
 
@@ -462,6 +470,22 @@ def test_engine_interpreted_needs_a_policy_file(tmp_path: Path) -> None:
     assert run.exit_code == 2
     assert "--engine interpreted needs a .parcours policy" in run.output
     assert "Traceback" not in run.output
+
+
+def test_a_table_key_changed_in_one_engine_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys fixture tells the engines apart when one of them reads a bool key the other
+    way round."""
+    real_part = ops.key_part
+
+    def flipped(value: bool | str) -> str:
+        return real_part(not value) if isinstance(value, bool) else real_part(value)
+
+    monkeypatch.setattr(ops, "key_part", flipped)
+    engines.cache_clear()
+    try:
+        _first_difference("keys", examples=300)
+    finally:
+        engines.cache_clear()
 
 
 @pytest.mark.parametrize("mutation", ["divide", "years", "case"])

@@ -9,6 +9,7 @@ form; `tests/test_differential.py` searches it for a difference between the engi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import types
@@ -27,7 +28,7 @@ from parcours.compiler import ir
 from parcours.compiler.interpret import as_module
 from parcours.compiler.ir import ops
 from parcours.compiler.pipeline import analyse, compile_policy, load_policy
-from parcours.runtime import PolicyGap, decision_json
+from parcours.runtime import OverrideError, PolicyGap, decision_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "expressions.parcours"
@@ -345,3 +346,262 @@ def test_the_generated_module_passes_mypy_strict(tmp_path: Path) -> None:
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(target)],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- tables keyed by several values or a bool, sets of values, decimals --------------------
+# `tests/fixtures/keys.parcours`: `base_rate` keyed by (specialty, sector), `flat` by bool,
+# `weight` by (bool, sector) with decimal values; `young` and the rules test sets of values.
+
+KEYS = ROOT / "tests" / "fixtures" / "keys.parcours"
+
+
+@lru_cache(maxsize=None)
+def keyed_engines() -> tuple[types.ModuleType, types.ModuleType]:
+    program = analyse(KEYS).program
+    assert program is not None
+    return load_policy(KEYS), as_module(program)
+
+
+def visit(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"date": "2025-03-01", "patient": {"age": 30},
+                            "visit": {"specialty": "cardiology", "sector": "2", "fee": "30.00",
+                                      "sessions": 3}}
+    for path, value in changes.items():
+        section, _, name = path.partition("__")
+        if name:
+            base[section][name] = value
+        else:
+            base[section] = value
+    return base
+
+
+def decide_keyed(ep: dict[str, Any], sets: dict[str, str] | None = None) -> Any:
+    compiled, interpreted = keyed_engines()
+    first, second = ((m.decide(ep, m.with_overrides(sets)) if sets else m.decide(ep))
+                     for m in (compiled, interpreted))
+    assert decision_json(first) == decision_json(second)
+    one, other = compiled.explain(ep), interpreted.explain(ep)
+    assert (decision_json(one), one.trace) == (decision_json(other), other.trace)
+    return first
+
+
+def test_a_table_keyed_by_two_enums_and_decimal_outputs() -> None:
+    d = decide_keyed(visit())
+    assert (d.pathway, d.rule) == ("coordinated", "coordinated")
+    assert d.number("rate") == Decimal("0.60")  # base_rate[cardiology, "2"]
+    assert d.number("flat_fee") == Decimal("1.00")  # flat[false]
+    assert d.number("reimbursed") == Decimal("17.00")  # 30.00 × 0.60 − 1.00
+    # 3 sessions × 1.5 × weight[false, "2"] (else: 1.25); 0.60 × 1.25
+    assert d.number("weighted_sessions") == Decimal("5.625")
+    assert d.number("coefficient") == Decimal("0.75")
+    written = json.loads(decision_json(d))
+    assert (written["weighted_sessions"], written["coefficient"]) == ("5.625", "0.75")
+
+
+def test_a_dated_row_of_a_table_keyed_by_two_enums() -> None:
+    before = decide_keyed(visit(date="2025-06-30", visit__sector="1"))
+    after = decide_keyed(visit(date="2025-07-01", visit__sector="1"))
+    assert (before.number("rate"), after.number("rate")) == (Decimal("0.65"), Decimal("0.70"))
+    # 0.65 × 1.25 = 0.8125 → 0.81; 0.70 × 1.25 = 0.875 → 0.88 (half even)
+    assert before.number("coefficient") == Decimal("0.81")
+    assert after.number("coefficient") == Decimal("0.88")
+
+
+def test_tables_keyed_by_a_bool() -> None:
+    d = decide_keyed(visit(visit__urgent=True, visit__sector="1"))
+    assert (d.pathway, d.rule) == ("exempt", "urgent")
+    assert d.number("flat_fee") == Decimal("0.00")  # flat[true]
+    assert d.number("weighted_sessions") == Decimal("9.0")  # 3 × 1.5 × weight[true, "1"] = 2
+    assert d.number("coefficient") == Decimal("2.00")  # 1.00 × 2 (the pathway is exempt)
+
+
+@pytest.mark.parametrize(("age", "rule"), [
+    (0, "young"), (5, "young"), (6, "coordinated"), (7, "young"), (8, "coordinated"),
+    (11, "coordinated"), (12, "young"), (15, "young"),
+    (16, "other"), (17, "coordinated"), (18, "other"), (20, "other"), (21, "coordinated"),
+    (65, "other"),
+])
+def test_a_set_of_ints_and_ranges(age: int, rule: str) -> None:
+    # young: {0..5, 7, 12..15}; coordinated when not in {16, 18..20, 65} (fee 30.00 is in
+    # {25.00 EUR, 30.00 EUR..40.00 EUR})
+    assert decide_keyed(visit(patient={"age": age})).rule == rule
+
+
+@pytest.mark.parametrize(("fee", "sessions", "specialty", "rule"), [
+    ("25.00", 3, "cardiology", "coordinated"), ("26.00", 3, "cardiology", "other"),
+    ("29.99", 3, "cardiology", "other"), ("40.00", 3, "cardiology", "coordinated"),
+    ("40.01", 3, "cardiology", "other"),
+    ("50.00", 1, "dentistry", "dental"), ("50.00", 2, "dentistry", "other"),
+    ("50.00", 3, "dentistry", "dental"), ("50.00", 4, "dentistry", "dental"),
+    ("50.00", 5, "dentistry", "other"),
+])
+def test_sets_of_amounts_and_of_ints(fee: str, sessions: int, specialty: str, rule: str) -> None:
+    ep = visit(visit__fee=fee, visit__sessions=sessions, visit__specialty=specialty)
+    assert decide_keyed(ep).rule == rule
+
+
+@pytest.mark.parametrize("name", ['base_rate[cardiology, "2"]', "base_rate[(cardiology, 2)]",
+                                  "base_rate[ cardiology ,2 ]"])
+def test_set_overrides_one_combination(name: str) -> None:
+    d = decide_keyed(visit(), {name: "0.50"})
+    assert d.number("rate") == Decimal("0.50")
+    other = decide_keyed(visit(visit__specialty="general_practice"), {name: "0.50"})
+    assert other.number("rate") == Decimal("0.60")  # (general_practice, "2") is unchanged
+
+
+def test_set_overrides_a_bool_key_a_whole_table_and_a_decimal() -> None:
+    assert decide_keyed(visit(), {"flat[false]": "2.00"}).number("flat_fee") == Decimal("2.00")
+    assert decide_keyed(visit(), {"base_rate": "0.40"}).number("rate") == Decimal("0.40")
+    d = decide_keyed(visit(), {"session_weight": "2"})
+    assert d.number("weighted_sessions") == Decimal("7.50")  # 3 × 2 × 1.25
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("base_rate[cardiology]", "0.5", "keys: (general_practice, 1), (general_practice, 2)"),
+    ("base_rate[cardiology, 3]", "0.5", "(cardiology, 3) is not a key of base_rate"),
+    ("flat[maybe]", "1.00", "keys: true, false"),
+    ("session_weight", "x", "session_weight is a decimal number"),
+])
+def test_bad_overrides_name_the_keys(name: str, value: str, words: str) -> None:
+    for module in keyed_engines():
+        with pytest.raises(OverrideError) as caught:
+            module.with_overrides({name: value})
+        assert words in str(caught.value)
+
+
+def test_a_decimal_is_written_exactly_never_in_exponent_form() -> None:
+    compiled, _ = keyed_engines()
+    meta = compiled.POLICY
+    assert meta.json_value("decimal", Decimal("1E-7")) == "0.0000001"
+    assert meta.json_value("decimal", Decimal("2.50")) == "2.50"
+    kinds = {o.name: o.kind for o in meta.outputs}
+    assert kinds["weighted_sessions"] == kinds["coefficient"] == "decimal"
+
+
+def test_the_ir_prints_the_new_forms() -> None:
+    program = analyse(KEYS).program
+    assert program is not None
+    text = ir.print_program(program)
+    assert "table base_rate: (specialty, sector) -> rate  [cite spec]" in text
+    assert "  (general_practice, 2), (cardiology, 2)  [note 'sector 2']" in text
+    assert "  (dentistry, 1), (dentistry, 2)\n" in text  # the `else` row, expanded
+    assert "table flat: bool -> money EUR\n  true\n" in text
+    assert "else: base_rate[visit.specialty, visit.sector]" in text
+    assert "flat[visit.urgent or young]" in text
+    assert ("let young: bool = patient.age >= 0 and patient.age <= 5 or patient.age == 7 or "
+            "patient.age >= 12 and patient.age <= 15") in text
+    assert "param session_weight: decimal" in text
+
+
+def test_the_keys_fixture_has_no_error_and_is_verified_exactly() -> None:
+    assert [(d.code, d.message) for d in analyse(KEYS).diagnostics] == []
+
+
+def keyed_diagnose(old: str, new: str, text: str | None = None) -> list[tuple[str, str, int]]:
+    source = KEYS.read_text(encoding="utf-8") if text is None else text
+    assert old in source
+    found = analyse(KEYS, source.replace(old, new, 1).encode()).diagnostics
+    return [(d.code, d.message + " | " + (d.hint or ""), d.span.line) for d in found]
+
+
+@pytest.mark.parametrize(("old", "new", "code", "words"), [
+    # every combination has a row, or `else`
+    ("  else: 50%\n", "", "E327", "no row for `(dentistry, 1)`, `(dentistry, 2)`"),
+    ("(general_practice, \"2\"), (cardiology, \"2\")",
+     "(general_practice, \"2\"), (general_practice, \"1\")", "E326",
+     "`(general_practice, 1)` has two rows"),
+    ("(general_practice, \"1\"): 70%", "(general_practice, \"3\"): 70%", "E325",
+     "`3` is not a member of `sector`"),
+    ("(general_practice, \"1\"): 70%", "general_practice: 70%", "E325",
+     "a row's key has 2 parts, this one 1"),
+    ("(general_practice, \"1\"): 70%", "(general_practice, \"1\", \"2\"): 70%", "E325",
+     "this one 3"),
+    ("(general_practice, \"1\"): 70%", "(true, \"1\"): 70%", "E325",
+     "`true` is not a member of `specialty`"),
+    ("(true, \"1\"): 2", "(yes, \"1\"): 2", "E325", "`yes` is not true or false"),
+    ("  true: 0.00 EUR\n", "  cardiology: 0.00 EUR\n", "E325", "is not true or false"),
+    ("  true: 0.00 EUR\n", "", "E327", "no row for `true`"),
+    ("table base_rate: (specialty, sector)", "table base_rate: (specialty, sectors)", "E323",
+     "`sectors` is not one"),
+    ("(true, \"2\"): 2.5", "(true, \"2\"): 2.50 EUR", "E304", "expected a decimal"),
+    # one key per column, of its type
+    ("base_rate[visit.specialty, visit.sector]", "base_rate[visit.specialty]", "E376",
+     "2 keys, not 1"),
+    ("base_rate[visit.specialty, visit.sector]", "base_rate[visit.sector, visit.specialty]",
+     "E376", "this key is a sector, not a specialty"),
+    ("flat[visit.urgent or young]", "flat[visit.sector]", "E376", "not true/false"),
+    ("flat[visit.urgent or young]", "flat[visit.urgent, young]", "E376", "1 key, not 2"),
+    # sets of values: of the tested value's kind, after `in` only
+    ("{0..5, 7, 12..15}", "{0..5, 7.00 EUR, 12..15}", "E381", "an amount in EUR in a set"),
+    ("visit.sessions in {1, 3..4}", "visit.specialty in {1, 3..4}", "E381",
+     "a set of values tested against a specialty"),
+    ("let young = patient.age in {0..5, 7, 12..15}", "let young = {0..5, 7}", "E364",
+     "stands on the right of `in`"),
+    ("{0..5, 7, 12..15}", "{0..5, 7, 7, 12..15}", "W362", "`7` is listed twice"),
+    # decimals: computed, not read from an episode; an int is not one
+    ("input visit.sessions: int[0..20]", "input visit.sessions: decimal", "E303",
+     "cannot be a decimal"),
+    ("output base: money = visit.fee", "output base: money = visit.fee * session_weight",
+     "E342", "unrounded"),
+    ("output coefficient: decimal = round_half_even(", "output coefficient: decimal = visit.sessions + round_half_even(",
+     "", ""),
+    ("visit.sessions * session_weight", "visit.sessions * session_weight + 1.00 EUR", "E369",
+     "a decimal goes with decimals"),
+])
+def test_keyed_tables_sets_and_decimals_misused(old: str, new: str, code: str,
+                                                words: str) -> None:
+    found = keyed_diagnose(old, new)
+    if not code:  # an int added to a decimal is a decimal: no error
+        assert [c for c, _, _ in found] == []
+        return
+    matching = [message for c, message, _ in found if c == code]
+    assert matching, found
+    assert any(words in message for message in matching), matching
+
+
+def test_an_int_output_declared_decimal_is_refused_with_a_hint() -> None:
+    found = keyed_diagnose("output coefficient: decimal = round_half_even(rate * weight["
+                           "pathway == exempt, visit.sector], 0.01)",
+                           "output coefficient: decimal = visit.sessions")
+    assert [c for c, _, _ in found] == ["E342"]
+    assert "write it with a point (2.0), or multiply it by a decimal" in found[0][1]
+
+
+def test_too_many_combinations_is_an_error() -> None:
+    members = ", ".join(f"m{i}" for i in range(101))
+    text = KEYS.read_text(encoding="utf-8").replace(
+        "enum sector {", f"enum big {{ {members} }}\ntable huge: (big, big) -> int {{ else: 1 }}\n"
+        "enum sector {", 1)
+    found = keyed_diagnose("", "", text)
+    assert [(c, m.split(" | ")[0]) for c, m, _ in found] == [
+        ("E328", "table `huge` has 10,201 combinations of keys, more than 10,000")]
+
+
+def test_a_one_enum_table_takes_one_key() -> None:
+    found = diagnose("min(share, pathway_rate[pathway])", "min(share, pathway_rate[pathway, 1])")
+    assert ("E376", "table `pathway_rate` is keyed by one pathway | write `pathway_rate[KEY]`") \
+        in [(c, m) for c, m, _ in found]
+    found = diagnose("  exempt: 100%\n", "  (exempt, coordinated): 100%\n")
+    assert any(c == "E325" and "is keyed by one pathway" in m for c, m, _ in found), found
+
+
+def test_the_verifier_splits_on_keyed_lookups() -> None:
+    """Rules that read a table keyed by two enums, and one keyed by a bool, are verified
+    exactly (no W405/W406): the gap left, rates of 70%, is found, and its episodes are ones
+    that no rule decides."""
+    text = KEYS.read_text(encoding="utf-8").replace(
+        "  default other: out_of_pathway   cite spec\n",
+        "  rule other priority 5: out_of_pathway\n"
+        "    when base_rate[visit.specialty, visit.sector] < 70% and flat[visit.urgent] > 0.00 EUR"
+        "   cite spec\n", 1)
+    found = analyse(KEYS, text.encode()).diagnostics
+    assert [d.code for d in found] == ["E401"], found
+    program = analyse(KEYS).program
+    assert program is not None
+    ep: Any = found[0].counterexample
+    assert ep is not None
+    day = date.fromisoformat(ep["date"])
+    key = ops.table_key([ep["visit"]["specialty"], ep["visit"]["sector"]])
+    row = next(r for r in program.table("base_rate").rows if key in r.keys)
+    value = ir.value_at(row.values, day)
+    assert value is not None and value.value == Decimal("0.70"), ep
