@@ -1,6 +1,6 @@
 """A policy that declares its own decision: three filières, Tunisian dinars (three decimals),
-outputs of every kind (three amounts, a rate, a bool, an int, an enum), one marked
-`totals patient`.  Compiled, decided by both engines, written, explained, summarised,
+outputs of every kind (three amounts, a rate, a bool, an int, an enum; a decimal in one
+test), one marked `totals patient`.  Compiled, decided by both engines, written, explained, summarised,
 compared, tested and diffed; then every diagnostic of the decision block and of the
 currency's unit, and an episode in another currency."""
 
@@ -342,6 +342,25 @@ param public_ticket: money = 4.125 TND    cite s1""").replace(
         assert module.decide(episode("public_sector")).to_dict()["ticket"] == "4.250"
 
 
+def test_a_decimal_output_is_an_exact_string_in_the_three_decimal_policy(tmp_path: Path) -> None:
+    """A `decimal` output: neither money (no currency's unit: not rounded to the millime)
+    nor a rate (above 1); declared, defined, written as an exact decimal string."""
+    path = tmp_path / "filieres.parcours"
+    path.write_text(POLICY.replace("  output sector_seen: sector\n", "  output sector_seen: sector\n"
+                                   "  output weight: decimal   note \"visits weighted\"\n")
+                    .replace("param public_ticket:", "param weight_of_visit: decimal = 1.0625   "
+                             "cite s1\nparam public_ticket:")
+                    + "output weight: decimal = visits_counted * weight_of_visit * 2\n",
+                    encoding="utf-8")
+    program = analyse(path).program
+    assert program is not None
+    for module in (load_policy(path), as_module(program)):
+        assert OutputField("weight", "decimal", "", "visits weighted") in module.POLICY.outputs
+        assert module.decide(episode()).to_dict()["weight"] == "2.1250"
+        assert module.decide(episode("public_sector")).to_dict()["weight"] == "0.0000"
+        assert json.loads(decision_json(module.decide(episode())))["weight"] == "2.1250"
+
+
 def test_without_money_outputs_there_is_nothing_to_total(tmp_path: Path) -> None:
     text = POLICY
     for name in ("tariff", "insurer_share", "ticket"):
@@ -397,6 +416,8 @@ def codes(tmp_path: Path, text: str) -> list[tuple[str, str]]:
      "`extra` is not an output of the decision"),
     ("output visits_counted: int = case", "output visits_counted: rate = case", "E341",
      "output `visits_counted` is rate, the decision declares it int"),
+    ("output visits_counted: int = case", "output visits_counted: decimal = case", "E341",
+     "output `visits_counted` is decimal, the decision declares it int"),
     ("output sector_seen: sector = visit.sector", "", "E344",
      "the policy does not define output `sector_seen`, which the decision declares"),
     # the currency's unit

@@ -32,6 +32,7 @@ from parcours.runtime import OverrideError, PolicyGap, decision_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "expressions.parcours"
+KEYS = ROOT / "tests" / "fixtures" / "keys.parcours"  # keyed tables, sets of values, decimals
 
 
 @lru_cache(maxsize=None)
@@ -338,8 +339,9 @@ def test_shipped_modules_do_not_carry_the_new_helpers() -> None:
 
 
 @pytest.mark.slow
-def test_the_generated_module_passes_mypy_strict(tmp_path: Path) -> None:
-    _, text = compile_policy(FIXTURE)
+@pytest.mark.parametrize("fixture", [FIXTURE, KEYS], ids=["expressions", "keys"])
+def test_the_generated_module_passes_mypy_strict(tmp_path: Path, fixture: Path) -> None:
+    _, text = compile_policy(fixture)
     target = tmp_path / "expressions_policy.py"
     target.write_text(text, encoding="utf-8")
     result = subprocess.run(
@@ -351,8 +353,6 @@ def test_the_generated_module_passes_mypy_strict(tmp_path: Path) -> None:
 # ---- tables keyed by several values or a bool, sets of values, decimals --------------------
 # `tests/fixtures/keys.parcours`: `base_rate` keyed by (specialty, sector), `flat` by bool,
 # `weight` by (bool, sector) with decimal values; `young` and the rules test sets of values.
-
-KEYS = ROOT / "tests" / "fixtures" / "keys.parcours"
 
 
 @lru_cache(maxsize=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lark import Lark
@@ -37,3 +38,47 @@ def test_no_cache_folder_means_no_cache(tmp_path: Path, monkeypatch: pytest.Monk
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file where a folder should be
     assert parse._cache_file() is False
+
+
+def _module(text: str) -> object:
+    from parcours.compiler.diagnostics import Diagnostics
+    from parcours.compiler.syntax.build import build
+
+    diagnostics = Diagnostics()
+    module = build(parse.parser().parse(text), "t.parcours", diagnostics)
+    assert not list(diagnostics)
+    return module
+
+
+def test_tables_keyed_by_several_values_or_a_bool_sets_of_values_and_decimals() -> None:
+    from parcours.compiler.syntax import nodes as n
+
+    module: Any = _module(
+        'table t: (specialty, bool, sector) -> decimal {\n'
+        '  (cardiology, true, "2"), (dentistry, false, x): 1.5\n'
+        '  else: 2\n}\n'
+        'table u: bool -> int { true: 1 false: 0 }\n'
+        'let a = t[visit.specialty, visit.urgent, visit.sector]\n'
+        'let b = patient.age in {1, 3..5, 12} and visit.fee not in {2.00 EUR..3.00 EUR}\n')
+    t, u, a, b = module.declarations
+    assert (t.key_type, [c for c, _ in t.columns]) == ("(specialty, bool, sector)",
+                                                       ["specialty", "bool", "sector"])
+    assert t.type.kind == "decimal"
+    first = t.rows[0].keys[0]
+    assert isinstance(first, n.KeyTuple)
+    assert [(p.kind, p.value) for p in first.parts] == [("name", "cardiology"), ("bool", True),
+                                                        ("string", "2")]
+    assert t.rows[1].keys == ()  # `else`
+    assert (u.key_type, [c for c, _ in u.columns]) == ("bool", ["bool"])
+    assert [k.value for row in u.rows for k in row.keys] == [True, False]
+    assert isinstance(a.expr, n.Lookup) and len(a.expr.more) == 2
+    ages = b.expr.operands[0].right
+    assert isinstance(ages, n.ValueSet)
+    assert [(low.value, high.value if high else None) for low, high in ages.items] == [
+        (1, None), (3, 5), (12, None)]
+
+
+def test_a_table_keyed_by_one_enum_keeps_its_shape() -> None:
+    module: Any = _module("table t: specialty -> rate { a, b: 0.5 else: 1 }\n")
+    (t,) = module.declarations
+    assert (t.key_type, t.columns) == ("specialty", ())
