@@ -28,7 +28,7 @@ from parcours.compiler import ir
 from parcours.compiler.interpret import as_module
 from parcours.compiler.ir import ops
 from parcours.compiler.pipeline import analyse, compile_policy, load_policy
-from parcours.runtime import OverrideError, PolicyGap, decision_json
+from parcours.runtime import OverrideError, PolicyGap, decision_json, split_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "expressions.parcours"
@@ -447,6 +447,19 @@ def test_set_overrides_one_combination(name: str) -> None:
     assert d.number("rate") == Decimal("0.50")
     other = decide_keyed(visit(visit__specialty="general_practice"), {name: "0.50"})
     assert other.number("rate") == Decimal("0.60")  # (general_practice, "2") is unchanged
+
+
+@pytest.mark.parametrize(("name", "split"), [
+    ('share[cardiology, "2"]', ("share", "cardiology\x1f2")),
+    ("share[(cardiology, 2)]", ("share", "cardiology\x1f2")),
+    ('share[ "1,2" ]', ("share", "1,2")),  # a comma inside quotes belongs to the member
+    ('share["1,2", x]', ("share", "1,2\x1fx")),
+    ("share[dentistry]", ("share", "dentistry")),
+    ("share", ("share", None)),
+])
+def test_split_name_reads_the_keys_of_a_table_keyed_by_several(
+        name: str, split: tuple[str, str | None]) -> None:
+    assert split_name(name) == split
 
 
 def test_set_overrides_a_bool_key_a_whole_table_and_a_decimal() -> None:

@@ -100,11 +100,29 @@ def key_text(key: str) -> str:
 def split_name(name: str) -> tuple[str, str | None]:
     if name.endswith("]") and "[" in name:
         base, key = name[:-1].split("[", 1)
-        if "," in key:  # `t[general_practice, "1"]`: one entry of a table keyed by several
-            parts = key.strip().removeprefix("(").removesuffix(")").split(",")
-            return base.strip(), KEY_SEPARATOR.join(p.strip().strip('"') for p in parts)
+        parts = _key_parts(key.strip())
+        if len(parts) > 1:  # `t[general_practice, "1"]`: one entry of a table keyed by several
+            return base.strip(), KEY_SEPARATOR.join(parts)
         return base.strip(), key.strip().strip('"')
     return name.strip(), None
+
+
+def _key_parts(key: str) -> list[str]:
+    """`general_practice, "1"` or `(general_practice, 1)` as its parts, unquoted; a comma
+    inside quotes belongs to its part."""
+    if key.startswith("(") and key.endswith(")"):
+        key = key[1:-1]
+    parts, current, quoted = [], "", False
+    for char in key:
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += char
+    parts.append(current.strip())
+    return [part.strip('"') for part in parts]
 
 
 def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,

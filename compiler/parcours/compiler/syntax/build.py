@@ -530,8 +530,12 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def value_set(self, meta: Any, items: list[Any]) -> n.Expr:
-        return self._nest(n.ValueSet(tuple(i if isinstance(i, tuple) else (i, None)
-                                           for i in items if i is not None), self._span(meta)))
+        values = tuple(i if isinstance(i, tuple) else (i, None) for i in items if i is not None)
+        if len(values) > MAX_OPERANDS:  # each value is an operand of the `or` it stands for
+            raise _BadLiteral(f"this set has more than {MAX_OPERANDS} values (the limit)",
+                              self._span(meta), "join values into ranges `LOW..HIGH`",
+                              code="E105")
+        return self._nest(n.ValueSet(values, self._span(meta)))
 
     def set_range(self, items: list[n.Literal]) -> tuple[n.Literal, n.Literal]:
         return items[0], items[1]
