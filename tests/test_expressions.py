@@ -572,6 +572,15 @@ def test_keyed_tables_sets_and_decimals_misused(old: str, new: str, code: str,
     assert any(words in message for message in matching), matching
 
 
+def test_a_set_holds_at_most_a_thousand_values() -> None:
+    def found(count: int) -> list[str]:
+        values = "{" + ", ".join(str(2 * i) for i in range(count)) + "}"
+        return [c for c, _, _ in keyed_diagnose("{0..5, 7, 12..15}", values)]
+
+    assert found(1000) == []
+    assert found(1001) == ["E105"]
+
+
 def test_an_int_output_declared_decimal_is_refused_with_a_hint() -> None:
     found = keyed_diagnose("output coefficient: decimal = round_half_even(rate * weight["
                            "pathway == exempt, visit.sector], 0.01)",

@@ -17,7 +17,7 @@ CODES: dict[str, str] = {
     "E103": "a malformed literal, such as a date that is not a calendar day",
     "E104": "a number written with more than 18 digits (the limit)",
     "E105": "an expression nested more than 64 levels deep, or a chain of more than 1,000 "
-            "operands (the limits)",
+            "operands, or a set of more than 1,000 values (the limits)",
     "E201": "an import cycle: a file imports itself, directly or through others",
     "E202": "an imported file is not a schema (it is a policy, or has no `schema NAME`)",
     "E203": "the file has no `policy NAME { … }` header",
