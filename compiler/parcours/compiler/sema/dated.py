@@ -224,7 +224,8 @@ class DatedChecker(ExpressionChecker):
                     continue
                 if member in seen:
                     self.d.error("E326", f"`{key_text(member)}` has two rows in table "
-                                 f"`{decl.name}`", lit.span, notes=((seen[member], "first row"),))
+                                 f"`{decl.name}`", lit.span, "each combination has one row",
+                                 notes=((seen[member], "first row"),))
                     continue
                 seen[member] = lit.span
                 keys.append(member)
@@ -274,14 +275,16 @@ class DatedChecker(ExpressionChecker):
         for part, column in zip(parts, columns):
             if isinstance(column, ir.BoolT):
                 if part.kind != "bool":
-                    self.d.error("E325", f"`{part.value}` is not true or false", part.span)
+                    self.d.error("E325", f"`{part.value}` is not true or false", part.span,
+                                 "this column is a bool: write `true` or `false`")
                     return None
                 assert isinstance(part.value, bool)
                 values.append(part.value)
             elif part.kind == "bool" or str(part.value) not in column.members:
                 self.d.error("E325", f"`{str(part.value).lower()}` is not a member of "
                              f"`{column.name}`", part.span,
-                             did_you_mean(str(part.value), column.members))
+                             did_you_mean(str(part.value), column.members)
+                             or f"members: {', '.join(column.members)}")
                 return None
             else:
                 values.append(str(part.value))

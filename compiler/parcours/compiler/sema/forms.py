@@ -53,7 +53,8 @@ def keyed_lookup(checker: ExpressionChecker, lookup: n.Lookup, ctx: _Context,
         key = checker._expr(part, ctx, column)
         if key.type != column:
             checker.d.error("E376", f"table `{table.name}` is keyed by {table.key.name}; this "
-                            f"key is {_describe(key.type)}, not {_describe(column)}", part.span)
+                            f"key is {_describe(key.type)}, not {_describe(column)}", part.span,
+                            "the keys go in the order of the columns")
             raise _Bad
         typed.append(key)
     return ir.TableRef(table.name, ir.TableKey(tuple(typed), table.columns, table.key),
