@@ -97,7 +97,7 @@ def check_agreement(ours: Decide, theirs: Decide,
     for ep in episodes:
         a, b = ours(ep), theirs(ep)
         pathway += a.pathway != b["pathway"]
-        money_differ += any(getattr(a, f) != b[f] for f in money)
+        money_differ += any(a.value(f) != b[f] for f in money)
     return pathway, money_differ
 
 

@@ -5,6 +5,7 @@ the module through these functions (values as `repr`-built literals, names restr
 
 from __future__ import annotations
 
+import keyword
 import re
 from datetime import date
 from decimal import Decimal
@@ -101,3 +102,35 @@ def py_type(type_: ir.Type) -> str:
 
 
 
+
+
+# What an application may pass for a field of each kind (the episode's `TypedDict`s): JSON's
+# values, and a Decimal for an amount or a rate (never a float: money is exact).
+_EPISODE_TYPES = {"bool": "bool", "int": "int", "date": "str", "money": "str | int | Decimal",
+                  "rate": "str | int | Decimal"}
+# Names a `TypedDict` class body would shadow for its own annotations.
+_TYPE_NAMES = frozenset({"bool", "int", "str", "Decimal", "Literal", "NotRequired"})
+
+
+def episode_type(type_: ir.Type, kind: str) -> str:
+    """The annotation of an episode field of `type_` (value kind `kind`): an enum's members as
+    a `Literal`, so that a type checker catches a misspelt member too."""
+    if isinstance(type_, ir.EnumT):
+        return "Literal[" + ", ".join(py_literal(m) for m in type_.members) + "]"
+    return _EPISODE_TYPES[kind]
+
+
+def class_key(key: str) -> bool:
+    """Whether `key` can be a field of a `TypedDict` written as a class (else: the functional
+    form, `TypedDict("Name", {...})`)."""
+    return key.isidentifier() and not keyword.iskeyword(key) and key not in _TYPE_NAMES
+
+
+def type_name(prefix: str, name: str, taken: set[str]) -> str:
+    """`EpisodePatient` for section `patient`: CamelCase after `prefix`, distinct from `taken`."""
+    base = prefix + "".join(part.capitalize() for part in ident("x", name)[2:].split("_"))
+    found, n = base, 2
+    while found in taken:
+        found, n = f"{base}{n}", n + 1
+    taken.add(found)
+    return found
