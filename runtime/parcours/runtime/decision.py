@@ -83,12 +83,12 @@ class PolicyMeta:
 class Decision:
     """One episode's decision; `to_dict()` gives its JSON object.
 
-    Not a tuple: a class with slots, which a generated module builds with one call per
-    episode (as cheap as the named tuple it replaces: docs/backends.md).  A generated module
-    subclasses it as its own `Decision`, whose `pathway` and `rule` are `Literal`s of the
-    policy's names (its properties, for a type checker only).  `values` holds the declared outputs in the order of `policy.outputs`;
-    how the decision was reached (the rule's and each branch's index, the period) stays
-    internal.  Read-only by contract: equal when every field is equal.
+    Not a tuple: a class with slots.  A generated module subclasses it as its own
+    `Decision`, whose `pathway` and `rule` are `Literal`s of the policy's names, and fills a
+    new one's slots in place (as cheap as the named tuple it replaces: docs/backends.md).
+    `values` holds the declared outputs in the order of `policy.outputs`; how the decision
+    was reached (the rule's and each branch's index, then the period) stays internal.
+    Read-only (a type checker sees properties); equal when every field is equal.
     """
 
     __slots__ = ("id", "policy", "pathway", "rule", "values", "_path", "overrides", "trace")
@@ -132,8 +132,8 @@ class Decision:
             return NotImplemented
         return self._key() == other._key()
 
-    def __hash__(self) -> int:
-        return hash(self._key())
+    def __hash__(self) -> int:  # a policy's metadata is not hashable: its id stands for it
+        return hash((self.id, self.policy.id, self.pathway, self.rule, self.values, self._path))
 
     def __repr__(self) -> str:
         return (f"Decision(id={self.id!r}, policy={self.policy.id!r}, pathway={self.pathway!r}, "

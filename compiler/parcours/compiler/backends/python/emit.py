@@ -46,8 +46,8 @@ from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
 from . import forms
 from ...meta import VERSION
-from .spelling import (IDENT, CodegenError, _Names, class_key, episode_type, ident, name_part,
-                       py_literal, py_type, source_file, type_name, where)
+from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, name_part, py_literal,
+                       py_type, source_file, type_name, where)
 
 GENERATOR = f"parcours {VERSION}"
 # The fast path for amounts in the generated module: at most this many integer digits,
@@ -92,13 +92,10 @@ class FieldView:
 
 @dataclass(slots=True)
 class TypedView:
-    """One `TypedDict` of the episode: its name, its fields (key, annotation, required), and
-    whether it is written as a class (every key a plain identifier)."""
+    """One `TypedDict` of the episode: its name and its fields (key, annotation, required)."""
 
     name: str
     fields: list[tuple[str, str, bool]]
-    doc: str
-    as_class: bool = False
 
 
 @dataclass(slots=True)
@@ -550,14 +547,12 @@ def episode_types(program: ir.Program, top: list[FieldView],
     for s in sections:
         s.type_name = type_name("Episode", s.name, taken)
         views.append(TypedView(s.type_name, [(f.key, f.annotation, f.default is None)
-                                             for f in s.fields], f"The `{s.name}` section."))
+                                             for f in s.fields]))
     fields = [("id", "str", False), ("currency", f"Literal[{py_literal(program.policy.currency)}]",
                                      False)]
     fields += [(f.key, f.annotation, f.default is None) for f in top]
     fields += [(s.name, s.type_name, True) for s in sections]
-    views.append(TypedView("Episode", fields, "An episode, as `decide` takes it (JSON-decoded)."))
-    for view in views:
-        view.as_class = all(class_key(key) for key, _, _ in view.fields)
+    views.append(TypedView("Episode", fields))
     return views
 
 

@@ -5,7 +5,6 @@ the module through these functions (values as `repr`-built literals, names restr
 
 from __future__ import annotations
 
-import keyword
 import re
 from datetime import date
 from decimal import Decimal
@@ -108,8 +107,6 @@ def py_type(type_: ir.Type) -> str:
 # values, and a Decimal for an amount or a rate (never a float: money is exact).
 _EPISODE_TYPES = {"bool": "bool", "int": "int", "date": "str", "money": "str | int | Decimal",
                   "rate": "str | int | Decimal"}
-# Names a `TypedDict` class body would shadow for its own annotations.
-_TYPE_NAMES = frozenset({"bool", "int", "str", "Decimal", "Literal", "NotRequired"})
 
 
 def episode_type(type_: ir.Type, kind: str) -> str:
@@ -118,12 +115,6 @@ def episode_type(type_: ir.Type, kind: str) -> str:
     if isinstance(type_, ir.EnumT):
         return "Literal[" + ", ".join(py_literal(m) for m in type_.members) + "]"
     return _EPISODE_TYPES[kind]
-
-
-def class_key(key: str) -> bool:
-    """Whether `key` can be a field of a `TypedDict` written as a class (else: the functional
-    form, `TypedDict("Name", {...})`)."""
-    return key.isidentifier() and not keyword.iskeyword(key) and key not in _TYPE_NAMES
 
 
 def type_name(prefix: str, name: str, taken: set[str]) -> str:
