@@ -32,7 +32,7 @@ def compiled(request: pytest.FixtureRequest) -> types.ModuleType:
     """A shipped policy compiled, with its IR as `program` (for the tests' own reference)."""
     path = ROOT / "policies" / f"{request.param}.parcours"
     module = load_policy(path)
-    module.program = analyse(path, verify=False).program
+    module.program = analyse(path, verify=False).program  # type: ignore[attr-defined]
     return module
 
 
@@ -108,13 +108,14 @@ def test_a_decision_is_not_a_tuple_and_keeps_its_path(engines: tuple[Any, Any],
                                                       episode: Make) -> None:
     compiled, interpreted = engines
     for module in engines:
-        d = module.decide(episode())
+        d: Any = module.decide(episode())
         assert isinstance(d, runtime.Decision)
         assert not isinstance(d, tuple)
+        untyped: Any = d  # what an untyped caller of the old named tuple did
         with pytest.raises(TypeError):
-            tuple(d)
+            tuple(untyped)
         with pytest.raises(TypeError):
-            d[0]
+            untyped[0]
         assert not hasattr(d, "path") and not hasattr(d, "_replace")
         assert repr(d).startswith("Decision(id=") and "_path" not in repr(d)
         assert "reimbursed" in repr(d)
