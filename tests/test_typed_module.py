@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import parcours.runtime as runtime
+from parcours.compiler.backends.python.spelling import type_name
 from parcours.compiler.pipeline import analyse, load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,3 +189,11 @@ def test_override_errors_speak_to_a_library_user(engines: tuple[Any, Any]) -> No
                                      "between 0 and 1, e.g. 0.70")
         assert (caught.value.setting, caught.value.reason) == (
             "normal_rate=lots", "normal_rate is a rate between 0 and 1, e.g. 0.70")
+
+
+def test_section_type_names_are_camel_case_and_never_clash() -> None:
+    taken = {"Episode", "EpisodeError"}
+    assert type_name("Episode", "patient", taken) == "EpisodePatient"
+    assert type_name("Episode", "error", taken) == "EpisodeError2"
+    assert type_name("Episode", "home_visit", taken) == "EpisodeHomeVisit"
+    assert type_name("Episode", "home_visit_", taken) == "EpisodeHomeVisit2"

@@ -542,7 +542,7 @@ def episode_types(program: ir.Program, top: list[FieldView],
                   sections: list[SectionView]) -> list[TypedView]:
     """The episode's `TypedDict`s: one per section (`EpisodePatient`), then `Episode`; a field
     with a default is `NotRequired`, as are `id` and `currency` (the policy's)."""
-    taken = {"Episode"}
+    taken = {"Episode", "EpisodeError"}  # the module's own names that a section's could take
     views = []
     for s in sections:
         s.type_name = type_name("Episode", s.name, taken)
