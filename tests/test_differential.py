@@ -303,7 +303,7 @@ def _decision(d: Decision) -> tuple[object, ...]:
     return (d.id, (p.id, p.title, p.version, p.currency, p.status, p.source_documents),
             d.pathway, d.rule, *(str(v) for v in (d.number("base"), d.number("rate"), d.number("reimbursed"), d.number("flat_fee"),
                                                    d.number("patient_pays"))),
-            d.path, d.overrides, d.trace, d.sources, decision_json(d))
+            d._path, d.overrides, d.trace, d.sources, decision_json(d))
 
 
 def outcome(module: types.ModuleType, function: str, episode: Mapping[str, object],

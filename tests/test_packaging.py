@@ -6,6 +6,7 @@ compiler with the runtime, and the runtime alone, where a compiled policy still 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -113,3 +114,76 @@ def test_compiler_wheel_installs_with_the_runtime_and_compiles_a_policy(tmp_path
                          text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "19.00"
+
+
+# An application of a compiled France module: typed episodes in, a typed decision out.
+APP = '''\
+from __future__ import annotations
+
+import france
+
+
+def reimbursed(fee: str) -> str:
+    episode: france.Episode = {
+        "date": "2025-03-14",
+        "patient": {"age": 40, "declared_doctor": True, "chronic_condition": False,
+                    "low_income_cover": False},
+        "visit": {"specialty": "general_practice", "with_declared_doctor": True,
+                  "referred": False, "emergency": False, "away_from_home": False,
+                  "doctor_unavailable": False, "for_chronic_condition": False, "fee": fee},
+    }
+    decision = france.decide(episode)
+    pathway: france.Pathway = decision.pathway
+    rule: france.Rule = decision.rule
+    return f"{pathway} {rule} {decision.number('reimbursed')}"
+
+
+try:
+    france.with_overrides({"normal_rate": "lots"})
+except france.OverrideError as error:
+    print(error)
+print(reimbursed("30.00"))
+'''
+
+
+def test_mypy_on_an_app_with_the_runtime_wheel_alone_catches_a_misspelt_field(
+        tmp_path: Path) -> None:
+    """The runtime wheel alone in a fresh environment runs the application; mypy --strict,
+    looking up packages in that environment only (`--python-executable`), passes it and
+    reports a field whose name is misspelt."""
+    wheel = build_wheel(ROOT / "runtime", tmp_path / "dist")
+    python = fresh_venv(tmp_path / "env", with_pip=False)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                    "--disable-pip-version-check", "--no-index", "--no-deps", str(wheel)],
+                   check=True, capture_output=True)
+    app = tmp_path / "app"
+    app.mkdir()
+    analysis, source = compile_policy(ROOT / "policies" / "france.parcours")
+    assert analysis.ok
+    (app / "france.py").write_text(source, encoding="utf-8")
+    (app / "app.py").write_text(APP, encoding="utf-8")
+    (app / "typo.py").write_text(APP.replace('"low_income_cover"', '"low_incme_cover"'),
+                                 encoding="utf-8")
+    (app / "mypy.ini").write_text("[mypy]\n", encoding="utf-8")
+
+    # -E -s: no PYTHONPATH, no user site; the app's folder is on the path, as for any script
+    run = subprocess.run([str(python), "-E", "-s", "app.py"], capture_output=True, text=True,
+                         cwd=app)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "override normal_rate=lots: normal_rate is a rate between 0 and 1, e.g. 0.70",
+        "coordinated declared_doctor 19.00"]
+
+    def mypy(target: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                               "--config-file", "mypy.ini", "--cache-dir", str(tmp_path / "cache"),
+                               "--python-executable", str(python), target],
+                              capture_output=True, text=True, cwd=app,
+                              env={k: v for k, v in os.environ.items() if k != "MYPYPATH"})
+
+    good = mypy("app.py")
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = mypy("typo.py")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert 'Extra key "low_incme_cover" for TypedDict "EpisodePatient"' in bad.stdout
+    assert 'Missing key "low_income_cover" for TypedDict "EpisodePatient"' in bad.stdout

@@ -13,11 +13,12 @@ and the tools (streaming, JSON, rendering) and may change without a new ABI.
 
 from __future__ import annotations
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 GENERATED_IMPORTS: tuple[str, ...] = (
-    "Decision", "OutputField", "ParamSpec", "PolicyGap", "PolicyMeta", "StepInfo", "Trace", "apply_overrides",
-    "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "field_error",
+    "Decision", "EpisodeError", "OutputField", "OverrideError", "ParamSpec", "PolicyGap",
+    "PolicyMeta", "StepInfo", "Trace", "apply_overrides", "bad_date", "bad_enum", "bad_value",
+    "branch_steps", "broken_constraint", "field_error",
     "missing_field", "money_missing", "out_of_range", "outside_validity", "rule_steps",
     "to_money", "to_rate", "unknown_field", "wrong_currency",
 )

@@ -124,7 +124,7 @@ class DecisionWriter:
                                + encode_basestring(decision.rule) + ',"currency":'
                                + encode_basestring(currency))
             self._middles[key] = middle
-        source_key = (id(policy), decision.path)
+        source_key = (id(policy), decision._path)
         sources = self._sources.get(source_key)
         if sources is None:
             sources = json_safe(json.dumps(list(decision.sources), ensure_ascii=False,

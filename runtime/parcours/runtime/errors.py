@@ -67,7 +67,22 @@ class EpisodeError(ValueError):
 
 
 class OverrideError(ValueError):
-    """A `--set NAME=VALUE` that names no parameter or gives a value of the wrong type."""
+    """A what-if override (`with_overrides({"name": "value"})`) that names no parameter or
+    gives a value of the wrong type.
+
+    `setting` is the override as given (`name=value`, or a name alone), `reason` what is
+    wrong with it; the message reads `override name=value: reason`, and the command line
+    words the same error `as_option("--set")`: `--set name=value: reason`.
+    """
+
+    def __init__(self, setting: str, reason: str) -> None:
+        self.setting = setting
+        self.reason = reason
+        super().__init__(self.as_option("override"))
+
+    def as_option(self, option: str) -> str:
+        """The message with the override introduced by `option` (`--set name=value: …`)."""
+        return one_line(f"{option} {self.setting}: {self.reason}")
 
 
 class PolicyGap(RuntimeError):

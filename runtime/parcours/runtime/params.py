@@ -1,4 +1,4 @@
-"""Parameters and what-if overrides (`--set NAME=VALUE`, `--set TABLE[KEY]=VALUE`)."""
+"""Parameters and what-if overrides (`NAME=VALUE`, `TABLE[KEY]=VALUE`; `--set` on the command line)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from .errors import OverrideError, one_line, shown
+from .errors import OverrideError, shown
 from .money import CENT, MAX_AMOUNT, format_money, parse_decimal, unit_of
 
 _INT_TEXT = re.compile(r"-?[0-9]+").fullmatch
@@ -43,19 +43,19 @@ P = TypeVar("P", bound=HasOverrides)
 
 def parse_value(spec: ParamSpec, text: str) -> object:
     """The override's text as a value of the parameter's type, or an OverrideError."""
-    given = one_line(f"--set {spec.name}={shown(text)}")
+    given = f"{spec.name}={shown(text)}"
     if spec.kind == "bool":
         if text.lower() in ("true", "yes", "1", "on"):
             return True
         if text.lower() in ("false", "no", "0", "off"):
             return False
-        raise OverrideError(f"{given}: {spec.name} is true or false")
+        raise OverrideError(given, f"{spec.name} is true or false")
     if spec.kind == "int":
         if _INT_TEXT(text) is None or len(text) > 100:
-            raise OverrideError(f"{given}: {spec.name} is a whole number")
+            raise OverrideError(given, f"{spec.name} is a whole number")
         value = int(text)
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-            raise OverrideError(f"{given}: {spec.name} is within {spec.low}..{spec.high}")
+            raise OverrideError(given, f"{spec.name} is within {spec.low}..{spec.high}")
         return value
     if spec.kind == "date":
         try:
@@ -63,25 +63,25 @@ def parse_value(spec: ParamSpec, text: str) -> object:
                 raise ValueError(text)
             return date.fromisoformat(text)
         except ValueError:
-            raise OverrideError(f"{given}: {spec.name} is a date YYYY-MM-DD") from None
+            raise OverrideError(given, f"{spec.name} is a date YYYY-MM-DD") from None
     if spec.kind == "enum":
         if text not in spec.members:
-            raise OverrideError(f"{given}: {spec.name} is one of " + ", ".join(spec.members))
+            raise OverrideError(given, f"{spec.name} is one of " + ", ".join(spec.members))
         return text
     amount_text = text.split()[0] if spec.kind == "money" and text.split() else text
     number = parse_decimal(amount_text)
     if spec.kind == "decimal":
         if number is None or number < 0 or number >= MAX_AMOUNT:
-            raise OverrideError(f"{given}: {spec.name} is a decimal number, e.g. 1.5")
+            raise OverrideError(given, f"{spec.name} is a decimal number, e.g. 1.5")
         return number.copy_abs()
     if spec.kind == "rate":
         if number is None or not 0 <= number <= 1:
-            raise OverrideError(f"{given}: {spec.name} is a rate between 0 and 1, e.g. 0.70")
+            raise OverrideError(given, f"{spec.name} is a rate between 0 and 1, e.g. 0.70")
         return number.copy_abs()  # "-0" is zero
     unit = CENT if spec.decimals == 2 else unit_of(spec.decimals)
     if number is None or number < 0 or number >= MAX_AMOUNT or number.quantize(unit) != number:
         example = format_money(Decimal(25), spec.decimals)
-        raise OverrideError(f"{given}: {spec.name} is an amount exact to the currency's unit "
+        raise OverrideError(given, f"{spec.name} is an amount exact to the currency's unit "
                             f"({unit}), e.g. {example}")
     return number.quantize(unit).copy_abs()
 
@@ -138,8 +138,8 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
                 else []
             hint = f" (did you mean {close[0]}?)" if close else ""
             known = ", ".join(sorted(by_name)) or "none"
-            raise OverrideError(one_line(f"--set {shown(raw_name)}: no parameter named "
-                                         f"{shown(name)}{hint}; parameters: {known}"))
+            raise OverrideError(shown(raw_name), f"no parameter named {shown(name)}{hint}; "
+                                                 f"parameters: {known}")
         value = parse_value(spec, text.strip())
         if spec.keys:
             table = dict(changes.get(spec.field, getattr(defaults, spec.field)))
@@ -148,14 +148,14 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
             elif key in spec.keys:
                 chosen = (key,)
             else:
-                raise OverrideError(one_line(f"--set {shown(raw_name)}: {shown(key_text(key))} is "
-                                             f"not a key of {name}; keys: "
-                                             + ", ".join(map(key_text, spec.keys))))
+                raise OverrideError(shown(raw_name), f"{shown(key_text(key))} is not a key of "
+                                                     f"{name}; keys: "
+                                                     + ", ".join(map(key_text, spec.keys)))
             for k in chosen:
                 table[k] = (value,) * periods
             changes[spec.field] = table
         elif key is not None:
-            raise OverrideError(one_line(f"--set {shown(raw_name)}: {name} is not a table"))
+            raise OverrideError(shown(raw_name), f"{name} is not a table")
         else:
             changes[spec.field] = (value,) * periods if spec.dated else value
     record = tuple(defaults.overrides) + tuple((k, v.strip()) for k, v in overrides.items())

@@ -104,8 +104,8 @@ def bind(module: types.ModuleType, sets: Mapping[str, str],
         return function  # type: ignore[no-any-return]
     try:
         params = module.with_overrides(sets)
-    except OverrideError as exc:
-        fail(str(exc))
+    except OverrideError as exc:  # worded for the command line: the override is a --set
+        fail(exc.as_option("--set"))
     return functools.partial(function, params=params)
 
 

@@ -14,8 +14,8 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any
 
-from parcours.runtime import (Decision, PolicyMeta, Step, Trace, apply_overrides,
-                              branch_steps, broken_constraint, rule_steps)
+from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, PolicyMeta, Step,
+                              Trace, apply_overrides, branch_steps, broken_constraint, rule_steps)
 
 from .. import ir
 from .evaluate import Env, Evaluator, Outcome
@@ -115,5 +115,9 @@ def as_module(program: ir.Program) -> types.ModuleType:
     for name in ("POLICY", "OUTPUTS", "PATHWAYS", "PARAMETERS", "SHAPE", "DEFAULTS", "N_PERIODS", "Parameters",
                  "decide", "explain", "with_overrides"):
         setattr(module, name, getattr(policy, name))
+    # The types a generated module exports too (its Decision is a subclass of this one).
+    for name, value in (("Decision", Decision), ("EpisodeError", EpisodeError),
+                        ("OverrideError", OverrideError), ("PolicyGap", PolicyGap)):
+        setattr(module, name, value)
     module.__dict__["interpreted"] = policy
     return module

@@ -46,8 +46,8 @@ from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
 from . import forms
 from ...meta import VERSION
-from .spelling import (IDENT, CodegenError, _Names, ident, name_part, py_literal, py_type,
-                       source_file, where)
+from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, name_part, py_literal,
+                       py_type, source_file, type_name, where)
 
 GENERATOR = f"parcours {VERSION}"
 # The fast path for amounts in the generated module: at most this many integer digits,
@@ -87,6 +87,15 @@ class FieldView:
     low: int | None = None
     high: int | None = None
     enum: str = ""
+    annotation: str = ""  # its type in the episode's TypedDict
+
+
+@dataclass(slots=True)
+class TypedView:
+    """One `TypedDict` of the episode: its name and its fields (key, annotation, required)."""
+
+    name: str
+    fields: list[tuple[str, str, bool]]
 
 
 @dataclass(slots=True)
@@ -95,6 +104,7 @@ class SectionView:
     var: str
     keys: str
     fields: list[FieldView] = field(default_factory=list)
+    type_name: str = ""
 
 
 @dataclass(slots=True)
@@ -260,8 +270,10 @@ class _Emitter:
         for n, inp in enumerate(self.p.inputs):
             parts = inp.path.split(".")
             t = inp.type
-            view = FieldView(inp.path, parts[-1], self.inputs[inp.path], ops.value_kind(t),
-                             self.expr(inp.default) if inp.default is not None else None)
+            kind = ops.value_kind(t)
+            view = FieldView(inp.path, parts[-1], self.inputs[inp.path], kind,
+                             self.expr(inp.default) if inp.default is not None else None,
+                             annotation=episode_type(t, kind))
             if isinstance(t, ir.IntT):
                 view.low, view.high = t.low, t.high
             if isinstance(t, ir.EnumT):
@@ -420,10 +432,12 @@ class _Emitter:
                 for r in self.p.rules]
 
 
-def _import_lines(module: str, names: tuple[str, ...], width: int = 95) -> str:
-    """`from module import (A, b, ...)`, sorted and wrapped under its parenthesis."""
+def _import_lines(module: str, names: tuple[str, ...], renamed: dict[str, str],
+                  width: int = 95) -> str:
+    """`from module import (A, b, ...)`, sorted and wrapped under its parenthesis; a name
+    of `renamed` is imported as it says (`Decision as _Decision`)."""
     head = f"from {module} import ("
-    items = sorted(names)
+    items = [renamed.get(name, name) for name in sorted(names)]
     pieces = [name + "," for name in items[:-1]] + [items[-1] + ")"]
     lines, line = [], head + pieces[0]
     for piece in pieces[1:]:
@@ -480,13 +494,18 @@ def render_module(program: ir.Program) -> str:
         # Shown in the docstring: only characters that cannot end or escape it.
         "file": source_file(p.file),
         "abi": ABI_VERSION,
-        "runtime_imports": _import_lines("parcours.runtime", GENERATED_IMPORTS),
+        "runtime_imports": _import_lines("parcours.runtime", GENERATED_IMPORTS,
+                                         {"Decision": "Decision as _Decision"}),
         "amount_digits": _AMOUNT_DIGITS,
         "documents": {s.document: s.title or "" for s in program.sources},
         "top": top,
         "top_keys": emitter.const(frozenset(["id", "currency"] + [f.key for f in top]
                                             + [s.name for s in sections]), "EPISODE", "FIELDS"),
         "sections": sections,
+        "episode_types": episode_types(program, top, sections),
+        "pathway_names": tuple(dict.fromkeys(program.decision.pathways
+                                             + tuple(r.pathway for r in program.rules))),
+        "rule_names_typed": tuple(r.name for r in program.rules),
         "params": params,
         "steps": steps,
         "bounds": "(" + "".join(f"{emitter.const(d, 'PERIOD', d.isoformat())}, "
@@ -499,6 +518,8 @@ def render_module(program: ir.Program) -> str:
         "rounding_modes": sorted(emitter.rounding_modes),
         "helpers": sorted(emitter.helpers),
         "has_tables": bool(program.tables),
+        "has_money_input": any(f.kind == "money" for f in top + [f for s in sections
+                                                                  for f in s.fields]),
         "rule_names": py_literal(tuple(r.name for r in program.rules)),
         "rule_pathways": py_literal(tuple(r.pathway for r in program.rules)),
         "rule_infos": emitter.rule_infos(),
@@ -517,6 +538,24 @@ def render_module(program: ir.Program) -> str:
     # Constants are collected while rendering; put them in front, in a stable order.
     constants = "\n".join(f"{name} = {literal}" for name, literal in emitter.constants.items())
     return body.replace("# <constants>\n", constants + "\n", 1)
+
+
+def episode_types(program: ir.Program, top: list[FieldView],
+                  sections: list[SectionView]) -> list[TypedView]:
+    """The episode's `TypedDict`s: one per section (`EpisodePatient`), then `Episode`; a field
+    with a default is `NotRequired`, as are `id` and `currency` (the policy's)."""
+    taken = {"Episode", "EpisodeError"}  # the module's own names that a section's could take
+    views = []
+    for s in sections:
+        s.type_name = type_name("Episode", s.name, taken)
+        views.append(TypedView(s.type_name, [(f.key, f.annotation, f.default is None)
+                                             for f in s.fields]))
+    fields = [("id", "str", False), ("currency", f"Literal[{py_literal(program.policy.currency)}]",
+                                     False)]
+    fields += [(f.key, f.annotation, f.default is None) for f in top]
+    fields += [(s.name, s.type_name, True) for s in sections]
+    views.append(TypedView("Episode", fields))
+    return views
 
 
 def _first_input(e: ir.Expr) -> str:

@@ -101,3 +101,27 @@ def py_type(type_: ir.Type) -> str:
 
 
 
+
+
+# What an application may pass for a field of each kind (the episode's `TypedDict`s): JSON's
+# values, and a Decimal for an amount or a rate (never a float: money is exact).
+_EPISODE_TYPES = {"bool": "bool", "int": "int", "date": "str", "money": "str | int | Decimal",
+                  "rate": "str | int | Decimal"}
+
+
+def episode_type(type_: ir.Type, kind: str) -> str:
+    """The annotation of an episode field of `type_` (value kind `kind`): an enum's members as
+    a `Literal`, so that a type checker catches a misspelt member too."""
+    if isinstance(type_, ir.EnumT):
+        return "Literal[" + ", ".join(py_literal(m) for m in type_.members) + "]"
+    return _EPISODE_TYPES[kind]
+
+
+def type_name(prefix: str, name: str, taken: set[str]) -> str:
+    """`EpisodePatient` for section `patient`: CamelCase after `prefix`, distinct from `taken`."""
+    base = prefix + "".join(part.capitalize() for part in ident("x", name)[2:].split("_"))
+    found, n = base, 2
+    while found in taken:
+        found, n = f"{base}{n}", n + 1
+    taken.add(found)
+    return found

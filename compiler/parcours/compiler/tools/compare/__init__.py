@@ -155,7 +155,7 @@ def prepare(modules: Sequence[types.ModuleType], sets: Mapping[str, str]) -> lis
             try:
                 params = module.with_overrides(mine)
             except OverrideError as exc:
-                raise CompareError(f"{module.POLICY.id}: {exc}") from None
+                raise CompareError(f"{module.POLICY.id}: {exc.as_option('--set')}") from None
             function = module.decide
 
             def decide(episode: Mapping[str, object], _f: Callable[..., Decision] = function,
