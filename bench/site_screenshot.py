@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from report_screenshot import browser
-
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def browser() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    sys.exit("no chromium on the PATH (Debian: apt-get install chromium)")
 
 
 def shoot(page: Path, png: Path, width: int, height: int) -> float:

@@ -166,7 +166,7 @@ class _Service:
     def _function(request: Request, served: Served, explain: bool) -> Decide:
         """The policy's decide (or explain), with the what-if parameters of `?set=NAME=VALUE`."""
         module = served.module
-        function: Decide = module.explain if explain else module.decide
+        function: Callable[..., Decision] = module.explain if explain else module.decide
         sets = request.query_params.getlist("set")
         if not sets:
             return function

@@ -131,25 +131,28 @@ def openapi(policies: Sequence[Served], version: str) -> dict[str, object]:
         schemas[f"{meta.id}_explanation"] = decision_schema(meta, explain=True)
         batch = {"application/x-ndjson": {"schema": {
             "type": "string", "description": f"one {episode} a line (JSON Lines)"}}}
+        decided: dict[str, object] = {
+            "200": {"description": "the decision; for a batch, one decision or rejection a "
+                                   "line, in input order",
+                    "content": {**_json(_ref(decision)), "application/x-ndjson": {
+                        "schema": {"type": "string"}}}},
+            **_errors("400", "404", "413", "415", "422")}
         paths[f"/policies/{meta.id}/decide"] = {"post": {
             "summary": f"Decide episodes with {meta.title}",
             "operationId": f"decide_{meta.id}",
             "parameters": [_SET],
             "requestBody": {"required": True, "content": {**_json(_ref(episode)), **batch}},
-            "responses": {
-                "200": {"description": "the decision; for a batch, one decision or rejection "
-                                       "a line, in input order",
-                        "content": {**_json(_ref(decision)), "application/x-ndjson": {
-                            "schema": {"type": "string"}}}},
-                **_errors("400", "404", "413", "415", "422")}}}
+            "responses": decided}}
+        explained: dict[str, object] = {
+            "200": {"description": "the decision with its trace",
+                    "content": _json(_ref(f"{meta.id}_explanation"))},
+            **_errors("400", "404", "413", "415", "422")}
         paths[f"/policies/{meta.id}/explain"] = {"post": {
             "summary": f"Explain one decision of {meta.title}, rule by rule",
             "operationId": f"explain_{meta.id}",
             "parameters": [_SET],
             "requestBody": {"required": True, "content": _json(_ref(episode))},
-            "responses": {"200": {"description": "the decision with its trace",
-                                  "content": _json(_ref(f"{meta.id}_explanation"))},
-                          **_errors("400", "404", "413", "415", "422")}}}
+            "responses": explained}}
     return {"openapi": "3.1.0",
             "info": {"title": "parcours decision service", "version": version or "unknown"},
             "paths": paths, "components": {"schemas": schemas}}
