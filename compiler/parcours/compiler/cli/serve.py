@@ -38,7 +38,9 @@ def _served(policy: str) -> object:
 @click.option("--max-batch-bytes", type=click.IntRange(min=1), default=64 << 20,
               show_default=True, help="The largest JSON Lines batch (else 413).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info",
-                                                "debug"]), default="info", show_default=True)
+                                                "debug"]), default="info", show_default=True,
+              help="How much uvicorn and the service log on stderr (failures are logged at "
+                   "error).")
 def serve(policies: tuple[str, ...], host: str, port: int, max_episode_bytes: int,
           max_batch_bytes: int, log_level: str) -> None:
     """Decide episodes sent over HTTP with POLICIES (.parcours sources or generated modules).

@@ -209,8 +209,12 @@ class _Builder:
 
     def periods(self, values: tuple[n.Dated, ...], what: str, anchor: str) -> tuple[Period, ...]:
         out = []
-        for dated in values:
+        ordered = sorted(values, key=lambda d: d.start)
+        for dated, later in zip(ordered, [*ordered[1:], None]):
+            # a value is in force until its own end or the day before the next one starts
             until = dated.until if dated.until is not None and dated.until < date.max else None
+            if later is not None and (until is None or until >= later.start):
+                until = later.start - timedelta(days=1)
             start = max(dated.start, self.start)
             stop = min(until or self.end, self.end)
             left = self._percent(start)
