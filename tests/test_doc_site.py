@@ -130,8 +130,12 @@ def test_dated_values_as_a_timeline(site: Site) -> None:
     assert [p.value for p in psychiatry.periods] == ["51.70 EUR", "55.00 EUR", "57.00 EUR"]
     assert psychiatry.periods[0].remarks.flags[0][0] == "unconfirmed"
     html = site.files["france.html"]
-    assert html.count('<div class="timeline"') == (
-        len(france.params) + sum(len(t.rows) for t in france.tables))
+    assert html.count('<div class="timeline"') == (  # constants are listed without one
+        sum(not v.constant for v in france.params) + sum(len(t.rows) for t in france.tables))
+    constant = next(v for v in france.params if v.name == "penalty_cap")
+    assert constant.constant and not fee.constant
+    cells = text_of(row(html, "param-penalty_cap"))
+    assert "10.00 EUR" in cells and "unconfirmed seed 003 only" in cells
 
 
 def test_the_decision_contract(site: Site) -> None:

@@ -92,6 +92,7 @@ class ValueView:
     location: str
     remarks: Remarks
     periods: tuple[Period, ...]
+    constant: bool = False  # declared `= value`: one value for the whole validity
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +277,8 @@ def build_page(program: n.Program, schemas: tuple[tuple[str, str], ...] = ()) ->
         a = anchor("param", param.name)
         page.params.append(ValueView(a, param.name, str(param.type), location(param.span),
                                      b.remarks(param.notes, f"parameter {param.name}", a),
-                                     b.periods(param.values, f"parameter {param.name}", a)))
+                                     b.periods(param.values, f"parameter {param.name}", a),
+                                     not param.dated and len(param.values) == 1))
     for table in program.tables:
         a = anchor("table", table.name)
         rows = []
