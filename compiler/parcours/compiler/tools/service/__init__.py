@@ -219,7 +219,7 @@ class _Service:
 def _one(function: Decide, body: bytes) -> Response:
     data = parse_episode(body)
     if isinstance(data, Unreadable):
-        raise _error(400, f"the episode is not a JSON object: {data.message}")
+        raise _error(400, f"episode: {data.message}")  # as `explain --episode` says it
     if isinstance(data, EpisodeError):
         raise _Refused(422, rejection_body(data))
     try:
