@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import types
 from pathlib import Path
 
@@ -24,6 +25,20 @@ def _served(policy: str) -> object:
     analysis = analyse(policy, verify=False)
     assert analysis.program is not None  # `load` has compiled it
     return Served(module, episode_schema(analysis.program))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: a free one), or exit 2 saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"cannot listen on {host}:{port}: {reason}")
+    return sock
 
 
 @click.command(name="serve", short_help="Serve decisions over HTTP (JSON, JSON Lines).")
@@ -63,7 +78,7 @@ def serve(policies: tuple[str, ...], host: str, port: int, max_episode_bytes: in
 
     \b
     Exit codes:
-      0  stopped (Ctrl-C)
+      0  stopped with Ctrl-C
       2  a policy does not load, two policies have one id, the service extra is not
          installed, or the address cannot be used
     """
@@ -83,9 +98,18 @@ def serve(policies: tuple[str, ...], host: str, port: int, max_episode_bytes: in
         ids[item.id] = path
     app = create_app([s for s in served if isinstance(s, Served)],
                      Limits(max_episode_bytes, max_batch_bytes), VERSION)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+    sock = _listen(host, port)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
-    click.echo(f"serving {', '.join(ids)} on http://{host}:{port} (Ctrl-C stops)", err=True)
-    server.run()
-    if not server.started:  # the address is taken or cannot be bound: uvicorn said why
-        raise SystemExit(EXIT_USAGE)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {', '.join(ids)} on http://{shown_host}:{bound} (Ctrl-C stops)",
+               err=True)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn could not start; it logged why
+        raise SystemExit(EXIT_USAGE) from None
+    except KeyboardInterrupt:  # uvicorn shut down on Ctrl-C, then raised it again
+        pass
+    finally:
+        sock.close()

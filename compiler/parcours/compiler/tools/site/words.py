@@ -84,7 +84,7 @@ def words(expr: n.Expr | None) -> str:
     """The condition as a phrase ("always" for the default rule's missing condition)."""
     if expr is None:
         return "always (when no rule above applies)"
-    return _words(expr, top=True)
+    return _words(expr, top=True)  # recursive: the parser bounds the depth (E105)
 
 
 def _words(expr: n.Expr, top: bool = False) -> str:
