@@ -337,3 +337,21 @@ def test_parcours_serve_on_the_command_line(tmp_path: Path) -> None:
             process.stderr.close()
     twice = CliRunner().invoke(main, ["serve", str(FRANCE), str(FRANCE)])
     assert twice.exit_code == 2 and "both policy france" in twice.stderr
+
+
+def test_serve_without_the_serve_extra_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    result = CliRunner().invoke(main, ["serve", str(FRANCE)])
+    assert result.exit_code == 2
+    assert "pip install 'parcours[serve]'" in result.stderr and "Traceback" not in result.output
+
+
+def test_serve_names_an_address_it_cannot_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", str(FRANCE), "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
