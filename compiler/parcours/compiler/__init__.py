@@ -9,7 +9,8 @@
   semantic diff); `backends`: IR → code (`backends.python`); `interpret`: the reference
   interpreter, which decides episodes from the IR itself (`--engine interpreted`);
 - `pipeline`: the only module that runs every stage;
-- `tools`: compare, population, policy tests, built on the pipeline;
+- `tools`: compare, population, policy tests, the documentation site, the decision
+  service, built on the pipeline;
 - `cli`: one module per command.
 
 `tests/test_architecture.py` holds this order: nothing imports a later layer.
