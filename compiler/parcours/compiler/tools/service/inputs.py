@@ -29,7 +29,7 @@ def type_schema(type_: n.Type) -> dict[str, object]:
         case n.MoneyT(currency=currency):
             return {"type": ["string", "number"], "pattern": AMOUNT,
                     "description": f"an amount in {currency} (a decimal string keeps it exact)"}
-        case n.RateT():
+        case n.RateT() | n.DecimalT():
             return {"type": ["string", "number"], "pattern": AMOUNT}
         case n.EnumT(members=members):
             return {"enum": list(members)}
