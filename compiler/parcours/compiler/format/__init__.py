@@ -1,0 +1,100 @@
+"""`parcours fmt`: one canonical layout of a policy text (docs/cli.md, "parcours fmt").
+
+The text is parsed with every token kept and its comments collected; the layout is
+written from the tree alone (`decls`, `exprs`), so that any spacing, indentation or line
+breaking of the input gives the same output; only blank lines between items (one at
+most) and comments come from the input.  The output is checked before it is returned:
+it must parse to the same tree, token for token, with the same comments in the same
+order, or `FormatError` is raised and the caller writes nothing.  (`parcours fmt` checks
+the IR too: see `cli/fmt.py`.)
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from parcours.grammar import grammar_text
+
+from ..syntax.parse import PARSER_OPTIONS, parser
+from .decls import DECLS
+from .exprs import refuse
+from .layout import WIDTH, FormatError, Out
+
+__all__ = ["WIDTH", "FormatError", "format_text"]
+
+_LOCK = threading.Lock()
+_COMMENTS: list[Token] = []
+
+
+@lru_cache(maxsize=1)
+def _full_parser() -> Lark:
+    """The grammar's parser keeping every token (keywords, punctuation) and collecting the
+    comments it ignores."""
+    return Lark(grammar_text(), keep_all_tokens=True,
+                lexer_callbacks={"COMMENT": _COMMENTS.append}, **PARSER_OPTIONS)
+
+
+def _parse(text: str) -> tuple[Tree[Token], list[Token]]:
+    with _LOCK:
+        _COMMENTS.clear()
+        try:
+            tree = _full_parser().parse(text)
+        except UnexpectedInput as exc:
+            raise FormatError(f"{exc.line}:{exc.column}: a syntax error (run `parcours check`); "
+                              "the file is left as it is") from None
+        comments = list(_COMMENTS)
+        _COMMENTS.clear()
+    return tree, comments
+
+
+def format_text(text: str) -> str:
+    """The canonical layout of a policy text; FormatError when it does not parse, holds a
+    construct the formatter does not know, or would not give back the same tree."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    tree, comments = _parse(text)
+    out = Out(text)
+    for decl in tree.children:
+        if not isinstance(decl, Tree):
+            raise FormatError(f"unexpected token {decl!r}")
+        layout = DECLS.get(str(decl.data))
+        if layout is None:
+            raise refuse(decl)
+        layout(decl, out, 0)
+    positions = sorted(t.start_pos for t in tree.scan_values(lambda v: isinstance(v, Token))
+                       if t.start_pos is not None)
+    missing = [p for p in positions if p not in out.owner]
+    if missing:
+        line = text.count("\n", 0, missing[0]) + 1
+        raise FormatError(f"line {line}: the layout would leave a token out; the file is left "
+                          "as it is")
+    out.place_comments(comments, positions)
+    result = out.render() if out.records else ""
+    _same_meaning(text, result, comments)
+    return result
+
+
+def _shape(tree: Tree[Token] | Token | None) -> object:
+    if isinstance(tree, Token):
+        return (tree.type, str(tree))
+    if tree is None:
+        return None
+    return (str(tree.data), tuple(_shape(c) for c in tree.children))
+
+
+def _same_meaning(before: str, after: str, comments: list[Token]) -> None:
+    try:
+        new = parser().parse(after)
+    except UnexpectedInput as exc:
+        raise FormatError(f"the formatted text would not parse ({exc.line}:{exc.column}); "
+                          "the file is left as it is") from None
+    if _shape(parser().parse(before)) != _shape(new):
+        raise FormatError("the formatted text would not parse to the same tree; the file is "
+                          "left as it is")
+    _, kept = _parse(after)
+    if [str(c).rstrip() for c in kept] != [str(c).rstrip() for c in comments]:
+        raise FormatError("the formatted text would lose or reorder a comment; the file is "
+                          "left as it is")
