@@ -32,6 +32,14 @@ def parts(node: Tree[Token]) -> list[Node]:
     return [c for c in node.children if c is not None]
 
 
+def find(items: list[Node], word: str) -> int:
+    """Where the token `word` is among a node's children (the first, or the last `}`)."""
+    found = [i for i, item in enumerate(items) if isinstance(item, Token) and item == word]
+    if not found:
+        raise ValueError(word)
+    return found[-1] if word == "}" else found[0]
+
+
 def is_annotation(node: Node) -> bool:
     return isinstance(node, Tree) and node.data in ANNOTATIONS
 
@@ -173,8 +181,8 @@ def _members(node: Tree[Token], out: Out, indent: int) -> None:
     block that fills its lines, each member followed by a comma."""
     items = parts(node)
     out.start(indent, blank=True)
-    opening = items.index("{")
-    closing = len(items) - 1 - items[::-1].index("}")
+    opening = find(items, "{")
+    closing = find(items, "}")
     for item in items[:opening + 1]:
         assert isinstance(item, Token)
         out.tok(item)
@@ -211,10 +219,10 @@ def _constraint(node: Tree[Token], out: Out, indent: int) -> None:
     """`constraint NAME:` then `CONDITION requires REQUIREMENT` on the next line."""
     items = parts(node)
     out.start(indent, blank=True)
-    colon = items.index(":")
+    colon = find(items, ":")
     head(items[:colon + 1], out, indent, lambda n: False)
     out.start(indent + 2)
-    requires = items.index("requires")
+    requires = find(items, "requires")
     condition, requirement = items[colon + 1], items[requires + 1]
     value(condition, out, indent + 2)
     column = indent + 2
@@ -231,8 +239,8 @@ def _rule(node: Tree[Token], out: Out, indent: int) -> None:
     """`rule NAME priority N: PATHWAY`, then `when CONDITION`, then the annotations."""
     items = parts(node)
     out.start(indent, blank=True)
-    if "when" in items:
-        when = items.index("when")
+    if any(isinstance(item, Token) and item == "when" for item in items):
+        when = find(items, "when")
         head(items[:when], out, indent, lambda n: False)
         out.start(indent + 2)
         out.tok(items[when])  # type: ignore[arg-type]
@@ -251,7 +259,7 @@ def branch(node: Tree[Token], out: Out, indent: int) -> None:
         raise refuse(node)
     items = parts(node)
     out.start(indent, blank=True)
-    colon = items.index(":")
+    colon = find(items, ":")
     head(items[:colon + 1], out, indent, lambda n: False)
     result = items[colon + 1]
     if not fits(out, result):
