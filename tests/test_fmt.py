@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 SHIPPED = sorted(POLICIES.glob("*.parcours"))
 FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("*.parcours"))
+# every construct of the grammar, most in an unusual place, with comments everywhere (not a
+# policy that checks: a text to lay out)
+EDGES = (ROOT / "tests" / "fixtures" / "format-edges.txt").read_text(encoding="utf-8")
 
 
 def mangle(text: str, rng: random.Random) -> str:
@@ -152,6 +155,24 @@ def test_comments_and_blank_lines_are_kept() -> None:
     assert all(len(line) <= 100 for line in formatted.splitlines())
     assert "\n        or patient.age == 45\n" in formatted  # under the first operand
     assert formatted.endswith("# the end\n")
+
+
+def test_every_construct_in_odd_places_is_laid_out_and_kept() -> None:
+    formatted = format_text(EDGES)
+    assert format_text(formatted) == formatted
+    for seed in range(5):
+        assert format_text(mangle(EDGES, random.Random(seed))) == formatted
+    assert "param p: rate\n  cite s\n  note \"pre\"\n  = 0.5   note \"post\"\n" in formatted
+    assert "table t: k -> rate\n  note \"pre\"\n{\n  a: 0.1  # c1\n" in formatted
+    assert "let m = max(1, case {\n  when patient.age < 3: 1\n  else: 2\n}) + l * 2\n" in formatted
+    assert "enum k {a, b, \"c\"}\n" in formatted  # the optional trailing comma goes
+    assert "  pathway {exempt, coordinated}\n" in formatted
+    assert formatted.endswith("}\n# trailing\n")
+
+
+def test_blank_and_comment_only_texts() -> None:
+    assert format_text("") == "" and format_text("\n\n  \n") == ""
+    assert format_text("  # c\n\n\n# d") == "# c\n\n# d\n"
 
 
 # ---- refusing ------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ def format_text(text: str) -> str:
                           "as it is")
     out.place_comments(comments, positions)
     result = out.render() if out.records else ""
+    if result == "\n":
+        result = ""
     _same_meaning(text, result, comments)
     return result
 

@@ -135,7 +135,8 @@ def _listing(node: Tree[Token], out: Out, indent: int,
             continue
         if column >= 0 and not (isinstance(children[i - 1], Token) and children[i - 1] in ("(", "{")):
             after = 1 if i + 1 < len(children) else 0
-            if not fits(out, child, after + (extra if i + 2 == len(children) else 0)):
+            if flat_width(child) is not None and not fits(
+                    out, child, after + (extra if i + 2 == len(children) else 0)):
                 out.newline(column)
         expr(child, out, indent, branch, 1)
 

@@ -126,11 +126,14 @@ class Out:
             elif index < len(tokens):
                 self.records[self.owner[tokens[index]]].leading.append(
                     ("\n" if self._blank_before(comment.start_pos) else "") + text)
-            elif self.records:
-                self.records[-1].comments.append("\n" + text)
-            else:
-                self.start(0)
-                self.current.leading.append(text)
+            elif tokens:  # after the last token of the file
+                blank = self._blank_before(comment.start_pos)
+                self.records[-1].comments.append(("\n\n" if blank else "\n") + text)
+            else:  # a file of comments only
+                if not self.records:
+                    self.start(0)
+                self.current.leading.append(
+                    ("\n" if self._blank_before(comment.start_pos) else "") + text)
 
     def _blank_before(self, pos: int) -> bool:
         before = self.source[:pos]
