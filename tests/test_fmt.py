@@ -192,6 +192,17 @@ def test_a_construct_the_formatter_does_not_know_is_refused(
     assert target.read_text(encoding="utf-8") == ODD
 
 
+def test_a_known_construct_in_an_unknown_shape_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A construct whose grammar rule changed (say, a table key that is now a tree): the
+    layout's expectations fail, and that is a refusal with a position, not a traceback."""
+    def strict(node: Tree[Token], out: Out, indent: int) -> None:
+        assert all(isinstance(c, Token) for c in node.children), "a key that is not a token"
+
+    monkeypatch.setitem(decls.DECLS, "let_decl", strict)
+    with pytest.raises(FormatError, match=r"^14:1: .* this form of `let_decl` \(a key that is not a token\); the file"):
+        format_text(ODD)
+
+
 def test_a_layout_that_drops_a_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     def lossy(node: object, out: Out, indent: int) -> None:
         out.start(indent)

@@ -21,7 +21,7 @@ from parcours.grammar import grammar_text
 
 from ..syntax.parse import PARSER_OPTIONS, parser
 from .decls import DECLS
-from .exprs import refuse
+from .exprs import refuse, where
 from .layout import WIDTH, FormatError, Out
 
 __all__ = ["WIDTH", "FormatError", "format_text"]
@@ -63,7 +63,15 @@ def format_text(text: str) -> str:
         layout = DECLS.get(str(decl.data))
         if layout is None:
             raise refuse(decl)
-        layout(decl, out, 0)
+        try:
+            layout(decl, out, 0)
+        except FormatError:
+            raise
+        except (AssertionError, ValueError, KeyError, IndexError, TypeError) as exc:
+            # a known construct in a shape its layout does not expect (the grammar grew)
+            why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise FormatError(f"{where(decl)}: the formatter does not know this form of "
+                              f"`{decl.data}` ({why}); the file is left as it is") from None
     positions = sorted(t.start_pos for t in tree.scan_values(lambda v: isinstance(v, Token))
                        if t.start_pos is not None)
     missing = [p for p in positions if p not in out.owner]

@@ -143,6 +143,14 @@ class _Builder:
                     str(member.value), "member", member.span, path,
                     f"member of enum `{decl.name}`\n\n" + code.format(
                         f"enum {decl.name} {{{members}}}")))
+        elif isinstance(decl, n.DecisionDecl):
+            for pathways in decl.pathways:
+                listed = ", ".join(self.snippet(m.span) for m in pathways.members)
+                for member in pathways.members:
+                    self.index.members.setdefault(str(member.value), []).append(Symbol(
+                        str(member.value), "member", member.span, path,
+                        "a pathway of the decision\n\n" + code.format(
+                            f"pathway {{{listed}}}")))
         elif isinstance(decl, n.SourceDecl):
             title = f"\n\n{decl.title}" if decl.title else ""
             self.put(decl.name, "source", decl.span, path,
