@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +36,7 @@ class Client:
         self.next_id = 0
         self.inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         self.pending: list[dict[str, Any]] = []
+        self.capabilities: dict[str, Any] = {}
         assert process.stdout is not None
         threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
 
@@ -82,19 +84,16 @@ class Client:
             self.pending.append(self.inbox.get(timeout=TIMEOUT))
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
+@contextmanager
+def _server(tmp_path: Path, capabilities: dict[str, Any]) -> Iterator[Client]:
     process = subprocess.Popen([sys.executable, "-m", "parcours.compiler.cli", "lsp"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, cwd=tmp_path)
     lsp = Client(process)
     try:
         result = lsp.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(),
-                                            "capabilities": {}})
-        capabilities = result["capabilities"]
-        for provider in ("hoverProvider", "definitionProvider", "completionProvider",
-                         "documentFormattingProvider"):
-            assert capabilities.get(provider), provider
+                                            "capabilities": capabilities})
+        lsp.capabilities = result["capabilities"]
         lsp.notify("initialized", {})
         yield lsp
         assert lsp.request("shutdown", {}) is None
@@ -104,6 +103,15 @@ def client(tmp_path: Path) -> Iterator[Client]:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    with _server(tmp_path, {}) as lsp:
+        for provider in ("hoverProvider", "definitionProvider", "completionProvider",
+                         "documentFormattingProvider"):
+            assert lsp.capabilities.get(provider), provider
+        yield lsp
 
 
 def _policy(tmp_path: Path, old: str = "", new: str = "") -> tuple[Path, str, str]:
@@ -227,3 +235,26 @@ def test_formatting_and_the_verifier_on_save(client: Client, tmp_path: Path) -> 
     assert "counterexample" in found[0]["message"]
     episode = found[0]["data"]["counterexample"]
     assert episode["patient"]["age"] < 30
+
+
+@pytest.mark.parametrize(("encoding", "width"), [("utf-16", 6), ("utf-8", 11), ("utf-32", 5)])
+def test_columns_in_the_units_the_client_chose(tmp_path: Path, encoding: str,
+                                               width: int) -> None:
+    """`"é—𝒳"` is 5 characters, 6 UTF-16 units, 11 UTF-8 bytes: the range of a diagnostic
+    on it, and the position of a hover after it, are in the units client and server agreed."""
+    _, uri, text = _policy(tmp_path)
+    text += '\nlet probe = "é—𝒳" == "a" and patient.age > 1\n'
+    with _server(tmp_path, {"general": {"positionEncodings": [encoding]}}) as lsp:
+        assert lsp.capabilities.get("positionEncoding", "utf-16") == encoding
+        _open(lsp, uri, text)
+        found = [d for d in lsp.diagnostics(uri) if d["code"] == "E355"]
+        line = text.count("\n") - 1
+        assert [d["range"] for d in found] == [
+            {"start": {"line": line, "character": 12},
+             "end": {"line": line, "character": 12 + width}}]
+        after = 12 + width + len(' == "a" and patient.')
+        hover = lsp.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                   "position": {"line": line,
+                                                                "character": after}})
+        assert "input patient.age: int[0..130]" in hover["contents"]["value"]
+        assert hover["range"]["start"]["character"] == after - len("patient.")

@@ -48,17 +48,56 @@ def _uri(path: str | Path) -> str:
     return from_fs_path(str(Path(path).resolve())) or str(path)
 
 
-def _range(span: Span) -> t.Range:
+class Codec:
+    """Columns as the client counts them: the compiler counts characters (code points);
+    the protocol counts UTF-16 units unless client and server agreed on UTF-8 or UTF-32."""
+
+    def __init__(self, encoding: str = "utf-16") -> None:
+        self.encoding = encoding
+
+    def _units(self, char: str) -> int:
+        if self.encoding == "utf-8":
+            return len(char.encode("utf-8"))
+        if self.encoding == "utf-32":
+            return 1
+        return 2 if ord(char) > 0xFFFF else 1
+
+    def to_client(self, line: str, column: int) -> int:
+        """A 0-based column in characters → in the client's units."""
+        return sum(self._units(c) for c in line[:column]) + max(0, column - len(line))
+
+    def from_client(self, line: str, units: int) -> int:
+        """A 0-based column in the client's units → in characters."""
+        count = 0
+        for index, char in enumerate(line):
+            if count >= units:
+                return index
+            count += self._units(char)
+        return len(line) + max(0, units - count)
+
+
+def _line(texts: dict[str, str], file: str, line: int) -> str:
+    lines = texts.get(file, "").split("\n")
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def _range(span: Span, texts: dict[str, str] | None = None, codec: Codec | None = None) -> t.Range:
     end_line, end_col = span.end_line - 1, span.end_column - 1
     if (end_line, end_col) <= (span.line - 1, span.column - 1):
         end_line, end_col = span.line - 1, span.column
-    return t.Range(t.Position(span.line - 1, max(0, span.column - 1)),
-                   t.Position(end_line, max(0, end_col)))
+    start_line, start_col = span.line - 1, max(0, span.column - 1)
+    end_col = max(0, end_col)
+    if texts is not None and codec is not None:
+        start_col = codec.to_client(_line(texts, span.file, start_line), start_col)
+        end_col = codec.to_client(_line(texts, span.file, end_line), end_col)
+    return t.Range(t.Position(start_line, start_col), t.Position(end_line, end_col))
 
 
-def to_lsp(d: Diagnostic) -> t.Diagnostic:
+def to_lsp(d: Diagnostic, texts: dict[str, str] | None = None,
+           codec: Codec | None = None) -> t.Diagnostic:
     """One diagnostic as `check` reports it: code, span, message, hint, notes and, for a
-    verifier's finding, the counterexample episode."""
+    verifier's finding, the counterexample episode; `texts` (the analysed files' texts)
+    turn its columns into the client's units."""
     message = d.message
     if d.hint:
         message += f"\nhint: {d.hint}"
@@ -67,10 +106,11 @@ def to_lsp(d: Diagnostic) -> t.Diagnostic:
         shown = json.dumps(d.counterexample, ensure_ascii=False, separators=(",", ":"))
         message += f"\ncounterexample (try it with `parcours explain POLICY --episode`): {shown}"
         data = {"counterexample": d.counterexample}
-    related = [t.DiagnosticRelatedInformation(t.Location(_uri(span.file), _range(span)), text)
+    related = [t.DiagnosticRelatedInformation(t.Location(_uri(span.file),
+                                                         _range(span, texts, codec)), text)
                for span, text in d.notes]
     severity = t.DiagnosticSeverity.Error if d.is_error else t.DiagnosticSeverity.Warning
-    return t.Diagnostic(range=_range(d.span), message=message, severity=severity, code=d.code,
+    return t.Diagnostic(range=_range(d.span, texts, codec), message=message, severity=severity, code=d.code,
                         source="parcours", related_information=related or None, data=data)
 
 
@@ -84,6 +124,17 @@ class ParcoursServer(LanguageServer):
     def text(self, uri: str) -> str:
         return self.workspace.get_text_document(uri).source
 
+    @property
+    def codec(self) -> Codec:
+        encoding = self.server_capabilities.position_encoding
+        return Codec(str(getattr(encoding, "value", encoding) or "utf-16"))
+
+    def column(self, uri: str, position: t.Position) -> int:
+        """The client's position on the document, as a column in characters."""
+        lines = self.text(uri).split("\n")
+        line = lines[position.line] if position.line < len(lines) else ""
+        return self.codec.from_client(line, position.character)
+
     def refresh(self, uri: str, verify: bool) -> None:
         """Analyse the document as it is in the editor and publish its diagnostics."""
         path = _path(uri)
@@ -91,7 +142,9 @@ class ParcoursServer(LanguageServer):
         analysis = analyse(path, text.encode("utf-8"), verify=verify,
                            budget=self.verify_budget if verify else None)
         mine = str(path)
-        found = [to_lsp(d) for d in analysis.diagnostics if d.span.file == mine]
+        texts = {**analysis.sources, mine: text}
+        found = [to_lsp(d, texts, self.codec) for d in analysis.diagnostics
+                 if d.span.file == mine]
         self.text_document_publish_diagnostics(
             t.PublishDiagnosticsParams(uri=uri, diagnostics=found))
         try:
@@ -133,8 +186,10 @@ def create(verify_budget: int = EDITOR_VERIFY_BUDGET) -> ParcoursServer:
         if found is None:
             return None
         symbol, line, start, end = found
+        text = ls.text(uri).split("\n")[line]
         return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=symbol.hover),
-                       range=t.Range(t.Position(line, start), t.Position(line, end)))
+                       range=t.Range(t.Position(line, ls.codec.to_client(text, start)),
+                                     t.Position(line, ls.codec.to_client(text, end))))
 
     @server.feature(t.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: ParcoursServer, params: t.DefinitionParams) -> t.Location | None:
@@ -143,8 +198,14 @@ def create(verify_budget: int = EDITOR_VERIFY_BUDGET) -> ParcoursServer:
             return None
         symbol = found[0]
         line, start, end = symbols.name_range(symbol)
-        return t.Location(_uri(symbol.path),
-                          t.Range(t.Position(line, start), t.Position(line, end)))
+        target = _uri(symbol.path)
+        try:
+            text = (ls.text(target) if target in ls.workspace.text_documents
+                    else Path(symbol.path).read_text(encoding="utf-8")).split("\n")[line]
+        except (OSError, UnicodeDecodeError, IndexError):
+            text = ""
+        return t.Location(target, t.Range(t.Position(line, ls.codec.to_client(text, start)),
+                                          t.Position(line, ls.codec.to_client(text, end))))
 
     @server.feature(t.TEXT_DOCUMENT_COMPLETION,
                     t.CompletionOptions(trigger_characters=["."]))
@@ -153,7 +214,7 @@ def create(verify_budget: int = EDITOR_VERIFY_BUDGET) -> ParcoursServer:
         items = [t.CompletionItem(label=label, kind=_KINDS.get(kind), detail=kind)
                  for label, kind in symbols.completions(ls.index(uri), ls.text(uri),
                                                         params.position.line,
-                                                        params.position.character)]
+                                                        ls.column(uri, params.position))]
         return t.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(t.TEXT_DOCUMENT_FORMATTING)
@@ -170,7 +231,8 @@ def create(verify_budget: int = EDITOR_VERIFY_BUDGET) -> ParcoursServer:
         if formatted == text:
             return []
         lines = text.split("\n")
-        whole = t.Range(t.Position(0, 0), t.Position(len(lines) - 1, len(lines[-1])))
+        whole = t.Range(t.Position(0, 0), t.Position(len(lines) - 1,
+                                                    ls.codec.to_client(lines[-1], len(lines[-1]))))
         return [t.TextEdit(range=whole, new_text=formatted)]
 
     return server
@@ -179,15 +241,12 @@ def create(verify_budget: int = EDITOR_VERIFY_BUDGET) -> ParcoursServer:
 def _symbol(ls: ParcoursServer, uri: str,
             position: t.Position) -> tuple[symbols.Symbol, int, int, int] | None:
     text = ls.text(uri)
-    found = symbols.word_at(text, position.line, position.character)
+    character = ls.column(uri, position)
+    found = symbols.word_at(text, position.line, character)
     if found is None:
         return None
-    whole, upto = found
-    index = ls.index(uri)
-    symbol = index.lookup(upto)
+    name, start = found
+    symbol = ls.index(uri).lookup(name)
     if symbol is None:
         return None
-    line = text.split("\n")[position.line]
-    start = line.rfind(whole, 0, position.character + 1)
-    start = start if start >= 0 else position.character
-    return symbol, position.line, start, start + len(upto)
+    return symbol, position.line, start, start + len(name)

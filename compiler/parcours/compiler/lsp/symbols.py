@@ -161,9 +161,9 @@ class _Builder:
                      + self.notes(decl.annotations))
 
 
-def word_at(text: str, line: int, character: int) -> tuple[str, str] | None:
-    """The dotted name under the cursor: (the whole of it, the part up to the end of the
-    segment the cursor is on)."""
+def word_at(text: str, line: int, character: int) -> tuple[str, int] | None:
+    """The dotted name under the cursor, up to the end of the segment the cursor is on
+    (`patient` on `patient` of `patient.age`), and the column it starts at."""
     lines = text.split("\n")
     if line >= len(lines):
         return None
@@ -171,7 +171,7 @@ def word_at(text: str, line: int, character: int) -> tuple[str, str] | None:
         if match.start() <= character <= match.end():
             word = match.group()
             cut = word.find(".", character - match.start())
-            return word, word if cut < 0 else word[:cut]
+            return (word if cut < 0 else word[:cut]), match.start()
     return None
 
 
