@@ -225,6 +225,25 @@ def test_a_layout_that_changes_the_tree_is_refused(monkeypatch: pytest.MonkeyPat
         format_text(ODD)
 
 
+def test_an_output_with_another_ir_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    """The last guard, on the IR: were the layout to change a value and the tree check to
+    miss it, `parcours fmt` would still refuse to write."""
+    from parcours.compiler.tools import formatting
+
+    shutil.copy(POLICIES / "episode.parcours", tmp_path / "episode.parcours")
+    target = tmp_path / "nhs.parcours"
+    text = (POLICIES / "nhs.parcours").read_text(encoding="utf-8")
+    target.write_text(text.replace("\n\n", "\n\n\n"), encoding="utf-8")
+    monkeypatch.setattr(formatting, "format_text",
+                        lambda t: format_text(t).replace("= 1.00", "= 0.90", 1))
+    with pytest.raises(FormatError, match="same IR"):
+        formatting.format_policy(target, target.read_text(encoding="utf-8"))
+    result = CliRunner().invoke(main, ["fmt", str(target)])
+    assert result.exit_code == 2 and "same IR" in result.stderr
+    assert target.read_text(encoding="utf-8") == text.replace("\n\n", "\n\n\n")
+
+
 def test_a_syntax_error_is_refused_with_its_position(tmp_path: Path) -> None:
     target = tmp_path / "bad.parcours"
     target.write_text("policy p {\n  title\n}\n", encoding="utf-8")

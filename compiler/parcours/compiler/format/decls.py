@@ -169,7 +169,7 @@ def _one_line(node: Tree[Token], out: Out, indent: int) -> None:
 
 
 def _own_lines(node: Tree[Token], out: Out, indent: int) -> None:
-    """A declaration whose annotations each take a line (schema, enum, rules…)."""
+    """A declaration whose annotations each take a line (a schema)."""
     items = parts(node)
     out.start(indent, blank=True)
     at = head(items, out, indent, is_annotation)
