@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedInput
 
 from parcours.grammar import grammar_text
 
-from ..syntax.parse import PARSER_OPTIONS, parser
+from ..syntax.parse import PARSER_OPTIONS, _cache_file, parser
 from .decls import DECLS
 from .exprs import refuse, where
 from .layout import WIDTH, FormatError, Out
@@ -34,7 +34,10 @@ _COMMENTS: list[Token] = []
 def _full_parser() -> Lark:
     """The grammar's parser keeping every token (keywords, punctuation) and collecting the
     comments it ignores."""
+    cache = _cache_file()  # the parser's own cache folder, a file of its own
     return Lark(grammar_text(), keep_all_tokens=True,
+                cache=cache.replace(".lark", "-all-tokens.lark") if isinstance(cache, str)
+                else cache,
                 lexer_callbacks={"COMMENT": _COMMENTS.append}, **PARSER_OPTIONS)
 
 
