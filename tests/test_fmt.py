@@ -225,6 +225,17 @@ def test_a_layout_that_changes_the_tree_is_refused(monkeypatch: pytest.MonkeyPat
         format_text(ODD)
 
 
+def test_a_layout_that_loses_a_comment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    place = Out.place_comments
+
+    def forgetful(self: Out, comments: list[Token], tokens: list[int]) -> None:
+        place(self, comments[1:], tokens)
+
+    monkeypatch.setattr(Out, "place_comments", forgetful)
+    with pytest.raises(FormatError, match="lose or reorder a comment"):
+        format_text(ODD)
+
+
 def test_an_output_with_another_ir_is_refused(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
     """The last guard, on the IR: were the layout to change a value and the tree check to

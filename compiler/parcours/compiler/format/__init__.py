@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedInput
 
 from parcours.grammar import grammar_text
 
-from ..syntax.parse import PARSER_OPTIONS, _cache_file, parser
+from ..syntax.parse import PARSER_OPTIONS, _cache_file
 from .decls import DECLS
 from .exprs import refuse, where
 from .layout import WIDTH, FormatError, Out
@@ -86,28 +86,33 @@ def format_text(text: str) -> str:
     result = out.render() if out.records else ""
     if result == "\n":
         result = ""
-    _same_meaning(text, result, comments)
+    _same_meaning(tree, result, comments)
     return result
 
 
 def _shape(tree: Tree[Token] | Token | None) -> object:
+    """A tree as data, every token kept but the commas (the layout drops an optional
+    trailing comma of a one-line list and adds one to each line of a block list) and the
+    placeholders of absent optional ones."""
     if isinstance(tree, Token):
         return (tree.type, str(tree))
     if tree is None:
         return None
-    return (str(tree.data), tuple(_shape(c) for c in tree.children))
+    return (str(tree.data), tuple(_shape(c) for c in tree.children
+                                  if c is not None and not (isinstance(c, Token) and c == ",")))
 
 
-def _same_meaning(before: str, after: str, comments: list[Token]) -> None:
+def _same_meaning(before: Tree[Token], after: str, comments: list[Token]) -> None:
+    """The output parses to the input's tree (keywords, names, literals, operators and
+    parentheses, token for token) with the input's comments, in their order."""
     try:
-        new = parser().parse(after)
-    except UnexpectedInput as exc:
-        raise FormatError(f"the formatted text would not parse ({exc.line}:{exc.column}); "
-                          "the file is left as it is") from None
-    if _shape(parser().parse(before)) != _shape(new):
+        new, kept = _parse(after)
+    except FormatError:
+        raise FormatError("the formatted text would not parse; the file is left as it "
+                          "is") from None
+    if _shape(before) != _shape(new):
         raise FormatError("the formatted text would not parse to the same tree; the file is "
                           "left as it is")
-    _, kept = _parse(after)
     if [str(c).rstrip() for c in kept] != [str(c).rstrip() for c in comments]:
         raise FormatError("the formatted text would lose or reorder a comment; the file is "
                           "left as it is")
