@@ -162,6 +162,17 @@ def test_a_type_error_is_reported_with_its_code_and_range(client: Client,
     client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
                                              "contentChanges": [{"text": fixed}]})
     assert client.diagnostics(uri) == []
+    # a syntax error as you type: reported where it is; the names around still hover
+    broken = fixed.replace("output base: money =", "output base: money ==", 1)
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                             "contentChanges": [{"text": broken}]})
+    found = client.diagnostics(uri)
+    assert [d["code"] for d in found] == ["E102"]
+    assert found[0]["range"]["start"] == _at(broken, "= visit.fee")  # the second `=`
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                  "position": _at(broken, "covered_rate",
+                                                                  occurrence=1)})
+    assert "param covered_rate: rate = 1.00" in hover["contents"]["value"]
 
 
 def test_hover_and_definition_on_a_parameter(client: Client, tmp_path: Path) -> None:
@@ -213,6 +224,16 @@ def test_definition_across_an_import_and_completion(client: Client, tmp_path: Pa
     kinds = {item["label"]: item["detail"] for item in names["items"]}
     assert kinds["covered_rate"] == "param" and kinds["dentistry"] == "member"
     assert kinds["round_half_up"] == "function"
+    cited = typed + "\n  cite seed004, nh"
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                             "contentChanges": [{"text": cited}]})
+    client.diagnostics(uri)
+    sources = client.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                         "position": {
+                                                             "line": cited.count("\n"),
+                                                             "character": 17}})
+    assert {item["label"] for item in sources["items"]} == {
+        "seed004", "nhs_self_referral", "nhs_temporary", "nhsbsa_sight", "nhsbsa_dental"}
 
 
 def test_formatting_and_the_verifier_on_save(client: Client, tmp_path: Path) -> None:

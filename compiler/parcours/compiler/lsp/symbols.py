@@ -193,13 +193,16 @@ def name_range(symbol: Symbol, texts: dict[str, str] | None = None) -> tuple[int
 
 
 def completions(index: Index, text: str, line: int, character: int) -> list[tuple[str, str]]:
-    """(label, kind) pairs for the cursor: the fields after `a.b.`, else every name, enum
-    member, function and keyword."""
+    """(label, kind) pairs for the cursor: the fields after `a.b.`, the sources after
+    `cite`, else every name, enum member, function and keyword."""
     lines = text.split("\n")
     before = lines[line][:character] if line < len(lines) else ""
     dotted = re.search(r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\.[a-z0-9_]*$", before)
     if dotted:
         return [(name, "field") for name in index.fields(dotted.group(1))]
+    if re.search(r"\bcite\s+(?:[a-z_][a-z0-9_]*\s*,\s*)*[a-z0-9_]*$", before):
+        return sorted((name, "source") for name, s in index.symbols.items()
+                      if s.kind == "source")
     found: dict[str, str] = {}
     for name, symbol in index.symbols.items():
         found.setdefault(name, symbol.kind)
