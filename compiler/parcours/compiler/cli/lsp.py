@@ -37,6 +37,7 @@ def lsp_command(verify_budget: int | None) -> None:
     except ImportError as exc:
         fail(f"the language server needs the `lsp` extra ({exc}): pip install 'parcours[lsp]'")
     # the server closes the stream it writes to when the editor ends the session: give it
-    # a duplicate of standard output, so that the command's own final flush still works
+    # a second descriptor of standard output (os.dup), so that the command's own final
+    # flush still works
     create(verify_budget or EDITOR_VERIFY_BUDGET).start_io(
         sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
