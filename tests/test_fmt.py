@@ -175,6 +175,19 @@ def test_blank_and_comment_only_texts() -> None:
     assert format_text("  # c\n\n\n# d") == "# c\n\n# d\n"
 
 
+def test_deep_expressions_are_laid_out_or_refused_never_crash() -> None:
+    """Long chains are broken line by line; nesting too deep for the layout's recursion is
+    a refusal, as the checker's own depth limit is a diagnostic."""
+    header = "input patient.age: int[0..130]\n"
+    chain = header + "let x = " + " + ".join(["patient.age"] * 1000) + " > 3\n"
+    formatted = format_text(chain)
+    assert formatted.count("\n") > 100 and format_text(formatted) == formatted
+    assert all(len(line) <= 100 for line in formatted.splitlines())
+    deep = header + "let y = " + "(" * 2000 + "patient.age" + ")" * 2000 + "\n"
+    with pytest.raises(FormatError, match="nests too deep"):
+        format_text(deep)
+
+
 # ---- refusing ------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from parcours.grammar import grammar_text
 
 from ..syntax.parse import PARSER_OPTIONS, _cache_file
 from .decls import DECLS
-from .exprs import refuse, where
+from .exprs import CHAINS, refuse, tokens, where
 from .layout import WIDTH, FormatError, Out
 
 __all__ = ["WIDTH", "FormatError", "format_text"]
@@ -66,17 +66,22 @@ def format_text(text: str) -> str:
         layout = DECLS.get(str(decl.data))
         if layout is None:
             raise refuse(decl)
+        if _depth(decl) > MAX_DEPTH:
+            raise FormatError(f"{where(decl)}: `{decl.data}` nests too deep to lay out (more "
+                              f"than {MAX_DEPTH} levels); the file is left as it is")
         try:
             layout(decl, out, 0)
         except FormatError:
             raise
+        except RecursionError:
+            raise FormatError(f"{where(decl)}: `{decl.data}` nests too deep to lay out; the "
+                              "file is left as it is") from None
         except (AssertionError, ValueError, KeyError, IndexError, TypeError) as exc:
             # a known construct in a shape its layout does not expect (the grammar grew)
             why = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise FormatError(f"{where(decl)}: the formatter does not know this form of "
                               f"`{decl.data}` ({why}); the file is left as it is") from None
-    positions = sorted(t.start_pos for t in tree.scan_values(lambda v: isinstance(v, Token))
-                       if t.start_pos is not None)
+    positions = sorted(t.start_pos for t in tokens(tree) if t.start_pos is not None)
     missing = [p for p in positions if p not in out.owner]
     if missing:
         line = text.count("\n", 0, missing[0]) + 1
@@ -90,16 +95,40 @@ def format_text(text: str) -> str:
     return result
 
 
-def _shape(tree: Tree[Token] | Token | None) -> object:
-    """A tree as data, every token kept but the commas (the layout drops an optional
-    trailing comma of a one-line list and adds one to each line of a block list) and the
-    placeholders of absent optional ones."""
-    if isinstance(tree, Token):
-        return (tree.type, str(tree))
-    if tree is None:
-        return None
-    return (str(tree.data), tuple(_shape(c) for c in tree.children
-                                  if c is not None and not (isinstance(c, Token) and c == ",")))
+MAX_DEPTH = 100
+"""How deep the layout follows nested constructs (a chain of one operator is one level)."""
+
+
+def _depth(tree: Tree[Token]) -> int:
+    deepest = 0
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in node.children:
+            if isinstance(child, Tree):
+                same_chain = child.data == node.data and node.data in CHAINS
+                stack.append((child, depth if same_chain else depth + 1))
+    return deepest
+
+
+def _shape(tree: Tree[Token]) -> list[object]:
+    """A tree as data, in pre-order with each node's count of children (iteratively), every
+    token kept but the commas (the layout drops an optional trailing comma of a one-line
+    list and adds one to each line of a block list) and the placeholders of absent
+    optional ones."""
+    shape: list[object] = []
+    stack: list[Tree[Token] | Token] = [tree]
+    while stack:
+        top = stack.pop()
+        if isinstance(top, Token):
+            shape.append((top.type, str(top)))
+            continue
+        children = [c for c in top.children
+                    if c is not None and not (isinstance(c, Token) and c == ",")]
+        shape.append((str(top.data), len(children)))
+        stack.extend(reversed(children))
+    return shape
 
 
 def _same_meaning(before: Tree[Token], after: str, comments: list[Token]) -> None:

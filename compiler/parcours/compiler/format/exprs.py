@@ -37,12 +37,15 @@ def refuse(node: Tree[Token]) -> FormatError:
 
 
 def tokens(node: Node) -> list[Token]:
-    if isinstance(node, Token):
-        return [node]
+    """The tokens of a tree, in order (iteratively: an expression may nest deep)."""
     found: list[Token] = []
-    for child in node.children:
-        if child is not None:
-            found.extend(tokens(child))
+    stack: list[Node] = [node]
+    while stack:
+        top = stack.pop()
+        if isinstance(top, Token):
+            found.append(top)
+        else:
+            stack.extend(c for c in reversed(top.children) if c is not None)
     return found
 
 
