@@ -95,7 +95,7 @@ def format_text(text: str) -> str:
     return result
 
 
-MAX_DEPTH = 100
+MAX_DEPTH = 200
 """How deep the layout follows nested constructs (a chain of one operator is one level)."""
 
 
