@@ -22,10 +22,11 @@ COMPILER = ROOT / "compiler" / "parcours" / "compiler"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"diagnostics", "files", "meta"}),  # leaf utilities: diagnostics, outputs, version
     frozenset({"syntax", "ir"}),              # text → AST; the typed IR
-    frozenset({"sema"}),                      # AST → checked IR
+    frozenset({"sema", "format"}),            # AST → checked IR; text → canonical text
     frozenset({"analysis", "backends", "interpret"}),  # IR → findings; IR → code; IR run
     frozenset({"pipeline"}),                  # the one module that knows every stage
     frozenset({"tools"}),                     # compare, population, policy tests
+    frozenset({"lsp"}),                       # the language server, built on the tools
     frozenset({"cli"}),                       # one module per command
 )
 

@@ -123,9 +123,9 @@ def test_unreachable_rule(tmp_path: Path) -> None:
 
 
 def test_unreachable_branch(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "  when patient.low_income_cover: 0.00 EUR               cite ameli_pf",
+    path = _variant(tmp_path, "  when patient.low_income_cover: 0.00 EUR",
                     "  when patient.age < 12: 0.00 EUR   cite ameli_pf\n"
-                    "  when patient.low_income_cover: 0.00 EUR               cite ameli_pf")
+                    "  when patient.low_income_cover: 0.00 EUR")
     findings, _ = _verify(path)
     finding = _only_code(findings, "W404")
     assert "patient.age < 12" in finding.message

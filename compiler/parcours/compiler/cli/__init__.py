@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from . import check, compare, compile, decide, diff, doc, explain, population, serve, test
+from . import (check, compare, compile, decide, diff, doc, explain, fmt, lsp, population, serve,
+               test)
 from .common import fail, quiet_exit_on_closed_pipe
 
 
@@ -56,7 +57,7 @@ def main() -> None:
 
 for _command in (check.check, compile.compile_command, decide.decide, explain.explain,
                  compare.compare_command, population.population, test.test_command,
-                 diff.diff_command, doc.doc, serve.serve):
+                 diff.diff_command, fmt.fmt_command, lsp.lsp_command, doc.doc, serve.serve):
     main.add_command(_command)
 
 __all__ = ["main"]
