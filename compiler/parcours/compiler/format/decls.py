@@ -58,7 +58,7 @@ def value(node: Node, out: Out, indent: int) -> None:
     expr(node, out, indent, branch)
 
 
-def fill(items: list[Node], out: Out) -> None:
+def fill(items: Sequence[Node], out: Out) -> None:
     """Tokens separated by commas, filling lines aligned under the first."""
     column = -1
     for item in items:
