@@ -6,6 +6,11 @@ then ``ir.Const``, ``ir.print_program``.
 """
 
 from .nodes import (
+    Accumulator,
+    accumulator_specs,
+    ID_MAX_LENGTH,
+    IdT,
+    Period,
     children,
     Step,
     OutputStep,
@@ -80,6 +85,11 @@ __all__ = [
     "CompareOp",
     "BoolOpKind",
     "ArithOp",
+    "Accumulator",
+    "accumulator_specs",
+    "ID_MAX_LENGTH",
+    "IdT",
+    "Period",
     "Arith",
     "Case",
     "DateAdd",

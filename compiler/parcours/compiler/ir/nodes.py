@@ -74,6 +74,18 @@ class EnumT:
 
 
 @dataclass(frozen=True, slots=True)
+class IdT:
+    """An identifier (a person's, a household's): a non-empty string of at most
+    `ID_MAX_LENGTH` characters, always optional; only an accumulator's key reads it."""
+
+    def __str__(self) -> str:
+        return "id"
+
+
+ID_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
 class SetT:
     enum: EnumT
 
@@ -81,7 +93,7 @@ class SetT:
         return f"set of {self.enum.name}"
 
 
-Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT
+Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT | IdT
 Value = bool | int | Decimal | date | str | frozenset[str]
 
 # ---- operators ---------------------------------------------------------------
@@ -451,6 +463,41 @@ class OutputStep:
 Step = LetStep | PathwayStep | OutputStep
 
 
+class Period(StrEnum):
+    """Over what an accumulator adds up before it starts again from zero."""
+
+    CALENDAR_YEAR = "calendar_year"  # 1 January to 31 December of the episode's date
+
+
+@dataclass(frozen=True, slots=True)
+class Accumulator:
+    """An amount carried from one episode to the next: `adds` (a declared money output)
+    of every episode of the same key (`keys`, id inputs) in the same period, up to `cap`
+    (a money parameter).  The amount used before an episode reaches the decision as the
+    input `field` (default zero), which a run's ledger fills in; `name.used` reads it and
+    `name.left` is `max(0, cap - used)`."""
+
+    name: str
+    type: MoneyT
+    keys: tuple[str, ...]
+    period: Period
+    adds: str
+    cap: str
+    field: str
+    notes: Notes
+    span: Span
+    decimals: int = 2  # the currency's minor unit
+
+    def read(self, prop: str) -> Expr:
+        """`used` (the input) or `left` (`max(0.00, cap - used)`), as an expression."""
+        used = Input(self.field, self.type)
+        if prop == "used":
+            return used
+        zero = Const(Decimal(0).scaleb(-self.decimals), self.type)
+        return MinMax(MinMaxFn.MAX, (zero, Arith(ArithOp.SUB, ParamRef(self.cap, self.type), used,
+                                                 self.type)), self.type)
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     policy: PolicyInfo
@@ -465,6 +512,7 @@ class Program:
     outputs: tuple[Output, ...]  # in dependency order
     schedule: tuple[Step, ...]  # evaluation order: each value after what it reads
     decision: Decision  # the declared shape of a decision
+    accumulators: tuple[Accumulator, ...] = ()  # what a run carries across episodes
 
     def input(self, path: str) -> InputDef:
         return next(i for i in self.inputs if i.path == path)
@@ -490,6 +538,17 @@ class Program:
                 days.add(date.fromordinal(dated.until.toordinal() + 1))
         start, end = self.policy.valid_from, self.policy.valid_until
         return tuple(sorted(d for d in days if d > start and (end is None or d <= end)))
+
+
+def accumulator_specs(program: Program
+                      ) -> tuple[tuple[str, str, tuple[str, ...], str, str,
+                                       tuple[tuple[str, str], ...]], ...]:
+    """Each accumulator as the runtime's ledger reads it (`parcours.runtime.ledger`):
+    (name, input field, keys, period, output added, ((from, cap), …))."""
+    return tuple((a.name, a.field, a.keys, a.period.value, a.adds,
+                  tuple((v.start.isoformat(), str(v.value.value))
+                        for v in program.param(a.cap).values))
+                 for a in program.accumulators)
 
 
 def _all_dated(program: Program) -> list[Dated]:

@@ -22,7 +22,7 @@ from typing import Any, assert_never
 
 from parcours.runtime import ROUNDING
 
-from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, EnumT, IntT, MinMaxFn, MoneyT,
+from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, EnumT, IdT, IntT, MinMaxFn, MoneyT,
                     RateT, Round, RoundMode, SetT, Type)
 from .printer import format_expr
 
@@ -172,6 +172,8 @@ def value_kind(type_: Type) -> str:
             return "enum"
         case DateT():
             return "date"
+        case IdT():
+            return "id"
         case SetT():
             raise ValueError(f"a set is not a value of its own ({type_})")
         case _:

@@ -1,0 +1,300 @@
+"""Accumulators across episodes: the ledger a run carries, and the order it applies them in.
+
+A policy's accumulators (`ACCUMULATORS` in a generated module: name, input field, keys,
+period, the output it adds, the cap by date) add an output up over every episode of the
+same key (a person's, a household's id) in the same period (a calendar year).  The
+decision itself stays a pure function of the episode: the amount used before the episode
+reaches it as the input `NAME_used`; the ledger fills that in and adds the decision's
+output afterwards.
+
+- :func:`decide_with_state` is the single-episode API: state in, decision and new state out.
+- :class:`Ledger` holds the state of a run (`load_state` / `state_lines` for a file).
+- :func:`sorted_lines` puts a stream of JSON lines in the order a ledger needs (the date,
+  then the episode's id, then the line's text) with bounded memory: runs of at most
+  `buffer` lines are sorted in memory, spilled to temporary files and merged.  So the same
+  episodes give the same decisions whatever order their lines come in.
+
+An episode without its key (no `patient.id`) is a person of its own: the ledger neither
+reads nor records anything for it, and whatever `NAME_used` the episode states is taken
+as given (zero when absent).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+from .decision import Decision
+
+# (name, input field, keys, period, output added, ((from YYYY-MM-DD, cap), …)): what a
+# generated module's ACCUMULATORS holds, plain data so that the ABI does not change.
+SpecTuple = tuple[str, str, tuple[str, ...], str, str, tuple[tuple[str, str], ...]]
+Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period)
+DEFAULT_BUFFER = 200_000  # lines sorted in memory before a run is spilled to disk
+
+
+class StateError(ValueError):
+    """A state file that cannot be read: `line N: field F: message`."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccumulatorSpec:
+    name: str
+    field: str
+    keys: tuple[str, ...]
+    period: str
+    adds: str
+    caps: tuple[tuple[date, Decimal], ...]
+
+    @classmethod
+    def of(cls, spec: SpecTuple) -> AccumulatorSpec:
+        name, field_, keys, period, adds, caps = spec
+        return cls(name, field_, keys, period, adds,
+                   tuple((date.fromisoformat(d), Decimal(v)) for d, v in caps))
+
+    def cap_at(self, day: date) -> Decimal | None:
+        found = None
+        for start, value in self.caps:
+            if start <= day:
+                found = value
+        return found
+
+    def key_of(self, episode: Mapping[str, object]) -> tuple[str, ...] | None:
+        """The episode's key, or None when a part of it is absent (its own person)."""
+        values = []
+        for path in self.keys:
+            owner: object = episode
+            for part in path.split("."):
+                owner = owner.get(part) if isinstance(owner, Mapping) else None
+            if type(owner) is not str or not owner:
+                return None
+            values.append(owner)
+        return tuple(values)
+
+
+def specs_of(module: Any) -> tuple[AccumulatorSpec, ...]:
+    """A generated (or interpreted) module's accumulators; () when it has none."""
+    return tuple(AccumulatorSpec.of(s) for s in getattr(module, "ACCUMULATORS", ()))
+
+
+def period_of(spec: AccumulatorSpec, episode: Mapping[str, object]) -> str | None:
+    day = episode.get("date")
+    if type(day) is not str or len(day) != 10 or not day[:4].isdigit():
+        return None  # the decision rejects it
+    return day[:4]  # calendar_year, the one period
+
+
+@dataclass(slots=True)
+class Step:
+    """One accumulator on one episode: its slot, the amount before and after."""
+
+    spec: AccumulatorSpec
+    slot: Slot | None
+    before: Decimal
+    after: Decimal = Decimal(0)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """The amounts used so far, by (accumulator, key, period)."""
+
+    specs: tuple[AccumulatorSpec, ...]
+    used: dict[Slot, Decimal] = field(default_factory=dict)
+    retired: Callable[[Slot, Decimal], object] | None = None  # sees a slot the run dropped
+    _year: str = ""
+
+    def prepare(self, episode: Mapping[str, object]) -> tuple[Mapping[str, object], list[Step]]:
+        """The episode with each accumulator's amount used so far, and the steps to record."""
+        steps: list[Step] = []
+        filled: dict[str, object] | None = None
+        for spec in self.specs:
+            key = spec.key_of(episode)
+            period = period_of(spec, episode) if key is not None else None
+            if key is None or period is None:
+                given = episode.get(spec.field)
+                steps.append(Step(spec, None, Decimal(str(given)) if _amount(given) else Decimal(0)))
+                continue
+            slot = (spec.name, key, period)
+            before = self.used.get(slot, Decimal(0))
+            if filled is None:
+                filled = dict(episode)
+            filled[spec.field] = str(before)
+            steps.append(Step(spec, slot, before))
+        return (episode if filled is None else filled), steps
+
+    def record(self, decision: Decision, steps: list[Step]) -> None:
+        for step in steps:
+            added = decision.values[decision.policy.index[step.spec.adds]]
+            assert isinstance(added, Decimal)
+            step.after = step.before + added
+            if step.slot is not None:
+                self.used[step.slot] = step.after
+
+    def decide(self, decide: Callable[[Mapping[str, object]], Decision],
+               episode: Mapping[str, object]) -> Decision:
+        filled, steps = self.prepare(episode)
+        decision = decide(filled)
+        self.record(decision, steps)
+        return decision
+
+    def retire_before(self, year: str) -> None:
+        """Drop the slots of periods before `year` (a run in date order never needs them
+        again), handing each to `retired`: memory holds the keys of one year."""
+        if year <= self._year:
+            return
+        self._year = year
+        old = [slot for slot in self.used if slot[2] < year]
+        for slot in old:
+            amount = self.used.pop(slot)
+            if self.retired is not None:
+                self.retired(slot, amount)
+
+    def sorted_decider(self, decide: Callable[[Mapping[str, object]], Decision]
+                       ) -> Callable[[Mapping[str, object]], Decision]:
+        """`decide` through the ledger, for episodes that come in date order."""
+        def run(episode: Mapping[str, object]) -> Decision:
+            day = episode.get("date")
+            if type(day) is str and len(day) == 10:
+                self.retire_before(day[:4])
+            return self.decide(decide, episode)
+        return run
+
+    # ---- state files ----------------------------------------------------------------
+    def load_state(self, lines: Iterable[str]) -> None:
+        """Start from a known state: JSON lines `{"accumulator": NAME, "key": [ID, …],
+        "period": "2026", "used": "12.00"}` (year-to-date totals from another system)."""
+        names = {s.name: s for s in self.specs}
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line, parse_float=Decimal)
+            except ValueError:
+                raise StateError(f"line {number}: not valid JSON") from None
+            if not isinstance(record, dict):
+                raise StateError(f"line {number}: a state line is a JSON object")
+            name, key, period, used = (record.get(k) for k in ("accumulator", "key", "period",
+                                                                "used"))
+            spec = names.get(name) if type(name) is str else None
+            if spec is None:
+                raise StateError(f"line {number}: field accumulator: expected one of: "
+                                 + ", ".join(sorted(names)))
+            if not isinstance(key, list) or len(key) != len(spec.keys) or \
+                    not all(type(k) is str and k for k in key):
+                raise StateError(f"line {number}: field key: expected a list of "
+                                 f"{len(spec.keys)} id(s) ({', '.join(spec.keys)})")
+            if type(period) is not str or len(period) != 4 or not period.isdigit():
+                raise StateError(f"line {number}: field period: expected a calendar year "
+                                 "such as \"2026\"")
+            if not _amount(used) or Decimal(str(used)) < 0:
+                raise StateError(f"line {number}: field used: expected a non-negative amount "
+                                 "such as \"12.00\"")
+            self.used[(spec.name, tuple(key), period)] = Decimal(str(used))
+
+    def state_lines(self) -> Iterator[str]:
+        """The state as JSON lines, in a stable order (the slots a run still holds)."""
+        for slot in sorted(self.used):
+            yield state_line(slot, self.used[slot])
+
+
+def state_line(slot: Slot, amount: Decimal) -> str:
+    name, key, period = slot
+    return json.dumps({"accumulator": name, "key": list(key), "period": period,
+                       "used": str(amount)}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _amount(value: object) -> bool:
+    if type(value) not in (str, int, Decimal):
+        return False
+    try:
+        return Decimal(str(value)).is_finite()
+    except InvalidOperation:
+        return False
+
+
+def decide_with_state(decide: Callable[[Mapping[str, object]], Decision],
+                      specs: tuple[AccumulatorSpec, ...], episode: Mapping[str, object],
+                      state: Mapping[Slot, Decimal]) -> tuple[Decision, dict[Slot, Decimal]]:
+    """One episode with an explicit state: the decision, and the state after it (a new
+    mapping; `state` is left as it was).  Raises what `decide` raises."""
+    ledger = Ledger(specs, dict(state))
+    decision = ledger.decide(decide, episode)
+    return decision, ledger.used
+
+
+# ---- order --------------------------------------------------------------------------
+
+def sort_key(raw: bytes) -> tuple[str, str, bytes]:
+    """(date, episode id, the line): a total order that does not depend on the input's."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ("", "", raw)
+    if not isinstance(value, dict):
+        return ("", "", raw)
+    day, ident = value.get("date"), value.get("id")
+    return (day if type(day) is str else "", ident if type(ident) is str else "", raw)
+
+
+Record = tuple[tuple[str, str, bytes], int]  # (sort key, line number)
+
+
+def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
+                 numbers: list[int] | None = None) -> Iterator[bytes]:
+    """`lines` in (date, id, text) order; at most `buffer` lines in memory at once.
+
+    `numbers`, when given, holds one item: the input line number of the line last yielded
+    (for rejections that name the line where the episode was)."""
+    run: list[Record] = []
+    spills: list[IO[bytes]] = []
+    try:
+        for number, raw in enumerate(lines, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            raw = raw.rstrip(b"\r\n")
+            run.append((sort_key(raw), number))
+            if len(run) >= buffer:
+                spills.append(_spill(run))
+                run = []
+        run.sort()
+        merged: Iterable[Record] = heapq.merge(iter(run), *(_read_spill(f) for f in spills)) \
+            if spills else run
+        for (_, _, raw), number in merged:
+            if numbers is not None:
+                numbers[0] = number
+            yield raw
+    finally:
+        for f in spills:
+            f.close()
+
+
+def _spill(run: list[Record]) -> IO[bytes]:
+    run.sort()
+    f = tempfile.TemporaryFile(prefix="parcours-sort-")
+    pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+    for record in run:
+        pickler.dump(record)
+        pickler.clear_memo()
+    f.flush()
+    f.seek(0, os.SEEK_SET)
+    return f
+
+
+def _read_spill(f: IO[bytes]) -> Iterator[Record]:
+    # our own temporary file, written just above: nothing else can have written it
+    unpickler = pickle.Unpickler(f)
+    while True:
+        try:
+            yield unpickler.load()  # type: ignore[misc]
+        except EOFError:
+            return
