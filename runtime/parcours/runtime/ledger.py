@@ -278,7 +278,35 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
             f.close()
 
 
-def _spill(run: list[Record]) -> IO[bytes]:
+class InputOrder:
+    """Decisions made in the ledger's order, written back in the input's: (line number,
+    text) pairs, at most `buffer` in memory, the rest spilled to disk and merged."""
+
+    def __init__(self, buffer: int = DEFAULT_BUFFER) -> None:
+        self.buffer = buffer
+        self.run: list[tuple[int, str]] = []
+        self.spills: list[IO[bytes]] = []
+
+    def add(self, number: int, text: str) -> None:
+        self.run.append((number, text))
+        if len(self.run) >= self.buffer:
+            self.spills.append(_spill(self.run))
+            self.run = []
+
+    def __iter__(self) -> Iterator[str]:
+        self.run.sort()
+        try:
+            merged: Iterable[tuple[int, str]] = heapq.merge(
+                iter(self.run), *(_read_spill(f) for f in self.spills)) if self.spills \
+                else self.run
+            for _, text in merged:
+                yield text
+        finally:
+            for f in self.spills:
+                f.close()
+
+
+def _spill(run: list[Any]) -> IO[bytes]:
     run.sort()
     f = tempfile.TemporaryFile(prefix="parcours-sort-")
     pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -290,11 +318,11 @@ def _spill(run: list[Record]) -> IO[bytes]:
     return f
 
 
-def _read_spill(f: IO[bytes]) -> Iterator[Record]:
+def _read_spill(f: IO[bytes]) -> Iterator[Any]:
     # our own temporary file, written just above: nothing else can have written it
     unpickler = pickle.Unpickler(f)
     while True:
         try:
-            yield unpickler.load()  # type: ignore[misc]
+            yield unpickler.load()
         except EOFError:
             return

@@ -13,9 +13,8 @@ from decimal import Decimal
 
 import click
 
-from parcours.runtime import Decision, Rejection
-from parcours.runtime.ledger import (DEFAULT_BUFFER, Ledger, Slot, StateError, sorted_lines,
-                                     specs_of, state_line)
+from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Rejection, StateError,
+                              sorted_lines, specs_of, state_line)
 
 from .common import fail
 
@@ -39,12 +38,28 @@ class Run:
     ledger: Ledger | None = None
     numbers: list[int] = field(default_factory=lambda: [0])
     retired: list[str] = field(default_factory=list)
+    buffer: int = DEFAULT_BUFFER
+    order: InputOrder | None = None
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
         if self.ledger is None:
             return report
         return lambda r: report(Rejection(self.numbers[0], r.error))
+
+    def writer(self, write: Callable[[str], object]) -> Callable[[str], object]:
+        """Where decisions go: straight to `write`, or (with a ledger) kept by input line
+        number until `finish`, so that they come out in input order."""
+        if self.ledger is None:
+            return write
+        self.order = InputOrder(self.buffer)
+        order = self.order
+        return lambda text: order.add(self.numbers[0], text)
+
+    def finish(self, write: Callable[[str], object]) -> None:
+        if self.order is not None:
+            for text in self.order:
+                write(text)
 
     def state(self) -> Iterator[str]:
         yield from self.retired
@@ -70,7 +85,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
             fail(f"cannot read {state_in}: {exc.strerror}")
         except (StateError, UnicodeDecodeError) as exc:
             fail(f"{state_in}: {exc}")
-    run = Run(lines, ledger.sorted_decider(function), ledger)
+    run = Run(lines, ledger.sorted_decider(function), ledger, buffer=buffer)
     if keep_state:
         ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
     run.lines = sorted_lines(lines, buffer, run.numbers)

@@ -88,8 +88,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
 
     A policy with accumulators (annual caps) decides its episodes in date order, then by
     id, whatever order the lines come in (sorted with --sort-buffer lines in memory, the
-    rest spilled to disk), and writes the decisions in that order; --state-in starts from
-    known totals, --state-out writes the totals at the end.
+    rest spilled to disk), and still writes the decisions in input order; --state-in
+    starts from known totals, --state-out writes the totals at the end.
 
     \b
     Examples:
@@ -120,8 +120,9 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
         run = wrap(module, function, progress.counted(source), state_in, sort_buffer,
                    state_out is not None)
         try:
-            stats = decide_stream(run.decide, run.lines, sink.write, run.reject(reject),
-                                  totals.add if summary else None)
+            stats = decide_stream(run.decide, run.lines, run.writer(sink.write),
+                                  run.reject(reject), totals.add if summary else None)
+            run.finish(sink.write)
         finally:
             progress.clear()
     write_state(run, state_out)

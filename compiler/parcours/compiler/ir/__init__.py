@@ -5,12 +5,11 @@ typed); `printer` renders them as text.  Import the package: ``from .. import ir
 then ``ir.Const``, ``ir.print_program``.
 """
 
+from .accumulators import Period, accumulator_specs, read as read_accumulator
 from .nodes import (
     Accumulator,
-    accumulator_specs,
     ID_MAX_LENGTH,
     IdT,
-    Period,
     children,
     Step,
     OutputStep,
@@ -87,6 +86,7 @@ __all__ = [
     "ArithOp",
     "Accumulator",
     "accumulator_specs",
+    "read_accumulator",
     "ID_MAX_LENGTH",
     "IdT",
     "Period",

@@ -75,8 +75,7 @@ class EnumT:
 
 @dataclass(frozen=True, slots=True)
 class IdT:
-    """An identifier (a person's, a household's): a non-empty string of at most
-    `ID_MAX_LENGTH` characters, always optional; only an accumulator's key reads it."""
+    """A person's or a household's id: optional; only an accumulator's key reads it."""
 
     def __str__(self) -> str:
         return "id"
@@ -463,39 +462,20 @@ class OutputStep:
 Step = LetStep | PathwayStep | OutputStep
 
 
-class Period(StrEnum):
-    """Over what an accumulator adds up before it starts again from zero."""
-
-    CALENDAR_YEAR = "calendar_year"  # 1 January to 31 December of the episode's date
-
-
 @dataclass(frozen=True, slots=True)
 class Accumulator:
-    """An amount carried from one episode to the next: `adds` (a declared money output)
-    of every episode of the same key (`keys`, id inputs) in the same period, up to `cap`
-    (a money parameter).  The amount used before an episode reaches the decision as the
-    input `field` (default zero), which a run's ledger fills in; `name.used` reads it and
-    `name.left` is `max(0, cap - used)`."""
+    """An amount added up across a key's episodes (`ir.accumulators` says how)."""
 
     name: str
     type: MoneyT
-    keys: tuple[str, ...]
-    period: Period
-    adds: str
-    cap: str
-    field: str
+    keys: tuple[str, ...]  # id inputs
+    period: str  # an `ir.Period`
+    adds: str  # a declared money output
+    cap: str  # a money parameter
+    field: str  # the input that holds the amount used before the episode
     notes: Notes
     span: Span
     decimals: int = 2  # the currency's minor unit
-
-    def read(self, prop: str) -> Expr:
-        """`used` (the input) or `left` (`max(0.00, cap - used)`), as an expression."""
-        used = Input(self.field, self.type)
-        if prop == "used":
-            return used
-        zero = Const(Decimal(0).scaleb(-self.decimals), self.type)
-        return MinMax(MinMaxFn.MAX, (zero, Arith(ArithOp.SUB, ParamRef(self.cap, self.type), used,
-                                                 self.type)), self.type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,17 +518,6 @@ class Program:
                 days.add(date.fromordinal(dated.until.toordinal() + 1))
         start, end = self.policy.valid_from, self.policy.valid_until
         return tuple(sorted(d for d in days if d > start and (end is None or d <= end)))
-
-
-def accumulator_specs(program: Program
-                      ) -> tuple[tuple[str, str, tuple[str, ...], str, str,
-                                       tuple[tuple[str, str], ...]], ...]:
-    """Each accumulator as the runtime's ledger reads it (`parcours.runtime.ledger`):
-    (name, input field, keys, period, output added, ((from, cap), …))."""
-    return tuple((a.name, a.field, a.keys, a.period.value, a.adds,
-                  tuple((v.start.isoformat(), str(v.value.value))
-                        for v in program.param(a.cap).values))
-                 for a in program.accumulators)
 
 
 def _all_dated(program: Program) -> list[Dated]:

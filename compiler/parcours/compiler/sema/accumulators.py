@@ -77,7 +77,7 @@ class AccumulatorChecker(DatedChecker):
                     ("note", f"the amount of accumulator {decl.name} used before this episode, "
                              "in the same period; a run's ledger fills it in"),)), decl.span)
             self.accumulators[decl.name] = ir.Accumulator(
-                decl.name, money, tuple(keys), ir.Period(decl.period), decl.adds, decl.cap, field,
+                decl.name, money, tuple(keys), decl.period, decl.adds, decl.cap, field,
                 notes, decl.span, self.decimals)
 
     def _accumulator_adds(self) -> None:

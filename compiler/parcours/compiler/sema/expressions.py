@@ -142,7 +142,7 @@ class ExpressionChecker(CheckerState):
         if len(ref.path) == 2 and ref.path[0] in self.accumulators:
             acc = self.accumulators[ref.path[0]]
             if ref.path[1] in ("used", "left"):
-                return acc.read(ref.path[1])
+                return ir.read_accumulator(acc, ref.path[1])
             self.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
                          f"read `{acc.name}.used` or `{acc.name}.left`")
             raise _Bad
