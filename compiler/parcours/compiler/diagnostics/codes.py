@@ -102,7 +102,7 @@ CODES: dict[str, str] = {
     "E391": "an accumulator's key is not an input of type id",
     "E392": "an accumulator's period is unknown (`calendar_year`)",
     "E393": "an accumulator that is not money, or adds something other than a declared money output",
-    "E394": "an accumulator's cap is not a money parameter",
+    "E394": "an accumulator's cap is not a money parameter or a money let",
     "E395": "an accumulator named like a value or an input (or its `NAME_used` input is declared)",
     "E396": "reading an accumulator other than `NAME.used` / `NAME.left`",
     "E401": "a gap: no rule settles the pathway, or no branch of a `case` without `else` applies",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from .nodes import (Accumulator, Arith, ArithOp, Const, Expr, Input, MinMax, MinMaxFn, ParamRef,
-                    Program)
+from .nodes import Accumulator, Dated, Arith, ArithOp, Const, Expr, Input, MinMax, MinMaxFn, Program
 
 
 class Period(StrEnum):
@@ -15,9 +14,10 @@ class Period(StrEnum):
     CALENDAR_YEAR = "calendar_year"  # 1 January to 31 December of the episode's date
 
 
-def read(acc: Accumulator, prop: str) -> Expr:
+def read(acc: Accumulator, prop: str, cap: Expr | None) -> Expr:
     """`used` (the input `acc.field`: the amount used before the episode, in the same
-    period) or `left` (`max(0, cap - used)`), as an expression of the IR.
+    period) or `left` (`max(0, cap - used)`, `cap` the parameter's or let's reference),
+    as an expression of the IR.
 
     The amount used before an episode reaches the decision as an input of its own
     (default zero), which a run's ledger fills in; so one decision stays a pure function
@@ -25,9 +25,9 @@ def read(acc: Accumulator, prop: str) -> Expr:
     used = Input(acc.field, acc.type)
     if prop == "used":
         return used
+    assert cap is not None
     zero = Const(Decimal(0).scaleb(-acc.decimals), acc.type)
-    return MinMax(MinMaxFn.MAX, (zero, Arith(ArithOp.SUB, ParamRef(acc.cap, acc.type), used,
-                                             acc.type)), acc.type)
+    return MinMax(MinMaxFn.MAX, (zero, Arith(ArithOp.SUB, cap, used, acc.type)), acc.type)
 
 
 def accumulator_specs(program: Program
@@ -37,5 +37,11 @@ def accumulator_specs(program: Program
     (name, input field, keys, period, output added, ((from, cap), …))."""
     return tuple((a.name, a.field, a.keys, a.period, a.adds,
                   tuple((v.start.isoformat(), str(v.value.value))
-                        for v in program.param(a.cap).values))
+                        for v in _cap_values(program, a.cap)))
                  for a in program.accumulators)
+
+
+def _cap_values(program: Program, cap: str) -> tuple[Dated, ...]:
+    """A parameter cap's dated values; () for a cap computed by a let (per episode)."""
+    found = [p for p in program.params if p.name == cap]
+    return found[0].values if found else ()

@@ -54,11 +54,14 @@ class AccumulatorChecker(DatedChecker):
                              or "periods: " + ", ".join(p.value for p in ir.Period))
                 ok = False
             cap = self.params.get(decl.cap)
-            if cap is None or not isinstance(cap.type, ir.MoneyT):
-                what = "not a parameter" if cap is None else f"of type {cap.type}"
+            if (cap is None and decl.cap not in self.scope.lets) or \
+                    (cap is not None and not isinstance(cap.type, ir.MoneyT)):
+                what = "not a parameter or a let" if cap is None else f"of type {cap.type}"
                 self.d.error("E394", f"the cap `{decl.cap}` of accumulator `{decl.name}` is {what}",
-                             decl.cap_span, did_you_mean(decl.cap, self.params)
-                             or "the cap is a money parameter (dated like any value)")
+                             decl.cap_span, did_you_mean(decl.cap, list(self.params)
+                                                         + list(self.scope.lets))
+                             or "the cap is a money parameter (dated like any value), or a "
+                                "money let computed from the episode")
                 ok = False
             field = f"{decl.name}_used"
             if decl.name in self.value_names or field in self.inputs or \

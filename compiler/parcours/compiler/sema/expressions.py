@@ -141,8 +141,15 @@ class ExpressionChecker(CheckerState):
     def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
         if len(ref.path) == 2 and ref.path[0] in self.accumulators:
             acc = self.accumulators[ref.path[0]]
-            if ref.path[1] in ("used", "left"):
-                return ir.read_accumulator(acc, ref.path[1])
+            if ref.path[1] == "used":
+                return ir.read_accumulator(acc, "used", None)
+            if ref.path[1] == "left":  # the cap: a money parameter or let (E394)
+                cap = self._ref(n.Ref((acc.cap,), ref.span), ctx, None)
+                if not isinstance(cap.type, ir.MoneyT) or not cap.type.exact:
+                    self.d.error("E394", f"the cap `{acc.cap}` of accumulator `{acc.name}` is "
+                                 f"{cap.type}", acc.span, "the cap is an amount of money")
+                    raise _Bad
+                return ir.read_accumulator(acc, "left", cap)
             self.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
                          f"read `{acc.name}.used` or `{acc.name}.left`")
             raise _Bad
