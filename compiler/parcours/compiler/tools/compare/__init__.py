@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError, PolicyGap,
-                              PolicyMeta, Rejection, episode_id, read_episodes, shown, split_name,
-                              unit_of)
+                              PolicyMeta, Rejection, episode_id, read_episodes, shown, specs_of,
+                              split_name, unit_of)
+
+from .caps import CappedRun, CapTotals, sorted_input
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -183,6 +185,7 @@ class PolicyTotals:
     amounts: dict[str, Decimal] = field(default_factory=dict)  # output name → total
     indexes: tuple[int, ...] = ()  # each totalled output's place in `Decision.values`
     rejection_examples: list[str] = field(default_factory=list)
+    caps: list[CapTotals] = field(default_factory=list)  # one per accumulator (caps.py)
 
     @classmethod
     def of(cls, policy: PolicyMeta) -> PolicyTotals:
@@ -229,6 +232,8 @@ class PolicyTotals:
         out.update({name: money(total) for name, total in self.amounts.items()})
         out.update({f"mean_{name}": opt(self.mean(name)) for name in self.amounts})
         out["rejection_examples"] = list(self.rejection_examples)
+        if self.caps:
+            out["caps"] = {c.name: c.to_dict() for c in self.caps}
         return out
 
 
@@ -417,7 +422,18 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
                         new_indexes=_roles(metas[j]) or (0, 0)) for i, j in pair_index]
     episodes = 0
     decisions: list[Decision | None] = [None] * len(policies)
-    for number, item in read_episodes(lines if progress is None else _counted(lines, progress)):
+    runs = [CappedRun(p.module, p.decide, _roles(meta)) if specs_of(p.module) else None
+            for p, meta in zip(policies, metas)]
+    deciders = [run.tracked() if run is not None else p.decide for p, run in zip(policies, runs)]
+    for total, run in zip(totals, runs):
+        if run is not None:
+            total.caps = run.totals
+    numbers = [0]
+    counted = lines if progress is None else _counted(lines, progress)
+    ordered = any(runs)  # accumulators: every policy sees the ledger's order
+    for number, item in read_episodes(sorted_input(counted, numbers) if ordered else counted):
+        if ordered:
+            number = numbers[0]
         episodes += 1
         if isinstance(item, EpisodeError):
             message = _rejection(number, item)
@@ -427,7 +443,7 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
         for index, policy in enumerate(policies):
             decisions[index] = None
             try:
-                decision = policy.decide(policy.prepare(item))
+                decision = deciders[index](policy.prepare(item))
             except EpisodeError as error:
                 totals[index].reject(_rejection(number, error))
                 continue
@@ -509,6 +525,13 @@ def render_table(result: CompareResult) -> str:
             rows += [[k, str(g.episodes), str(g.pathway_changed), money(g.net_transfer)]
                      for k, g in groups]
             lines += [""] + ["  " + line for line in _table(rows, {1, 2, 3})]
+    for p in result.policies:
+        for cap in p.caps:
+            lines += ["", f"{p.id}: accumulator {cap.name} (per {', '.join(cap.keys)}): "
+                      f"{len(cap.reached)} reach the cap ({cap.periods_reached} key-periods), "
+                      f"it bound {cap.bound} episodes, {money(cap.not_added)} {p.currency} not "
+                      f"added; the cap changes what the insurer pays by {cap.insurer:+} and what "
+                      f"patients pay by {cap.patient:+} {p.currency}"]
     for p in result.policies:
         if p.rejection_examples:
             lines += ["", f"{p.id}: {p.rejected} rejected, e.g."]
