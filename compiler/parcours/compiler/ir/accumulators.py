@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from .nodes import Accumulator, Dated, Arith, ArithOp, Const, Expr, Input, MinMax, MinMaxFn, Program
+from .nodes import (Accumulator, Arith, ArithOp, Case, Compare, CompareOp, Const, Dated, Expr, Input,
+                    MinMax, MinMaxFn, ParamRef, Program)
 
 
 class Period(StrEnum):
@@ -17,7 +18,7 @@ class Period(StrEnum):
 def read(acc: Accumulator, prop: str, cap: Expr | None) -> Expr:
     """`used` (the input `acc.field`: the amount used before the episode, in the same
     period) or `left` (`max(0, cap - used)`, `cap` the parameter's or let's reference),
-    as an expression of the IR.
+    as an expression of the IR (for a parameter cap, `if used >= cap then 0 else cap - used`).
 
     The amount used before an episode reaches the decision as an input of its own
     (default zero), which a run's ledger fills in; so one decision stays a pure function
@@ -27,6 +28,11 @@ def read(acc: Accumulator, prop: str, cap: Expr | None) -> Expr:
         return used
     assert cap is not None
     zero = Const(Decimal(0).scaleb(-acc.decimals), acc.type)
+    if isinstance(cap, ParamRef):
+        # `if used >= cap then 0 else cap - used`: the verifier and `diff` split the amount
+        # used at the cap, so that their regions say when the cap is reached
+        return Case(((Compare(CompareOp.GE, used, cap), zero),),
+                    Arith(ArithOp.SUB, cap, used, acc.type), acc.type)
     return MinMax(MinMaxFn.MAX, (zero, Arith(ArithOp.SUB, cap, used, acc.type)), acc.type)
 
 

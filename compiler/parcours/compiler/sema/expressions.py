@@ -141,15 +141,12 @@ class ExpressionChecker(CheckerState):
     def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
         if len(ref.path) == 2 and ref.path[0] in self.accumulators:
             acc = self.accumulators[ref.path[0]]
-            if ref.path[1] == "used":
-                return ir.read_accumulator(acc, "used", None)
-            if ref.path[1] == "left":  # the cap: a money parameter or let (E394)
-                cap = self._ref(n.Ref((acc.cap,), ref.span), ctx, None)
-                if not isinstance(cap.type, ir.MoneyT) or not cap.type.exact:
-                    self.d.error("E394", f"the cap `{acc.cap}` of accumulator `{acc.name}` is "
-                                 f"{cap.type}", acc.span, "the cap is an amount of money")
+            if ref.path[1] in ("used", "left"):  # `left` reads the cap: an amount (E394)
+                cap = self._ref(n.Ref((acc.cap,), ref.span), ctx, None) if ref.path[1] == "left" else None
+                if cap is not None and (not isinstance(cap.type, ir.MoneyT) or not cap.type.exact):
+                    self.d.error("E394", f"the cap `{acc.cap}` of `{acc.name}` is {cap.type}", acc.span)
                     raise _Bad
-                return ir.read_accumulator(acc, "left", cap)
+                return ir.read_accumulator(acc, ref.path[1], cap)
             self.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
                          f"read `{acc.name}.used` or `{acc.name}.left`")
             raise _Bad
