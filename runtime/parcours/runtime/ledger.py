@@ -25,9 +25,11 @@ import heapq
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
@@ -38,7 +40,7 @@ from .decision import Decision
 # generated module's ACCUMULATORS holds, plain data so that the ABI does not change.
 SpecTuple = tuple[str, str, tuple[str, ...], str, str, tuple[tuple[str, str], ...]]
 Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period)
-DEFAULT_BUFFER = 200_000  # lines sorted in memory before a run is spilled to disk
+DEFAULT_BUFFER = 100_000  # lines sorted in memory before a run is spilled to disk
 
 
 class StateError(ValueError):
@@ -53,6 +55,10 @@ class AccumulatorSpec:
     period: str
     adds: str
     caps: tuple[tuple[date, Decimal], ...]
+    _parts: tuple[tuple[str, ...], ...] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_parts", tuple(tuple(k.split(".")) for k in self.keys))
 
     @classmethod
     def of(cls, spec: SpecTuple) -> AccumulatorSpec:
@@ -70,10 +76,11 @@ class AccumulatorSpec:
     def key_of(self, episode: Mapping[str, object]) -> tuple[str, ...] | None:
         """The episode's key, or None when a part of it is absent (its own person)."""
         values = []
-        for path in self.keys:
+        for parts in self._parts:
             owner: object = episode
-            for part in path.split("."):
-                owner = owner.get(part) if isinstance(owner, Mapping) else None
+            for part in parts:
+                owner = owner.get(part) if type(owner) is dict or isinstance(owner, Mapping) \
+                    else None
             if type(owner) is not str or not owner:
                 return None
             values.append(owner)
@@ -111,10 +118,12 @@ class Ledger:
     retired: Callable[[Slot, Decimal], object] | None = None  # sees a slot the run dropped
     _year: str = ""
 
-    def prepare(self, episode: Mapping[str, object]) -> tuple[Mapping[str, object], list[Step]]:
-        """The episode with each accumulator's amount used so far, and the steps to record."""
+    def prepare(self, episode: Mapping[str, object], copy: bool = True
+                ) -> tuple[Mapping[str, object], list[Step]]:
+        """The episode with each accumulator's amount used so far, and the steps to record
+        (`copy=False`: the episode, a dict the caller owns, is filled in place)."""
         steps: list[Step] = []
-        filled: dict[str, object] | None = None
+        filled: dict[str, object] | None = None if copy or type(episode) is not dict else episode
         for spec in self.specs:
             key = spec.key_of(episode)
             period = period_of(spec, episode) if key is not None else None
@@ -139,8 +148,8 @@ class Ledger:
                 self.used[step.slot] = step.after
 
     def decide(self, decide: Callable[[Mapping[str, object]], Decision],
-               episode: Mapping[str, object]) -> Decision:
-        filled, steps = self.prepare(episode)
+               episode: Mapping[str, object], copy: bool = True) -> Decision:
+        filled, steps = self.prepare(episode, copy)
         decision = decide(filled)
         self.record(decision, steps)
         return decision
@@ -164,7 +173,7 @@ class Ledger:
             day = episode.get("date")
             if type(day) is str and len(day) == 10:
                 self.retire_before(day[:4])
-            return self.decide(decide, episode)
+            return self.decide(decide, episode, copy=False)  # a batch's own parsed episode
         return run
 
     # ---- state files ----------------------------------------------------------------
@@ -232,19 +241,29 @@ def decide_with_state(decide: Callable[[Mapping[str, object]], Decision],
 
 # ---- order --------------------------------------------------------------------------
 
-def sort_key(raw: bytes) -> tuple[str, str, bytes]:
-    """(date, episode id, the line): a total order that does not depend on the input's."""
+# A line that starts with its id and date, as written by `parcours population` and most
+# exports: read without decoding the whole line (a top-level key: the object's first two)
+_HEAD = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})"').match
+
+
+def sort_key(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """(date, episode id, the line), as UTF-8: a total order that does not depend on the
+    input's (a line that is not an object with a date sorts first)."""
+    head = _HEAD(raw)
+    if head is not None:
+        return (head.group(2), head.group(1), raw)
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        return ("", "", raw)
+        return (b"", b"", raw)
     if not isinstance(value, dict):
-        return ("", "", raw)
+        return (b"", b"", raw)
     day, ident = value.get("date"), value.get("id")
-    return (day if type(day) is str else "", ident if type(ident) is str else "", raw)
+    return (day.encode("utf-8", "surrogatepass") if type(day) is str else b"",
+            ident.encode("utf-8", "surrogatepass") if type(ident) is str else b"", raw)
 
 
-Record = tuple[tuple[str, str, bytes], int]  # (sort key, line number)
+Record = tuple[bytes, bytes, bytes, int]  # (date, id, line, line number)
 
 
 def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
@@ -262,14 +281,14 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
             if not raw.strip():
                 continue
             raw = raw.rstrip(b"\r\n")
-            run.append((sort_key(raw), number))
+            run.append((*sort_key(raw), number))
             if len(run) >= buffer:
                 spills.append(_spill(run))
                 run = []
         run.sort()
         merged: Iterable[Record] = heapq.merge(iter(run), *(_read_spill(f) for f in spills)) \
             if spills else run
-        for (_, _, raw), number in merged:
+        for _, _, raw, number in merged:
             if numbers is not None:
                 numbers[0] = number
             yield raw
