@@ -270,8 +270,9 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
                  numbers: list[int] | None = None) -> Iterator[bytes]:
     """`lines` in (date, id, text) order; at most `buffer` lines in memory at once.
 
-    `numbers`, when given, holds one item: the input line number of the line last yielded
-    (for rejections that name the line where the episode was)."""
+    `numbers`, when given, holds the input line number of the line last yielded (for
+    rejections that name the line where the episode was), then, once every line is read,
+    how many there are."""
     run: list[Record] = []
     spills: list[IO[bytes]] = []
     try:
@@ -285,6 +286,8 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
             if len(run) >= buffer:
                 spills.append(_spill(run))
                 run = []
+        if numbers is not None:
+            numbers[1:] = [len(run) + buffer * len(spills)]
         run.sort()
         merged: Iterable[Record] = heapq.merge(iter(run), *(_read_spill(f) for f in spills)) \
             if spills else run

@@ -18,6 +18,7 @@ from parcours.runtime import (DEFAULT_BUFFER, Decision, format_money, InputOrder
                               sorted_lines, specs_of, state_line)
 
 from .common import fail
+from .progress import Progress
 
 state_in_option = click.option(
     "--state-in", "state_in", default=None, metavar="FILE",
@@ -68,9 +69,20 @@ class Run:
             yield from self.ledger.state_lines()
 
 
+def phased(lines: Iterator[bytes], numbers: list[int],
+           restart: Callable[[int], object] | None) -> Iterator[bytes]:
+    """The sorted lines; before the first, `restart(how many)`: the progress line counts
+    the second pass (deciding) after the first (reading and sorting)."""
+    for raw in lines:
+        if restart is not None:
+            restart(numbers[1] if len(numbers) > 1 else 0)
+            restart = None
+        yield raw
+
+
 def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
          lines: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
-         keep_state: bool = False) -> Run:
+         keep_state: bool = False, progress: Progress | None = None) -> Run:
     """The run for `module`: in date order through a ledger when it has accumulators."""
     specs = specs_of(module)
     if not specs:
@@ -89,7 +101,9 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     run = Run(lines, ledger.sorted_decider(function), ledger, buffer=buffer)
     if keep_state:
         ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
-    run.lines = sorted_lines(lines, buffer, run.numbers)
+    ordered = sorted_lines(lines, buffer, run.numbers)
+    run.lines = ordered if progress is None else progress.counted(
+        phased(ordered, run.numbers, progress.restart))
     return run
 
 

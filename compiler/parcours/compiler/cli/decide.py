@@ -118,7 +118,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             stderr.write(f"rejected: {rejection}\n")
 
         run = wrap(module, function, progress.counted(source), state_in, sort_buffer,
-                   state_out is not None)
+                   state_out is not None, progress)
         try:
             stats = decide_stream(run.decide, run.lines, run.writer(sink.write),
                                   run.reject(reject), totals.add if summary else None)

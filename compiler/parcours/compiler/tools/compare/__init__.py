@@ -408,10 +408,13 @@ def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
 
 def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
-            sets: Mapping[str, str] | None = None, input_name: str = "") -> CompareResult:
+            sets: Mapping[str, str] | None = None, input_name: str = "",
+            restart: Callable[[int], object] | None = None) -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
 
-    `progress(n)` is called with the number of lines read since its last call."""
+    `progress(n)` is called with the number of lines read since its last call; with
+    accumulators the lines are read and sorted first, then `restart(how many)` is called
+    and `progress` counts the lines decided."""
     metas: list[PolicyMeta] = [p.module.POLICY for p in policies]
     totals = [PolicyTotals.of(meta) for meta in metas]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
@@ -431,7 +434,11 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
     numbers = [0]
     counted = lines if progress is None else _counted(lines, progress)
     ordered = any(runs)  # accumulators: every policy sees the ledger's order
-    for number, item in read_episodes(sorted_input(counted, numbers) if ordered else counted):
+    if ordered:
+        counted = sorted_input(counted, numbers, restart)
+        if progress is not None:
+            counted = _counted(counted, progress)
+    for number, item in read_episodes(counted):
         if ordered:
             number = numbers[0]
         episodes += 1

@@ -110,8 +110,15 @@ class CappedRun:
         return run
 
 
-def sorted_input(lines: Iterable[bytes | str], numbers: list[int]) -> Iterator[bytes]:
+def sorted_input(lines: Iterable[bytes | str], numbers: list[int],
+                 restart: Callable[[int], object] | None = None) -> Iterator[bytes]:
     """The lines in the ledger's order (`parcours.runtime.sorted_lines`); `numbers[0]` is
-    the input line number of the line last given."""
-    return sorted_lines((line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
-                         for line in lines), numbers=numbers)
+    the input line number of the line last given; `restart(how many)` is called before the
+    first (when every line is read)."""
+    for raw in sorted_lines((line if isinstance(line, bytes)
+                             else line.encode("utf-8", "surrogateescape") for line in lines),
+                            numbers=numbers):
+        if restart is not None:
+            restart(numbers[1] if len(numbers) > 1 else 0)
+            restart = None
+        yield raw
