@@ -16,7 +16,8 @@ from parcours.compiler import ir
 from parcours.compiler.analysis.regions import full_domain
 from parcours.compiler.cli import main
 from parcours.compiler.pipeline import analyse, load_policy
-from parcours.runtime import EpisodeError, Ledger, decide_with_state, sorted_lines, specs_of
+from parcours.runtime import (EpisodeError, Ledger, decide_with_state, in_key_order, sorted_lines,
+                              specs_of)
 from parcours.runtime.ledger import Slot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,3 +276,24 @@ def test_diff_describes_regions_with_the_amount_used(tmp_path: Path) -> None:
     result = invoke("diff", str(FRANCE), str(lower))
     assert result.exit_code == 1, result.output
     assert "participations_used <= 49.99" in result.output
+
+
+def test_a_run_in_key_order_needs_no_sort(tmp_path: Path) -> None:
+    """Each person's episodes in date order (as a population or an export by patient
+    writes them): decided as they come, the same decisions as the sorted run's."""
+    episodes = [adult(f"e-{person}-{n:02d}", f"2025-{1 + n // 3:02d}-{1 + n % 3 * 9:02d}",
+                      f"p-{person}") for person in range(3) for n in range(30)]
+    specs = specs_of(load_policy(FRANCE))
+    lines = [json.dumps(e, separators=(",", ":")).encode() for e in episodes]
+    assert in_key_order(iter(lines), specs)
+    assert not in_key_order(iter(lines[::-1]), specs)
+    twice = lines[:1] + lines[:1]  # the same date and id twice: not strictly in order
+    assert not in_key_order(iter(twice), specs)
+    shuffled = list(episodes)
+    random.Random(7).shuffle(shuffled)
+    straight = run_lines(str(FRANCE), "-i", str(write(tmp_path / "a.jsonl", episodes)))
+    sorted_run = run_lines(str(FRANCE), "-i", str(write(tmp_path / "b.jsonl", shuffled)),
+                           "--sort-buffer", "11")
+    assert sorted(straight) == sorted(sorted_run)
+    assert [json.loads(line)["id"] for line in straight] == [e["id"] for e in episodes]
+    assert sum(Decimal(json.loads(line)["flat_fee"]) for line in straight) == Decimal("150.00")

@@ -183,6 +183,7 @@ def test_a_gap_below_the_cap_is_found_at_an_amount_used(tmp_path: Path) -> None:
                     "min(participation_forfaitaire, participations.left) ")
     findings, module = _verify(path)
     gap = _only(findings, "E401")
+    assert gap.counterexample is not None
     used = Decimal(str(gap.counterexample["participations_used"]))
     assert Decimal("40.00") <= used < Decimal("50.00"), gap.counterexample
     with pytest.raises(PolicyGap):

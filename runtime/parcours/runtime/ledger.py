@@ -13,6 +13,9 @@ output afterwards.
   then the episode's id, then the line's text) with bounded memory: runs of at most
   `buffer` lines are sorted in memory, spilled to temporary files and merged.  So the same
   episodes give the same decisions whatever order their lines come in.
+- :func:`in_key_order` says when no sort is needed: each key's episodes already come in
+  (date, id) order (a population written person by person, an export by patient), so
+  deciding the lines as they come gives the same decisions.
 
 An episode without its key (no `patient.id`) is a person of its own: the ledger neither
 reads nor records anything for it, and whatever `NAME_used` the episode states is taken
@@ -24,7 +27,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import pickle
+import struct
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -266,6 +269,108 @@ def sort_key(raw: bytes) -> tuple[bytes, bytes, bytes]:
 Record = tuple[bytes, bytes, bytes, int]  # (date, id, line, line number)
 
 
+class _QuickValue:
+    """The string value at `path` (`section.field`) of a line with no backslash (so no
+    quote inside a string: every `"` delimits one): b"" when the line surely has none,
+    None when this quick look cannot tell (the caller decodes the line)."""
+
+    def __init__(self, path: str) -> None:
+        section, _, name = path.rpartition(".")
+        self.token = b'"' + section.encode() + b'"' if section else b""
+        self.opening = self.token + b":{"
+        self.name = b'"' + name.encode() + b'"'
+        self.search = re.compile(b'[{,]' + re.escape(self.name) + b':"([^"]*)"').search
+
+    def __call__(self, raw: bytes) -> bytes | None:
+        body = raw
+        if self.token:
+            start = raw.find(self.opening)
+            if start < 0:
+                return b"" if self.token not in raw else None
+            end = raw.find(b"}", start)
+            body = raw[start + len(self.opening) - 1:end]
+            if end < 0 or b"{" in body[1:] or raw.count(self.token) > 1:
+                return None
+        found = self.search(body)
+        if found is not None:
+            return found.group(1)
+        return b"" if self.name not in body else None
+
+
+def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...]) -> bool:
+    """Whether, for every accumulator, each key's episodes already come in (date, id)
+    order, strictly: then deciding the lines as they come gives the decisions of the sorted
+    order, with no sort.  Reads every line (a quick look at each: its date, id and keys
+    without decoding it when it has no backslash, else decoded); memory: one entry per key.
+
+    An episode whose date or id cannot be read this way is taken as out of order (the run
+    is then sorted); an episode that breaks the contract is rejected either way and adds
+    nothing to any total."""
+    last: dict[tuple[int, bytes], tuple[bytes, bytes]] = {}
+    quick = [[_QuickValue(path) for path in spec.keys] for spec in specs]
+    # the usual line of one accumulator keyed by one field, its section right after the
+    # date and the field first in it: `{"id":"…","date":"…","patient":{"id":"…",`
+    fast = None
+    if len(specs) == 1 and len(specs[0].keys) == 1 and "." in specs[0].keys[0]:
+        section, field_name = specs[0].keys[0].split(".", 1)
+        fast = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})","'
+                          + re.escape(section.encode()) + rb'":\{"'
+                          + re.escape(field_name.encode()) + rb'":"([^"\\]+)"').match
+    for number, raw in enumerate(lines, 1):
+        if fast is not None:
+            line = fast(raw)
+            if line is not None:
+                order, key = (line.group(2), line.group(1)), line.group(3)
+                previous = last.get((0, key))
+                if previous is not None and order <= previous:
+                    return False
+                last[(0, key)] = order
+                continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            continue
+        head = _HEAD(raw)
+        encoded: list[bytes | None] | None = None
+        if head is not None and b"\\" not in raw:
+            order = (head.group(2), head.group(1))
+            encoded = []
+            for readers in quick:
+                parts = [read(raw) for read in readers]
+                if any(p is None for p in parts):
+                    encoded = None  # not found this way: decode the line
+                    break
+                encoded.append(None if not all(parts)
+                               else b"\x00".join(p for p in parts if p is not None))
+        if encoded is None:
+            value = _decoded(raw)
+            if value is None:
+                continue  # not an object: rejected, adds nothing
+            day, ident = value.get("date"), value.get("id")
+            if type(day) is not str or type(ident) is not str:
+                return False
+            order = (day.encode("utf-8", "surrogatepass"), ident.encode("utf-8", "surrogatepass"))
+            keys = [spec.key_of(value) for spec in specs]
+            encoded = [None if k is None else "\x00".join(k).encode("utf-8", "surrogatepass")
+                       for k in keys]
+        for index, key in enumerate(encoded):
+            if key is None:
+                continue
+            previous = last.get((index, key))
+            if previous is not None and order <= previous:
+                return False
+            last[(index, key)] = order
+    return True
+
+
+def _decoded(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
                  numbers: list[int] | None = None) -> Iterator[bytes]:
     """`lines` in (date, id, text) order; at most `buffer` lines in memory at once.
@@ -319,7 +424,7 @@ class InputOrder:
         self.run.sort()
         try:
             merged: Iterable[tuple[int, str]] = heapq.merge(
-                iter(self.run), *(_read_spill(f) for f in self.spills)) if self.spills \
+                iter(self.run), *(_read_spill(f, pairs=True) for f in self.spills)) if self.spills \
                 else self.run
             for _, text in merged:
                 yield text
@@ -328,23 +433,77 @@ class InputOrder:
                 f.close()
 
 
+_HEAD_SIZE = struct.Struct("<IIII")  # line number, then the lengths of three byte strings
+
+
 def _spill(run: list[Any]) -> IO[bytes]:
+    """Sort `run` and write it to a temporary file: each record is its line number and
+    three byte strings, length-prefixed (a `Record`, or an `InputOrder` pair whose text
+    is stored as UTF-8 in the first string)."""
     run.sort()
-    f = tempfile.TemporaryFile(prefix="parcours-sort-")
-    pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+    f = tempfile.TemporaryFile(prefix="parcours-sort-", buffering=1 << 16)
+    pack, write = _HEAD_SIZE.pack, f.write
     for record in run:
-        pickler.dump(record)
-        pickler.clear_memo()
+        if len(record) == 2:  # InputOrder: (number, text)
+            number, text = record
+            first, second, third = text.encode("utf-8", "surrogatepass"), b"", b""
+        else:
+            first, second, third, number = record
+        write(pack(number, len(first), len(second), len(third)))
+        write(first)
+        write(second)
+        write(third)
     f.flush()
     f.seek(0, os.SEEK_SET)
     return f
 
 
-def _read_spill(f: IO[bytes]) -> Iterator[Any]:
-    # our own temporary file, written just above: nothing else can have written it
-    unpickler = pickle.Unpickler(f)
+def _read_spill(f: IO[bytes], pairs: bool = False) -> Iterator[Any]:
+    """The records `_spill` wrote, in order (`pairs`: InputOrder's (number, text))."""
+    size, unpack = _HEAD_SIZE.size, _HEAD_SIZE.unpack
+    read = f.read  # a buffered temporary file
     while True:
-        try:
-            yield unpickler.load()
-        except EOFError:
+        head = read(size)
+        if len(head) < size:
             return
+        number, a, b, c = unpack(head)
+        first, second, third = read(a), read(b), read(c)
+        if pairs:
+            yield (number, first.decode("utf-8", "surrogatepass"))
+        else:
+            yield (first, second, third, number)
+
+
+def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[], Iterator[bytes]]]:
+    """Read `lines` twice: (the first pass, a function that starts the second).  A regular
+    file is read again from its start; anything else (standard input, a pipe, a list) is
+    copied to a temporary file as the first pass reads it.  The first pass must be read
+    to its end before the second starts."""
+    seekable = getattr(lines, "seekable", None)
+    if callable(seekable) and seekable() and hasattr(lines, "seek"):
+        handle: Any = lines
+        start = handle.tell()
+
+        def again() -> Iterator[bytes]:
+            handle.seek(start)
+            return iter(handle)
+        return iter(handle), again
+    spool = tempfile.TemporaryFile(prefix="parcours-input-", buffering=1 << 16)
+
+    def first() -> Iterator[bytes]:
+        write = spool.write
+        for line in lines:
+            raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+            if not raw.endswith(b"\n"):
+                raw += b"\n"
+            write(raw)
+            yield raw
+
+    def replay() -> Iterator[bytes]:
+        spool.flush()
+        spool.seek(0)
+        try:
+            yield from spool
+        finally:
+            spool.close()
+    return first(), replay

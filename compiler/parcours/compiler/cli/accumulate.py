@@ -6,6 +6,7 @@ Without accumulators nothing here runs: `wrap` hands back the stream and the fun
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from decimal import Decimal
 
 import click
 
-from parcours.runtime import (DEFAULT_BUFFER, Decision, format_money, InputOrder, Ledger, Rejection, StateError,
-                              sorted_lines, specs_of, state_line)
+from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Rejection, StateError,
+                              format_money, in_key_order, sorted_lines, specs_of, state_line,
+                              two_pass)
 
 from .common import fail
 from .progress import Progress
@@ -42,17 +44,18 @@ class Run:
     retired: list[str] = field(default_factory=list)
     buffer: int = DEFAULT_BUFFER
     order: InputOrder | None = None
+    sorted: bool = False  # the run goes through a sort (its lines were not in key order)
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
-        if self.ledger is None:
+        if not self.sorted:
             return report
         return lambda r: report(Rejection(self.numbers[0], r.error))
 
     def writer(self, write: Callable[[str], object]) -> Callable[[str], object]:
         """Where decisions go: straight to `write`, or (with a ledger) kept by input line
         number until `finish`, so that they come out in input order."""
-        if self.ledger is None:
+        if not self.sorted:
             return write
         self.order = InputOrder(self.buffer)
         order = self.order
@@ -81,14 +84,20 @@ def phased(lines: Iterator[bytes], numbers: list[int],
 
 
 def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
-         lines: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
+         source: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
          keep_state: bool = False, progress: Progress | None = None) -> Run:
-    """The run for `module`: in date order through a ledger when it has accumulators."""
+    """The run for `module`: with accumulators, through a ledger, in the ledger's order.
+
+    A first pass reads the input and checks whether each key's episodes already come in
+    (date, id) order (`in_key_order`); then the run decides the lines as they come, with
+    no sort, else it sorts them (`sorted_lines`) and writes the decisions back in input
+    order.  The input is read twice (a regular file from its start again, anything else
+    from a temporary copy)."""
     specs = specs_of(module)
     if not specs:
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
-        return Run(lines, function)
+        return Run(source if progress is None else progress.counted(source), function)
     ledger = Ledger(specs)
     if state_in is not None:
         try:
@@ -98,12 +107,22 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
             fail(f"cannot read {state_in}: {exc.strerror}")
         except (StateError, UnicodeDecodeError) as exc:
             fail(f"{state_in}: {exc}")
-    run = Run(lines, ledger.sorted_decider(function), ledger, buffer=buffer)
-    if keep_state:
-        ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
-    ordered = sorted_lines(lines, buffer, run.numbers)
-    run.lines = ordered if progress is None else progress.counted(
-        phased(ordered, run.numbers, progress.restart))
+    first, again = two_pass(source)
+    counted = first if progress is None else progress.counted(first)
+    in_order = in_key_order(counted, specs)
+    total = sum(1 for _ in counted) + (progress.done if progress is not None else 0)
+    if in_order:  # decide as the lines come: the same decisions as in sorted order
+        run = Run(again(), functools.partial(ledger.decide, function, copy=False), ledger,
+                  buffer=buffer)
+        lines: Iterator[bytes] = run.lines  # type: ignore[assignment]
+        run.numbers[1:] = [total]
+    else:
+        run = Run([], ledger.sorted_decider(function), ledger, buffer=buffer, sorted=True)
+        if keep_state:
+            ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
+        lines = sorted_lines(again(), buffer, run.numbers)
+    run.lines = lines if progress is None else progress.counted(
+        phased(lines, run.numbers, progress.restart))
     return run
 
 

@@ -117,8 +117,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             progress.clear()
             stderr.write(f"rejected: {rejection}\n")
 
-        run = wrap(module, function, progress.counted(source), state_in, sort_buffer,
-                   state_out is not None, progress)
+        run = wrap(module, function, source, state_in, sort_buffer, state_out is not None,
+                   progress)
         try:
             stats = decide_stream(run.decide, run.lines, run.writer(sink.write),
                                   run.reject(reject), totals.add if summary else None)

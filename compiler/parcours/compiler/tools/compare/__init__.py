@@ -33,7 +33,7 @@ from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError
                               PolicyMeta, Rejection, episode_id, read_episodes, shown, specs_of,
                               split_name, unit_of)
 
-from .caps import CappedRun, CapTotals, sorted_input
+from .caps import CappedRun, CapTotals, ledger_order
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -427,17 +427,19 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
     decisions: list[Decision | None] = [None] * len(policies)
     runs = [CappedRun(p.module, p.decide, _roles(meta)) if specs_of(p.module) else None
             for p, meta in zip(policies, metas)]
-    deciders = [run.tracked() if run is not None else p.decide for p, run in zip(policies, runs)]
     for total, run in zip(totals, runs):
         if run is not None:
             total.caps = run.totals
     numbers = [0]
-    counted = lines if progress is None else _counted(lines, progress)
-    ordered = any(runs)  # accumulators: every policy sees the ledger's order
-    if ordered:
-        counted = sorted_input(counted, numbers, restart)
+    counted: Iterable[bytes | str] = lines if progress is None else _counted(lines, progress)
+    ordered = False  # accumulators, lines not in key order: every policy sees the sorted run
+    if any(runs):
+        counted, ordered = ledger_order(counted, [run.specs for run in runs if run is not None],
+                                        numbers, restart)
         if progress is not None:
             counted = _counted(counted, progress)
+    deciders = [run.tracked(retire=ordered) if run is not None else p.decide
+                for p, run in zip(policies, runs)]
     for number, item in read_episodes(counted):
         if ordered:
             number = numbers[0]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from parcours.runtime import AccumulatorSpec, Decision, Ledger, sorted_lines, specs_of
+from parcours.runtime import (AccumulatorSpec, Decision, Ledger, in_key_order, sorted_lines, specs_of,
+                              two_pass)
 
 ZERO = Decimal(0)
 DecideFn = Callable[[Mapping[str, object]], Decision]
@@ -94,13 +95,14 @@ class CappedRun:
                 totals.insurer += decision.values[insurer] - alone.values[insurer]  # type: ignore[operator]
                 totals.patient += decision.values[patient] - alone.values[patient]  # type: ignore[operator]
 
-    def tracked(self) -> DecideFn:
-        """`decide` through the ledger, in the ledger's order, observing every decision."""
+    def tracked(self, retire: bool = True) -> DecideFn:
+        """`decide` through the ledger, observing every decision; `retire`: the episodes
+        come in date order, so the totals of past years can be dropped."""
         ledger = self.ledger
 
         def run(episode: Mapping[str, object]) -> Decision:
             day = episode.get("date")
-            if type(day) is str and len(day) == 10:
+            if retire and type(day) is str and len(day) == 10:
                 ledger.retire_before(day[:4])
             filled, steps = ledger.prepare(episode)
             decision = self.decide(filled)
@@ -110,15 +112,38 @@ class CappedRun:
         return run
 
 
-def sorted_input(lines: Iterable[bytes | str], numbers: list[int],
-                 restart: Callable[[int], object] | None = None) -> Iterator[bytes]:
-    """The lines in the ledger's order (`parcours.runtime.sorted_lines`); `numbers[0]` is
-    the input line number of the line last given; `restart(how many)` is called before the
-    first (when every line is read)."""
-    for raw in sorted_lines((line if isinstance(line, bytes)
-                             else line.encode("utf-8", "surrogateescape") for line in lines),
-                            numbers=numbers):
-        if restart is not None:
-            restart(numbers[1] if len(numbers) > 1 else 0)
-            restart = None
+def ledger_order(lines: Iterable[bytes | str], specs: list[tuple[AccumulatorSpec, ...]],
+                 numbers: list[int], restart: Callable[[int], object] | None = None
+                 ) -> tuple[Iterator[bytes], bool]:
+    """The lines as the ledgers need them, and whether they were sorted: a first pass
+    checks whether each key's episodes already come in (date, id) order for every policy
+    (then the lines as they come), else they are sorted (`sorted_lines`; `numbers[0]` is
+    then the input line number of the line last given).  `restart(how many)` is called
+    before the first line of the second pass."""
+    first, again = two_pass(lines)
+    read = [0]
+
+    def counting() -> Iterator[bytes]:
+        for raw in first:
+            read[0] += 1
+            yield raw
+
+    counted = counting()
+    in_order = in_key_order(counted, tuple(s for group in specs for s in group))
+    for _ in counted:  # the rest of the first pass
+        pass
+    ordered: Iterator[bytes] = again() if in_order else sorted_lines(again(), numbers=numbers)
+
+    if restart is None:
+        return ordered, not in_order
+    return _restarted(ordered, restart, read), not in_order
+
+
+def _restarted(lines: Iterator[bytes], restart: Callable[[int], object],
+               read: list[int]) -> Iterator[bytes]:
+    started = False
+    for raw in lines:
+        if not started:
+            restart(read[0])
+            started = True
         yield raw
