@@ -41,8 +41,8 @@ from parcours.compiler import ir
 from parcours.compiler.interpret import as_module
 from parcours.compiler.ir import ops
 from parcours.compiler.pipeline import analyse, load_policy
-from parcours.runtime import (Decision, EpisodeError, OverrideError, PolicyGap, decision_json,
-                              key_text)
+from parcours.runtime import (Decision, EpisodeError, Ledger, OverrideError, PolicyGap,
+                              decision_json, key_text, specs_of)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "expressions", "keys")
@@ -182,6 +182,9 @@ def field_values(program: ir.Program, item: ir.InputDef) -> tuple[st.SearchStrat
         rates = sorted(n for n in numbers if 0 <= n <= 1) or [Decimal("0.5")]
         return (st.one_of(st.sampled_from(rates), st.sampled_from(("0", "1", "0.555", 1))),
                 st.sampled_from(("1.01", Decimal("-0.1"), "x", True, *BAD_COMMON)))
+    if isinstance(t, ir.IdT):
+        return (st.sampled_from(("p-1", "p-2", "ménage-3")),
+                st.sampled_from(("", 7, "x" * 201, True, *BAD_COMMON)))
     raise AssertionError(f"no strategy for {t}")
 
 
@@ -525,3 +528,62 @@ def test_a_new_form_changed_in_one_engine_is_caught(monkeypatch: pytest.MonkeyPa
         _first_difference("expressions", examples=300)
     finally:
         engines.cache_clear()
+
+
+# ---- sequences: accumulators ------------------------------------------------------------
+
+
+@st.composite
+def sequences(draw: st.DrawFn, space: Space) -> tuple[list[dict[str, Any]], dict[Any, Decimal]]:
+    """Episodes of two persons over two calendar years (many of them, so that caps are
+    reached), some broken, and a starting state."""
+    start = date(2025, 1, 1)
+    out = []
+    for number in range(draw(st.integers(1, 60))):
+        episode = draw(episodes(space))
+        episode["id"] = f"ep-{number}"
+        if isinstance(episode.get("patient"), dict) and draw(st.integers(0, 9)):
+            episode["patient"]["id"] = draw(st.sampled_from(("p-1", "p-2")))
+        if draw(st.integers(0, 9)):
+            episode["date"] = (start + timedelta(days=draw(st.integers(0, 500)))).isoformat()
+        out.append(episode)
+    cents = st.one_of(st.sampled_from((4800, 4899, 4900, 4950, 4999, 5000, 5100)),
+                      st.integers(0, 5100))
+    state = {("participations", (person,), "2025"): Decimal(draw(cents)) / 100
+             for person in ("p-1", "p-2") if draw(st.booleans())}
+    return out, state
+
+
+def run_sequence(module: types.ModuleType, episodes: list[dict[str, Any]],
+                 state: dict[Any, Decimal]) -> tuple[list[tuple[object, ...]], dict[Any, Decimal]]:
+    ledger = Ledger(specs_of(module), dict(state))
+    results = []
+    for episode in sorted(episodes, key=lambda e: (str(e.get("date")), e["id"])):
+        filled, steps = ledger.prepare(episode)
+        found = outcome(module, "explain", filled, {})
+        if found[0] == "decided":
+            ledger.record(module.decide(filled), steps)
+        results.append(found)
+    return results, ledger.used
+
+
+@pytest.mark.slow
+def test_both_engines_agree_on_sequences() -> None:
+    """France's annual cap: both engines, through the same ledger, give the same decisions
+    and the same totals for a sequence of episodes of a few persons."""
+    pair = engines("france")
+    space = Space(pair.program)
+    bound: list[bool] = []
+
+    @search_settings(60)
+    @given(case=sequences(space))
+    def check(case: tuple[list[dict[str, Any]], dict[Any, Decimal]]) -> None:
+        episodes, state = case
+        compiled, used = run_sequence(pair.compiled, episodes, state)
+        interpreted, used_too = run_sequence(pair.interpreted, episodes, state)
+        assert compiled == interpreted
+        assert used == used_too
+        bound.append(any(v >= Decimal(50) for v in used.values()))
+
+    check()
+    assert any(bound), "no sequence reached the cap"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import types
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ CURRENCY = {"fr": "EUR", "ma": "MAD", "uk": "GBP"}
 FEE_RANGE = {"fr": (Decimal("20.00"), Decimal("100.00")),
              "ma": (Decimal("150.00"), Decimal("400.00")),
              "uk": (Decimal("26.80"), Decimal("300.00"))}
-PATIENT_FIELDS = ["age", "declared_doctor", "chronic_condition", "low_income_cover"]
+PATIENT_FIELDS = ["id", "age", "declared_doctor", "chronic_condition", "low_income_cover"]
 VISIT_FIELDS = ["specialty", "with_declared_doctor", "referred", "emergency", "away_from_home",
                 "doctor_unavailable", "for_chronic_condition", "sector", "fee"]
 FEE = re.compile(r"^(0|[1-9][0-9]*)\.[0-9]{2}$")
@@ -57,8 +58,15 @@ def policies() -> dict[str, types.ModuleType]:
 
 @pytest.fixture(scope="module")
 def mixes() -> dict[str, list[dict[str, Any]]]:
-    """A larger population per profile, for the shares."""
-    return {profile: list(pop.episodes(MIX_SIZE, 11, profile)) for profile in PROFILES}
+    """One visit each of many persons per profile, for the shares: a population's visits
+    come in persons, whose visits share their draws, so the shares of the profile are
+    those of independent persons' visits (a population's own are so in expectation)."""
+    out = {}
+    for profile in PROFILES:
+        rng = random.Random(11)
+        chosen = pop.PROFILES[profile]
+        out[profile] = [pop.episode(rng, chosen, n) for n in range(1, MIX_SIZE + 1)]
+    return out
 
 
 def share(items: list[dict[str, Any]], test: Any) -> float:
@@ -124,7 +132,7 @@ def test_every_episode_follows_the_contract(profile: str) -> None:
         patient, visit = item["patient"], item["visit"]
         assert pop.START <= date.fromisoformat(item["date"]) <= pop.END
         assert type(patient["age"]) is int and 0 <= patient["age"] <= 130
-        for name in PATIENT_FIELDS[1:]:
+        for name in PATIENT_FIELDS[2:]:
             assert type(patient[name]) is bool, name
         for name in VISIT_FIELDS[1:7]:
             assert type(visit[name]) is bool, name
@@ -208,10 +216,11 @@ def test_tunisia_episodes_carry_a_filiere_and_millimes() -> None:
     items = parse(text(2000, 3, "tn"))
     filieres = [item["patient"]["filiere"] for item in items]
     assert set(filieres) == {"publique", "privee", "remboursement"}
-    assert 0.40 < filieres.count("publique") / len(items) < 0.60
+    assert 0.25 < filieres.count("publique") / len(items) < 0.75  # drawn per household
     for item in items:
         patient, visit = item["patient"], item["visit"]
-        assert list(patient) == PATIENT_FIELDS + ["filiere"]
+        assert list(patient) == PATIENT_FIELDS + ["filiere", "household", "salary_band",
+                                                  "dependants"]
         assert list(visit) == VISIT_FIELDS
         assert TN_FEE.match(visit["fee"]), visit["fee"]
         if patient["filiere"] != "privee":  # only the private filière has a family doctor
@@ -398,3 +407,60 @@ def test_write_population_streams_to_a_handle() -> None:
     handle: TextIO = Sink()  # type: ignore[assignment]
     assert pop.write_population(handle, 5, 3, "uk") == 5
     assert len(written) == 5 and all(line.endswith("\n") for line in written)
+
+
+# ---- persons and households ---------------------------------------------------------
+
+def test_persons_have_several_visits_a_year_in_date_order() -> None:
+    items = parse(text(20000, 5, "fr"))
+    per_year: dict[tuple[str, str], int] = {}
+    last: dict[str, str] = {}
+    for item in items:
+        person, day = item["patient"]["id"], item["date"]
+        assert re.fullmatch(r"p-[0-9]{7}", person)
+        assert day >= last.get(person, ""), (person, day)  # a person's visits in date order
+        last[person] = day
+        per_year[(person, day[:4])] = per_year.get((person, day[:4]), 0) + 1
+    counts = sorted(per_year.values())
+    mean = sum(counts) / len(counts)
+    assert 4 <= mean <= 12, mean  # several visits a year, on average
+    assert counts[-1] >= 25  # some persons see a doctor more than 25 times a year
+    # what stays the same across a person's visits
+    firsts: dict[str, dict[str, Any]] = {}
+    for item in items:
+        first = firsts.setdefault(item["patient"]["id"], item["patient"])
+        assert item["patient"] == first
+
+
+def test_france_caps_are_reached_in_a_population(tmp_path: Path) -> None:
+    """The France policy's annual cap binds for some persons of a generated population,
+    and no person pays more than 50.00 EUR of flat fees in a calendar year."""
+    population = tmp_path / "fr.jsonl"
+    decisions = tmp_path / "d.jsonl"
+    assert invoke("population", "--size", "6000", "--seed", "5", "--output",
+                  str(population)).exit_code == 0
+    result = invoke("decide", str(POLICIES / "france.parcours"), "--input", str(population),
+                    "--output", str(decisions))
+    assert result.exit_code == 0, result.output
+    who = {item["id"]: (item["patient"]["id"], item["date"][:4])
+           for item in parse(population.read_text(encoding="utf-8"))}
+    totals: dict[tuple[str, str], Decimal] = {}
+    for line in decisions.read_text(encoding="utf-8").splitlines():
+        decision = json.loads(line)
+        key = who[decision["id"]]
+        totals[key] = totals.get(key, Decimal(0)) + Decimal(decision["flat_fee"])
+    assert max(totals.values()) == Decimal("50.00")
+    assert sum(1 for v in totals.values() if v == Decimal("50.00")) >= 5
+
+
+def test_tunisia_households_share_their_filiere() -> None:
+    items = parse(text(3000, 3, "tn"))
+    homes: dict[str, tuple[str, str, int]] = {}
+    members: dict[str, set[str]] = {}
+    for item in items:
+        patient = item["patient"]
+        shared = (patient["filiere"], patient["salary_band"], patient["dependants"])
+        assert homes.setdefault(patient["household"], shared) == shared
+        members.setdefault(patient["household"], set()).add(patient["id"])
+    assert any(len(m) > 1 for m in members.values())
+    assert all(len(m) <= homes[h][2] + 1 for h, m in members.items())

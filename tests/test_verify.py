@@ -3,6 +3,8 @@ counterexample episode that really triggers the defect in the compiled policy.""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import shutil
 import time
 import types
@@ -74,8 +76,8 @@ def test_gap_in_rules(tmp_path: Path) -> None:
 
 
 def test_gap_in_case(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "  else: participation_forfaitaire ",
-                    "  when patient.age >= 30: participation_forfaitaire ")
+    path = _variant(tmp_path, "  else: min(participation_forfaitaire, participations.left) ",
+                    "  when patient.age >= 30: min(participation_forfaitaire, participations.left) ")
     findings, module = _verify(path)
     gap = _only(findings, "E401")
     assert "flat_fee" in gap.message
@@ -165,3 +167,24 @@ def test_morocco_variants_gap_and_reach(tmp_path: Path) -> None:
     # A policy whose only rule is the default: a conditional exception is reachable.
     findings, _ = _verify(POLICIES / "morocco.parcours")
     assert findings == []
+
+
+def test_a_gap_below_the_cap_is_found_at_an_amount_used(tmp_path: Path) -> None:
+    """The amount an accumulator used is a bounded input: a case that forgets the amounts
+    between 40.00 and the cap has a gap the verifier finds, with an episode that shows it."""
+    path = _variant(tmp_path, "  when participations.used >= participation_annual_cap: 0.00 EUR",
+                    "  when participations.used >= 40.00 EUR and participations.used < "
+                    "participation_annual_cap: 0.00 EUR\n"
+                    "  when participations.used >= participation_annual_cap: 0.00 EUR")
+    findings, _ = _verify(path)
+    assert not [f for f in findings if f.code in ("E401", "E402")]
+    path = _variant(tmp_path, "  else: min(participation_forfaitaire, participations.left) ",
+                    "  when participations.used < 40.00 EUR: "
+                    "min(participation_forfaitaire, participations.left) ")
+    findings, module = _verify(path)
+    gap = _only(findings, "E401")
+    assert gap.counterexample is not None
+    used = Decimal(str(gap.counterexample["participations_used"]))
+    assert Decimal("40.00") <= used < Decimal("50.00"), gap.counterexample
+    with pytest.raises(PolicyGap):
+        module.decide(gap.counterexample)

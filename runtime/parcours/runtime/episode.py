@@ -14,7 +14,8 @@ from .errors import EpisodeError, quoted, shown
 from .money import describe
 
 _EXPECTED = {"bool": "true or false", "int": "a whole number", "str": "a string",
-             "date": "a date YYYY-MM-DD", "object": "an object"}
+             "date": "a date YYYY-MM-DD", "object": "an object",
+             "id": "an id (a non-empty string of at most 200 characters)"}
 
 
 def episode_id(episode: object) -> object:

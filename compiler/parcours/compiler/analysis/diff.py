@@ -294,6 +294,25 @@ def _merge(raw: list[tuple[Region, tuple[tuple[str, str, str], ...], dict[str, o
     return out
 
 
+def _accumulated(old: ir.Program, new: ir.Program, change: Change) -> list[str]:
+    """The amount used before the episode of each accumulator, where the region leaves it
+    open: the value at which the decisions were found to differ (`NAME_used 49.99 of 50.00
+    (accumulator NAME)`)."""
+    out = []
+    for program in (old, new):
+        for acc in program.accumulators:
+            if acc.field not in change.counterexample:
+                continue
+            dom = change.region.get(acc.field) if acc.field in dict(change.region.domains) \
+                else None
+            if isinstance(dom, tuple) and dom[0] == dom[1]:
+                continue  # the region's description already names the one value
+            text = f"{acc.field} {change.counterexample[acc.field]} (accumulator {acc.name})"
+            if text not in out:
+                out.append(text)
+    return out
+
+
 def describe_change(old: ir.Program, change: Change) -> str:
     return describe(old, change.region, None)
 
@@ -309,6 +328,7 @@ def to_json(old: ir.Program, new: ir.Program, result: DiffResult,
             "region": describe(program, c.region, base),
             "changes": {f: {"old": a, "new": b} for f, a, b in c.changes},
             "counterexample": {k: json_value(v) for k, v in c.counterexample.items()},
+            "accumulated": _accumulated(old, new, c),
         } for c in result.changes],
         "truncated": result.truncated,
     }
@@ -335,7 +355,8 @@ def to_text(old: ir.Program, new: ir.Program, result: DiffResult,
     lines = [f"{old_name} → {new_name}: decisions differ in {len(result.changes) + result.truncated}"
              f" region(s) ({result.leaves} compared)"]
     for number, change in enumerate(result.changes, 1):
-        lines.append(f"{number}. {describe(program, change.region, base)}")
+        lines.append(f"{number}. {describe(program, change.region, base)}"
+                     + "".join(f"; with {text}" for text in _accumulated(old, new, change)))
         lines.append("   " + "; ".join(f"{f}: {a} → {b}" for f, a, b in change.changes)
                      + " (at the example)")
         lines.append("   e.g. " + json.dumps(change.counterexample, ensure_ascii=False))

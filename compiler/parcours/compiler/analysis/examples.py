@@ -49,6 +49,8 @@ def example(program: ir.Program, region: Region, **fixed: object) -> dict[str, o
     """A full contract episode (nested JSON object) inside `region`."""
     episode: dict[str, object] = {}
     for item in program.inputs:
+        if isinstance(item.type, ir.IdT):
+            continue  # an id is optional, and no decision reads it
         value = fixed[item.path] if item.path in fixed else pick(program, item, region.get(item.path))
         target = episode
         *owners, last = item.path.split(".")

@@ -77,7 +77,14 @@ def full_domain(program: ir.Program, item: ir.InputDef) -> Domain:
             return (program.policy.valid_from.toordinal(), until.toordinal())
         return (date(1900, 1, 1).toordinal(), date(9999, 12, 31).toordinal())
     if isinstance(t, ir.MoneyT):
+        for acc in program.accumulators:
+            caps = [p for p in program.params if p.name == acc.cap]
+            if acc.field == item.path and caps:  # bounded: 0 up to the cap (the highest, if dated)
+                cap = max(v.value.value for v in caps[0].values)
+                return (0, int(cap * scale(t)))  # type: ignore[operator]
         return (0, int(MAX_AMOUNT * scale(t)) - 1)
+    if isinstance(t, ir.IdT):
+        return frozenset({""})  # no expression reads an id
     if isinstance(t, ir.RateT):
         return (0, 10 * RATE_SCALE)
     return frozenset()

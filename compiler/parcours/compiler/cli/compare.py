@@ -76,7 +76,8 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
         progress = progress_for("comparing", quiet, source=source)
         try:
             result = compare(compared, source, progress.tick if progress.active else None,
-                             overrides, input_name(input_path))
+                             overrides, input_name(input_path),
+                             progress.restart if progress.active else None)
         finally:
             progress.clear()
     with open_out(None) as out:  # a write error exits 2, a closed pipe quietly

@@ -9,6 +9,7 @@ import click
 
 from parcours.runtime import Decision, PolicyMeta, decide_stream
 
+from .accumulate import buffer_option, state_in_option, state_out_option, wrap, write_state
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load,
                      open_in, open_out, parse_sets, quiet_option)
 from .progress import progress_for
@@ -73,13 +74,22 @@ class Summary:
                    "of the IR (same decisions, slower; a .parcours policy only).")
 @click.option("--summary", is_flag=True,
               help="Print one summary on stderr: counts, what-if overrides, pathways, totals.")
+@state_in_option
+@state_out_option
+@buffer_option
 @quiet_option
 def decide(policy: str, input_path: str, output_path: str, explain: bool,
-           sets: tuple[str, ...], engine: str, summary: bool, quiet: bool) -> None:
+           sets: tuple[str, ...], engine: str, summary: bool, state_in: str | None,
+           state_out: str | None, sort_buffer: int, quiet: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped.
 
     Decisions are written one JSON line per episode, in input order. On a terminal, a
     progress line on stderr shows the episodes done, the rate and the time left.
+
+    A policy with accumulators (annual caps) decides its episodes in date order, then by
+    id, whatever order the lines come in (sorted with --sort-buffer lines in memory, the
+    rest spilled to disk), and still writes the decisions in input order; --state-in
+    starts from known totals, --state-out writes the totals at the end.
 
     \b
     Examples:
@@ -107,11 +117,15 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             progress.clear()
             stderr.write(f"rejected: {rejection}\n")
 
+        run = wrap(module, function, source, state_in, sort_buffer, state_out is not None,
+                   progress)
         try:
-            stats = decide_stream(function, progress.counted(source), sink.write, reject,
-                                  totals.add if summary else None)
+            stats = decide_stream(run.decide, run.lines, run.writer(sink.write),
+                                  run.reject(reject), totals.add if summary else None)
+            run.finish(sink.write)
         finally:
             progress.clear()
+    write_state(run, state_out)
     if summary:
         meta: PolicyMeta = module.POLICY
         click.echo(totals.render(meta.id, meta.currency, stats.decided, stats.rejected,

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
-                              parse_episode, render, shown)
+                              parse_episode, render, shown, specs_of)
 
+from .accumulate import Bound, explain_with_state, state_in_option
 from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load,
                      parse_sets)
 
@@ -29,8 +30,14 @@ from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, loa
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
               help="compiled: the generated module; interpreted: the reference interpreter "
                    "of the IR (same decisions, slower; a .parcours policy only).")
-def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: str) -> None:
+@state_in_option
+def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: str,
+            state_in: str | None) -> None:
     """Explain one decision: every rule in priority order, with its sources.
+
+    For a policy with accumulators it also shows each one before and after the episode
+    and whether its cap bound; the totals before come from --state-in (or the episode's
+    own NAME_used field, zero when absent).
 
     \b
     Examples:
@@ -55,7 +62,7 @@ def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: 
         raise SystemExit(EXIT_PROBLEMS)
     function = bind(module, parse_sets(sets), explain=True)
     try:
-        decision = function(data)
+        decision, bounds = explain_with_state(module, function, data, state_in)
     except EpisodeError as exc:
         click.echo(f"rejected: {exc}", err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
@@ -63,9 +70,12 @@ def explain(policy: str, episode: str, sets: tuple[str, ...], fmt: str, engine: 
         click.echo(one_line(f"rejected: undecided: {gap}"), err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
     if fmt == "json":
-        click.echo(json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2)))
+        out = decision.to_dict()
+        if bounds:
+            out["accumulators"] = [b.to_dict() for b in bounds]
+        click.echo(json_safe(json.dumps(out, ensure_ascii=False, indent=2)))
         return
-    click.echo(explanation(decision))
+    click.echo(explanation(decision, bounds, module))
 
 
 def _episode_bytes(episode: str) -> bytes:
@@ -92,8 +102,10 @@ def _episode_bytes(episode: str) -> bytes:
         fail(f"--episode: cannot read {shown_name}: {reason}")
 
 
-def explanation(decision: Decision) -> str:
-    """The decision's head line and amounts, then its trace."""
+def explanation(decision: Decision, bounds: list[Bound] | None = None,
+                module: object = None) -> str:
+    """The decision's head line and amounts, each accumulator before and after, then its
+    trace."""
     d = decision.to_dict()
     policy = decision.policy
     values = []
@@ -109,5 +121,9 @@ def explanation(decision: Decision) -> str:
     ]
     if decision.overrides:
         head.append("  what-if: " + ", ".join(f"{k}={v}" for k, v in decision.overrides))
+    if bounds:
+        keys = {spec.name: spec.keys for spec in specs_of(module)}
+        head.append("accumulators:")
+        head += [one_line(b.text(policy.currency, policy.decimals, keys[b.name])) for b in bounds]
     assert decision.trace is not None
     return "\n".join(head) + "\n\n" + render(decision.trace)

@@ -119,6 +119,13 @@ class Progress:
     def active(self) -> bool:
         return True
 
+    def restart(self, total: int) -> None:
+        """A second pass over `total` episodes (a run sorted for its accumulators: the
+        first pass read and sorted them, this one decides them)."""
+        self.total, self.position, self.size, self.done = total, None, None, 0
+        self.step, self.next_check = 64, 64
+        self.started = self.last_check = self.last_draw = self.clock()
+
     def counted(self, items: Iterable[T]) -> Iterator[T]:
         """`items` unchanged, one tick each."""
         for item in items:
@@ -138,6 +145,9 @@ class NoProgress(Progress):
         return None
 
     def clear(self) -> None:
+        return None
+
+    def restart(self, total: int) -> None:
         return None
 
     @property

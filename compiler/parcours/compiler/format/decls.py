@@ -22,7 +22,7 @@ from .layout import WIDTH, Out
 Node = Tree[Token] | Token
 ANNOTATIONS = frozenset({"cite", "unconfirmed", "assumption", "note"})
 # small trees written on one line, token by token
-INLINE = frozenset({"t_bool", "t_int", "t_date", "t_money", "t_rate", "t_decimal", "t_enum",
+INLINE = frozenset({"t_bool", "t_int", "t_date", "t_money", "t_rate", "t_decimal", "t_id", "t_enum",
                     "path", "key_enum", "key_bool", "key_columns", "key_true", "key_false",
                     "key_tuple",
                     "key_list", "key_else", "h_title", "h_country", "h_currency", "h_status",
@@ -237,6 +237,18 @@ def _constraint(node: Tree[Token], out: Out, indent: int) -> None:
     annotate(items[requires + 2:], out, indent, trailing=False)
 
 
+def _accumulator(node: Tree[Token], out: Out, indent: int) -> None:
+    """`accumulator NAME: TYPE per KEY… over PERIOD`, then `adds OUTPUT cap CAP` on the next
+    line, then the annotations, each on a line of its own."""
+    items = parts(node)
+    out.start(indent, blank=True)
+    adds = find(items, "adds")
+    head(items[:adds], out, indent, lambda n: False)
+    out.start(indent + 2)
+    at = head(items[adds:], out, indent, is_annotation)
+    annotate(items[adds + at:], out, indent, trailing=False)
+
+
 def _rule(node: Tree[Token], out: Out, indent: int) -> None:
     """`rule NAME priority N: PATHWAY`, then `when CONDITION`, then the annotations."""
     items = parts(node)
@@ -296,5 +308,5 @@ DECLS: dict[str, Callable[[Tree[Token], Out, int], None]] = {
     "source_decl": _one_line, "enum_decl": _members, "input_decl": _one_line,
     "constraint_decl": _constraint, "param_decl": declaration, "table_decl": declaration,
     "let_decl": _one_line, "rules_decl": declaration, "output_decl": declaration,
-    "decision_decl": declaration,
+    "decision_decl": declaration, "accumulator_decl": _accumulator,
 }

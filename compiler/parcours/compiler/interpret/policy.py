@@ -62,6 +62,7 @@ class InterpretedPolicy:
                 per_branch[index][period] for per_branch, index in zip(branch_sources, path[1:]))
 
         self.POLICY: PolicyMeta = policy_meta(program, sources_of)
+        self.ACCUMULATORS = ir.accumulator_specs(program)
         self.OUTPUTS = self.POLICY.outputs
         self.PATHWAYS = self.POLICY.pathways
         self._constraint_text = {
@@ -113,7 +114,7 @@ def as_module(program: ir.Program) -> types.ModuleType:
     module = types.ModuleType(f"parcours_interpreted_{program.policy.id}",
                               f"Policy `{program.policy.id}`, run by the reference interpreter.")
     for name in ("POLICY", "OUTPUTS", "PATHWAYS", "PARAMETERS", "SHAPE", "DEFAULTS", "N_PERIODS", "Parameters",
-                 "decide", "explain", "with_overrides"):
+                 "ACCUMULATORS", "decide", "explain", "with_overrides"):
         setattr(module, name, getattr(policy, name))
     # The types a generated module exports too (its Decision is a subclass of this one).
     for name, value in (("Decision", Decision), ("EpisodeError", EpisodeError),

@@ -134,6 +134,13 @@ def _read(shape: Shape, f: Field, owner: Any, section: Section, episode_id: obje
     """One field's value, checked against its type (raises EpisodeError or a lookup error)."""
     value = owner[f.key] if f.default is _NO_DEFAULT else owner.get(f.key, f.default)
     prefix = section.name + "." if section.name else ""
+    if f.kind == "id":
+        value = owner.get(f.key)
+        if value is not None and (type(value) is not str or not value
+                                  or len(value) > ir.ID_MAX_LENGTH):
+            raise field_error(episode_id, owner, section.keys, prefix,
+                              bad_value(episode_id, f.path, value, "id"))
+        return value
     if f.kind == "money":
         if type(value) is str and shape.amount(value) is not None:
             return Decimal(value)

@@ -5,7 +5,11 @@ typed); `printer` renders them as text.  Import the package: ``from .. import ir
 then ``ir.Const``, ``ir.print_program``.
 """
 
+from .accumulators import Period, accumulator_specs, read as read_accumulator
 from .nodes import (
+    Accumulator,
+    ID_MAX_LENGTH,
+    IdT,
     children,
     Step,
     OutputStep,
@@ -82,6 +86,12 @@ __all__ = [
     "CompareOp",
     "BoolOpKind",
     "ArithOp",
+    "Accumulator",
+    "accumulator_specs",
+    "read_accumulator",
+    "ID_MAX_LENGTH",
+    "IdT",
+    "Period",
     "Arith",
     "Case",
     "DateAdd",

@@ -82,6 +82,17 @@ class EnumT:
 
 
 @dataclass(frozen=True, slots=True)
+class IdT:
+    """A person's or a household's id: optional; only an accumulator's key reads it."""
+
+    def __str__(self) -> str:
+        return "id"
+
+
+ID_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
 class SetT:
     enum: EnumT
 
@@ -89,7 +100,7 @@ class SetT:
         return f"set of {self.enum.name}"
 
 
-Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT | DecimalT
+Type = BoolT | IntT | DateT | MoneyT | RateT | EnumT | SetT | DecimalT | IdT
 Value = bool | int | Decimal | date | str | frozenset[str]
 
 # ---- operators ---------------------------------------------------------------
@@ -472,6 +483,22 @@ Step = LetStep | PathwayStep | OutputStep
 
 
 @dataclass(frozen=True, slots=True)
+class Accumulator:
+    """An amount added up across a key's episodes (`ir.accumulators` says how)."""
+
+    name: str
+    type: MoneyT
+    keys: tuple[str, ...]  # id inputs
+    period: str  # an `ir.Period`
+    adds: str  # a declared money output
+    cap: str  # a money parameter
+    field: str  # the input that holds the amount used before the episode
+    notes: Notes
+    span: Span
+    decimals: int = 2  # the currency's minor unit
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     policy: PolicyInfo
     sources: tuple[Source, ...]
@@ -485,6 +512,7 @@ class Program:
     outputs: tuple[Output, ...]  # in dependency order
     schedule: tuple[Step, ...]  # evaluation order: each value after what it reads
     decision: Decision  # the declared shape of a decision
+    accumulators: tuple[Accumulator, ...] = ()  # what a run carries across episodes
 
     def input(self, path: str) -> InputDef:
         return next(i for i in self.inputs if i.path == path)

@@ -23,8 +23,8 @@ from typing import Any, assert_never
 from parcours.runtime import ROUNDING
 from parcours.runtime import KEY_SEPARATOR
 
-from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, DecimalT, EnumT, IntT, MinMaxFn,
-                    MoneyT, RateT, Round, RoundMode, SetT, Type)
+from .nodes import (ArithOp, BoolT, CompareOp, DateT, DateUnit, DecimalT, EnumT, IdT, IntT,
+                    MinMaxFn, MoneyT, RateT, Round, RoundMode, SetT, Type)
 from .printer import format_expr
 
 
@@ -175,6 +175,8 @@ def value_kind(type_: Type) -> str:
             return "date"
         case DecimalT():
             return "decimal"
+        case IdT():
+            return "id"
         case SetT():
             raise ValueError(f"a set is not a value of its own ({type_})")
         case _:

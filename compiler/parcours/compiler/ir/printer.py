@@ -133,7 +133,8 @@ def print_program(program: Program) -> str:
     lines += [f"decision output {o.name}: {o.type}" + (f" totals {o.role.value}" if o.role else "")
               + (f" note {o.note!r}" if o.note else "") for o in program.decision.outputs]
     for i in program.inputs:
-        default = f" = {format_value(i.default.value, i.type)}" if i.default else ""
+        default = f" = {format_value(i.default.value, i.type)}" if i.default \
+            and str(i.type) != "id" else ""
         lines.append(f"input {i.path}: {i.type}{default}{_notes(i.notes)}")
     for c in program.constraints:
         lines.append(f"constraint {c.name}: {format_expr(c.condition)} requires "
@@ -148,6 +149,9 @@ def print_program(program: Program) -> str:
             lines += _dated(row.values, "    ")
     for let in program.lets:
         lines.append(f"let {let.name}: {let.expr.type} = {format_expr(let.expr)}{_notes(let.notes)}")
+    lines += [f"accumulator {a.name}: {a.type} per {', '.join(a.keys)} over {a.period} adds "
+              f"{a.adds} cap {a.cap} (read from {a.field}){_notes(a.notes)}"
+              for a in program.accumulators]
     lines.append("rules pathway")
     for r in program.rules:
         head = f"  default {r.name}" if r.priority is None else f"  {r.priority}. {r.name}"

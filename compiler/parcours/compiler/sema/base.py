@@ -48,6 +48,7 @@ class CheckerState:
         self.declared: dict[str, tuple[n.DecisionOutput, ir.Type]] = {}
         self.inputs: dict[str, ir.InputDef] = {}
         self.params: dict[str, ir.Param] = {}
+        self.accumulators: dict[str, ir.Accumulator] = {}  # sema.accumulators
         self.tables: dict[str, ir.Table] = {}
         self.let_types: dict[str, ir.Type] = {}
         self.valid_from = date(1900, 1, 1)
@@ -94,6 +95,8 @@ class CheckerState:
             return ir.RateT()
         if ref.kind == "decimal":
             return ir.DecimalT()
+        if ref.kind == "id":
+            return ir.IdT()
         enum = self.enums.get(ref.name)
         if enum is None:
             if ref.name not in self.scope.broken:

@@ -20,7 +20,7 @@ from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 from .base import MINOR_UNITS, _Bad, _Context
-from .dated import DatedChecker
+from .accumulators import AccumulatorChecker
 from .types import _assignable, _conversion_hint, _describe
 
 
@@ -29,7 +29,7 @@ DECISION_FIELDS = ("id", "policy", "policy_version", "pathway", "rule", "currenc
                    "overrides", "trace")
 
 
-class Checker(DatedChecker):
+class Checker(AccumulatorChecker):
     """The whole check: declarations in order, then the evaluation order."""
 
     # ---- entry ------------------------------------------------------------
@@ -41,11 +41,13 @@ class Checker(DatedChecker):
         self._inputs()
         self._params()
         self._tables()
+        self._accumulator_inputs()
         lets = self._lets()
         constraints = self._constraints()
         rules = self._rules()
         declared = self._decision_outputs()
         outputs = self._outputs()
+        self._accumulator_adds()
         order = self._order(lets, rules, outputs)
         if policy is None or self.d.has_errors:
             return None
@@ -57,7 +59,8 @@ class Checker(DatedChecker):
         return ir.Program(policy, sources, tuple(self.enums.values()), tuple(self.inputs.values()),
                           constraints, tuple(self.params.values()), tuple(self.tables.values()),
                           lets_sorted, rules, outputs_sorted, schedule,
-                          ir.Decision(self.pathway_t, declared))
+                          ir.Decision(self.pathway_t, declared),
+                          tuple(self.accumulators.values()))
 
     # ---- header -----------------------------------------------------------
     def _policy(self) -> ir.PolicyInfo | None:
@@ -140,7 +143,9 @@ class Checker(DatedChecker):
                              "computed (an output, a parameter, a table value, a let)")
                 continue
             default = None
-            if decl.default is not None:
+            if isinstance(type_, ir.IdT):
+                default = self._id_input(path, decl)
+            elif decl.default is not None:
                 default = self._constant(decl.default, type_, f"the default of `{path}`")
             elif not from_schema and self.scope.schema_names:
                 self.d.error("E314", f"input `{path}` is not in the shared schema, so it needs a "

@@ -146,6 +146,17 @@ class ExpressionChecker(CheckerState):
         raise _Bad
 
     def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
+        if len(ref.path) == 2 and ref.path[0] in self.accumulators:
+            acc = self.accumulators[ref.path[0]]
+            if ref.path[1] in ("used", "left"):  # `left` reads the cap: an amount (E394)
+                cap = self._ref(n.Ref((acc.cap,), ref.span), ctx, None) if ref.path[1] == "left" else None
+                if cap is not None and (not isinstance(cap.type, ir.MoneyT) or not cap.type.exact):
+                    self.d.error("E394", f"the cap `{acc.cap}` of `{acc.name}` is {cap.type}", acc.span)
+                    raise _Bad
+                return ir.read_accumulator(acc, ref.path[1], cap)
+            self.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
+                         f"read `{acc.name}.used` or `{acc.name}.left`")
+            raise _Bad
         if len(ref.path) > 1 or ref.path[0] in self.inputs or ref.path[0] == "date":
             path = ".".join(ref.path)
             found = self.inputs.get(path)
@@ -153,6 +164,10 @@ class ExpressionChecker(CheckerState):
                 if path not in self.scope.inputs and path not in self.scope.broken:
                     self.d.error("E356", f"unknown input `{path}`", ref.span,
                                  did_you_mean(path, self.inputs) or "declare it with `input`")
+                raise _Bad
+            if isinstance(found.type, ir.IdT):
+                self.d.error("E390", f"`{path}` is an id: only an accumulator's key reads it",
+                             ref.span, "declare an accumulator `per " + path + "`")
                 raise _Bad
             return ir.Input(path, found.type)
         name = ref.path[0]

@@ -85,6 +85,7 @@ class Scope:
     rules: list[n.RulesDecl] = field(default_factory=list)
     outputs: dict[str, n.OutputDecl] = field(default_factory=dict)
     decisions: list[n.DecisionDecl] = field(default_factory=list)
+    accumulators: dict[str, n.AccumulatorDecl] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
 
     @property
@@ -304,6 +305,11 @@ def _declare(scope: Scope, decl: n.Decl, imported: bool, diagnostics: Diagnostic
         scope.rules.append(decl)
     elif isinstance(decl, n.DecisionDecl):
         scope.decisions.append(decl)
+    elif isinstance(decl, n.AccumulatorDecl):
+        if decl.name in scope.accumulators:
+            duplicate("accumulator", decl.name, scope.accumulators[decl.name].span, decl.span)
+        else:
+            scope.accumulators[decl.name] = decl
     else:
         assert isinstance(decl, (n.ParamDecl, n.TableDecl, n.LetDecl, n.OutputDecl))
         # parameters, tables, lets and outputs share one namespace: values.

@@ -288,6 +288,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return n.TypeRef("decimal", self._span(meta))
 
     @v_args(meta=True)
+    def t_id(self, meta: Any, items: list[Any]) -> n.TypeRef:
+        return n.TypeRef("id", self._span(meta))
+
+    @v_args(meta=True)
     def t_enum(self, meta: Any, items: list[Token]) -> n.TypeRef:
         return n.TypeRef("enum", self._span(meta), name=str(items[0]))
 
@@ -386,6 +390,17 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def let_decl(self, meta: Any, items: list[Any]) -> n.LetDecl:
         name, expr, *notes = items
         return n.LetDecl(str(name), expr, tuple(notes), self._span(meta))
+
+    @v_args(meta=True)
+    def accumulator_decl(self, meta: Any, items: list[Any]) -> n.AccumulatorDecl:
+        name, type_, *rest = items
+        keys = []
+        while rest and isinstance(rest[0], tuple):
+            keys.append(rest.pop(0))
+        period, adds, cap, *notes = rest
+        return n.AccumulatorDecl(str(name), type_, tuple(keys), str(period), self._tspan(period),
+                                 str(adds), self._tspan(adds), str(cap), self._tspan(cap),
+                                 tuple(notes), self._span(meta))
 
     # ---- decisions -------------------------------------------------------
     @v_args(meta=True)

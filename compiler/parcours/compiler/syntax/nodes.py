@@ -365,8 +365,25 @@ class DecisionDecl:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class AccumulatorDecl:
+    """`accumulator NAME: TYPE per KEY, … over PERIOD adds OUTPUT cap PARAM`."""
+
+    name: str
+    type: TypeRef
+    keys: tuple[tuple[tuple[str, ...], Span], ...]
+    period: str
+    period_span: Span
+    adds: str
+    adds_span: Span
+    cap: str
+    cap_span: Span
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
 Decl = (PolicyDecl | SchemaDecl | ImportDecl | SourceDecl | EnumDecl | InputDecl | ConstraintDecl
-        | ParamDecl | TableDecl | LetDecl | RulesDecl | OutputDecl | DecisionDecl)
+        | ParamDecl | TableDecl | LetDecl | RulesDecl | OutputDecl | DecisionDecl | AccumulatorDecl)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import re
 import tomllib
 import types
@@ -21,14 +22,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from parcours.runtime import Decision, EpisodeError, OverrideError, PolicyGap, render
+from parcours.runtime import (Decision, EpisodeError, Ledger, OverrideError, PolicyGap, period_of,
+                              render, specs_of)
 
 SUFFIX = ".tests.toml"
 TEXT_FIELDS = ("rule", "pathway")
 # Besides these and `rejected`, a test may expect any output the policy's decision declares;
 # which ones exist is known once the policy is loaded (`_check_expected`).
 FILE_KEYS = {"policy", "bases", "test"}
-TEST_KEYS = {"name", "base", "given", "expect", "set"}
+TEST_KEYS = {"name", "base", "given", "expect", "set", "before", "state"}
+MAX_REPEAT = 1000  # episodes one `before` item may stand for
 
 
 class PolicyTestError(Exception):
@@ -49,6 +52,8 @@ class TestCase:
     episode: dict[str, Any]
     expect: dict[str, str]
     sets: dict[str, str]
+    before: list[dict[str, Any]] = field(default_factory=list)  # decided first, in order
+    state: dict[str, str] = field(default_factory=dict)  # accumulator -> amount used before
 
 
 @dataclass(slots=True)
@@ -303,8 +308,74 @@ def parse_file(path: Path) -> TestFile:
         if not isinstance(sets_raw, dict):
             raise PolicyTestError(f"{where}: test {name!r}: set is a table of NAME = VALUE")
         sets = {key: _set_text(value) for key, value in sets_raw.items()}
-        tests.append(TestCase(name, where, episode, expect, sets))
+        before = _before(item.get("before", []), episode, f"{where}: test {name!r}")
+        state_raw = item.get("state", {})
+        if not isinstance(state_raw, dict) or not all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) for v in state_raw.values()):
+            raise PolicyTestError(f"{where}: test {name!r}: state is a table of ACCUMULATOR = "
+                                  "\"AMOUNT\" (the amount used before this episode)")
+        state = {key: str(value) for key, value in state_raw.items()}
+        tests.append(TestCase(name, where, episode, expect, sets, before, state))
     return TestFile(path, (path.parent / policy), tests)
+
+
+def _before(raw: Any, episode: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The episodes a sequence test decides first: each item is the test's episode with
+    its own `given` on top, `repeat` times (ids numbered)."""
+    if not isinstance(raw, list):
+        raise PolicyTestError(f"{where}: before is a list of tables {{ given = {{…}}, repeat = N }}")
+    out: list[dict[str, Any]] = []
+    for number, item in enumerate(raw, 1):
+        if not isinstance(item, dict) or set(item) - {"given", "repeat"}:
+            raise PolicyTestError(f"{where}: before item {number}: expected "
+                                  "{ given = {…}, repeat = N }")
+        repeat = item.get("repeat", 1)
+        if type(repeat) is not int or not 1 <= repeat <= MAX_REPEAT:
+            raise PolicyTestError(f"{where}: before item {number}: repeat is a whole number "
+                                  f"1..{MAX_REPEAT}")
+        given = item.get("given", {})
+        if not isinstance(given, dict):
+            raise PolicyTestError(f"{where}: before item {number}: given is a table")
+        for copy_number in range(repeat):
+            earlier = copy.deepcopy(episode)
+            earlier["id"] = f"{episode['id']} / before {number}.{copy_number + 1}"
+            for dotted, value in _flatten(given).items():
+                _set_path(earlier, dotted, value, f"{where}: before item {number}: given")
+            out.append(earlier)
+    return out
+
+
+def _with_history(module: types.ModuleType, case: TestCase, params: Any
+                  ) -> Mapping[str, Any]:
+    """The test's episode as the ledger fills it in after `state` and the `before`
+    episodes (decided in order through the same ledger)."""
+    specs = specs_of(module)
+    if not specs:
+        raise PolicyTestError(f"{case.where}: test {case.name!r}: before and state need a "
+                              "policy with accumulators")
+    ledger = Ledger(specs)
+    for name, amount in case.state.items():
+        spec = next((s for s in specs if s.name == name), None)
+        key = spec.key_of(case.episode) if spec is not None else None
+        if spec is None or key is None:
+            raise PolicyTestError(f"{case.where}: test {case.name!r}: state: "
+                                  + (f"unknown accumulator {name!r}" if spec is None else
+                                     f"the episode has no {', '.join(spec.keys)}"))
+        period = period_of(spec, case.episode)
+        try:
+            ledger.used[(name, key, period or "")] = Decimal(amount)
+        except ArithmeticError:
+            raise PolicyTestError(f"{case.where}: test {case.name!r}: state: {name} is not "
+                                  "an amount") from None
+    decide = module.decide if params is None else functools.partial(module.decide, params=params)
+    for earlier in case.before:
+        try:
+            ledger.decide(decide, earlier)
+        except (EpisodeError, PolicyGap) as exc:
+            raise PolicyTestError(f"{case.where}: test {case.name!r}: episode "
+                                  f"{earlier['id']!r} is not decided: {exc}") from None
+    filled, _ = ledger.prepare(case.episode)
+    return filled
 
 
 # ---- running ----------------------------------------------------------------------
@@ -390,9 +461,11 @@ def run(paths: Iterable[str], loader: Loader | None = None) -> list[PolicyResult
                     params = module.with_overrides(case.sets)
                 except OverrideError as exc:
                     raise PolicyTestError(f"{case.where}: test {case.name!r}: set: {exc}") from None
+            episode = _with_history(module, case, params) if case.before or case.state \
+                else case.episode
             try:
-                decision: Decision = (module.explain(case.episode) if params is None
-                                      else module.explain(case.episode, params))
+                decision: Decision = (module.explain(episode) if params is None
+                                      else module.explain(episode, params))
             except EpisodeError as exc:
                 expected = case.expect.get("rejected")
                 if expected is not None and expected in ("*", exc.field):

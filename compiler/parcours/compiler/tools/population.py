@@ -27,7 +27,7 @@ import json
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -93,6 +93,11 @@ class Profile:
     fee: Fee                                 # in minor units of the currency
     decimals: int = 2                        # of the currency's minor unit
     adjust: Adjust | None = None             # a last draw that completes the episode
+    # Visits of one person in one calendar year: (lowest, highest, weight) buckets, the
+    # bucket drawn once per person (how often they consult), the count each year in it.
+    visits_per_year: tuple[tuple[int, int, int], ...] = (
+        (1, 2, 300), (3, 5, 300), (6, 10, 220), (11, 20, 120), (21, 40, 60))
+    households: bool = False                 # persons live in households (tn: its filière)
 
 
 def _pick(rng: random.Random, items: Sequence[tuple[T, int]]) -> T:
@@ -234,11 +239,23 @@ def _tn_fee(rng: random.Random, day: date, specialty: str, sector: str) -> int:
     return tariff if _chance(rng, 400) else tariff + 125 * rng.randint(1, 160)
 
 
+_TN_SIZES = ((1, 200), (2, 200), (3, 200), (4, 200), (5, 120), (6, 80))
+_TN_BANDS = (("low", 500), ("middle", 350), ("high", 150))
+
+
+def household(rng: random.Random, number: int) -> Household:
+    """A household of the `tn` profile: its size (the insured and dependants), the filière
+    it chose for the year and the insured's salary band."""
+    size = _pick(rng, _TN_SIZES)
+    return Household(f"h-{number:07d}", size, _pick(rng, _TN_FILIERES), _pick(rng, _TN_BANDS))
+
+
 def _tn_filiere(rng: random.Random, item: dict[str, Any]) -> None:
-    """Draw the insured's filière; only the private filière has a declared family doctor,
-    and a public-filière visit is charged the public facility's tariff."""
-    filiere = _pick(rng, _TN_FILIERES)
+    """The household's filière (drawn here for a person without one); only the private
+    filière has a declared family doctor, and a public-filière visit is charged the public
+    facility's tariff."""
     patient, visit = item["patient"], item["visit"]
+    filiere = patient.get("filiere") or _pick(rng, _TN_FILIERES)
     patient["filiere"] = filiere
     if filiere != "privee":
         patient["declared_doctor"] = False
@@ -328,7 +345,7 @@ PROFILES: dict[str, Profile] = {
         gp_with_declared=850, pediatrics_with_declared=200, specialist_with_declared=20,
         referred=650, emergency=30, away_from_home=20, doctor_unavailable=150,
         for_chronic_condition=550,
-        sector=_single_sector, fee=_tn_fee, decimals=3, adjust=_tn_filiere,
+        sector=_single_sector, fee=_tn_fee, decimals=3, adjust=_tn_filiere, households=True,
     ),
 }
 
@@ -350,16 +367,66 @@ def _specialty(rng: random.Random, profile: Profile, age: int) -> str:
     return specialty
 
 
-def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]:
-    """One episode, drawn in a fixed order from `rng` (changing the order changes outputs)."""
-    day = START + timedelta(days=rng.randrange((END - START).days + 1))
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What stays the same across one person's visits."""
+
+    id: str
+    age: int
+    declared: bool
+    chronic: bool
+    low_income: bool
+    visits: tuple[int, int]  # the bucket of visits per year
+    household: Household | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    """What the members of one household share (the `tn` profile)."""
+
+    id: str
+    size: int
+    filiere: str
+    band: str  # the salary band of the insured
+
+
+def person(rng: random.Random, profile: Profile, number: int) -> Person:
+    """One person, drawn in a fixed order from `rng` (changing the order changes outputs)."""
     low, high = AGE_BANDS[_pick(rng, tuple(enumerate(profile.age_weights)))]
     age = rng.randint(low, high)
-    specialty = _specialty(rng, profile, age)
     declared = _chance(rng, profile.declared_doctor_child if age < CHILD_AGE
                        else profile.declared_doctor_adult)
     chronic = _chance(rng, profile.chronic_by_band[_age_band(age)])
     low_income = _chance(rng, profile.low_income)
+    fewest, most = _pick(rng, tuple(((a, b), w) for a, b, w in profile.visits_per_year))
+    return Person(f"p-{number:07d}", age, declared, chronic, low_income, (fewest, most))
+
+
+def visit_days(rng: random.Random, who: Person) -> list[date]:
+    """The days of one person's visits over START..END, in date order: each calendar year
+    a count from the person's bucket (in proportion for a year the window cuts), at
+    least one visit in all."""
+    days: list[date] = []
+    for year in range(START.year, END.year + 1):
+        first, last = max(START, date(year, 1, 1)), min(END, date(year, 12, 31))
+        span = (last - first).days + 1
+        count = rng.randint(*who.visits) * span // 365
+        days += [first + timedelta(days=rng.randrange(span)) for _ in range(count)]
+    if not days:
+        days.append(START + timedelta(days=rng.randrange((END - START).days + 1)))
+    return sorted(days)
+
+
+def episode(rng: random.Random, profile: Profile, number: int,
+            who: Person | None = None, day: date | None = None) -> dict[str, Any]:
+    """One visit of `who` on `day` (by default a new person's one visit on a random day),
+    drawn in a fixed order from `rng` (changing the order changes outputs)."""
+    if who is None:
+        who = person(rng, profile, number)
+    if day is None:
+        day = START + timedelta(days=rng.randrange((END - START).days + 1))
+    age, declared, chronic, low_income = who.age, who.declared, who.chronic, who.low_income
+    specialty = _specialty(rng, profile, age)
 
     with_declared = referred = unavailable = False
     if declared:
@@ -376,10 +443,11 @@ def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]
     for_chronic = chronic and _chance(rng, profile.for_chronic_condition)
     sector = profile.sector(rng, specialty)
     fee = profile.fee(rng, day, specialty, sector)
-    item = {
+    item: dict[str, Any] = {
         "id": f"ep-{number:07d}",
         "date": day.isoformat(),
         "patient": {
+            "id": who.id,
             "age": age,
             "declared_doctor": declared,
             "chronic_condition": chronic,
@@ -397,6 +465,11 @@ def episode(rng: random.Random, profile: Profile, number: int) -> dict[str, Any]
             "fee": money(fee, profile.decimals),
         },
     }
+    home = who.household
+    if home is not None:
+        patient: dict[str, Any] = item["patient"]
+        patient.update({"filiere": home.filiere, "household": home.id,
+                                "salary_band": home.band, "dependants": home.size - 1})
     if profile.adjust is not None:
         profile.adjust(rng, item)
     return item
@@ -411,13 +484,29 @@ def profile_named(name: str) -> Profile:
 
 
 def episodes(size: int, seed: int, profile: str = "fr") -> Iterator[dict[str, Any]]:
-    """`size` episodes, numbered from ep-0000001, drawn from `random.Random(seed)`."""
+    """`size` episodes, numbered from ep-0000001, drawn from `random.Random(seed)`: person
+    after person (p-0000001, …), each person's visits in date order."""
     if size < 0:
         raise ValueError(f"size must be 0 or more, not {size}")
     chosen = profile_named(profile)
     rng = random.Random(seed)
-    for number in range(1, size + 1):
-        yield episode(rng, chosen, number)
+    number = people = homes = members = 0
+    home: Household | None = None
+    while number < size:
+        people += 1
+        who = person(rng, chosen, people)
+        if chosen.households:
+            if members == 0:
+                homes += 1
+                home = household(rng, homes)
+                members = home.size
+            members -= 1
+            who = replace(who, household=home)
+        for day in visit_days(rng, who):
+            number += 1
+            if number > size:
+                return
+            yield episode(rng, chosen, number, who, day)
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -448,6 +537,7 @@ def write_population_file(target: str | os.PathLike[str], size: int, seed: int,
     return count
 
 
-__all__ = ["AGE_BANDS", "END", "PROFILES", "Profile", "SPECIALTIES", "START", "episode",
+__all__ = ["AGE_BANDS", "END", "Household", "PROFILES", "Person", "Profile", "SPECIALTIES", "START",
+           "episode", "household", "person", "visit_days",
            "episodes", "lines", "money", "profile_named", "write_population",
            "write_population_file"]

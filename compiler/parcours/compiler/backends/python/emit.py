@@ -533,11 +533,23 @@ def render_module(program: ir.Program) -> str:
                               "role": o.role.value if o.role else ""}
                              for o in program.decision.outputs],
         "decimals": MINOR_UNITS[p.currency],
+        "id_max": ir.ID_MAX_LENGTH,
     }
     body = _environment().get_template("module.py.jinja").render(context)
     # Constants are collected while rendering; put them in front, in a stable order.
     constants = "\n".join(f"{name} = {literal}" for name, literal in emitter.constants.items())
-    return body.replace("# <constants>\n", constants + "\n", 1)
+    return body.replace("# <constants>\n", constants + "\n", 1) + _accumulators(program)
+
+
+def _accumulators(program: ir.Program) -> str:
+    """What a run carries across episodes (`parcours.runtime.ledger`); nothing without."""
+    if not program.accumulators:
+        return ""
+    rows = "".join(f"    {py_literal(spec)},\n" for spec in ir.accumulator_specs(program))
+    return ("\n\n# What a run carries from one episode to the next (parcours.runtime.ledger):\n"
+            "# (name, input field, keys, period, output added, ((from, cap), ...)).\n"
+            "ACCUMULATORS: tuple[tuple[str, str, tuple[str, ...], str, str, "
+            "tuple[tuple[str, str], ...]], ...] = (\n" + rows + ")\n")
 
 
 def episode_types(program: ir.Program, top: list[FieldView],

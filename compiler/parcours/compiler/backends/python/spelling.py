@@ -95,7 +95,7 @@ def py_type(type_: ir.Type) -> str:
         return "date"
     if isinstance(type_, (ir.MoneyT, ir.RateT, ir.DecimalT)):
         return "Decimal"
-    if isinstance(type_, ir.EnumT):
+    if isinstance(type_, (ir.EnumT, ir.IdT)):
         return "str"
     raise CodegenError(f"no Python type for {type_}")
 

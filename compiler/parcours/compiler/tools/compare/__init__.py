@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError, PolicyGap,
-                              PolicyMeta, Rejection, episode_id, read_episodes, shown, split_name,
-                              unit_of)
+                              PolicyMeta, Rejection, episode_id, read_episodes, shown, specs_of,
+                              split_name, unit_of)
+
+from .caps import CappedRun, CapTotals, ledger_order
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -183,6 +185,7 @@ class PolicyTotals:
     amounts: dict[str, Decimal] = field(default_factory=dict)  # output name → total
     indexes: tuple[int, ...] = ()  # each totalled output's place in `Decision.values`
     rejection_examples: list[str] = field(default_factory=list)
+    caps: list[CapTotals] = field(default_factory=list)  # one per accumulator (caps.py)
 
     @classmethod
     def of(cls, policy: PolicyMeta) -> PolicyTotals:
@@ -229,6 +232,8 @@ class PolicyTotals:
         out.update({name: money(total) for name, total in self.amounts.items()})
         out.update({f"mean_{name}": opt(self.mean(name)) for name in self.amounts})
         out["rejection_examples"] = list(self.rejection_examples)
+        if self.caps:
+            out["caps"] = {c.name: c.to_dict() for c in self.caps}
         return out
 
 
@@ -403,10 +408,13 @@ def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
 
 def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
-            sets: Mapping[str, str] | None = None, input_name: str = "") -> CompareResult:
+            sets: Mapping[str, str] | None = None, input_name: str = "",
+            restart: Callable[[int], object] | None = None) -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
 
-    `progress(n)` is called with the number of lines read since its last call."""
+    `progress(n)` is called with the number of lines read since its last call; with
+    accumulators the lines are read and sorted first, then `restart(how many)` is called
+    and `progress` counts the lines decided."""
     metas: list[PolicyMeta] = [p.module.POLICY for p in policies]
     totals = [PolicyTotals.of(meta) for meta in metas]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
@@ -417,7 +425,24 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
                         new_indexes=_roles(metas[j]) or (0, 0)) for i, j in pair_index]
     episodes = 0
     decisions: list[Decision | None] = [None] * len(policies)
-    for number, item in read_episodes(lines if progress is None else _counted(lines, progress)):
+    runs = [CappedRun(p.module, p.decide, _roles(meta)) if specs_of(p.module) else None
+            for p, meta in zip(policies, metas)]
+    for total, run in zip(totals, runs):
+        if run is not None:
+            total.caps = run.totals
+    numbers = [0]
+    counted: Iterable[bytes | str] = lines if progress is None else _counted(lines, progress)
+    ordered = False  # accumulators, lines not in key order: every policy sees the sorted run
+    if any(runs):
+        counted, ordered = ledger_order(counted, [run.specs for run in runs if run is not None],
+                                        numbers, restart)
+        if progress is not None:
+            counted = _counted(counted, progress)
+    deciders = [run.tracked(retire=ordered) if run is not None else p.decide
+                for p, run in zip(policies, runs)]
+    for number, item in read_episodes(counted):
+        if ordered:
+            number = numbers[0]
         episodes += 1
         if isinstance(item, EpisodeError):
             message = _rejection(number, item)
@@ -427,7 +452,7 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
         for index, policy in enumerate(policies):
             decisions[index] = None
             try:
-                decision = policy.decide(policy.prepare(item))
+                decision = deciders[index](policy.prepare(item))
             except EpisodeError as error:
                 totals[index].reject(_rejection(number, error))
                 continue
@@ -509,6 +534,13 @@ def render_table(result: CompareResult) -> str:
             rows += [[k, str(g.episodes), str(g.pathway_changed), money(g.net_transfer)]
                      for k, g in groups]
             lines += [""] + ["  " + line for line in _table(rows, {1, 2, 3})]
+    for p in result.policies:
+        for cap in p.caps:
+            lines += ["", f"{p.id}: accumulator {cap.name} (per {', '.join(cap.keys)}): "
+                      f"{len(cap.reached)} reach the cap ({cap.periods_reached} key-periods), "
+                      f"it bound {cap.bound} episodes, {money(cap.not_added)} {p.currency} not "
+                      f"added; the cap changes what the insurer pays by {cap.insurer:+} and what "
+                      f"patients pay by {cap.patient:+} {p.currency}"]
     for p in result.policies:
         if p.rejection_examples:
             lines += ["", f"{p.id}: {p.rejected} rejected, e.g."]

@@ -31,6 +31,8 @@ def type_schema(type_: n.Type) -> dict[str, object]:
                     "description": f"an amount in {currency} (a decimal string keeps it exact)"}
         case n.RateT() | n.DecimalT():
             return {"type": ["string", "number"], "pattern": AMOUNT}
+        case n.IdT():
+            return {"type": "string", "minLength": 1, "maxLength": n.ID_MAX_LENGTH}
         case n.EnumT(members=members):
             return {"enum": list(members)}
         case n.SetT(enum=enum):

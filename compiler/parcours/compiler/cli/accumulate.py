@@ -1,0 +1,201 @@
+"""A run with accumulators (`decide`, `compare`): episodes in the ledger's order, the
+ledger threaded through `decide`, a state to start from and a state to write.
+
+Without accumulators nothing here runs: `wrap` hands back the stream and the function.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import click
+
+from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Rejection, StateError,
+                              format_money, in_key_order, sorted_lines, specs_of, state_line,
+                              two_pass)
+
+from .common import fail
+from .progress import Progress
+
+state_in_option = click.option(
+    "--state-in", "state_in", default=None, metavar="FILE",
+    help="Accumulators: start from this state (JSON Lines: accumulator, key, period, used).")
+state_out_option = click.option(
+    "--state-out", "state_out", default=None, metavar="FILE",
+    help="Accumulators: write the final state here (the same JSON Lines).")
+buffer_option = click.option(
+    "--sort-buffer", "sort_buffer", default=DEFAULT_BUFFER, show_default=True, type=click.IntRange(1),
+    metavar="LINES", help="Accumulators: episodes sorted in memory before a run spills to disk.")
+
+
+@dataclass(slots=True)
+class Run:
+    """One stream through one policy, with its ledger when the policy has accumulators."""
+
+    lines: Iterable[bytes]
+    decide: Callable[[Mapping[str, object]], Decision]
+    ledger: Ledger | None = None
+    numbers: list[int] = field(default_factory=lambda: [0])
+    retired: list[str] = field(default_factory=list)
+    buffer: int = DEFAULT_BUFFER
+    order: InputOrder | None = None
+    sorted: bool = False  # the run goes through a sort (its lines were not in key order)
+
+    def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
+        """Rejections name the line of the input, not the line's place in the sorted run."""
+        if not self.sorted:
+            return report
+        return lambda r: report(Rejection(self.numbers[0], r.error))
+
+    def writer(self, write: Callable[[str], object]) -> Callable[[str], object]:
+        """Where decisions go: straight to `write`, or (with a ledger) kept by input line
+        number until `finish`, so that they come out in input order."""
+        if not self.sorted:
+            return write
+        self.order = InputOrder(self.buffer)
+        order = self.order
+        return lambda text: order.add(self.numbers[0], text)
+
+    def finish(self, write: Callable[[str], object]) -> None:
+        if self.order is not None:
+            for text in self.order:
+                write(text)
+
+    def state(self) -> Iterator[str]:
+        yield from self.retired
+        if self.ledger is not None:
+            yield from self.ledger.state_lines()
+
+
+def phased(lines: Iterator[bytes], numbers: list[int],
+           restart: Callable[[int], object] | None) -> Iterator[bytes]:
+    """The sorted lines; before the first, `restart(how many)`: the progress line counts
+    the second pass (deciding) after the first (reading and sorting)."""
+    for raw in lines:
+        if restart is not None:
+            restart(numbers[1] if len(numbers) > 1 else 0)
+            restart = None
+        yield raw
+
+
+def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
+         source: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
+         keep_state: bool = False, progress: Progress | None = None) -> Run:
+    """The run for `module`: with accumulators, through a ledger, in the ledger's order.
+
+    A first pass reads the input and checks whether each key's episodes already come in
+    (date, id) order (`in_key_order`); then the run decides the lines as they come, with
+    no sort, else it sorts them (`sorted_lines`) and writes the decisions back in input
+    order.  The input is read twice (a regular file from its start again, anything else
+    from a temporary copy)."""
+    specs = specs_of(module)
+    if not specs:
+        if state_in is not None:
+            fail("--state-in: the policy declares no accumulator")
+        return Run(source if progress is None else progress.counted(source), function)
+    ledger = Ledger(specs)
+    if state_in is not None:
+        try:
+            with open(state_in, encoding="utf-8") as handle:
+                ledger.load_state(handle)
+        except OSError as exc:
+            fail(f"cannot read {state_in}: {exc.strerror}")
+        except (StateError, UnicodeDecodeError) as exc:
+            fail(f"{state_in}: {exc}")
+    first, again = two_pass(source)
+    counted = first if progress is None else progress.counted(first)
+    in_order = in_key_order(counted, specs)
+    total = sum(1 for _ in counted) + (progress.done if progress is not None else 0)
+    if in_order:  # decide as the lines come: the same decisions as in sorted order
+        run = Run(again(), functools.partial(ledger.decide, function, copy=False), ledger,
+                  buffer=buffer)
+        lines: Iterator[bytes] = run.lines  # type: ignore[assignment]
+        run.numbers[1:] = [total]
+    else:
+        run = Run([], ledger.sorted_decider(function), ledger, buffer=buffer, sorted=True)
+        if keep_state:
+            ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
+        lines = sorted_lines(again(), buffer, run.numbers)
+    run.lines = lines if progress is None else progress.counted(
+        phased(lines, run.numbers, progress.restart))
+    return run
+
+
+def write_state(run: Run, path: str | None) -> None:
+    if path is None:
+        return
+    if run.ledger is None:
+        fail("--state-out: the policy declares no accumulator")
+    from .common import open_out
+
+    with open_out(path) as sink:
+        for line in run.state():
+            sink.write(line + "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One accumulator on one explained episode."""
+
+    name: str
+    key: tuple[str, ...] | None  # None: the episode has no key (a person of its own)
+    period: str | None
+    before: Decimal
+    after: Decimal
+    cap: Decimal | None  # None: computed from the episode (a let)
+    alone: Decimal  # what the episode would add with nothing used before
+    bound: bool  # the cap made the episode add less than `alone`
+
+    def text(self, currency: str, decimals: int, keys: tuple[str, ...]) -> str:
+        def amount(value: Decimal) -> str:
+            return f"{format_money(value, decimals)} {currency}"
+
+        who = (f"{', '.join(keys)} {', '.join(self.key)}, {self.period}" if self.key is not None
+               else f"no {', '.join(keys)}: a key of its own")
+        cap = f"cap {amount(self.cap)}" if self.cap is not None else "cap computed for the episode"
+        verdict = (f"the cap bound: {amount(self.after - self.before)} added, "
+                   f"{amount(self.alone)} with nothing used before" if self.bound
+                   else "the cap did not bind")
+        return (f"  {self.name} ({who}): {amount(self.before)} before, {amount(self.after)} "
+                f"after, {cap}; {verdict}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "key": list(self.key) if self.key is not None else None,
+                "period": self.period, "before": str(self.before), "after": str(self.after),
+                "cap": str(self.cap) if self.cap is not None else None, "bound": self.bound}
+
+
+def explain_with_state(module: types.ModuleType,
+                       function: Callable[[Mapping[str, object]], Decision],
+                       episode: Mapping[str, object], state_in: str | None
+                       ) -> tuple[Decision, list[Bound]]:
+    """The decision of `episode` after the totals of `state_in` (or the episode's own
+    `NAME_used`), and each accumulator before and after it."""
+    specs = specs_of(module)
+    if not specs:
+        if state_in is not None:
+            fail("--state-in: the policy declares no accumulator")
+        return function(episode), []
+    run = wrap(module, function, (), state_in)
+    assert run.ledger is not None
+    filled, steps = run.ledger.prepare(episode)
+    decision = function(filled)
+    run.ledger.record(decision, steps)
+    bounds = []
+    for step in steps:
+        fresh = dict(filled)
+        fresh[step.spec.field] = "0"
+        alone = function(fresh).values[decision.policy.index[step.spec.adds]]
+        assert isinstance(alone, Decimal)
+        day = episode.get("date")
+        cap = step.spec.cap_at(date.fromisoformat(day)) if isinstance(day, str) else None
+        key = step.slot[1] if step.slot is not None else None
+        period = step.slot[2] if step.slot is not None else None
+        bounds.append(Bound(step.spec.name, key, period, step.before, step.after, cap, alone,
+                            step.after - step.before < alone))
+    return decision, bounds
