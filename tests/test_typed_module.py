@@ -95,7 +95,7 @@ def test_the_episode_types_follow_the_shape_and_the_defaults(compiled: types.Mod
 def test_france_episode_types_in_detail(france: types.ModuleType) -> None:
     patient = france.EpisodePatient
     visit = france.EpisodeVisit
-    assert patient.__optional_keys__ == {"pregnancy_month"}
+    assert patient.__optional_keys__ == {"pregnancy_month", "id"}  # an id is always optional
     assert {"sector", "act", "optam"} == visit.__optional_keys__
     hints = typing.get_type_hints(visit)
     assert typing.get_args(hints["specialty"])[0] == "general_practice"

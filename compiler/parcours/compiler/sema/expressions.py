@@ -13,7 +13,8 @@ from ..syntax import nodes as n
 from ..diagnostics import Diagnostics, Span, did_you_mean
 from .load import Scope
 from .base import MAX_MONEY, ROUNDING, unit_of, unit_text, CheckerState, _Bad, _Context
-from .forms import decimal_arith, keyed_lookup, stray_value_set, value_set
+from .forms import (DATE_FUNCTIONS, accumulator_read, decimal_arith, keyed_lookup,
+                    stray_value_set, value_set)
 from .types import (_arith_hint, _assignable, _compare_hint, _condition_hint, _conversion_hint,
                     _describe, _same_kind)
 
@@ -147,16 +148,7 @@ class ExpressionChecker(CheckerState):
 
     def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr:
         if len(ref.path) == 2 and ref.path[0] in self.accumulators:
-            acc = self.accumulators[ref.path[0]]
-            if ref.path[1] in ("used", "left"):  # `left` reads the cap: an amount (E394)
-                cap = self._ref(n.Ref((acc.cap,), ref.span), ctx, None) if ref.path[1] == "left" else None
-                if cap is not None and (not isinstance(cap.type, ir.MoneyT) or not cap.type.exact):
-                    self.d.error("E394", f"the cap `{acc.cap}` of `{acc.name}` is {cap.type}", acc.span)
-                    raise _Bad
-                return ir.read_accumulator(acc, ref.path[1], cap)
-            self.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
-                         f"read `{acc.name}.used` or `{acc.name}.left`")
-            raise _Bad
+            return accumulator_read(self, ref, ctx)
         if len(ref.path) > 1 or ref.path[0] in self.inputs or ref.path[0] == "date":
             path = ".".join(ref.path)
             found = self.inputs.get(path)
@@ -490,9 +482,9 @@ class ExpressionChecker(CheckerState):
                 exact = all(isinstance(a.type, ir.MoneyT) and a.type.exact for a in args)
                 result = ir.MoneyT(first.currency, exact)
             return ir.MinMax(ir.MinMaxFn(call.function), args, result)
-        if call.function in _DATE_FUNCTIONS:
+        if call.function in DATE_FUNCTIONS:
             return self._date_call(call, ctx)
-        functions = list(ROUNDING) + ["min", "max"] + list(_DATE_FUNCTIONS)
+        functions = list(ROUNDING) + ["min", "max"] + list(DATE_FUNCTIONS)
         self.d.error("E374", f"unknown function `{call.function}`", call.span,
                      did_you_mean(call.function, functions)
                      or "functions: " + ", ".join(functions))
@@ -502,7 +494,7 @@ class ExpressionChecker(CheckerState):
         """`years_between(a, b)`, `days_between(a, b)` (ints), `add_days(d, n)` (a date)."""
         if len(call.args) != 2:
             self.d.error("E370", f"{call.function} takes two arguments", call.span,
-                         f"for example {_DATE_FUNCTIONS[call.function]}")
+                         f"for example {DATE_FUNCTIONS[call.function]}")
             raise _Bad
         first = self._expr(call.args[0], ctx, None)
         second = self._expr(call.args[1], ctx, None)
@@ -511,7 +503,7 @@ class ExpressionChecker(CheckerState):
             if not _same_kind(arg.type, want):
                 self.d.error("E380", f"{call.function} reads {_describe(want)} here, not "
                              f"{_describe(arg.type)}", node.span,
-                             f"for example {_DATE_FUNCTIONS[call.function]}")
+                             f"for example {DATE_FUNCTIONS[call.function]}")
                 raise _Bad
         if call.function == "add_days":
             return ir.DateAdd(first, second)
@@ -597,11 +589,6 @@ class ExpressionChecker(CheckerState):
 
 
 # ---- type helpers ------------------------------------------------------------
-
-_DATE_FUNCTIONS = {"years_between": "years_between(patient.birth_date, date)",
-                   "days_between": "days_between(visit.admitted, date)",
-                   "add_days": "add_days(date, visit.stay)"}
-
 
 def _looks_like_member(expr: n.Expr, checker: ExpressionChecker) -> bool:
     if isinstance(expr, n.Literal):

@@ -1,5 +1,5 @@
-"""Lookups in tables keyed by a bool or by several values, sets of values in `in`, and
-arithmetic with decimals.
+"""Lookups in tables keyed by a bool or by several values, sets of values in `in`,
+arithmetic with decimals, and reading an accumulator (`NAME.used`, `NAME.left`).
 
 `t[visit.specialty, visit.sector]` reads a table keyed by `(specialty, sector)`: one key
 per column, each of the column's type.  `patient.age in {1, 3..5, 12}` tests a value
@@ -29,6 +29,31 @@ class ExpressionChecker(Protocol):
     def _expr(self, expr: n.Expr, ctx: _Context, expected: ir.Type | None) -> ir.Expr: ...
 
     def _literal(self, lit: n.Literal, expected: ir.Type | None) -> ir.Expr: ...
+
+    def _ref(self, ref: n.Ref, ctx: _Context, expected: ir.Type | None) -> ir.Expr: ...
+
+    @property
+    def accumulators(self) -> dict[str, ir.Accumulator]: ...
+
+
+def accumulator_read(checker: ExpressionChecker, ref: n.Ref, ctx: _Context) -> ir.Expr:
+    """`NAME.used` (the amount used before the episode) or `NAME.left` (what the cap leaves,
+    which reads the cap: an amount, E394); E396 for anything else."""
+    acc = checker.accumulators[ref.path[0]]
+    if ref.path[1] in ("used", "left"):
+        cap = checker._ref(n.Ref((acc.cap,), ref.span), ctx, None) if ref.path[1] == "left" else None
+        if cap is not None and (not isinstance(cap.type, ir.MoneyT) or not cap.type.exact):
+            checker.d.error("E394", f"the cap `{acc.cap}` of `{acc.name}` is {cap.type}", acc.span)
+            raise _Bad
+        return ir.read_accumulator(acc, ref.path[1], cap)
+    checker.d.error("E396", f"accumulator `{acc.name}` has no `{ref.path[1]}`", ref.span,
+                    f"read `{acc.name}.used` or `{acc.name}.left`")
+    raise _Bad
+
+# the date functions, each with an example of its use (for help lines)
+DATE_FUNCTIONS = {"years_between": "years_between(patient.birth_date, date)",
+                  "days_between": "days_between(visit.admitted, date)",
+                  "add_days": "add_days(date, visit.stay)"}
 
 _ORDERED = (ir.IntT, ir.MoneyT, ir.RateT, ir.DateT, ir.DecimalT)
 

@@ -19,6 +19,7 @@ from lark.exceptions import VisitError
 from lark.visitors import Transformer_NonRecursive
 
 from . import nodes as n
+from .parse import unquote
 from ..diagnostics import Diagnostics, Span
 
 
@@ -78,21 +79,6 @@ def _declared_name(tree: Tree[Token]) -> str | None:
     if isinstance(first, Tree) and first.data == "path":
         return ".".join(str(t) for t in first.children)
     return None
-
-
-def _unquote(token: Token) -> str:
-    body = str(token)[1:-1]
-    out: list[str] = []
-    escapes = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
-    i = 0
-    while i < len(body):
-        if body[i] == "\\" and i + 1 < len(body):
-            out.append(escapes[body[i + 1]])
-            i += 2
-        else:
-            out.append(body[i])
-            i += 1
-    return "".join(out)
 
 
 class _Builder(Transformer_NonRecursive[Token, Any]):
@@ -184,24 +170,24 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def unconfirmed(self, meta: Any, items: list[Token]) -> n.Remark:
-        return n.Remark("unconfirmed", _unquote(items[0]), self._span(meta))
+        return n.Remark("unconfirmed", unquote(items[0]), self._span(meta))
 
     @v_args(meta=True)
     def assumption(self, meta: Any, items: list[Token]) -> n.Remark:
-        return n.Remark("assumption", _unquote(items[0]), self._span(meta))
+        return n.Remark("assumption", unquote(items[0]), self._span(meta))
 
     @v_args(meta=True)
     def note(self, meta: Any, items: list[Token]) -> n.Remark:
-        return n.Remark("note", _unquote(items[0]), self._span(meta))
+        return n.Remark("note", unquote(items[0]), self._span(meta))
 
     # ---- headers ---------------------------------------------------------
     @v_args(meta=True)
     def h_title(self, meta: Any, items: list[Token]) -> n.HeaderItem:
-        return n.HeaderItem("title", (_unquote(items[0]),), self._span(meta))
+        return n.HeaderItem("title", (unquote(items[0]),), self._span(meta))
 
     @v_args(meta=True)
     def h_country(self, meta: Any, items: list[Token]) -> n.HeaderItem:
-        return n.HeaderItem("country", (_unquote(items[0]),), self._span(meta))
+        return n.HeaderItem("country", (unquote(items[0]),), self._span(meta))
 
     @v_args(meta=True)
     def h_currency(self, meta: Any, items: list[Token]) -> n.HeaderItem:
@@ -235,19 +221,19 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def import_decl(self, meta: Any, items: list[Token]) -> n.ImportDecl:
-        return n.ImportDecl(_unquote(items[0]), self._span(meta))
+        return n.ImportDecl(unquote(items[0]), self._span(meta))
 
     @v_args(meta=True)
     def source_decl(self, meta: Any, items: list[Token | None]) -> n.SourceDecl:
         name, document, title = items
         assert name is not None and document is not None
-        return n.SourceDecl(str(name), _unquote(document), _unquote(title) if title else None,
+        return n.SourceDecl(str(name), unquote(document), unquote(title) if title else None,
                             self._span(meta))
 
     # ---- types and inputs -------------------------------------------------
     def _member(self, item: Token) -> n.Literal:
         if item.type == "STRING":
-            return n.Literal("string", _unquote(item), self._tspan(item))
+            return n.Literal("string", unquote(item), self._tspan(item))
         return n.Literal("name", str(item), self._tspan(item))
 
     @v_args(meta=True)
@@ -594,7 +580,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return n.Literal("date", self._date(items[0]), self._tspan(items[0]))
 
     def lit_string(self, items: list[Token]) -> n.Literal:
-        return n.Literal("string", _unquote(items[0]), self._tspan(items[0]))
+        return n.Literal("string", unquote(items[0]), self._tspan(items[0]))
 
     def lit_name(self, items: list[Token]) -> n.Literal:
         return n.Literal("name", str(items[0]), self._tspan(items[0]))

@@ -217,3 +217,19 @@ def _character_hint(text: str, pos: int) -> str | None:
     if rest[:1] in "/":
         return "a division is rounded by name: round_half_up(a / b, 0.01)"
     return None
+
+
+def unquote(token: Token) -> str:
+    """A STRING token's text: the quotes removed, `\\"`, `\\\\`, `\\n` and `\\t` read."""
+    body = str(token)[1:-1]
+    out: list[str] = []
+    escapes = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+    i = 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append(escapes[body[i + 1]])
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)

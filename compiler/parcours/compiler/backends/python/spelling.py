@@ -106,7 +106,7 @@ def py_type(type_: ir.Type) -> str:
 # What an application may pass for a field of each kind (the episode's `TypedDict`s): JSON's
 # values, and a Decimal for an amount or a rate (never a float: money is exact).
 _EPISODE_TYPES = {"bool": "bool", "int": "int", "date": "str", "money": "str | int | Decimal",
-                  "rate": "str | int | Decimal"}
+                  "rate": "str | int | Decimal", "id": "str"}
 
 
 def episode_type(type_: ir.Type, kind: str) -> str:
