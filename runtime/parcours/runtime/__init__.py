@@ -14,7 +14,8 @@ The runtime holds no global state.
 """
 
 from .abi import ABI_VERSION, GENERATED_IMPORTS
-from .batch import BatchStats, DecisionWriter, Rejection, decide_stream, decision_json
+from .batch import (BatchStats, Block, DecisionWriter, Rejection, blocks, decide_block,
+                    decide_stream, decided, decision_json)
 from .lines import Unreadable, json_safe, parse_episode, read_episodes
 from .decision import OUTPUT_KINDS, ROLES, Decision, OutputField, PolicyMeta
 from .episode import (bad_date, bad_enum, bad_value, broken_constraint, episode_id, field_error,
@@ -27,11 +28,12 @@ from .params import ParamSpec, apply_overrides, split_name
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
-    "ABI_VERSION", "BatchStats", "Decision", "DecisionWriter", "EpisodeError",
+    "ABI_VERSION", "BatchStats", "Block", "Decision", "DecisionWriter", "EpisodeError",
     "GENERATED_IMPORTS", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS", "OutputField", "ROLES",
     "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
-    "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
+    "bad_date", "bad_enum", "bad_value", "blocks", "branch_steps", "broken_constraint",
+    "decide_block", "decide_stream", "decided",
     "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",

@@ -7,10 +7,11 @@ Every record written, decision or rejection, is one line of valid UTF-8.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from typing import IO, NamedTuple
 
 from json.encoder import encode_basestring
 
@@ -18,7 +19,7 @@ from .decision import Decision, PolicyMeta
 from .money import format_money, format_rate
 from .episode import episode_id
 from .errors import EpisodeError, PolicyGap, one_line, shown
-from .lines import json_safe, read_episodes
+from .lines import _read, fast_decoder, json_safe
 
 Decide = Callable[[Mapping[str, object]], Decision]
 
@@ -62,6 +63,8 @@ def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
 
 _MONEY, _RATE, _OTHER = 0, 1, 2
 MAX_CACHED_AMOUNTS = 1 << 16  # amounts whose text a writer keeps, per number of decimals
+BLOCK_BYTES = 1 << 18  # the lines of about this many bytes make one block (`blocks`)
+MAX_CACHED_TAILS = 1 << 14  # whole decision texts (after the id) a writer keeps, per policy
 
 
 def _money_text(amount: object, decimals: int) -> str:
@@ -94,6 +97,8 @@ class DecisionWriter:
         # alike; a zero is never cached, since -0.00 and 0.00 are equal but written apart)
         self._amounts: dict[int, dict[object, str]] = {}
         self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
+        # per policy: the text after the id, by (path, values, pathway, rule)
+        self._tails: dict[int, tuple[PolicyMeta, dict[object, str]]] = {}
 
     def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str, _Parts]:
         head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
@@ -112,6 +117,26 @@ class DecisionWriter:
     def __call__(self, decision: Decision) -> str:
         if decision.trace is not None or decision.overrides:
             return decision_json(decision)
+        ident = decision.id
+        head = ('{"id":' + json_safe(encode_basestring(ident)) if type(ident) is str
+                else '{"id":' + json_safe(json.dumps(ident, ensure_ascii=False)))
+        key = (decision.path, decision.values, decision.pathway, decision.rule)
+        policy = decision.policy
+        tails = self._tails.get(id(policy))
+        if tails is not None and tails[0] is policy:
+            tail = tails[1].get(key)
+            if tail is not None:
+                return head + tail
+        else:
+            tails = self._tails[id(policy)] = (policy, {})
+        tail, reusable = self._tail(decision)
+        if reusable and len(tails[1]) < MAX_CACHED_TAILS:
+            tails[1][key] = tail
+        return head + tail
+
+    def _tail(self, decision: Decision) -> tuple[str, bool]:
+        """Everything after the id, and whether it may be reused for an equal decision
+        (not when an amount or a rate is zero: -0.00 and 0.00 are equal, written apart)."""
         policy = decision.policy
         cached = self._policies.get(id(policy))
         if cached is None or cached[0] is not policy:
@@ -130,22 +155,27 @@ class DecisionWriter:
             sources = json_safe(json.dumps(list(decision.sources), ensure_ascii=False,
                                            separators=(",", ":")))
             self._sources[source_key] = sources
-        ident = decision.id
-        out = ('{"id":' + (json_safe(encode_basestring(ident)) if type(ident) is str
-                           else json_safe(json.dumps(ident, ensure_ascii=False))) + head + middle)
+        out = head + middle
         amounts = self._amounts.get(policy.decimals)
         if amounts is None:
             amounts = self._amounts[policy.decimals] = {}
         rates = self._rates
+        reusable = True
         for (prefix, kind, other), value in zip(parts, decision.values):
             if kind == _MONEY:
-                text = amounts.get(value) if value else None  # never a zero: "-0.00"
+                if not value:  # never a zero: "-0.00"
+                    reusable = False
+                    text = None
+                else:
+                    text = amounts.get(value)
                 if text is None:
                     text = _money_text(value, policy.decimals)
                     if value and len(amounts) < MAX_CACHED_AMOUNTS:
                         amounts[value] = text
                 out += prefix + text
             elif kind == _RATE:
+                if not value:
+                    reusable = False
                 rate = rates.get(value)
                 if rate is None:
                     rate = rates[value] = format_rate(value) + '"'  # type: ignore[arg-type]
@@ -153,7 +183,27 @@ class DecisionWriter:
             else:
                 assert other is not None
                 out += prefix + other(value)
-        return out + ',"sources":' + sources + "}"
+        return out + ',"sources":' + sources + "}", reusable
+
+
+def decided(decide: Decide, lines: Iterable[bytes | str], first: int = 1, fast: bool = True
+            ) -> Iterator[tuple[int, Decision | EpisodeError]]:
+    """(line number, decision or the error that rejects the episode) for each episode of
+    `lines`, the first numbered `first`; what an episode's decision raises costs only it."""
+    for number, item in _read(lines, first, fast_decoder() if fast else None):
+        if isinstance(item, EpisodeError):
+            yield number, item
+            continue
+        try:
+            yield number, decide(item)
+        except EpisodeError as error:
+            yield number, error
+        except PolicyGap as gap:
+            yield number, EpisodeError(episode_id(item), "", f"undecided: {gap}")
+        except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
+                RecursionError) as exc:
+            yield number, EpisodeError(episode_id(item), "",
+                                       f"cannot be decided: {shown(str(exc), 200)}")
 
 
 def decide_stream(decide: Decide, lines: Iterable[bytes | str], write: Callable[[str], object],
@@ -162,29 +212,58 @@ def decide_stream(decide: Decide, lines: Iterable[bytes | str], write: Callable[
     """Decide every episode of `lines`, writing one JSON line per decision."""
     stats = BatchStats()
     encode = DecisionWriter()
-    for number, item in read_episodes(lines):
-        if isinstance(item, EpisodeError):
+    for number, outcome in decided(decide, lines):
+        if isinstance(outcome, EpisodeError):
             stats.rejected += 1
-            reject(Rejection(number, item))
-            continue
-        try:
-            decision = decide(item)
-        except EpisodeError as error:
-            stats.rejected += 1
-            reject(Rejection(number, error))
-            continue
-        except PolicyGap as gap:
-            stats.rejected += 1
-            reject(Rejection(number, EpisodeError(episode_id(item), "", f"undecided: {gap}")))
-            continue
-        except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
-                RecursionError) as exc:
-            stats.rejected += 1
-            reject(Rejection(number, EpisodeError(episode_id(item), "",
-                                                  f"cannot be decided: {shown(str(exc), 200)}")))
+            reject(Rejection(number, outcome))
             continue
         stats.decided += 1
         if observe is not None:
-            observe(decision)
-        write(encode(decision) + "\n")
+            observe(outcome)
+        write(encode(outcome) + "\n")
     return stats
+
+
+class Block(NamedTuple):
+    """What `decide_block` made of a block of lines: the decisions' text (one line each),
+    the rejections as text, in line order, and the counts."""
+
+    text: str
+    rejections: list[str]
+    decided: int
+    rejected: int
+
+
+def decide_block(decide: Decide, encode: DecisionWriter, block: bytes, first: int = 1,
+                 observe: Callable[[Decision], object] | None = None,
+                 fast: bool = True) -> Block:
+    """The decisions of a block of whole JSON lines (bytes, the first numbered `first`),
+    as `decide_stream` would write them, in one string: the unit of work of a batch
+    split across processes (`parcours decide --jobs`) and of the one-process batch."""
+    out: list[str] = []
+    rejections: list[str] = []
+    for number, outcome in decided(decide, io.BytesIO(block), first, fast):
+        if isinstance(outcome, EpisodeError):
+            rejections.append(str(Rejection(number, outcome)))
+            continue
+        if observe is not None:
+            observe(outcome)
+        out.append(encode(outcome))
+    if out:
+        out.append("")
+    return Block("\n".join(out), rejections, len(out) - 1 if out else 0, len(rejections))
+
+
+def blocks(source: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """`source` in blocks of whole lines of about `size` bytes (the last line of the input
+    may lack its newline); at most what is already available is waited for, plus the rest
+    of the line, so that a slow pipe's decisions are not held back."""
+    read1 = getattr(source, "read1", source.read)
+    readline = source.readline
+    while True:
+        block = read1(size)
+        if not block:
+            return
+        if not block.endswith(b"\n"):
+            block += readline()
+        yield block

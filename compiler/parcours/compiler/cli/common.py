@@ -152,6 +152,17 @@ def open_in(path: str) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def jobs_option(function: Callable[..., None]) -> Callable[..., None]:
+    """`-j/--jobs N`: how many processes decide (default: every core this process may use);
+    1 decides in the command's own process.  The output is the same whatever N is."""
+    from .jobs import cores
+
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=cores(),
+                        show_default="the number of cores", metavar="N",
+                        help="Decide in N processes (1: in this one); the output is the "
+                             "same, in input order.")(function)
+
+
 def quiet_option(function: Callable[..., None]) -> Callable[..., None]:
     """`-q/--quiet`, the same on every command that writes progress or notes on stderr."""
     return click.option("-q", "--quiet", is_flag=True,

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import click
 
-from parcours.runtime import Decision, PolicyMeta, decide_stream
+from parcours.runtime import Block, Decision, PolicyMeta
 
-from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load,
-                     open_in, open_out, parse_sets, quiet_option)
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, jobs_option,
+                     load, open_in, open_out, parse_sets, quiet_option)
+from .jobs import Run
 from .progress import progress_for
 
 
@@ -38,6 +39,20 @@ class Summary:
         totals = self.totals
         for (name, _), index in zip(self.outputs, self.indexes):
             totals[name] = totals.get(name, Decimal(0)) + decision.values[index]  # type: ignore[operator]
+
+    def state(self) -> object:
+        """What `merge` takes: the counts and totals, without the policy (a worker's)."""
+        return self.by_pathway, self.totals
+
+    def merge(self, state: object) -> None:
+        """Add another summary's `state()` (a block decided by a worker)."""
+        by_pathway: dict[str, int]
+        totals: dict[str, Decimal]
+        by_pathway, totals = state  # type: ignore[misc]
+        for pathway, count in by_pathway.items():
+            self.by_pathway[pathway] = self.by_pathway.get(pathway, 0) + count
+        for name, amount in totals.items():
+            self.totals[name] = self.totals.get(name, Decimal(0)) + amount
 
     def render(self, policy: str, currency: str, decided: int, rejected: int,
                sets: dict[str, str], decimals: int = 2,
@@ -73,13 +88,15 @@ class Summary:
                    "of the IR (same decisions, slower; a .parcours policy only).")
 @click.option("--summary", is_flag=True,
               help="Print one summary on stderr: counts, what-if overrides, pathways, totals.")
+@jobs_option
 @quiet_option
 def decide(policy: str, input_path: str, output_path: str, explain: bool,
-           sets: tuple[str, ...], engine: str, summary: bool, quiet: bool) -> None:
+           sets: tuple[str, ...], engine: str, summary: bool, jobs: int, quiet: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped.
 
-    Decisions are written one JSON line per episode, in input order. On a terminal, a
-    progress line on stderr shows the episodes done, the rate and the time left.
+    Decisions are written one JSON line per episode, in input order, whatever --jobs
+    is. On a terminal, a progress line on stderr shows the episodes done, the rate and
+    the time left.
 
     \b
     Examples:
@@ -100,22 +117,31 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     stderr = sys.stderr
     totals = Summary()
 
+    decided = rejected = 0
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
 
-        def reject(rejection: object) -> None:
-            progress.clear()
-            stderr.write(f"rejected: {rejection}\n")
+        def emit(block: Block, state: object) -> None:
+            nonlocal decided, rejected
+            if block.rejections:
+                progress.clear()
+                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+            sink.write(block.text)
+            if state is not None:
+                totals.merge(state)
+            decided += block.decided
+            rejected += block.rejected
+            progress.tick(block.decided + block.rejected)
 
         try:
-            stats = decide_stream(function, progress.counted(source), sink.write, reject,
-                                  totals.add if summary else None)
+            with Run(function, Summary if summary else None, jobs) as run:
+                run.run(source, emit)
         finally:
             progress.clear()
     if summary:
         meta: PolicyMeta = module.POLICY
-        click.echo(totals.render(meta.id, meta.currency, stats.decided, stats.rejected,
+        click.echo(totals.render(meta.id, meta.currency, decided, rejected,
                                  overrides, meta.decimals, totalled(meta)), err=True)
     elif not quiet:
-        click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
-    raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)
+        click.echo(f"{decided} decided, {rejected} rejected", err=True)
+    raise SystemExit(EXIT_PROBLEMS if rejected else EXIT_OK)
