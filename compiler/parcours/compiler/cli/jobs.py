@@ -11,15 +11,16 @@ same code.  The output is the same byte for byte whatever the number of jobs.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import IO, Any, Protocol, Self
+from typing import IO, TYPE_CHECKING, Any, Protocol, Self
 
 from parcours.runtime import Block, Decision, DecisionWriter, blocks, decide_block
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 WINDOW_PER_JOB = 3  # blocks read ahead per worker
 
@@ -91,8 +92,12 @@ class Run:
         if first_block is None:
             return
         second = next(parts, None)
-        parallel = (self.jobs > 1 and second is not None
-                    and "fork" in multiprocessing.get_all_start_methods())
+        if self.jobs > 1 and second is not None:
+            import multiprocessing  # only for a run that forks: start-up stays short
+
+            parallel = "fork" in multiprocessing.get_all_start_methods()
+        else:
+            parallel = False
         if not parallel:
             emit(*_decide(first_block, 1))
             if second is not None:
@@ -105,6 +110,9 @@ class Run:
         self._parallel(_chain(first_block, second, parts), emit)
 
     def _parallel(self, parts: Iterator[bytes], emit: Callable[[Block, object], object]) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         sys.stdout.flush()
         sys.stderr.flush()
         window = WINDOW_PER_JOB * self.jobs
