@@ -41,7 +41,7 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
     if not Path(policy).exists():
         fail(f"no such file: {policy}")
     if Path(policy).suffix == ".py" and engine == "compiled":
-        from ..backends.python.loader import load_generated
+        from ..backends.python.cache import load_generated
 
         try:
             return load_generated(policy)

@@ -6,7 +6,8 @@ the compiled module without loading it again; each keeps one `DecisionWriter`.  
 is about `BLOCK_BYTES` of input; at most `WINDOW_PER_JOB` blocks a worker are read ahead,
 so that memory stays bounded whatever the input's size.  An input that fits in one block,
 `--jobs 1`, and a system without `fork` run in the command's own process, through the
-same code.  The output is the same byte for byte whatever the number of jobs.
+same code; an input of one block is read by the standard library's JSON decoder alone
+(importing msgspec would cost more than it saves).  The output is the same byte for byte whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _quiet_worker() -> None:
     sys.stdout = sys.stderr = devnull
 
 
-def _decide(block: bytes, first: int) -> tuple[Block, object]:
+def _decide(block: bytes, first: int, fast: bool = True) -> tuple[Block, object]:
     work = _WORK
     encode = work.get("encode")
     if encode is None:
@@ -66,7 +67,7 @@ def _decide(block: bytes, first: int) -> tuple[Block, object]:
     make: Callable[[], Tally] | None = work["tally"]
     tally = make() if make is not None else None
     result = decide_block(work["decide"], encode, block, first,
-                          tally.add if tally is not None else None)
+                          tally.add if tally is not None else None, fast)
     return result, (tally.state() if tally is not None else None)
 
 
@@ -99,7 +100,9 @@ class Run:
         else:
             parallel = False
         if not parallel:
-            emit(*_decide(first_block, 1))
+            # One block (a few hundred episodes) is read faster by the standard library
+            # than msgspec takes to import: the C reader is for longer inputs.
+            emit(*_decide(first_block, 1, second is not None))
             if second is not None:
                 emit(*_decide(second, 1 + first_block.count(b"\n")))
                 start = 1 + first_block.count(b"\n") + second.count(b"\n")

@@ -9,17 +9,25 @@ still has that content: an edited policy or import, or another compiler, compile
 Runs with import folders (`--import-path`) do not use the cache, since a file added to a
 folder could change what an import resolves to.
 
+A generated module, given as a `.py` file or found in an entry, is executed from its
+compiled code (`code_of`), kept beside the entries by the SHA-256 of its text, its
+origin and the Python version: compiling tens of kilobytes of Python costs more than
+the rest of a short run.
+
 The cache lives in this user's cache folder (`$XDG_CACHE_HOME/parcours`, else
 `~/.cache/parcours`, the folder of Lark's parser cache), created private (0700); without
 one, or when it cannot be written, every run compiles.  `PARCOURS_NO_CACHE=1` turns it
-off.  Entries are small (a module's text); deleting the folder is always safe.
+off.  Entries are small (a module's text or code), at most `MAX_ENTRIES` of them;
+deleting the folder is always safe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
+import sys
 import types
 from collections.abc import Iterable
 from functools import lru_cache
@@ -28,6 +36,7 @@ from pathlib import Path
 from .loader import load_module
 
 FORMAT = 1  # of an entry; part of the key
+MAX_ENTRIES = 200  # entries kept; past that, the older half is removed
 
 
 def folder() -> Path | None:
@@ -90,7 +99,69 @@ def cached(path: str | os.PathLike[str]) -> types.ModuleType | None:
         return None
     if not files or any(_sha256(file) != digest for file, digest in files):
         return None
-    return load_module(name, text, f"<{path}>")
+    origin = f"<{path}>"
+    return load_module(name, text, origin, code_of(text, origin, where))
+
+
+def load_generated(path: str | os.PathLike[str]) -> types.ModuleType:
+    """`loader.load_generated`, with the module's compiled code kept in the cache: a
+    generated module is tens of kilobytes of Python, which takes longer to compile than
+    everything else a run on a few episodes does."""
+    text_path = Path(path)
+    text = text_path.read_text(encoding="utf-8")
+    return load_module(text_path.stem, text, str(text_path), code_of(text, str(text_path)))
+
+
+def code_of(text: str, origin: str, where: Path | None = None) -> types.CodeType:
+    """`compile(text, origin, "exec")`, kept in the cache by the text, the origin and the
+    Python version (whose bytecode it is)."""
+    where = where or folder()
+    if where is None:
+        return compile(text, origin, "exec")
+    key = hashlib.sha256(f"{sys.version}\n{origin}\n{text}".encode("utf-8", "surrogatepass"))
+    entry = where / f"{key.hexdigest()[:32]}.code"
+    try:
+        code = marshal.loads(entry.read_bytes())
+        if isinstance(code, types.CodeType):
+            return code
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    code = compile(text, origin, "exec")
+    _write(where, entry, marshal.dumps(code))
+    return code
+
+
+def _write(where: Path, entry: Path, data: bytes) -> None:
+    """Write an entry whole (a reader never sees half of it); skipped on any error."""
+    import tempfile  # only when storing: a run that finds its module does without it
+
+    try:
+        handle, temporary = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, entry)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return
+    _prune(where)
+
+
+def _prune(where: Path) -> None:
+    """Keep the folder to `MAX_ENTRIES`: past it, the least recently written half goes."""
+    try:
+        entries = [(e.stat().st_mtime, e) for e in where.iterdir() if e.suffix in (".json", ".code")]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        for _, old in sorted(entries)[:len(entries) - MAX_ENTRIES // 2]:
+            old.unlink()
+    except OSError:
+        pass
 
 
 def store(path: str | os.PathLike[str], sources: Iterable[tuple[Path, bytes]], name: str,
@@ -101,18 +172,7 @@ def store(path: str | os.PathLike[str], sources: Iterable[tuple[Path, bytes]], n
     if where is None:
         return
     policy = Path(path).resolve()
-    import tempfile  # only when storing: a run that finds its module does without it
-
     files = [[str(Path(file).resolve()), hashlib.sha256(data).hexdigest()]
              for file, data in sources]
     body = json.dumps({"files": files, "name": name, "text": text})
-    try:
-        handle, temporary = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(body)
-        os.replace(temporary, _entry(where, policy))
-    except OSError:
-        try:
-            os.unlink(temporary)
-        except (OSError, UnboundLocalError):
-            pass
+    _write(where, _entry(where, policy), body.encode("utf-8"))
