@@ -228,3 +228,28 @@ def test_the_cache_can_be_turned_off_and_skips_import_folders(
     assert len(counted_compiles) == 4
     assert not (tmp_path / "cache" / "parcours" / "modules").exists() or not list(
         (tmp_path / "cache" / "parcours" / "modules").glob("*.json"))
+
+
+# ---- the writer's caches -----------------------------------------------------------------
+
+
+def test_reused_decision_texts_keep_negative_zeros_apart() -> None:
+    """Equal decisions share a text, but -0.00 and 0.00 (and rates -0 and 0) are equal and
+    written apart: whichever comes first, each is written as the plain encoder writes it."""
+    from datetime import date
+    from decimal import Decimal
+
+    from parcours.runtime import Decision, DecisionWriter, OutputField, PolicyMeta, decision_json
+
+    policy = PolicyMeta("p", "P", "v", "EUR", "proposal", lambda path: ((),), {},
+                        pathways=("a",), outputs=(OutputField("x", "money"),
+                                                  OutputField("r", "rate"),
+                                                  OutputField("d", "date")))
+    for order in (("0.00", "-0.00", "0", "-0"), ("-0.00", "0.00", "-0", "0")):
+        writer = DecisionWriter()
+        for _ in range(2):
+            for amount in order:
+                for rate in order:
+                    decision = Decision(f"e{amount}{rate}", policy, "a", "rule", (
+                        Decimal(amount), Decimal(rate), date(2025, 1, 2)), (0, 0))
+                    assert writer(decision) == decision_json(decision), (amount, rate)

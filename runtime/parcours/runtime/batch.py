@@ -98,7 +98,7 @@ class DecisionWriter:
         self._amounts: dict[int, dict[object, str]] = {}
         self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
         # per policy: the text after the id, by (path, values, pathway, rule)
-        self._tails: dict[int, tuple[PolicyMeta, dict[object, str]]] = {}
+        self._tails: dict[int, tuple[PolicyMeta, dict[object, tuple[str, tuple[int, ...]]]]] = {}
 
     def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str, _Parts]:
         head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
@@ -120,23 +120,32 @@ class DecisionWriter:
         ident = decision.id
         head = ('{"id":' + json_safe(encode_basestring(ident)) if type(ident) is str
                 else '{"id":' + json_safe(json.dumps(ident, ensure_ascii=False)))
-        key = (decision.path, decision.values, decision.pathway, decision.rule)
+        values = decision.values
+        key = (decision.path, values, decision.pathway, decision.rule)
         policy = decision.policy
         tails = self._tails.get(id(policy))
         if tails is not None and tails[0] is policy:
-            tail = tails[1].get(key)
-            if tail is not None:
-                return head + tail
+            hit = tails[1].get(key)
+            if hit is not None:
+                tail, zeros = hit
+                if not zeros:
+                    return head + tail
+                for index in zeros:  # written "0.00": this decision's zero must be too
+                    if values[index].is_signed():  # type: ignore[attr-defined]
+                        break
+                else:
+                    return head + tail
         else:
             tails = self._tails[id(policy)] = (policy, {})
-        tail, reusable = self._tail(decision)
+        tail, zeros, reusable = self._tail(decision)
         if reusable and len(tails[1]) < MAX_CACHED_TAILS:
-            tails[1][key] = tail
+            tails[1][key] = (tail, zeros)
         return head + tail
 
-    def _tail(self, decision: Decision) -> tuple[str, bool]:
-        """Everything after the id, and whether it may be reused for an equal decision
-        (not when an amount or a rate is zero: -0.00 and 0.00 are equal, written apart)."""
+    def _tail(self, decision: Decision) -> tuple[str, tuple[int, ...], bool]:
+        """Everything after the id; where an amount or a rate is zero; and whether the text
+        may be reused for an equal decision: not when a zero is negative, since -0.00 and
+        0.00 are equal but written apart (a reused text holds "0.00" at each zero)."""
         policy = decision.policy
         cached = self._policies.get(id(policy))
         if cached is None or cached[0] is not policy:
@@ -161,10 +170,12 @@ class DecisionWriter:
             amounts = self._amounts[policy.decimals] = {}
         rates = self._rates
         reusable = True
-        for (prefix, kind, other), value in zip(parts, decision.values):
+        zeros: list[int] = []
+        for index, ((prefix, kind, other), value) in enumerate(zip(parts, decision.values)):
             if kind == _MONEY:
-                if not value:  # never a zero: "-0.00"
-                    reusable = False
+                if not value:  # a zero is never in `amounts`: "-0.00"
+                    zeros.append(index)
+                    reusable = reusable and not value.is_signed()  # type: ignore[attr-defined]
                     text = None
                 else:
                     text = amounts.get(value)
@@ -175,15 +186,19 @@ class DecisionWriter:
                 out += prefix + text
             elif kind == _RATE:
                 if not value:
-                    reusable = False
-                rate = rates.get(value)
-                if rate is None:
-                    rate = rates[value] = format_rate(value) + '"'  # type: ignore[arg-type]
+                    zeros.append(index)
+                    reusable = reusable and not value.is_signed()  # type: ignore[attr-defined]
+                    rate = format_rate(value) + '"'  # type: ignore[arg-type]
+                else:
+                    found = rates.get(value)
+                    if found is None:
+                        found = rates[value] = format_rate(value) + '"'  # type: ignore[arg-type]
+                    rate = found
                 out += prefix + rate
             else:
                 assert other is not None
                 out += prefix + other(value)
-        return out + ',"sources":' + sources + "}", reusable
+        return out + ',"sources":' + sources + "}", tuple(zeros), reusable
 
 
 def decided(decide: Decide, lines: Iterable[bytes | str], first: int = 1, fast: bool = True
