@@ -253,3 +253,58 @@ def test_reused_decision_texts_keep_negative_zeros_apart() -> None:
                     decision = Decision(f"e{amount}{rate}", policy, "a", "rule", (
                         Decimal(amount), Decimal(rate), date(2025, 1, 2)), (0, 0))
                     assert writer(decision) == decision_json(decision), (amount, rate)
+
+
+# ---- compare --jobs ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_compare_jobs_change_nothing(tmp_path: Path) -> None:
+    import io
+
+    buffer = io.StringIO()
+    write_population(buffer, 3000, 5, "ma")
+    lines = buffer.getvalue().splitlines()
+    lines[7] = "not json"
+    data = tmp_path / "ma.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = []
+    for jobs in ("1", "2"):
+        report = tmp_path / f"report-{jobs}.html"
+        done = run_cli("compare", str(POLICIES / "morocco.parcours"),
+                       str(POLICIES / "morocco_proposal.parcours"), "-i", str(data),
+                       "--format", "json", "--jobs", jobs, "--report", str(report), "-q")
+        assert done.returncode == 0, done.stderr
+        outputs.append((done.stdout, report.read_bytes()))
+    assert outputs[0] == outputs[1]
+    result = json.loads(outputs[0][0])
+    assert result["episodes"] == 3000
+    assert all(p["rejected"] >= 1 and "line 8" in p["rejection_examples"][0]
+               for p in result["policies"].values())
+
+
+def test_the_change_distribution_does_not_depend_on_order_or_blocks() -> None:
+    import random
+    from decimal import Decimal
+
+    from parcours.compiler.tools.compare import MAX_BUCKETS, Distribution
+
+    rng = random.Random(3)
+    values = [Decimal(rng.randrange(-400_000, 400_000)) / 100 for _ in range(6 * MAX_BUCKETS)]
+    values += [Decimal("0.00")] * 5
+    results = []
+    for order in range(3):
+        shuffled = values[:]
+        random.Random(order).shuffle(shuffled)
+        whole = Distribution()
+        for value in shuffled:
+            whole.add(value)
+        halves = [Distribution(), Distribution(), Distribution()]
+        for index, value in enumerate(shuffled):
+            halves[index * 3 // len(shuffled)].add(value)
+        halves[0].merge(halves[1])
+        halves[0].merge(halves[2])
+        assert (halves[0].step, sorted(halves[0].counts.items())) == (
+            whole.step, sorted(whole.counts.items()))
+        results.append((whole.step, sorted(whole.counts.items())))
+    assert results[0] == results[1] == results[2] and results[0][0] > Decimal("0.01")

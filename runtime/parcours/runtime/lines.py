@@ -165,16 +165,17 @@ def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
 
 
-def read_episodes(lines: Iterable[bytes | str], fast: bool = True
+def read_episodes(lines: Iterable[bytes | str], fast: bool = True, first: int = 1
                   ) -> Iterator[tuple[int, Mapping[str, object] | EpisodeError]]:
     """(line number, episode or error) for each non-blank line; decimals stay exact.
 
     Lines may be bytes (decoded here, strictly, one by one) or text.  A UTF-8 byte
     order mark at the start of the first line is skipped; anywhere else it is an error.
     With `fast` (and msgspec installed), lines are first tried on the C decoder (see
-    the module's docstring); the results are the same either way.
+    the module's docstring); the results are the same either way.  `first` numbers the
+    first line (a block of a longer input).
     """
-    return _read(lines, 1, fast_decoder() if fast else None)
+    return _read(lines, first, fast_decoder() if fast else None)
 
 
 def _read(lines: Iterable[bytes | str], first: int, fast: Callable[[bytes | str], object] | None

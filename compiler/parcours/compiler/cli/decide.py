@@ -11,7 +11,7 @@ from parcours.runtime import Block, Decision, PolicyMeta
 
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, jobs_option,
                      load, open_in, open_out, parse_sets, quiet_option)
-from .jobs import Run
+from .jobs import Run, decide_blocks
 from .progress import progress_for
 
 
@@ -121,8 +121,9 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
 
-        def emit(block: Block, state: object) -> None:
+        def emit(result: tuple[Block, object]) -> None:
             nonlocal decided, rejected
+            block, state = result
             if block.rejections:
                 progress.clear()
                 stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
@@ -134,7 +135,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             progress.tick(block.decided + block.rejected)
 
         try:
-            with Run(function, Summary if summary else None, jobs) as run:
+            with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
                 run.run(source, emit)
         finally:
             progress.clear()

@@ -59,35 +59,44 @@ def _quiet_worker() -> None:
     sys.stdout = sys.stderr = devnull
 
 
-def _decide(block: bytes, first: int, fast: bool = True) -> tuple[Block, object]:
-    work = _WORK
-    encode = work.get("encode")
-    if encode is None:
-        encode = work["encode"] = DecisionWriter()
-    make: Callable[[], Tally] | None = work["tally"]
-    tally = make() if make is not None else None
-    result = decide_block(work["decide"], encode, block, first,
-                          tally.add if tally is not None else None, fast)
-    return result, (tally.state() if tally is not None else None)
+def _work(block: bytes, first: int, fast: bool) -> object:
+    function: Callable[[bytes, int, bool], object] = _WORK["function"]
+    return function(block, first, fast)
+
+
+def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | None
+                  ) -> Callable[[bytes, int, bool], tuple[Block, object]]:
+    """The work on one block for `parcours decide`: its decisions (one `DecisionWriter`
+    a process) and, when a tally is kept, the block's tally's state."""
+    writers: list[DecisionWriter] = []
+
+    def work(block: bytes, first: int, fast: bool) -> tuple[Block, object]:
+        if not writers:
+            writers.append(DecisionWriter())
+        counted = tally() if tally is not None else None
+        result = decide_block(decide, writers[0], block, first,
+                              counted.add if counted is not None else None, fast)
+        return result, (counted.state() if counted is not None else None)
+
+    return work
 
 
 class Run:
-    """Decide `source` (JSON Lines, bytes) block by block; `emit` gets each block's result
-    in input order (and the tally's state, when a tally is kept)."""
+    """`function(block, first line number, fast)` on each block of `source` (JSON Lines,
+    bytes), in `jobs` processes; `emit` gets each block's result, in input order."""
 
-    def __init__(self, decide: Callable[..., Decision], tally: Callable[[], Tally] | None,
-                 jobs: int) -> None:
-        self.decide, self.tally, self.jobs = decide, tally, max(1, jobs)
+    def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int) -> None:
+        self.function, self.jobs = function, max(1, jobs)
 
     def __enter__(self) -> Self:
         _WORK.clear()
-        _WORK.update(decide=self.decide, tally=self.tally)
+        _WORK["function"] = self.function
         return self
 
     def __exit__(self, *exc: object) -> None:
         _WORK.clear()
 
-    def run(self, source: IO[bytes], emit: Callable[[Block, object], object]) -> None:
+    def run(self, source: IO[bytes], emit: Callable[[Any], object]) -> None:
         parts = blocks(source)
         first_block = next(parts, None)
         if first_block is None:
@@ -102,35 +111,34 @@ class Run:
         if not parallel:
             # One block (a few hundred episodes) is read faster by the standard library
             # than msgspec takes to import: the C reader is for longer inputs.
-            emit(*_decide(first_block, 1, second is not None))
+            emit(self.function(first_block, 1, second is not None))
             if second is not None:
-                emit(*_decide(second, 1 + first_block.count(b"\n")))
-                start = 1 + first_block.count(b"\n") + second.count(b"\n")
-                for block in parts:
-                    emit(*_decide(block, start))
+                start = 1 + first_block.count(b"\n")
+                for block in _chain(second, None, parts):
+                    emit(self.function(block, start, True))
                     start += block.count(b"\n")
             return
         self._parallel(_chain(first_block, second, parts), emit)
 
-    def _parallel(self, parts: Iterator[bytes], emit: Callable[[Block, object], object]) -> None:
+    def _parallel(self, parts: Iterator[bytes], emit: Callable[[Any], object]) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         sys.stdout.flush()
         sys.stderr.flush()
         window = WINDOW_PER_JOB * self.jobs
-        pending: deque[Future[tuple[Block, object]]] = deque()
+        pending: deque[Future[Any]] = deque()
         with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker) as pool:
             start = 1
             try:
                 for block in parts:
-                    pending.append(pool.submit(_decide, block, start))
+                    pending.append(pool.submit(_work, block, start, True))
                     start += block.count(b"\n")
                     if len(pending) >= window:
-                        emit(*pending.popleft().result())
+                        emit(pending.popleft().result())
                 while pending:
-                    emit(*pending.popleft().result())
+                    emit(pending.popleft().result())
             finally:
                 for future in pending:
                     future.cancel()

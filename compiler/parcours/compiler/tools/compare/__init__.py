@@ -204,6 +204,17 @@ class PolicyTotals:
         if len(self.rejection_examples) < MAX_EXAMPLES:
             self.rejection_examples.append(message)
 
+    def merge(self, later: PolicyTotals) -> None:
+        """Add the totals of the episodes that follow these (a block decided apart)."""
+        self.decided += later.decided
+        self.rejected += later.rejected
+        for pathway, count in later.by_pathway.items():
+            self.by_pathway[pathway] = self.by_pathway.get(pathway, 0) + count
+        for name, total in later.amounts.items():
+            self.amounts[name] += total
+        room = MAX_EXAMPLES - len(self.rejection_examples)
+        self.rejection_examples.extend(later.rejection_examples[:max(room, 0)])
+
     def mean(self, name: str) -> Decimal | None:
         """The mean per decided episode, to the currency's unit."""
         return mean(self.amounts[name], self.decided,
@@ -243,12 +254,29 @@ class Distribution:
         key = value if value == 0 else value.quantize(self.step, rounding=ROUND_FLOOR)
         self.counts[key] = self.counts.get(key, 0) + 1
         if len(self.counts) > MAX_BUCKETS:
-            self.step *= 10
+            self._widen()
+
+    def _widen(self, step: Decimal | None = None) -> None:
+        """Regroup to `step` (default: ten times the step), and wider still until at most
+        MAX_BUCKETS groups are left, so that the result does not depend on the order in
+        which the values came (the widest step any order needs)."""
+        self.step = self.step * 10 if step is None else step
+        while True:
             widened: dict[Decimal, int] = {}
             for old, count in self.counts.items():
                 new = old if old == 0 else old.quantize(self.step, rounding=ROUND_FLOOR)
                 widened[new] = widened.get(new, 0) + count
             self.counts = widened
+            if len(widened) <= MAX_BUCKETS:
+                return
+            self.step *= 10
+
+    def merge(self, later: Distribution) -> None:
+        for value, count in later.counts.items():
+            self.counts[value] = self.counts.get(value, 0) + count
+        step = max(self.step, later.step)
+        if step != self.step or step != later.step or len(self.counts) > MAX_BUCKETS:
+            self._widen(step)
 
 
 @dataclass
@@ -276,6 +304,16 @@ class Group:
         delta = new[1] - old[1]
         self.pays_more += delta > 0
         self.pays_less += delta < 0
+
+    def merge(self, later: Group) -> None:
+        self.episodes += later.episodes
+        self.pathway_changed += later.pathway_changed
+        self.net_transfer += later.net_transfer
+        self.old_patient_pays += later.old_patient_pays
+        self.new_patient_pays += later.new_patient_pays
+        self.old_reimbursed += later.old_reimbursed
+        self.pays_more += later.pays_more
+        self.pays_less += later.pays_less
 
     @property
     def patient_change(self) -> Decimal:
@@ -325,6 +363,17 @@ class PairTotals:
                 group = groups[key] = Group()
             group.add(old, new, changed)  # type: ignore[arg-type]
 
+    def merge(self, later: PairTotals) -> None:
+        self.both_decided += later.both_decided
+        self.pathway_changed += later.pathway_changed
+        self.net_transfer += later.net_transfer
+        self.whole.merge(later.whole)
+        self.patient_changes.merge(later.patient_changes)
+        for mine, theirs in ((self.by_specialty, later.by_specialty),
+                             (self.by_age_band, later.by_age_band)):
+            for key, group in theirs.items():
+                mine.setdefault(key, Group()).merge(group)
+
     def age_bands(self) -> list[tuple[str, Group]]:
         order = [name for name, _, _ in AGE_BANDS] + [UNKNOWN]
         return [(name, self.by_age_band[name]) for name in order if name in self.by_age_band]
@@ -353,6 +402,14 @@ class CompareResult:
     overrides: dict[str, list[str]] = field(default_factory=dict)  # name=value → policy ids
     override_values: dict[str, str] = field(default_factory=dict)
     input_name: str = ""
+
+    def merge(self, later: CompareResult) -> None:
+        """Add the result of the episodes that follow these (`compare --jobs`)."""
+        self.episodes += later.episodes
+        for mine, theirs in zip(self.policies, later.policies):
+            mine.merge(theirs)
+        for pair, other in zip(self.pairs, later.pairs):
+            pair.merge(other)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -403,10 +460,13 @@ def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
 
 def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
-            sets: Mapping[str, str] | None = None, input_name: str = "") -> CompareResult:
+            sets: Mapping[str, str] | None = None, input_name: str = "",
+            first: int = 1, fast: bool = True) -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
 
-    `progress(n)` is called with the number of lines read since its last call."""
+    `progress(n)` is called with the number of lines read since its last call; `first`
+    numbers the first line (a block of a longer input: results add up with `merge`);
+    `fast`: see `read_episodes`."""
     metas: list[PolicyMeta] = [p.module.POLICY for p in policies]
     totals = [PolicyTotals.of(meta) for meta in metas]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
@@ -417,7 +477,8 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
                         new_indexes=_roles(metas[j]) or (0, 0)) for i, j in pair_index]
     episodes = 0
     decisions: list[Decision | None] = [None] * len(policies)
-    for number, item in read_episodes(lines if progress is None else _counted(lines, progress)):
+    for number, item in read_episodes(lines if progress is None else _counted(lines, progress),
+                                      fast, first):
         episodes += 1
         if isinstance(item, EpisodeError):
             message = _rejection(number, item)
