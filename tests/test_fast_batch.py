@@ -308,3 +308,21 @@ def test_the_change_distribution_does_not_depend_on_order_or_blocks() -> None:
             whole.step, sorted(whole.counts.items()))
         results.append((whole.step, sorted(whole.counts.items())))
     assert results[0] == results[1] == results[2] and results[0][0] > Decimal("0.01")
+
+
+@needs_msgspec
+def test_a_block_reads_alike_on_both_paths(france: Any, episode: Any) -> None:
+    """decide_block's own loop (the C reader first) against the standard library path, on
+    hostile lines among good episodes, a byte order mark first and a BOM later."""
+    from parcours.runtime import DecisionWriter, decide_block
+
+    good = json.dumps(episode()).encode()
+    odd = json.dumps(episode(visit={"fee": 12.5}, id="a:b")).encode()
+    lines = [b"\xef\xbb\xbf" + good]
+    for line in HOSTILE:
+        lines += [line if line.endswith(b"\n") else line + b"\n", odd, good]
+    block = b"\n".join(x.rstrip(b"\n") for x in lines) + b"\n" + b"\xef\xbb\xbf" + good
+    for first in (1, 10):
+        fast = decide_block(france.decide, DecisionWriter(), block, first, fast=True)
+        slow = decide_block(france.decide, DecisionWriter(), block, first, fast=False)
+        assert fast == slow and fast.decided > 70 and fast.rejected > 20
