@@ -269,6 +269,8 @@ def main() -> None:
                         help="work folder (default: a new temporary folder, removed after)")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the table here")
     args = parser.parse_args()
+    # Every program measured keeps its compiled bytecode, as an installed one does.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     peers = Path(args.peers) if args.peers else None
     if peers is not None and not (peers / "bench.py").is_file():
         raise SystemExit(f"--peers {peers}: no bench.py there (the peers' harness folder)")
