@@ -35,6 +35,7 @@ import gc
 import importlib.util
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -130,12 +131,29 @@ def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs
     argv = sys.argv
     sys.argv = ["bench.py", "--sizes", str(size), "--runs", str(runs), "--limit-s", "600",
                 "--peers", *chosen]
+    cpu: dict[str, list[float]] = {}
+
+    def run(command: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+        """The harness's subprocess.run, also reading the CPU time `/usr/bin/time -v` gives."""
+        done: subprocess.CompletedProcess[str] = subprocess.run(command, **options)
+        peer = next((m for part in command
+                     if (m := re.search(r"bench-(.+)-\d+\.jsonl$", part))), None)
+        user = re.search(r"User time \(seconds\): ([0-9.]+)", done.stderr or "")
+        system = re.search(r"System time \(seconds\): ([0-9.]+)", done.stderr or "")
+        if peer and user and system:
+            cpu.setdefault(peer.group(1), []).append(float(user.group(1)) + float(system.group(1)))
+        return done
+
+    setattr(harness, "subprocess", types.SimpleNamespace(run=run))
     try:
         harness.main()  # prints the harness's own table
     finally:
         sys.argv = argv
     with open(work / ".cache" / "results" / "bench.json", encoding="utf-8") as handle:
         rows: list[dict[str, Any]] = json.load(handle)["rows"]
+    for row in rows:
+        if row["peer"] in cpu:
+            row["cpu_s"] = statistics.median(cpu[row["peer"]])
     return rows
 
 
@@ -151,12 +169,13 @@ def end_to_end_alone(module: Path, data: Path, work: Path, size: int, runs: int
             peaks.append(peak)
         wall = statistics.median(walls)
         rows.append({"peer": f"parcours --jobs {jobs}", "n": size, "e2e_per_s": size / wall,
-                     "wall_s": wall, "peak_mib": statistics.median(peaks)})
+                     "wall_s": wall, "peak_mib": statistics.median(p for p, _ in peaks),
+                     "cpu_s": statistics.median(c for _, c in peaks)})
     return rows
 
 
-def timed_peak(command: Sequence[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of `command` and its children."""
+def timed_peak(command: Sequence[str]) -> tuple[float, tuple[float, float]]:
+    """Wall seconds, and peak RSS (MiB) and CPU seconds of one run of `command`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -164,7 +183,7 @@ def timed_peak(command: Sequence[str]) -> tuple[float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {process.returncode}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, (usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 # ---- 2. per call ---------------------------------------------------------------------------
@@ -235,16 +254,26 @@ def table(rows: list[dict[str, Any]], calls: dict[str, float],
     out = [f"End to end, JSON Lines, France, {size:,} episodes of "
            f"{'the peers generator' if with_peers else 'parcours population'}"
            + (f"; best peer: {best['peer']}" if best else "") + ":", "",
-           "| program | decisions/s | × best peer | wall s | peak RSS MiB |",
-           "|---|---|---|---|---|"]
+           "| program | decisions/s | × best peer | wall s | CPU s | decisions per CPU s "
+           "| × best peer (CPU) | peak RSS MiB |",
+           "|---|---|---|---|---|---|---|---|"]
+    best_cpu = size / best["cpu_s"] if best and best.get("cpu_s") else None
     for row in rows:
         if "e2e_per_s" not in row:
-            out.append(f"| {row['peer']} | skipped ({row.get('skipped', '')}) | | | |")
+            out.append(f"| {row['peer']} | skipped ({row.get('skipped', '')}) | | | | | | |")
             continue
         ratio = f"{row['e2e_per_s'] / best['e2e_per_s']:.2f}" if best else "–"
+        cpu = row.get("cpu_s")
+        per_cpu = size / cpu if cpu else None
         out.append(f"| {row['peer']} | {rate(row['e2e_per_s'])} | {ratio} | "
-                   f"{row['wall_s']:.2f} | {row['peak_mib']:.0f} |")
-    out.append("| parcours --engine columnar (Parquet) | – | – | – | – |")
+                   f"{row['wall_s']:.2f} | {f'{cpu:.2f}' if cpu else '–'} | "
+                   f"{rate(per_cpu) if per_cpu else '–'} | "
+                   f"{f'{per_cpu / best_cpu:.2f}' if per_cpu and best_cpu else '–'} | "
+                   f"{row['peak_mib']:.0f} |")
+    out.append("| parcours --engine columnar (Parquet) | – | – | – | – | – | – | – |")
+    load = os.getloadavg()[0]
+    out += ["", f"Load average when the table was made: {load:.1f} on {os.cpu_count()} cores "
+            "(wall times stretch when other work shares the cores; CPU times much less)."]
     out += ["", "Per call, `decide()` on pre-parsed episodes:", "",
             "| function | µs a call | × handwritten |", "|---|---|---|"]
     for name, seconds in calls.items():
