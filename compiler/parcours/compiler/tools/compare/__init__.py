@@ -26,7 +26,7 @@ import csv
 import io
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError, PolicyGap,
@@ -306,14 +306,8 @@ class Group:
         self.pays_less += delta < 0
 
     def merge(self, later: Group) -> None:
-        self.episodes += later.episodes
-        self.pathway_changed += later.pathway_changed
-        self.net_transfer += later.net_transfer
-        self.old_patient_pays += later.old_patient_pays
-        self.new_patient_pays += later.new_patient_pays
-        self.old_reimbursed += later.old_reimbursed
-        self.pays_more += later.pays_more
-        self.pays_less += later.pays_less
+        for spec in fields(self):  # every field is a count or a sum
+            setattr(self, spec.name, getattr(self, spec.name) + getattr(later, spec.name))
 
     @property
     def patient_change(self) -> Decimal:
