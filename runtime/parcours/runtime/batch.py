@@ -64,6 +64,7 @@ def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
 _MONEY, _RATE, _OTHER = 0, 1, 2
 MAX_CACHED_AMOUNTS = 1 << 16  # amounts whose text a writer keeps, per number of decimals
 BLOCK_BYTES = 1 << 18  # the lines of about this many bytes make one block (`blocks`)
+FIRST_BLOCK_BYTES = 1 << 13  # the first block: its decisions come out first
 MAX_CACHED_TAILS = 1 << 14  # whole decision texts (after the id) a writer keeps, per policy
 
 
@@ -308,16 +309,21 @@ def decide_block(decide: Decide, encode: DecisionWriter, block: bytes, first: in
 BLANK: Mapping[str, object] = {}  # what `decide_block` reads a blank line as (never decided)
 
 
-def blocks(source: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """`source` in blocks of whole lines of about `size` bytes (the last line of the input
-    may lack its newline); at most what is already available is waited for, plus the rest
-    of the line, so that a slow pipe's decisions are not held back."""
+def blocks(source: IO[bytes], size: int = BLOCK_BYTES,
+           first: int = FIRST_BLOCK_BYTES) -> Iterator[bytes]:
+    """`source` in blocks of whole lines (the last line of the input may lack its newline):
+    the first of about `first` bytes, each next one twice as large up to `size`, so that
+    the first decisions come out after a few lines.  At most what is already available
+    is waited for, plus the rest of the line, so that a slow pipe's decisions are not
+    held back."""
     read1 = getattr(source, "read1", source.read)
     readline = source.readline
+    want = min(first, size)
     while True:
-        block = read1(size)
+        block = read1(want)
         if not block:
             return
         if not block.endswith(b"\n"):
             block += readline()
         yield block
+        want = min(want * 2, size)

@@ -1,13 +1,15 @@
 """A batch on every core (`--jobs N`): blocks of whole lines to worker processes, their
 decisions written back in input order, with a bounded number of blocks in flight.
 
-The workers are forked from the command once the policy is loaded, so that each holds
-the compiled module without loading it again; each keeps one `DecisionWriter`.  A block
-is about `BLOCK_BYTES` of input; at most `WINDOW_PER_JOB` blocks a worker are read ahead,
-so that memory stays bounded whatever the input's size.  An input that fits in one block,
-`--jobs 1`, and a system without `fork` run in the command's own process, through the
-same code; an input of one block is read by the standard library's JSON decoder alone
-(importing msgspec would cost more than it saves).  The output is the same byte for byte whatever the number of jobs.
+The command decides the first `PARALLEL_BYTES` of the input itself (blocks that grow
+from a few lines to `BLOCK_BYTES`, so that the first decisions come out at once); a
+longer input's other blocks go to workers forked from the command then, so that each
+holds the compiled module without loading it again and keeps one `DecisionWriter`.  At
+most `WINDOW_PER_JOB` blocks a worker are read ahead, so that memory stays bounded
+whatever the input's size.  `--jobs 1` and a system without `fork` decide every block in
+the command's own process, through the same code; an input of one block is read by the
+standard library's JSON decoder alone (importing msgspec would cost more than it saves).
+The output is the same byte for byte whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 WINDOW_PER_JOB = 3  # blocks read ahead per worker
+PARALLEL_BYTES = 1 << 20  # the input read before the workers start (a shorter one: no fork)
 
 
 class Tally(Protocol):
@@ -98,29 +101,25 @@ class Run:
 
     def run(self, source: IO[bytes], emit: Callable[[Any], object]) -> None:
         parts = blocks(source)
-        first_block = next(parts, None)
-        if first_block is None:
+        block = next(parts, None)
+        if block is None:
             return
-        second = next(parts, None)
-        if self.jobs > 1 and second is not None:
-            import multiprocessing  # only for a run that forks: start-up stays short
+        following = next(parts, None)
+        # An input of one block (a few lines) is read faster by the standard library than
+        # msgspec takes to import: the C reader is for longer inputs.
+        emit(self.function(block, 1, following is not None))
+        start, seen = 1 + block.count(b"\n"), len(block)
+        rest = _chain(following, parts) if following is not None else parts
+        for block in rest:
+            if self.jobs > 1 and seen >= PARALLEL_BYTES and _can_fork():
+                self._parallel(_chain(block, rest), start, emit)
+                return
+            emit(self.function(block, start, True))
+            start += block.count(b"\n")
+            seen += len(block)
 
-            parallel = "fork" in multiprocessing.get_all_start_methods()
-        else:
-            parallel = False
-        if not parallel:
-            # One block (a few hundred episodes) is read faster by the standard library
-            # than msgspec takes to import: the C reader is for longer inputs.
-            emit(self.function(first_block, 1, second is not None))
-            if second is not None:
-                start = 1 + first_block.count(b"\n")
-                for block in _chain(second, None, parts):
-                    emit(self.function(block, start, True))
-                    start += block.count(b"\n")
-            return
-        self._parallel(_chain(first_block, second, parts), emit)
-
-    def _parallel(self, parts: Iterator[bytes], emit: Callable[[Any], object]) -> None:
+    def _parallel(self, parts: Iterator[bytes], start: int,
+                  emit: Callable[[Any], object]) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -130,7 +129,6 @@ class Run:
         pending: deque[Future[Any]] = deque()
         with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker) as pool:
-            start = 1
             try:
                 for block in parts:
                     pending.append(pool.submit(_work, block, start, True))
@@ -144,8 +142,12 @@ class Run:
                     future.cancel()
 
 
-def _chain(first: bytes, second: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+def _can_fork() -> bool:
+    import multiprocessing  # only for a run long enough to fork: start-up stays short
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
-    if second is not None:
-        yield second
     yield from rest
