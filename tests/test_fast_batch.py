@@ -132,6 +132,10 @@ def test_jobs_change_nothing_in_the_output(population: Path, tmp_path: Path) -> 
     for jobs in ("2", "3"):
         assert results[jobs].stdout == one.stdout
         assert results[jobs].stderr == one.stderr  # rejections in order, same summary
+    piped = subprocess.run([sys.executable, "-m", "parcours.compiler.cli", "decide", str(module),
+                            "--jobs", "2", "--summary"], input=population.read_bytes(),
+                           capture_output=True, check=False)  # a pipe: blocks as they come
+    assert (piped.stdout, piped.stderr) == (one.stdout, one.stderr)
 
 
 def test_a_small_input_is_decided_in_process_whatever_the_jobs(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, NamedTuple
@@ -313,17 +315,42 @@ def blocks(source: IO[bytes], size: int = BLOCK_BYTES,
            first: int = FIRST_BLOCK_BYTES) -> Iterator[bytes]:
     """`source` in blocks of whole lines (the last line of the input may lack its newline):
     the first of about `first` bytes, each next one twice as large up to `size`, so that
-    the first decisions come out after a few lines.  At most what is already available
-    is waited for, plus the rest of the line, so that a slow pipe's decisions are not
-    held back."""
-    read1 = getattr(source, "read1", source.read)
+    the first decisions come out after a few lines.  From a pipe or a terminal, a block
+    holds what is already there (at least one line) rather than wait for more, so that
+    the decisions of a slow producer's lines are not held back."""
+    waiting = _waiting(source)
     readline = source.readline
     want = min(first, size)
     while True:
-        block = read1(want)
+        if waiting is None:
+            block = source.read(want)
+        else:
+            parts = [source.read1(want)]  # type: ignore[attr-defined]
+            got = len(parts[0])
+            while 0 < got < want and waiting():
+                more = source.read1(want - got)  # type: ignore[attr-defined]
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            block = b"".join(parts)
         if not block:
             return
         if not block.endswith(b"\n"):
             block += readline()
         yield block
         want = min(want * 2, size)
+
+
+def _waiting(source: IO[bytes]) -> Callable[[], bool] | None:
+    """For a pipe, a socket or a terminal: whether more input is there to be read without
+    waiting; None for a regular file (or anything without a descriptor), read whole."""
+    try:
+        fd = source.fileno()
+        if stat.S_ISREG(os.fstat(fd).st_mode) or not hasattr(source, "read1"):
+            return None
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    import select
+
+    return lambda: bool(select.select([fd], [], [], 0)[0])
