@@ -49,8 +49,12 @@ test-fast: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
+# parcours against the peers, as ratios (docs/performance.md): PARCOURS_PEERS=DIR names the
+# peers' folder (without it, parcours alone); BENCH_SIZE episodes (1000000 for the table).
+BENCH_SIZE ?= 100000
+BENCH_RUNS ?= 3
 bench: $(STAMP)
-	$(BIN)/python bench/bench_decide.py
+	$(BIN)/python bench/peers.py --size $(BENCH_SIZE) --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf out build dist .mypy_cache .pytest_cache

@@ -93,3 +93,21 @@ def schema_dir(tmp_path: Path) -> Path:
     """A temporary directory holding a copy of the shared episode schema."""
     (tmp_path / "episode.parcours").write_bytes(EPISODE_SCHEMA.read_bytes())
     return tmp_path
+
+
+# The JSON Lines reader has two paths, msgspec's decoder when installed and the standard
+# library's; these modules run once on each (the fixture is autouse, so every test has it).
+BOTH_JSON_PATHS = frozenset({"test_hostile_episodes", "test_episodes", "test_batch"})
+
+
+@pytest.fixture(autouse=True)
+def json_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    path: str = getattr(request, "param", "fast")
+    if path == "stdlib":
+        monkeypatch.setenv("PARCOURS_STDLIB_JSON", "1")
+    return path
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in BOTH_JSON_PATHS and "json_path" in metafunc.fixturenames:
+        metafunc.parametrize("json_path", ["fast", "stdlib"], indirect=True)

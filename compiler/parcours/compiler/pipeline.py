@@ -31,6 +31,7 @@ class Analysis:
     diagnostics: list[Diagnostic]
     sources: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    files: list[tuple[Path, bytes]] = field(default_factory=list)  # each file read, its bytes
 
     @property
     def ok(self) -> bool:
@@ -60,7 +61,8 @@ def analyse(path: str | os.PathLike[str], data: bytes | None = None, verify: boo
         diagnostics.extend(verify_program(program, budget, timings))
     if diagnostics.has_errors:
         program = None
-    return Analysis(display, program, list(diagnostics), scope.texts, timings)
+    return Analysis(display, program, list(diagnostics), scope.texts, timings,
+                    [(unit.path, unit.data) for unit in scope.units])
 
 
 def compile_policy(path: str | os.PathLike[str], data: bytes | None = None,

@@ -14,7 +14,8 @@ The runtime holds no global state.
 """
 
 from .abi import ABI_VERSION, GENERATED_IMPORTS
-from .batch import BatchStats, DecisionWriter, Rejection, decide_stream, decision_json
+from .batch import (BatchStats, Block, DecisionWriter, Rejection, blocks, decide_block,
+                    decide_stream, decided, decision_json)
 from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, InputOrder, Ledger, StateError,
                      decide_with_state, in_key_order, period_of, sorted_lines, specs_of,
                      state_line, two_pass)
@@ -32,12 +33,14 @@ from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 __all__ = [
     "AccumulatorSpec", "DEFAULT_BUFFER", "InputOrder", "Ledger", "StateError", "decide_with_state",
     "in_key_order", "period_of", "sorted_lines", "specs_of", "state_line", "two_pass",
-    "ABI_VERSION", "BatchStats", "Decision", "DecisionWriter", "EpisodeError",
-    "GENERATED_IMPORTS", "KEY_SEPARATOR", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS", "OutputField", "ROLES",
-    "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
+    "ABI_VERSION", "BatchStats", "Block", "Decision", "DecisionWriter", "EpisodeError",
+    "GENERATED_IMPORTS", "KEY_SEPARATOR", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS",
+    "OutputField", "ROLES", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
-    "bad_date", "bad_enum", "bad_value", "branch_steps", "broken_constraint", "decide_stream",
-    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe", "key_text",
+    "bad_date", "bad_enum", "bad_value", "blocks", "branch_steps", "broken_constraint",
+    "decide_block", "decide_stream", "decided",
+    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
+    "key_text",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",
     "split_name", "to_money", "to_rate", "unit_of", "unit_text", "unknown_field", "wrong_currency",

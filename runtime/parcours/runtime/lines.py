@@ -9,11 +9,20 @@ twice, at any depth (`duplicate field patient.age`).
 Out: `json_safe` escapes what `json.dumps(ensure_ascii=False)` leaves raw but a line of
 UTF-8 cannot hold or a line splitter would break on (lone surrogates, U+0085, U+2028,
 U+2029), so that every record is one line of valid UTF-8.
+
+Fast path: when msgspec is installed (the `fast` extra), each line is first decoded by
+its C decoder, which checks UTF-8 and JSON syntax and refuses `NaN`; its result is
+taken only when it is an object whose keys, counted at every depth, are as many as the
+line's colons (so that no field was named twice, and no string holds a colon), with no
+deeper nesting than `FAST_DEPTH`.  Any other line, good or bad, goes through the
+standard library path above, which alone writes error messages: both paths give the
+same episodes and the same errors (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -23,6 +32,7 @@ from .money import json_number
 
 BOM = "\ufeff"
 _JSON_SPACE = " \t\r\n"
+FAST_DEPTH = 32  # deeper objects and lists go through the standard library path
 
 
 class Unreadable(EpisodeError):
@@ -45,6 +55,35 @@ def _strict_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not allowed")
+
+
+def fast_decoder() -> Callable[[bytes | str], object] | None:
+    """msgspec's JSON decoder with exact decimals; None when msgspec is not installed or
+    the environment sets `PARCOURS_STDLIB_JSON` (the standard library path alone)."""
+    if os.environ.get("PARCOURS_STDLIB_JSON"):
+        return None
+    try:
+        from msgspec.json import Decoder
+    except ImportError:
+        return None
+    return Decoder(float_hook=json_number).decode
+
+
+def _keys(node: dict[str, object] | list[object], depth: int) -> int:
+    """How many keys `node` and everything in it hold; -1 when nested too deeply."""
+    if type(node) is dict:
+        count, values = len(node), node.values()
+    else:
+        count, values = 0, node  # type: ignore[assignment]
+    for value in values:
+        if type(value) is dict or type(value) is list:
+            if depth >= FAST_DEPTH:
+                return -1
+            inner = _keys(value, depth + 1)
+            if inner < 0:
+                return -1
+            count += inner
+    return count
 
 
 def decoder() -> Callable[[str], object]:
@@ -126,15 +165,39 @@ def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
 
 
-def read_episodes(lines: Iterable[bytes | str]
+def read_episodes(lines: Iterable[bytes | str], fast: bool = True, first: int = 1
                   ) -> Iterator[tuple[int, Mapping[str, object] | EpisodeError]]:
     """(line number, episode or error) for each non-blank line; decimals stay exact.
 
     Lines may be bytes (decoded here, strictly, one by one) or text.  A UTF-8 byte
     order mark at the start of the first line is skipped; anywhere else it is an error.
+    With `fast` (and msgspec installed), lines are first tried on the C decoder (see
+    the module's docstring); the results are the same either way.  `first` numbers the
+    first line (a block of a longer input).
     """
+    return _read(lines, first, fast_decoder() if fast else None)
+
+
+def _read(lines: Iterable[bytes | str], first: int, fast: Callable[[bytes | str], object] | None
+          ) -> Iterator[tuple[int, Mapping[str, object] | EpisodeError]]:
     decode = decoder()
-    for number, raw in enumerate(lines, 1):
+    for number, raw in enumerate(lines, first):
+        if fast is not None:
+            body = raw
+            if number == 1:  # skip a byte order mark (the slow path words errors on `raw`)
+                if type(body) is bytes:
+                    if body.startswith(b"\xef\xbb\xbf"):
+                        body = body[3:]
+                elif body.startswith(BOM):  # type: ignore[arg-type]
+                    body = body[1:]
+            try:
+                value = fast(body)
+            except Exception:  # every refusal, whatever its kind, is the slow path's to word
+                value = None
+            if type(value) is dict and _keys(value, 0) == (
+                    body.count(b":") if type(body) is bytes else body.count(":")):  # type: ignore[arg-type]
+                yield number, value
+                continue
         if type(raw) is bytes:
             try:
                 line = raw.decode()

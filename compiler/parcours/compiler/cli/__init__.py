@@ -3,13 +3,70 @@ the runtime and the tools; what they share is in `common`."""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 
 import click
 
-from . import (check, compare, compile, decide, diff, doc, explain, fmt, lsp, population, serve,
-               test)
 from .common import fail, quiet_exit_on_closed_pipe
+
+# Each command's module and function, imported when the command is run or listed: a run
+# of `decide` imports neither the compiler's other commands nor what they need.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "check"), "compile": ("compile", "compile_command"),
+    "decide": ("decide", "decide"), "explain": ("explain", "explain"),
+    "compare": ("compare", "compare_command"), "population": ("population", "population"),
+    "test": ("test", "test_command"), "diff": ("diff", "diff_command"),
+    "fmt": ("fmt", "fmt_command"), "lsp": ("lsp", "lsp_command"), "doc": ("doc", "doc"),
+    "serve": ("serve", "serve"),
+}
+
+
+class _LazyCommands(dict[str, click.Command]):
+    """The group's commands, each imported on first use (`get`), all of them when listed."""
+
+    def _load(self, name: str) -> None:
+        if name in COMMANDS and not dict.__contains__(self, name):
+            module, attribute = COMMANDS[name]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+            dict.__setitem__(self, name, command)
+
+    def _load_all(self) -> None:
+        for name in COMMANDS:
+            self._load(name)
+
+    def get(self, name: str, default: click.Command | None = None  # type: ignore[override]
+            ) -> click.Command | None:
+        self._load(name)
+        return dict.get(self, name, default)
+
+    def __getitem__(self, name: str) -> click.Command:
+        self._load(name)
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or dict.__contains__(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._load_all()
+        return dict.__len__(self)
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        self._load_all()
+        return dict.keys(self)
+
+    def values(self) -> ValuesView[click.Command]:  # type: ignore[override]
+        self._load_all()
+        return dict.values(self)
+
+    def items(self) -> ItemsView[str, click.Command]:  # type: ignore[override]
+        self._load_all()
+        return dict.items(self)
 
 
 class _Commands(click.Group):
@@ -55,10 +112,7 @@ def main() -> None:
     """
 
 
-for _command in (check.check, compile.compile_command, decide.decide, explain.explain,
-                 compare.compare_command, population.population, test.test_command,
-                 diff.diff_command, fmt.fmt_command, lsp.lsp_command, doc.doc, serve.serve):
-    main.add_command(_command)
+main.commands = _LazyCommands()
 
 __all__ = ["main"]
 

@@ -41,16 +41,29 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
     if not Path(policy).exists():
         fail(f"no such file: {policy}")
     if Path(policy).suffix == ".py" and engine == "compiled":
-        from ..backends.python.loader import load_generated
+        from ..backends.python.cache import load_generated
 
         try:
             return load_generated(policy)
         except (OSError, SyntaxError, ImportError) as exc:
             fail(f"cannot load {policy}: {exc}")
+    cache = engine == "compiled" and not _import_paths_given()
+    if cache:  # before importing any of the compiler: a second run needs none of it
+        from ..backends.python.cache import cached
+
+        try:
+            module = cached(policy)
+        except (SyntaxError, ImportError, ValueError):  # an entry that no longer loads
+            module = None
+        if module is not None:
+            return module
     from ..diagnostics import CompileError
-    from ..pipeline import load_policy
 
     try:
+        if cache:
+            return _compile_and_store(policy)
+        from ..pipeline import load_policy
+
         return load_policy(policy, engine)
     except CompileError as exc:
         click.echo(exc.render(), err=True)
@@ -60,6 +73,29 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
         fail(str(exc))
     except (OSError, SyntaxError, ImportError) as exc:
         fail(f"cannot load {policy}: {exc}")
+
+
+def _import_paths_given() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(ctx.find_root().meta.get(_IMPORT_PATHS_GIVEN))
+
+
+def _compile_and_store(policy: str) -> types.ModuleType:
+    """A `.parcours` policy compiled in memory, and kept in the compiled-module cache
+    (backends/python/cache.py) for the next run."""
+    from ..backends.python.cache import store
+    from ..backends.python.loader import load_module
+    from ..pipeline import compile_policy
+
+    analysis, text = compile_policy(policy, verify=False)
+    assert analysis.program is not None
+    name = f"parcours_{analysis.program.policy.id}"
+    module = load_module(name, text, f"<{policy}>")
+    store(policy, analysis.files, name, text)
+    return module
+
+
+_IMPORT_PATHS_GIVEN = "parcours.import_paths"  # in the root context's meta when given
 
 
 ENGINES = ("compiled", "interpreted")  # what `pipeline.load_policy` runs a policy with
@@ -74,6 +110,7 @@ def import_path_option(command: F) -> F:
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
         if not value:  # nothing to set: a generated module runs without the compiler
             return
+        ctx.find_root().meta[_IMPORT_PATHS_GIVEN] = True
         from ..sema.load import set_import_paths
 
         ctx.call_on_close(set_import_paths(value))
@@ -150,6 +187,17 @@ def open_in(path: str) -> Iterator[IO[bytes]]:
         fail(f"cannot read {path}: {exc.strerror}")
     with handle:
         yield handle
+
+
+def jobs_option(function: Callable[..., None]) -> Callable[..., None]:
+    """`-j/--jobs N`: how many processes decide (default: every core this process may use);
+    1 decides in the command's own process.  The output is the same whatever N is."""
+    from .jobs import cores
+
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=cores(),
+                        show_default="the number of cores", metavar="N",
+                        help="Decide in N processes (1: in this one); the output is the "
+                             "same, in input order.")(function)
 
 
 def quiet_option(function: Callable[..., None]) -> Callable[..., None]:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from itertools import islice
 
 import click
 
-from parcours.runtime import Decision, PolicyMeta, decide_stream
+from parcours.runtime import (Block, Decision, DecisionWriter, PolicyMeta, decide_block,
+                              decide_stream, specs_of)
 
+from .accumulate import Run as Ordered
 from .accumulate import buffer_option, state_in_option, state_out_option, wrap, write_state
-from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, import_path_option, load,
-                     open_in, open_out, parse_sets, quiet_option)
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
+                     jobs_option, load, open_in, open_out, parse_sets, quiet_option)
+from .jobs import Run, decide_blocks
 from .progress import progress_for
+
+
+BLOCK_LINES = 2048  # lines a block, in a run with accumulators
 
 
 def totalled(policy: PolicyMeta) -> tuple[tuple[str, str], ...]:
@@ -40,6 +48,20 @@ class Summary:
         for (name, _), index in zip(self.outputs, self.indexes):
             totals[name] = totals.get(name, Decimal(0)) + decision.values[index]  # type: ignore[operator]
 
+    def state(self) -> object:
+        """What `merge` takes: the counts and totals, without the policy (a worker's)."""
+        return self.by_pathway, self.totals
+
+    def merge(self, state: object) -> None:
+        """Add another summary's `state()` (a block decided by a worker)."""
+        by_pathway: dict[str, int]
+        totals: dict[str, Decimal]
+        by_pathway, totals = state  # type: ignore[misc]
+        for pathway, count in by_pathway.items():
+            self.by_pathway[pathway] = self.by_pathway.get(pathway, 0) + count
+        for name, amount in totals.items():
+            self.totals[name] = self.totals.get(name, Decimal(0)) + amount
+
     def render(self, policy: str, currency: str, decided: int, rejected: int,
                sets: dict[str, str], decimals: int = 2,
                outputs: tuple[tuple[str, str], ...] | None = None) -> str:
@@ -57,6 +79,26 @@ class Summary:
         if not shown:
             lines.append("  no money output to total")
         return "\n".join(lines)
+
+
+def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
+              write: Callable[[str], object], before_rejection: Callable[[], object],
+              observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+    """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
+    same reader and writer as a run without accumulators); (decided, rejected)."""
+    writer = DecisionWriter()
+    decided = rejected = 0
+    first = 1
+    lines = iter(lines)
+    while chunk := list(islice(lines, BLOCK_LINES)):
+        block = decide_block(decide, writer, b"".join(chunk), first, observe)
+        if block.rejections:
+            before_rejection()
+            sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+        write(block.text)
+        decided, rejected = decided + block.decided, rejected + block.rejected
+        first += len(chunk)
+    return decided, rejected
 
 
 @click.command(name="decide", short_help="Decide a stream of episodes (JSON Lines).")
@@ -77,19 +119,22 @@ class Summary:
 @state_in_option
 @state_out_option
 @buffer_option
+@jobs_option
 @quiet_option
 def decide(policy: str, input_path: str, output_path: str, explain: bool,
            sets: tuple[str, ...], engine: str, summary: bool, state_in: str | None,
-           state_out: str | None, sort_buffer: int, quiet: bool) -> None:
+           state_out: str | None, sort_buffer: int, jobs: int, quiet: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped.
 
-    Decisions are written one JSON line per episode, in input order. On a terminal, a
-    progress line on stderr shows the episodes done, the rate and the time left.
+    Decisions are written one JSON line per episode, in input order, whatever --jobs
+    is. On a terminal, a progress line on stderr shows the episodes done, the rate and
+    the time left.
 
     A policy with accumulators (annual caps) decides its episodes in date order, then by
     id, whatever order the lines come in (sorted with --sort-buffer lines in memory, the
     rest spilled to disk), and still writes the decisions in input order; --state-in
-    starts from known totals, --state-out writes the totals at the end.
+    starts from known totals, --state-out writes the totals at the end. Such a run
+    decides in one process (--jobs does not split it).
 
     \b
     Examples:
@@ -110,26 +155,57 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     stderr = sys.stderr
     totals = Summary()
 
+    ledgered = bool(specs_of(module))
+    if not ledgered and (state_in is not None or state_out is not None):
+        fail(f"{'--state-in' if state_in is not None else '--state-out'}: the policy declares "
+             "no accumulator")
+    ordered: Ordered | None = None
+    decided = rejected = 0
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
 
-        def reject(rejection: object) -> None:
-            progress.clear()
-            stderr.write(f"rejected: {rejection}\n")
+        def emit(result: tuple[Block, object]) -> None:
+            nonlocal decided, rejected
+            block, state = result
+            if block.rejections:
+                progress.clear()
+                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+            sink.write(block.text)
+            if state is not None:
+                totals.merge(state)
+            decided += block.decided
+            rejected += block.rejected
+            progress.tick(block.decided + block.rejected)
 
-        run = wrap(module, function, source, state_in, sort_buffer, state_out is not None,
-                   progress)
         try:
-            stats = decide_stream(run.decide, run.lines, run.writer(sink.write),
-                                  run.reject(reject), totals.add if summary else None)
-            run.finish(sink.write)
+            if ledgered:  # one process: a key's episodes are decided in order
+                ordered = wrap(module, function, source, state_in, sort_buffer,
+                               state_out is not None, progress)
+
+                def reject(rejection: object) -> None:
+                    progress.clear()
+                    stderr.write(f"rejected: {rejection}\n")
+
+                if ordered.sorted:  # decisions kept by input line until the end
+                    stats = decide_stream(ordered.decide, ordered.lines,
+                                          ordered.writer(sink.write), ordered.reject(reject),
+                                          totals.add if summary else None)
+                    ordered.finish(sink.write)
+                    decided, rejected = stats.decided, stats.rejected
+                else:  # the lines as they come, in blocks, through the fast reader
+                    decided, rejected = in_blocks(ordered.decide, ordered.lines, sink.write,
+                                                  progress.clear, totals.add if summary else None)
+            else:
+                with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
+                    run.run(source, emit)
         finally:
             progress.clear()
-    write_state(run, state_out)
+    if ordered is not None:
+        write_state(ordered, state_out)
     if summary:
         meta: PolicyMeta = module.POLICY
-        click.echo(totals.render(meta.id, meta.currency, stats.decided, stats.rejected,
+        click.echo(totals.render(meta.id, meta.currency, decided, rejected,
                                  overrides, meta.decimals, totalled(meta)), err=True)
     elif not quiet:
-        click.echo(f"{stats.decided} decided, {stats.rejected} rejected", err=True)
-    raise SystemExit(EXIT_PROBLEMS if stats.rejected else EXIT_OK)
+        click.echo(f"{decided} decided, {rejected} rejected", err=True)
+    raise SystemExit(EXIT_PROBLEMS if rejected else EXIT_OK)

@@ -10,16 +10,19 @@ import types
 from pathlib import Path
 
 
-def load_module(name: str, text: str, origin: str) -> types.ModuleType:
+def load_module(name: str, text: str, origin: str,
+                code: types.CodeType | None = None) -> types.ModuleType:
     """Execute generated module text as a fresh module, registered under a name unique to
-    its text (dataclasses look their module up in sys.modules)."""
+    its text (dataclasses look their module up in sys.modules); `code`, when given, is
+    that text already compiled (from the cache, `cache.code_of`)."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     unique = f"_parcours_generated.{name}_{digest}"
     if unique in sys.modules:
         return sys.modules[unique]
     module = types.ModuleType(unique)
     module.__file__ = origin
-    code = compile(text, origin, "exec")
+    if code is None:
+        code = compile(text, origin, "exec")
     sys.modules[unique] = module
     try:
         exec(code, module.__dict__)

@@ -22,11 +22,9 @@ report is in `report.py`.
 
 from __future__ import annotations
 
-import csv
-import io
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 from parcours.runtime import (MINOR_UNITS, Decision, EpisodeError, OverrideError, PolicyGap,
@@ -207,6 +205,17 @@ class PolicyTotals:
         if len(self.rejection_examples) < MAX_EXAMPLES:
             self.rejection_examples.append(message)
 
+    def merge(self, later: PolicyTotals) -> None:
+        """Add the totals of the episodes that follow these (a block decided apart)."""
+        self.decided += later.decided
+        self.rejected += later.rejected
+        for pathway, count in later.by_pathway.items():
+            self.by_pathway[pathway] = self.by_pathway.get(pathway, 0) + count
+        for name, total in later.amounts.items():
+            self.amounts[name] += total
+        room = MAX_EXAMPLES - len(self.rejection_examples)
+        self.rejection_examples.extend(later.rejection_examples[:max(room, 0)])
+
     def mean(self, name: str) -> Decimal | None:
         """The mean per decided episode, to the currency's unit."""
         return mean(self.amounts[name], self.decided,
@@ -248,12 +257,29 @@ class Distribution:
         key = value if value == 0 else value.quantize(self.step, rounding=ROUND_FLOOR)
         self.counts[key] = self.counts.get(key, 0) + 1
         if len(self.counts) > MAX_BUCKETS:
-            self.step *= 10
+            self._widen()
+
+    def _widen(self, step: Decimal | None = None) -> None:
+        """Regroup to `step` (default: ten times the step), and wider still until at most
+        MAX_BUCKETS groups are left, so that the result does not depend on the order in
+        which the values came (the widest step any order needs)."""
+        self.step = self.step * 10 if step is None else step
+        while True:
             widened: dict[Decimal, int] = {}
             for old, count in self.counts.items():
                 new = old if old == 0 else old.quantize(self.step, rounding=ROUND_FLOOR)
                 widened[new] = widened.get(new, 0) + count
             self.counts = widened
+            if len(widened) <= MAX_BUCKETS:
+                return
+            self.step *= 10
+
+    def merge(self, later: Distribution) -> None:
+        for value, count in later.counts.items():
+            self.counts[value] = self.counts.get(value, 0) + count
+        step = max(self.step, later.step)
+        if step != self.step or step != later.step or len(self.counts) > MAX_BUCKETS:
+            self._widen(step)
 
 
 @dataclass
@@ -281,6 +307,10 @@ class Group:
         delta = new[1] - old[1]
         self.pays_more += delta > 0
         self.pays_less += delta < 0
+
+    def merge(self, later: Group) -> None:
+        for spec in fields(self):  # every field is a count or a sum
+            setattr(self, spec.name, getattr(self, spec.name) + getattr(later, spec.name))
 
     @property
     def patient_change(self) -> Decimal:
@@ -330,6 +360,17 @@ class PairTotals:
                 group = groups[key] = Group()
             group.add(old, new, changed)  # type: ignore[arg-type]
 
+    def merge(self, later: PairTotals) -> None:
+        self.both_decided += later.both_decided
+        self.pathway_changed += later.pathway_changed
+        self.net_transfer += later.net_transfer
+        self.whole.merge(later.whole)
+        self.patient_changes.merge(later.patient_changes)
+        for mine, theirs in ((self.by_specialty, later.by_specialty),
+                             (self.by_age_band, later.by_age_band)):
+            for key, group in theirs.items():
+                mine.setdefault(key, Group()).merge(group)
+
     def age_bands(self) -> list[tuple[str, Group]]:
         order = [name for name, _, _ in AGE_BANDS] + [UNKNOWN]
         return [(name, self.by_age_band[name]) for name in order if name in self.by_age_band]
@@ -358,6 +399,14 @@ class CompareResult:
     overrides: dict[str, list[str]] = field(default_factory=dict)  # name=value → policy ids
     override_values: dict[str, str] = field(default_factory=dict)
     input_name: str = ""
+
+    def merge(self, later: CompareResult) -> None:
+        """Add the result of the episodes that follow these (`compare --jobs`)."""
+        self.episodes += later.episodes
+        for mine, theirs in zip(self.policies, later.policies):
+            mine.merge(theirs)
+        for pair, other in zip(self.pairs, later.pairs):
+            pair.merge(other)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -409,12 +458,14 @@ def _counted(lines: Iterable[bytes | str], progress: Callable[[int], object],
 def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             progress: Callable[[int], object] | None = None,
             sets: Mapping[str, str] | None = None, input_name: str = "",
-            restart: Callable[[int], object] | None = None) -> CompareResult:
+            restart: Callable[[int], object] | None = None, first: int = 1,
+            fast: bool = True) -> CompareResult:
     """Decide every episode of `lines` with every policy, keeping only running totals.
 
     `progress(n)` is called with the number of lines read since its last call; with
     accumulators the lines are read and sorted first, then `restart(how many)` is called
-    and `progress` counts the lines decided."""
+    and `progress` counts the lines decided.  `first` numbers the first line (a block of
+    a longer input: results add up with `merge`); `fast`: see `read_episodes`."""
     metas: list[PolicyMeta] = [p.module.POLICY for p in policies]
     totals = [PolicyTotals.of(meta) for meta in metas]
     pair_index = [(i, j) for i in range(len(policies)) for j in range(i + 1, len(policies))
@@ -440,7 +491,7 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             counted = _counted(counted, progress)
     deciders = [run.tracked(retire=ordered) if run is not None else p.decide
                 for p, run in zip(policies, runs)]
-    for number, item in read_episodes(counted):
+    for number, item in read_episodes(counted, fast, first):
         if ordered:
             number = numbers[0]
         episodes += 1
@@ -478,94 +529,19 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
     return CompareResult(episodes, totals, pairs, applies, values, input_name)
 
 
-# ---- text outputs -------------------------------------------------------------------------
-
-
-def _opt(value: Decimal | None) -> str:
-    return "—" if value is None else money(value)
-
-
-def _table(rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    out = []
-    for r, row in enumerate(rows):
-        cells = [cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
-                 for c, cell in enumerate(row)]
-        out.append("  ".join(cells).rstrip())
-        if r == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return out
-
-
-def totalled_names(result: CompareResult) -> list[str]:
-    """Every totalled output name over the compared policies, first seen first."""
-    return list(dict.fromkeys(name for p in result.policies for name in p.amounts))
+# ---- text outputs (text.py) and the HTML report (report.py), which read this module's types
 
 
 def render_table(result: CompareResult) -> str:
-    lines = [f"{result.episodes} episodes" + (f" from {result.input_name}" if result.input_name
-                                              else "")]
-    for name, ids in result.overrides.items():
-        lines.append(f"what-if: {name}={result.override_values[name]} ({', '.join(ids)})")
-    lines.append("")
-    names = totalled_names(result)
-    rows = [["policy", "currency", "decided", "rejected"] + [n.replace("_", " ") for n in names]
-            + ["mean " + n.replace("_", " ") for n in names]]
-    for p in result.policies:
-        rows.append([p.id, p.currency, str(p.decided), str(p.rejected)]
-                    + [money(p.amounts[n]) if n in p.amounts else "—" for n in names]
-                    + [_opt(p.mean(n)) if n in p.amounts else "—" for n in names])
-    lines += _table(rows, set(range(2, 4 + 2 * len(names))))
-    if not names:
-        lines.append("no money output to total")
-    pathways = sorted({k for p in result.policies for k in p.by_pathway})
-    if pathways:
-        lines.append("")
-        rows = [["pathway"] + [p.id for p in result.policies]]
-        for pathway in pathways:
-            rows.append([pathway] + [str(p.by_pathway.get(pathway, 0)) for p in result.policies])
-        lines += _table(rows, set(range(1, len(result.policies) + 1)))
-    for pair in result.pairs:
-        lines += ["", f"{pair.old} → {pair.new} ({pair.currency}): {pair.both_decided} decided by "
-                  f"both, {pair.pathway_changed} change pathway, net transfer to patients "
-                  f"{money(pair.net_transfer)} {pair.currency}"]
-        for title, groups in (("specialty", pair.specialties()), ("age band", pair.age_bands())):
-            rows = [[title, "episodes", "pathway changed", "net transfer"]]
-            rows += [[k, str(g.episodes), str(g.pathway_changed), money(g.net_transfer)]
-                     for k, g in groups]
-            lines += [""] + ["  " + line for line in _table(rows, {1, 2, 3})]
-    for p in result.policies:
-        for cap in p.caps:
-            lines += ["", f"{p.id}: accumulator {cap.name} (per {', '.join(cap.keys)}): "
-                      f"{len(cap.reached)} reach the cap ({cap.periods_reached} key-periods), "
-                      f"it bound {cap.bound} episodes, {money(cap.not_added)} {p.currency} not "
-                      f"added; the cap changes what the insurer pays by {cap.insurer:+} and what "
-                      f"patients pay by {cap.patient:+} {p.currency}"]
-    for p in result.policies:
-        if p.rejection_examples:
-            lines += ["", f"{p.id}: {p.rejected} rejected, e.g."]
-            lines += [f"  {message}" for message in p.rejection_examples]
-    return "\n".join(lines)
+    from .text import render_table as render
+
+    return render(result)
 
 
 def render_csv(result: CompareResult) -> str:
-    pathways = sorted({k for p in result.policies for k in p.by_pathway})
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    names = totalled_names(result)
-    writer.writerow(["policy", "currency", "episodes", "decided", "rejected"] + names
-                    + [f"mean_{name}" for name in names]
-                    + [f"pathway:{name}" for name in pathways])
-    for p in result.policies:
-        means = [p.mean(n) if n in p.amounts else None for n in names]
-        writer.writerow([p.id, p.currency, result.episodes, p.decided, p.rejected]
-                        + [money(p.amounts[n]) if n in p.amounts else "" for n in names]
-                        + ["" if m is None else money(m) for m in means]
-                        + [p.by_pathway.get(name, 0) for name in pathways])
-    return buffer.getvalue()
+    from .text import render_csv as render
 
-
-# ---- the HTML report ----------------------------------------------------------------------
+    return render(result)
 
 
 def render_report(result: CompareResult, input_sha256: str | None = None) -> str:

@@ -1,0 +1,163 @@
+"""A batch on every core (`--jobs N`): blocks of whole lines to worker processes, their
+decisions written back in input order, with a bounded number of blocks in flight.
+
+The command decides the first `PARALLEL_BYTES` of the input itself (blocks that grow
+from a few lines to `BLOCK_BYTES`, so that the first decisions come out at once); a
+longer input's other blocks go to workers forked from the command then, so that each
+holds the compiled module without loading it again and keeps one `DecisionWriter`.  At
+most `WINDOW_PER_JOB` blocks a worker are read ahead, so that memory stays bounded
+whatever the input's size.  `--jobs 1` and a system without `fork` decide every block in
+the command's own process, through the same code; an input of one block is read by the
+standard library's JSON decoder alone (importing msgspec would cost more than it saves).
+The output is the same byte for byte whatever the number of jobs.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Protocol, Self
+
+from parcours.runtime import Block, Decision, DecisionWriter, blocks, decide_block
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+WINDOW_PER_JOB = 3  # blocks read ahead per worker
+GC_THRESHOLD = 50_000  # allocations between two young collections during a batch
+PARALLEL_BYTES = 1 << 20  # the input read before the workers start (a shorter one: no fork)
+
+
+class Tally(Protocol):
+    """What a run totals besides the decisions (the `--summary`): built afresh for each
+    block in the worker, its `state()` sent back and merged in input order."""
+
+    def add(self, decision: Decision) -> None: ...
+
+    def state(self) -> object: ...
+
+    def merge(self, state: object) -> None: ...
+
+
+def cores() -> int:
+    """The cores this process may run on (the default of `--jobs`)."""
+    count = getattr(os, "process_cpu_count", None)
+    if count is not None:
+        return int(count() or 1)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on every system
+        return os.cpu_count() or 1
+
+
+# What a worker works with: set in the command's process before the workers are forked.
+_WORK: dict[str, Any] = {}
+
+
+def _quiet_worker() -> None:
+    """A worker never writes to the command's standard streams (a buffer copied by the fork
+    would otherwise be written twice when the worker exits)."""
+    devnull = open(os.devnull, "w")
+    sys.stdout = sys.stderr = devnull
+
+
+def _work(block: bytes, first: int, fast: bool) -> object:
+    function: Callable[[bytes, int, bool], object] = _WORK["function"]
+    return function(block, first, fast)
+
+
+def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | None
+                  ) -> Callable[[bytes, int, bool], tuple[Block, object]]:
+    """The work on one block for `parcours decide`: its decisions (one `DecisionWriter`
+    a process) and, when a tally is kept, the block's tally's state."""
+    writers: list[DecisionWriter] = []
+
+    def work(block: bytes, first: int, fast: bool) -> tuple[Block, object]:
+        if not writers:
+            writers.append(DecisionWriter())
+        counted = tally() if tally is not None else None
+        result = decide_block(decide, writers[0], block, first,
+                              counted.add if counted is not None else None, fast)
+        return result, (counted.state() if counted is not None else None)
+
+    return work
+
+
+class Run:
+    """`function(block, first line number, fast)` on each block of `source` (JSON Lines,
+    bytes), in `jobs` processes; `emit` gets each block's result, in input order."""
+
+    def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int) -> None:
+        self.function, self.jobs = function, max(1, jobs)
+
+    def __enter__(self) -> Self:
+        _WORK.clear()
+        _WORK["function"] = self.function
+        # A batch makes many short-lived objects and no cycles of its own: the cycle
+        # collector runs less often, and never again over what is loaded by now (the
+        # policy, the command), which forked workers then share without copying.
+        self._threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(self._threshold[0], GC_THRESHOLD), *self._threshold[1:])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _WORK.clear()
+        gc.set_threshold(*self._threshold)
+        gc.unfreeze()
+
+    def run(self, source: IO[bytes], emit: Callable[[Any], object]) -> None:
+        parts = blocks(source)
+        block = next(parts, None)
+        if block is None:
+            return
+        following = next(parts, None)
+        # An input of one block (a few lines) is read faster by the standard library than
+        # msgspec takes to import: the C reader is for longer inputs.
+        emit(self.function(block, 1, following is not None))
+        start, seen = 1 + block.count(b"\n"), len(block)
+        rest = _chain(following, parts) if following is not None else parts
+        for block in rest:
+            if self.jobs > 1 and seen >= PARALLEL_BYTES and _can_fork():
+                self._parallel(_chain(block, rest), start, emit)
+                return
+            emit(self.function(block, start, True))
+            start += block.count(b"\n")
+            seen += len(block)
+
+    def _parallel(self, parts: Iterator[bytes], start: int,
+                  emit: Callable[[Any], object]) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        window = WINDOW_PER_JOB * self.jobs
+        pending: deque[Future[Any]] = deque()
+        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_quiet_worker) as pool:
+            try:
+                for block in parts:
+                    pending.append(pool.submit(_work, block, start, True))
+                    start += block.count(b"\n")
+                    if len(pending) >= window:
+                        emit(pending.popleft().result())
+                while pending:
+                    emit(pending.popleft().result())
+            finally:
+                for future in pending:
+                    future.cancel()
+
+
+def _can_fork() -> bool:
+    import multiprocessing  # only for a run long enough to fork: start-up stays short
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
