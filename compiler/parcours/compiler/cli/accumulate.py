@@ -121,8 +121,9 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         if keep_state:
             ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
         lines = sorted_lines(again(), buffer, run.numbers)
-    run.lines = lines if progress is None else progress.counted(
-        phased(lines, run.numbers, progress.restart))
+    if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
+        phased_lines = phased(lines, run.numbers, progress.restart)
+        run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
     return run
 
 

@@ -17,10 +17,10 @@ from .accumulate import buffer_option, state_in_option, state_out_option, wrap, 
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
                      jobs_option, load, open_in, open_out, parse_sets, quiet_option)
 from .jobs import Run, decide_blocks
-from .progress import progress_for
+from .progress import Progress, progress_for
 
 
-BLOCK_LINES = 2048  # lines a block, in a run with accumulators
+BLOCK_LINES = 512  # lines a block, in a run with accumulators
 
 
 def totalled(policy: PolicyMeta) -> tuple[tuple[str, str], ...]:
@@ -82,7 +82,7 @@ class Summary:
 
 
 def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
-              write: Callable[[str], object], before_rejection: Callable[[], object],
+              write: Callable[[str], object], progress: Progress,
               observe: Callable[[Decision], object] | None) -> tuple[int, int]:
     """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
     same reader and writer as a run without accumulators); (decided, rejected)."""
@@ -93,11 +93,12 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
     while chunk := list(islice(lines, BLOCK_LINES)):
         block = decide_block(decide, writer, b"".join(chunk), first, observe)
         if block.rejections:
-            before_rejection()
+            progress.clear()
             sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
         write(block.text)
         decided, rejected = decided + block.decided, rejected + block.rejected
         first += len(chunk)
+        progress.tick(len(chunk))
     return decided, rejected
 
 
@@ -194,7 +195,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
                     decided, rejected = stats.decided, stats.rejected
                 else:  # the lines as they come, in blocks, through the fast reader
                     decided, rejected = in_blocks(ordered.decide, ordered.lines, sink.write,
-                                                  progress.clear, totals.add if summary else None)
+                                                  progress, totals.add if summary else None)
             else:
                 with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
                     run.run(source, emit)
