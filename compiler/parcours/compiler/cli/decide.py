@@ -85,12 +85,14 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
               write: Callable[[str], object], progress: Progress,
               observe: Callable[[Decision], object] | None) -> tuple[int, int]:
     """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
-    same reader and writer as a run without accumulators); (decided, rejected)."""
+    same reader and writer as a run without accumulators); (decided, rejected).  Blocks
+    grow from a few lines, so that the first decisions come out at once."""
     writer = DecisionWriter()
     decided = rejected = 0
-    first = 1
+    first, size = 1, 8
     lines = iter(lines)
-    while chunk := list(islice(lines, BLOCK_LINES)):
+    while chunk := list(islice(lines, size)):
+        size = min(2 * size, BLOCK_LINES)
         block = decide_block(decide, writer, b"".join(chunk), first, observe)
         if block.rejections:
             progress.clear()
