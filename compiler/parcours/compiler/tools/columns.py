@@ -110,10 +110,10 @@ def _money_text(minor: Any, decimals: int) -> pa.Array:
 
 
 def _by_value(values: Any, text: Any) -> pa.Array:
-    """Each value's text, computed once per distinct value."""
-    distinct, index = np.unique(values, return_inverse=True)
-    return pc.take(pa.array([text(v) for v in distinct.tolist()], pa.string()),
-                   index.astype(np.int64))
+    """Each value's text, computed once per distinct value (a hash, not a sort)."""
+    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    return pc.take(pa.array([text(v) for v in distinct], pa.string()), encoded.indices)
 
 
 def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[str, Any],
@@ -149,22 +149,28 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
 
 
 def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa.Array:
-    """Each decision's documents, from its path (rule, branches, period), once per path."""
-    col = policy.columnar
-    parts = [np.asarray(result["rule"])[rows]]
-    parts += [np.asarray(result[f"b_{name}"])[rows] for name in col.BRANCHED]
-    parts.append(np.asarray(result["period"])[rows])
-    keys = np.stack(parts, axis=1).astype(np.int64) if len(rows) else \
-        np.zeros((0, len(parts)), dtype=np.int64)
-    distinct, index = np.unique(keys, axis=0, return_inverse=True)
-    meta = policy.meta
-    lists = []
-    for path in distinct.tolist():
+    """Each decision's documents, from its path (rule, branches, period), worked out once
+    per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
+    col, meta = policy.columnar, policy.meta
+    names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
+    key = np.zeros(len(rows), dtype=np.int64)
+    for name, radix in zip(names, col.RADICES):
+        key *= radix
+        key += np.asarray(result[name])[rows]
+
+    def documents(packed: int) -> list[str]:
+        path = []
+        for radix in reversed(col.RADICES):
+            packed, part = divmod(packed, radix)
+            path.append(part)
         seen: dict[str, None] = {}
-        for group in meta.sources_of(tuple(path)):
+        for group in meta.sources_of(tuple(reversed(path))):
             seen.update(dict.fromkeys(group))
-        lists.append(list(seen))
-    return pc.take(pa.array(lists, pa.list_(pa.string())), index.reshape(-1).astype(np.int64))
+        return list(seen)
+
+    encoded = pa.array(key).dictionary_encode()
+    lists = [documents(k) for k in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(lists, pa.list_(pa.string())), encoded.indices)
 
 
 # ---- columns a columnar module reads -----------------------------------------------
@@ -174,7 +180,8 @@ class _Batch:
     """The input arrays of one table and the rows that need the row engine."""
 
     def __init__(self, table: pa.Table, fields: Iterable[Any], currency: str,
-                 decimals: int) -> None:
+                 decimals: int, validity: tuple[int, int | None] = (MIN_DAY, None)) -> None:
+        self.validity = validity
         self.n = table.num_rows
         self.bad = np.zeros(self.n, dtype=np.bool_)
         self.columns: dict[str, Any] = {}
@@ -223,6 +230,8 @@ class _Batch:
             else:
                 array = table.column(key).combine_chunks() if key in names else None
             self.columns[f.path] = self.convert(f, array)
+            if f.path == "date" and not self.all_bad:
+                self.day(self.columns[f.path])
             if self.all_bad:
                 return
 
@@ -241,11 +250,16 @@ class _Batch:
         if kind == "bool" and pa.types.is_boolean(t):
             return array.to_numpy(zero_copy_only=False)
         if kind == "int" and pa.types.is_integer(t):
-            return _filled(pc.cast(array, pa.int64(), safe=False), 0)
+            values = _filled(pc.cast(array, pa.int64(), safe=False), 0)
+            if f.low is not None:
+                self.bad |= values < f.low
+            if f.high is not None:
+                self.bad |= values > f.high
+            return values
         if kind == "enum" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
             codes = pc.index_in(array, value_set=pa.array(f.members, t))
             self.bad |= _nulls(codes)
-            return _filled(codes, 0).astype(np.int64)
+            return _filled(codes, 0)
         if kind == "date":
             return self.dates(array)
         if kind == "money":
@@ -268,6 +282,14 @@ class _Batch:
             return None
         days = days.astype(np.int64)
         self.bad |= days < MIN_DAY
+        return days
+
+    def day(self, days: Any) -> Any:
+        """The day of the episode: inside the policy's validity, else the row engine's."""
+        start, end = self.validity
+        self.bad |= days < start
+        if end is not None:
+            self.bad |= days > end
         return days
 
     def money(self, array: pa.Array) -> Any:
@@ -305,6 +327,35 @@ def _filled(array: pa.Array, value: object) -> Any:
 # ---- deciding -----------------------------------------------------------------------
 
 
+def input_columns(policy: ColumnarPolicy, table: pa.Table) -> tuple[dict[str, Any], Any]:
+    """The arrays `decide_columns` reads from `table`, and the rows to leave to the row
+    engine (every row when the table's columns do not have the contract's shape)."""
+    col = policy.columnar
+    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
+                   (col.VALID_FROM, col.VALID_UNTIL))
+    return batch.columns, np.ones(batch.n, dtype=np.bool_) if batch.all_bad else batch.bad
+
+
+def episode_schema(policy: ColumnarPolicy) -> pa.Schema:
+    """The episode table's columns, as the JSON contract has them: amounts, dates and
+    members as strings, sections as structs."""
+    kinds = {"int": pa.int64(), "bool": pa.bool_()}
+    top: list[pa.Field] = [pa.field("id", pa.string())]
+    sections: dict[str, list[pa.Field]] = {}
+    for f in policy.columnar.FIELDS:
+        head, _, key = f.path.rpartition(".")
+        field = pa.field(key, kinds.get(f.kind, pa.string()))
+        if head:
+            if head not in sections:
+                sections[head] = []
+                top.append(pa.field(head, pa.null()))  # a placeholder for the order
+            sections[head].append(field)
+        else:
+            top.append(field)
+    return pa.schema([pa.field(f.name, pa.struct(sections[f.name])) if f.name in sections
+                      else f for f in top])
+
+
 def decide_one(decide: Any, episode: Mapping[str, object]) -> Decision | EpisodeError:
     """The row engine on one episode: its decision, or its rejection as `decide_stream`
     reports it (the same classes of error, the same messages)."""
@@ -331,7 +382,8 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     col = policy.columnar
-    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS)
+    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
+                   (col.VALID_FROM, col.VALID_UNTIL))
     n = batch.n
     if force is not None:
         batch.bad |= force

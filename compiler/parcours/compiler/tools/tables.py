@@ -32,7 +32,7 @@ from ..diagnostics import CompileError
 from ..pipeline import analyse
 from .. import backends
 from .columns import (ColumnarPolicy, decide_episodes, decide_row_table, decide_table,
-                      decision_schema)
+                      decision_schema, episode_schema)
 
 FORMATS = ("jsonl", "parquet", "arrow")
 BATCH_ROWS = 1 << 18
@@ -83,6 +83,17 @@ def read_batches(path: str, fmt: str) -> Iterator[pa.Table]:
         stream = ipc.open_stream(source)
         for batch in stream:
             yield pa.Table.from_batches([batch])
+
+
+def read_json_table(path: str, policy: ColumnarPolicy) -> pa.Table:
+    """A JSON Lines file of well-formed episodes as one episode table (Arrow's JSON reader
+    with `episode_schema`): the way to turn a population into Parquet.  Raises
+    pyarrow.ArrowInvalid on a line that does not fit the schema."""
+    from pyarrow import json as pa_json
+
+    options = pa_json.ParseOptions(explicit_schema=episode_schema(policy),
+                                   unexpected_field_behavior="error")
+    return pa_json.read_json(path, parse_options=options)
 
 
 # ---- writing -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import assert_never
 
 import jinja2
 
-from parcours.runtime import MINOR_UNITS
+from parcours.runtime import MAX_AMOUNT, MINOR_UNITS
 
 from ... import ir
 from ...ir import ops
@@ -38,11 +38,17 @@ from ..python.spelling import CodegenError, _Names, ident, py_literal, source_fi
 
 GENERATOR = f"parcours {VERSION}"
 EPOCH = date(1970, 1, 1).toordinal()
+MAX_AMOUNT_DIGITS = len(str(int(MAX_AMOUNT))) - 1  # an amount is below 10**this
 MAX_SCALE = 9  # decimals a value may carry: an amount below 10**9 times 10**9 fits in int64
 
 _UFUNC = {ir.CompareOp.EQ: "equal", ir.CompareOp.NE: "not_equal", ir.CompareOp.LT: "less",
           ir.CompareOp.LE: "less_equal", ir.CompareOp.GT: "greater",
           ir.CompareOp.GE: "greater_equal"}
+
+
+# What `expr` binds to a temporary: the nodes that cost a pass over the batch.
+_COMPUTED = (ir.TableRef, ir.InSet, ir.Compare, ir.Arith, ir.Round, ir.MinMax, ir.Case,
+             ir.DateDiff, ir.DateAdd, ir.Not, ir.BoolOp)
 
 
 class Unsupported(CodegenError):
@@ -72,18 +78,68 @@ def scaled(value: Decimal | int, scale: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Val:
-    """The text of an expression and, for money and rates, its scale."""
+    """The text of an expression; for a number its scale, and bounds known at compile time
+    on every row (at that scale; None: unbounded): a rounding of a value known to be zero
+    or more needs no sign, and a value known exactly is written as a literal."""
 
     text: str
     scale: int = 0
+    low: int | None = None
+    high: int | None = None
+
+    @property
+    def nonneg(self) -> bool:
+        return self.low is not None and self.low >= 0
+
+    def at(self, scale: int) -> Val:
+        """The value at a larger scale."""
+        if scale == self.scale:
+            return self
+        factor = 10 ** (scale - self.scale)
+        text = str(self.low * factor) if self.low is not None and self.low == self.high \
+            else f"({self.text} * {factor})"
+        return Val(text, scale, None if self.low is None else self.low * factor,
+                   None if self.high is None else self.high * factor)
+
+
+def literal(value: int, scale: int) -> Val:
+    return Val(repr(value), scale, value, value)
+
+
+def _span(values: list[Val]) -> tuple[int | None, int | None]:
+    """Bounds of a value that is one of `values`."""
+    lows, highs = [v.low for v in values], [v.high for v in values]
+    return (None if None in lows else min(x for x in lows if x is not None),
+            None if None in highs else max(x for x in highs if x is not None))
+
+
+def _corners(a: Val, b: Val) -> tuple[int | None, int | None]:
+    if None in (a.low, a.high, b.low, b.high):
+        return (0, None) if a.nonneg and b.nonneg else (None, None)
+    products = [x * y for x in (a.low, a.high) for y in (b.low, b.high)]  # type: ignore[operator]
+    return min(products), max(products)
+
+
+TRUE, FALSE = Val("np.True_"), Val("np.False_")
 
 
 def _numeric(type_: ir.Type) -> bool:
     return isinstance(type_, (ir.MoneyT, ir.RateT))
 
 
-def _align(value: Val, scale: int) -> str:
-    return value.text if value.scale == scale else f"({value.text} * {10 ** (scale - value.scale)})"
+def _index_type(count: int) -> str:
+    """The dtype of the index of one of `count` rules or branches (-1: none)."""
+    return "np.int8" if count < 127 else "np.int32"
+
+
+def _dtype(type_: ir.Type) -> str:
+    return "np.bool_" if isinstance(type_, ir.BoolT) else "np.int64"
+
+
+def _is_literal(text: str) -> bool:
+    """A value the same on every row: an integer literal, a module constant, a bool."""
+    return text.lstrip("-").isdigit() or text in ("np.True_", "np.False_") or \
+        (text.startswith("_") and text.isidentifier())
 
 
 class _Emitter:
@@ -100,6 +156,9 @@ class _Emitter:
         self.scales: dict[str, int] = {}  # let or output name → scale
         self.body: list[str] = []
         self.pathway = program.decision.pathway
+        self.cache: dict[str, str] = {}  # text → the temporary that holds it
+        self.known: dict[str, Val] = {}  # a let or output name → its value's Val
+        self.by_period: dict[str, str] = {}  # a temporary `X[period]` → the array X
 
     def refuse(self, what: str) -> Unsupported:
         return Unsupported(f"{self.at}: the columnar backend does not support {what} yet; "
@@ -157,6 +216,15 @@ class _Emitter:
         scale = max(scale_of(v) for v in values if isinstance(v, (int, Decimal)))
         return self.check_scale(scale)
 
+    def bind(self, text: str, scale: int = 0, low: int | None = None,
+             high: int | None = None) -> Val:
+        """A temporary holding `text` (the same one for the same text)."""
+        name = self.cache.get(text)
+        if name is None:
+            name = self.cache[text] = f"t{len(self.cache)}"
+            self.line(f"{name} = {text}")
+        return Val(name, scale, low, high)
+
     def check_scale(self, scale: int) -> int:
         if scale > MAX_SCALE:
             raise self.refuse(f"a value with more than {MAX_SCALE} decimals")
@@ -164,38 +232,56 @@ class _Emitter:
 
     # ---- expressions ---------------------------------------------------------
     def expr(self, e: ir.Expr) -> Val:
+        """The value of `e`.  A computed array (a lookup, a comparison, a product...) is
+        bound to a temporary the first time and read from it after: a policy tests the same
+        thing in several places, and each test is a pass over the batch."""
+        value = self.node(e)
+        if not isinstance(e, _COMPUTED) or value in (TRUE, FALSE) or \
+                value.text.isidentifier() or _is_literal(value.text):
+            return value
+        if value.low is not None and value.low == value.high:
+            return literal(value.low, value.scale)
+        return self.bind(value.text, value.scale, value.low, value.high)
+
+    def node(self, e: ir.Expr) -> Val:
         match e:
             case ir.Const():
                 if isinstance(e.value, bool):
-                    return Val("np.True_" if e.value else "np.False_")
+                    return TRUE if e.value else FALSE
                 if isinstance(e.value, (int, Decimal)):
                     scale = self.check_scale(scale_of(e.value))
-                    return Val(repr(scaled(e.value, scale)), scale)
+                    return literal(scaled(e.value, scale), scale)
                 if isinstance(e.value, (date, str)):
                     return Val(self.scalar(e.value, e.type, 0))
                 raise self.refuse(f"a set used as a value ({e.type})")
-            case ir.Input():
-                return Val(self.inputs[e.path], self.decimals if _numeric(e.type) else 0)
+            case ir.Input():  # the decoder leaves negative amounts to the row engine
+                if _numeric(e.type):
+                    return Val(self.inputs[e.path], self.decimals, 0,
+                               10 ** (MAX_AMOUNT_DIGITS + self.decimals) - 1)
+                if isinstance(e.type, ir.IntT):
+                    return Val(self.inputs[e.path], 0, e.type.low, e.type.high)
+                return Val(self.inputs[e.path])
             case ir.ParamRef():
                 return self.param(self.p.param(e.name))
             case ir.TableRef():
                 return self.table(self.p.table(e.table), self.expr(e.key))
             case ir.LetRef():
-                return Val(ident("l", e.name), self.scales[e.name])
+                return self.known[ident("l", e.name)]
             case ir.OutputRef():
-                return Val(ident("o", e.name), self.scales[e.name])
+                return self.known[ident("o", e.name)]
             case ir.PathwayRef():
                 return Val("pathway")
             case ir.Not():
-                return Val(f"np.logical_not({self.expr(e.operand).text})")
+                operand = self.expr(e.operand)
+                if operand in (TRUE, FALSE):
+                    return TRUE if operand is FALSE or operand == FALSE else FALSE
+                return Val(f"np.logical_not({operand.text})")
             case ir.BoolOp():
-                function = "np.logical_and" if e.op is ir.BoolOpKind.AND else "np.logical_or"
-                text = self.expr(e.operands[0]).text
-                for operand in e.operands[1:]:
-                    text = f"{function}({text}, {self.expr(operand).text})"
-                return Val(text)
+                return self.bool_op(e)
             case ir.Compare():
-                left, right = self.aligned([e.left, e.right])
+                (left, right), _, values = self.aligned([e.left, e.right])
+                if all(v.low is not None and v.low == v.high for v in values):
+                    return TRUE if ops.compare(e.op, values[0].low, values[1].low) else FALSE
                 return Val(f"np.{_UFUNC[e.op]}({left}, {right})")
             case ir.InSet():
                 enum = e.operand.type
@@ -213,18 +299,32 @@ class _Emitter:
                 return self.round(e)
             case ir.MinMax():
                 function = "np.minimum" if e.function is ir.MinMaxFn.MIN else "np.maximum"
-                texts = self.aligned(list(e.operands))
+                texts, scale, values = self.aligned(list(e.operands))
                 text = texts[0]
                 for other in texts[1:]:
                     text = f"{function}({text}, {other})"
-                return Val(text, self.scale_of_all(list(e.operands)))
+                lows, highs = [v.low for v in values], [v.high for v in values]
+                pick = min if e.function is ir.MinMaxFn.MIN else max
+                known_lows = [x for x in lows if x is not None]
+                known_highs = [x for x in highs if x is not None]
+                if e.function is ir.MinMaxFn.MIN:
+                    low = None if None in lows else pick(known_lows)
+                    high = pick(known_highs) if known_highs else None
+                else:
+                    low = pick(known_lows) if known_lows else None
+                    high = None if None in highs else pick(known_highs)
+                return Val(text, scale, low, high)
             case ir.Case():
+                conditions = [self.expr(condition) for condition, _ in e.arms]
                 values = [value for _, value in e.arms] + [e.default]
-                texts = self.aligned(values)
+                texts, scale, vals = self.aligned(values)
                 text = texts[-1]
-                for (condition, _), value in reversed(list(zip(e.arms, texts))):
-                    text = f"np.where({self.expr(condition).text}, {value}, {text})"
-                return Val(text, self.scale_of_all(values))
+                for condition, value in reversed(list(zip(conditions, texts))):
+                    if condition == TRUE:
+                        text = value
+                    elif condition != FALSE:
+                        text = f"np.where({condition.text}, {value}, {text})"
+                return Val(text, scale, *_span(vals))
             case ir.DateAdd():
                 return Val(f"_add_days({self.expr(e.operand).text}, "
                            f"{self.expr(e.days).text}, bad)")
@@ -240,25 +340,50 @@ class _Emitter:
             case _:
                 assert_never(e)
 
-    def scale_of_all(self, exprs: list[ir.Expr]) -> int:
-        return max(self.expr(x).scale for x in exprs) if any(_numeric(x.type) for x in exprs) \
-            else 0
+    def bool_op(self, e: ir.BoolOp) -> Val:
+        """`a and b and ...` (or `or`), folded where an operand is a constant: what comes
+        after a `False` of `and` (a `True` of `or`) is not evaluated, as in the row engine."""
+        stop, skip = (FALSE, TRUE) if e.op is ir.BoolOpKind.AND else (TRUE, FALSE)
+        function = "np.logical_and" if e.op is ir.BoolOpKind.AND else "np.logical_or"
+        text = ""
+        for operand in e.operands:
+            value = self.expr(operand)
+            if value == stop:
+                return stop
+            if value == skip:
+                continue
+            text = f"{function}({text}, {value.text})" if text else value.text
+        return Val(text) if text else skip
 
-    def aligned(self, exprs: list[ir.Expr]) -> list[str]:
-        """The texts of `exprs`, numbers brought to their common scale."""
+    def aligned(self, exprs: list[ir.Expr]) -> tuple[list[str], int, list[Val]]:
+        """The texts of `exprs`, numbers brought to their common scale; the scale; the
+        values at that scale."""
         values = [self.expr(x) for x in exprs]
         scale = max(v.scale for v in values)
-        return [_align(v, scale) for v in values]
+        values = [v.at(scale) for v in values]
+        return [v.text for v in values], scale, values
 
     def arith(self, e: ir.Arith) -> Val:
         left, right = self.expr(e.left), self.expr(e.right)
         match e.op:
             case ir.ArithOp.ADD | ir.ArithOp.SUB:
                 scale = max(left.scale, right.scale)
-                return Val(f"({_align(left, scale)} {e.op.value} {_align(right, scale)})", scale)
+                a, b = left.at(scale), right.at(scale)
+                if e.op is ir.ArithOp.ADD:
+                    low = None if a.low is None or b.low is None else a.low + b.low
+                    high = None if a.high is None or b.high is None else a.high + b.high
+                else:
+                    low = None if a.low is None or b.high is None else a.low - b.high
+                    high = None if a.high is None or b.low is None else a.high - b.low
+                if low is not None and low == high:
+                    return literal(low, scale)
+                return Val(f"({a.text} {e.op.value} {b.text})", scale, low, high)
             case ir.ArithOp.MUL:
                 scale = self.check_scale(left.scale + right.scale)
-                return Val(f"({left.text} * {right.text})", scale)
+                low, high = _corners(left, right)
+                if low is not None and low == high:
+                    return literal(low, scale)
+                return Val(f"({left.text} * {right.text})", scale, low, high)
             case ir.ArithOp.DIV:
                 raise CodegenError("a division outside its rounding")
             case _:
@@ -275,7 +400,8 @@ class _Emitter:
         num = f"({left.text} * {10 ** shift})" if shift > 0 else left.text
         den = f"({right.text} * {q * 10 ** max(0, -shift)})"
         count = f"_divide({num}, {den}, {e.mode.value!r}, bad)"
-        return Val(count if q == 1 else f"({count} * {q})", sq)
+        return Val(count if q == 1 else f"({count} * {q})", sq,
+                   0 if left.nonneg and right.nonneg else None)
 
     def round(self, e: ir.Round) -> Val:
         operand = self.expr(e.operand)
@@ -283,20 +409,38 @@ class _Emitter:
         scale = max(operand.scale, sq)
         step = scaled(e.quantum, scale)
         if step == 1:  # already a multiple of the quantum
-            return Val(_align(operand, scale), scale)
+            return operand.at(scale)
         q = scaled(e.quantum, sq)
-        count = f"_round({_align(operand, scale)}, {step}, {e.mode.value!r})"
-        return Val(count if q == 1 else f"({count} * {q})", sq)
+        rounding = "_round_magnitude" if operand.nonneg else "_round"
+        count = f"{rounding}({operand.at(scale).text}, {step}, {e.mode.value!r})"
+        # bounds: the operand's, widened by one quantum either way
+        low = None if operand.low is None else \
+            (operand.at(scale).low // step - 1) * q  # type: ignore[operator]
+        high = None if operand.high is None else \
+            (-(-operand.at(scale).high // step) + 1) * q  # type: ignore[operator]
+        if operand.nonneg:
+            low = max(0, low if low is not None else 0)
+        return Val(count if q == 1 else f"({count} * {q})", sq, low, high)
 
     def param(self, prm: ir.Param) -> Val:
         values = self.per_period(prm.values) if prm.dated else [prm.values[0].value.value]
         scale = self.values_scale(values, prm.type)
+        low, high = self.bounds(values, scale)
         if prm.dated:
             name = self.const(self.array(values, prm.type, scale), prm.name)
-            return Val(f"{name}[period]", scale)
+            value = self.bind(f"{name}[period]", scale, low, high)
+            self.by_period[value.text] = name
+            return value
         if isinstance(values[0], bool):
-            return Val("np.True_" if values[0] else "np.False_")
-        return Val(self.const(self.scalar(values[0], prm.type, scale), prm.name), scale)
+            return TRUE if values[0] else FALSE
+        return Val(self.const(self.scalar(values[0], prm.type, scale), prm.name), scale, low, high)
+
+    def bounds(self, values: list[ir.Value], scale: int) -> tuple[int | None, int | None]:
+        numbers = [scaled(v, scale) for v in values
+                   if isinstance(v, (int, Decimal)) and not isinstance(v, bool)]
+        if len(numbers) != len(values):
+            return None, None
+        return min(numbers), max(numbers)
 
     def table(self, table: ir.Table, key: Val) -> Val:
         rows: dict[str, list[ir.Value]] = {}
@@ -307,9 +451,15 @@ class _Emitter:
         if missing:
             raise self.refuse(f"table {table.name} without a value for {missing[0]}")
         grid = [rows[m] for m in table.key.members]
-        scale = self.values_scale([v for r in grid for v in r], table.type)
-        name = self.const(self.array(grid, table.type, scale), table.name)
-        return Val(f"{name}[{key.text}, period]", scale)
+        values = [v for r in grid for v in r]
+        scale = self.values_scale(values, table.type)
+        low, high = self.bounds(values, scale)
+        if len(self.periods) == 1:
+            name = self.const(self.array([r[0] for r in grid], table.type, scale), table.name)
+            return Val(f"{name}[{key.text}]", scale, low, high)
+        # one row per period, one column per key: a lookup is one take on the flat array
+        name = self.const(self.array(values, table.type, scale), table.name)
+        return Val(f"{name}[{key.text} * {len(self.periods)} + period]", scale, low, high)
 
     # ---- the function body ----------------------------------------------------
     def line(self, text: str) -> None:
@@ -333,31 +483,18 @@ class _Emitter:
             out.append("Field(" + ", ".join([py_literal(inp.path), py_literal(kind),
                                              py_literal(default), py_literal(members),
                                              repr(low), repr(high)]) + ")")
-            var = self.inputs[inp.path]
-            self.line(f"{var} = columns[{inp.path!r}]")
-            checks = []
-            if low is not None:
-                checks.append(f"({var} < {low})")
-            if high is not None:
-                checks.append(f"({var} > {high})")
-            if checks:
-                self.line(f"bad.append({' | '.join(checks)})")
+            self.line(f"{self.inputs[inp.path]} = columns[{inp.path!r}]")
         return out
 
     def steps(self) -> None:
         p = self.p
-        day = self.inputs["date"]
-        valid = [f"({day} < {day_number(p.policy.valid_from)})"]
-        if p.policy.valid_until is not None:
-            valid.append(f"({day} > {day_number(p.policy.valid_until)})")
-        self.line(f"bad.append({' | '.join(valid)})")
         for c in p.constraints:
             self.at = str(c.span)
             self.line(f"bad.append(np.logical_and({self.expr(c.condition).text}, "
                       f"np.logical_not({self.expr(c.requirement).text})))"
                       f"  # {where(c.span, 'constraint ' + c.name)}")
         if len(self.periods) > 1:
-            self.line(f'period = np.searchsorted(_BOUNDS, {day}, side="right")')
+            self.line(f'period = _period({self.inputs["date"]}, n)')
         else:
             self.line("period = 0")
         for step in p.schedule:
@@ -368,8 +505,14 @@ class _Emitter:
                         continue  # sets are inlined where they are tested
                     self.at = str(let.span)
                     value = self.expr(let.expr)
-                    self.scales[name] = value.scale
-                    self.line(f"{ident('l', name)} = {value.text}  # {where(let.span, 'let ' + name)}")
+                    var = ident("l", name)
+                    if value in (TRUE, FALSE):  # a constant, folded where it is used
+                        self.known[var] = value
+                        self.line(f"# {where(let.span, 'let ' + name)}: always {value.text}")
+                        continue
+                    self.known[var] = value if _is_literal(value.text) else \
+                        Val(var, value.scale, value.low, value.high)
+                    self.line(f"{var} = {value.text}  # {where(let.span, 'let ' + name)}")
                 case ir.PathwayStep():
                     self.pathway_step()
                 case ir.OutputStep(name=name):
@@ -377,44 +520,105 @@ class _Emitter:
                 case _:
                     assert_never(step)
 
+    def first(self, var: str, entries: list[tuple[int, Val | None]], count: int,
+              what: str) -> int | None:
+        """`var` = the index of the first entry (index, condition) whose condition holds,
+        None standing for one that always holds (it ends the list).  Returns the index
+        when that is the same on every row, else None after emitting the choice: the
+        conditions' bits as one integer per row, looked up in a table of its lowest set
+        bit (`_first_table`), one pass instead of one masked copy per entry."""
+        if entries and entries[0][1] is None:
+            self.line(f"{var} = {entries[0][0]}  # {what}")
+            return entries[0][0]
+        always = entries[-1][0] if entries and entries[-1][1] is None else -1
+        conditional = [(i, holds) for i, holds in entries if holds is not None]
+        if not conditional:
+            self.line(f"{var} = {always}")
+            return always
+        dtype = _index_type(count)
+        groups = [conditional[k:k + 16] for k in range(0, len(conditional), 16)]
+        none = str(always)
+        for group in reversed(groups):
+            positions = py_literal(tuple(i for i, _ in group))
+            table = self.const(f"_first_table({positions}, {none}, {dtype})", "FIRST", var)
+            conditions = ", ".join(holds.text for _, holds in group if holds is not None)
+            self.line(f"{var} = _first([{conditions}], n, {table}, {none})  # {what}")
+            none = var
+        if always < 0:
+            self.line(f"bad.append({var} < 0)")
+        return None
+
     def pathway_step(self) -> None:
-        rules = self.p.rules
-        default = next((i for i, r in enumerate(rules) if r.condition is None), -1)
-        self.line(f"rule: Any = {default}")
-        for i in reversed(range(len(rules))):
-            r = rules[i]
-            if r.condition is not None:
-                self.at = str(r.span)
-                self.line(f"rule = np.where({self.expr(r.condition).text}, {i}, rule)"
-                          f"  # {where(r.span, r.name)}")
-        if default < 0:
-            self.line("bad.append(rule < 0)")
+        entries: list[tuple[int, Val | None]] = []
+        for i, r in enumerate(self.p.rules):
+            self.at = str(r.span)
+            holds = None if r.condition is None else self.expr(r.condition)
+            if holds == FALSE:
+                continue
+            entries.append((i, None if holds == TRUE else holds))
+            if entries[-1][1] is None:
+                break
+        self.first("rule", entries, len(self.p.rules), "the pathway's rules")
         self.line("pathway = _RULE_PATHWAY[rule]")
 
     def output_step(self, out: ir.Output) -> None:
+        """The index of the first branch whose condition holds (`first`), then the value:
+        the constants of the branches through one lookup by index, each computed value
+        where its branch's index is; a branch after one that always holds, or whose
+        condition never does, is left out (the row engine never evaluates it either)."""
         var, branch = ident("o", out.name), ident("b", out.name)
-        values = [self.expr(b.value) for b in out.branches]
-        scale = self.check_scale(max(v.scale for v in values))
-        self.scales[out.name] = scale
-        last = out.branches[-1]
-        if last.condition is None:
-            self.line(f"{branch}: Any = {len(out.branches) - 1}")
-            self.line(f"{var}: Any = {_align(values[-1], scale)}  # "
-                      f"{where(last.span, out.name + ' branch ' + str(len(out.branches) - 1))}")
-        else:
-            self.line(f"{branch}: Any = -1")
-            self.line(f"{var}: Any = 0")
-        for i in reversed(range(len(out.branches))):
-            b = out.branches[i]
-            if b.condition is None:
-                continue
+        live: list[tuple[int, Val | None]] = []  # (index, condition; None: always)
+        for i, b in enumerate(out.branches):
             self.at = str(b.span)
-            self.line(f"holds = {self.expr(b.condition).text}  # "
-                      f"{where(b.span, out.name + ' branch ' + str(i))}")
-            self.line(f"{branch} = np.where(holds, {i}, {branch})")
-            self.line(f"{var} = np.where(holds, {_align(values[i], scale)}, {var})")
-        if last.condition is not None:
-            self.line(f"bad.append({branch} < 0)")
+            holds = None if b.condition is None else self.expr(b.condition)
+            if holds == FALSE:
+                continue
+            live.append((i, None if holds == TRUE else holds))
+            if live[-1][1] is None:
+                break
+        values = {}
+        for i, _ in live:
+            self.at = str(out.branches[i].span)
+            values[i] = self.expr(out.branches[i].value)
+        scale = self.check_scale(max((v.scale for v in values.values()), default=0))
+        self.scales[out.name] = scale
+        self.known[var] = Val(var, scale, *_span([v.at(scale) for v in values.values()]))
+        texts = {i: v.at(scale).text for i, v in values.items()}
+        for i, _ in live:
+            self.line(f"# {where(out.branches[i].span, f'{out.name} branch {i}')}")
+        single = self.first(branch, live, len(out.branches), f"the branches of {out.name}")
+        if single is not None:
+            self.line(f"{var} = {texts[single] if single >= 0 else 0}")
+            return
+        if len(self.periods) > 1 and all(_is_literal(t) or t in self.by_period
+                                         for t in texts.values()):
+            # every value a constant or a dated parameter: one lookup by branch and period
+            rows = []
+            for i in range(len(out.branches)):
+                t = texts.get(i, "0")
+                rows.append(f"{self.by_period[t]}" if t in self.by_period else
+                            f"np.full({len(self.periods)}, {t})")
+            lookup = self.const(f"np.concatenate([{', '.join(rows)}]).astype({_dtype(out.type)})",
+                                out.name, "VALUES")
+            self.line(f"{var} = {lookup}[{branch} * {len(self.periods)} + period]")
+            return
+        constant = {i: t for i, t in texts.items() if _is_literal(t)}
+        computed: dict[str, list[int]] = {}
+        for i, t in texts.items():
+            if i not in constant:
+                computed.setdefault(t, []).append(i)
+        if constant:
+            table = [constant.get(i, "0") for i in range(len(out.branches))]
+            dtype = _dtype(out.type)
+            lookup = self.const(f"np.array([{', '.join(table)}], dtype={dtype})", out.name,
+                                "VALUES")
+            self.line(f"{var} = {lookup}[{branch}]")
+        else:  # every value computed: start from the last one's
+            last = computed.popitem()[0]
+            self.line(f"{var} = {last}")
+        for t, indexes in computed.items():
+            mask = " | ".join(f"({branch} == {i})" for i in indexes)
+            self.line(f"{var} = np.where({mask}, {t}, {var})")
 
     def outputs(self) -> tuple[list[str], list[str]]:
         """The declared outputs' specs and the texts of their final values (money at the
@@ -462,12 +666,16 @@ def generate(program: ir.Program) -> str:
         outputs=output_specs, output_texts=output_texts,
         output_names=[o.name for o in program.decision.outputs],
         branched=py_literal(tuple(o.name for o in program.outputs)),
+        radices=py_literal((len(program.rules),) + tuple(len(o.branches) for o in program.outputs)
+                           + (len(e.periods),)),
         branch_vars=[ident("b", o.name) for o in program.outputs],
         rule_names=py_literal(tuple(r.name for r in program.rules)),
         rule_pathways=py_literal(tuple(r.pathway for r in program.rules)),
         pathways=py_literal(pathways), rule_pathway=rule_pathway,
         bounds="np.array([" + ", ".join(str(day_number(d)) for d in e.periods[1:])
                + "], dtype=np.int64)",
+        valid_from=day_number(p.valid_from),
+        valid_until=None if p.valid_until is None else day_number(p.valid_until),
         n_periods=len(e.periods), min_day=day_number(date.min), max_day=day_number(date.max),
         body=e.body)
     constants = "\n".join(f"{name} = {literal}" for name, literal in e.constants.items())
