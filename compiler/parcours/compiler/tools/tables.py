@@ -119,7 +119,7 @@ class DecisionSink:
             return
         lines = "".join(json_safe(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
                         + "\n" for row in table.to_pylist())
-        self.handle.write(lines)  # type: ignore[arg-type]
+        self.handle.write(lines)  # type: ignore[call-overload]
 
     def close(self) -> None:
         if self.writer is not None:

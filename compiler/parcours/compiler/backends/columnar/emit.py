@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from collections.abc import Sequence
 from typing import assert_never
 
 import jinja2
@@ -190,16 +191,10 @@ class _Emitter:
             return repr(self.code(value, type_))
         raise self.refuse(f"a value of type {type_}")
 
-    def array(self, values: list[ir.Value] | list[list[ir.Value]], type_: ir.Type,
-              scale: int) -> str:
+    def array(self, values: Sequence[ir.Value], type_: ir.Type, scale: int) -> str:
         dtype = "np.bool_" if isinstance(type_, ir.BoolT) else "np.int64"
-
-        def row(items: list[ir.Value]) -> str:
-            return "[" + ", ".join(self.scalar(v, type_, scale) for v in items) + "]"
-
-        inner = "[" + ", ".join(row(v) for v in values) + "]" if values and \
-            isinstance(values[0], list) else row(values)  # type: ignore[arg-type]
-        return f"np.array({inner}, dtype={dtype})"
+        inner = ", ".join(self.scalar(v, type_, scale) for v in values)
+        return f"np.array([{inner}], dtype={dtype})"
 
     def per_period(self, dated: tuple[ir.Dated, ...]) -> list[ir.Value]:
         out: list[ir.Value] = []
@@ -316,8 +311,8 @@ class _Emitter:
                 return Val(text, scale, low, high)
             case ir.Case():
                 conditions = [self.expr(condition) for condition, _ in e.arms]
-                values = [value for _, value in e.arms] + [e.default]
-                texts, scale, vals = self.aligned(values)
+                arms = [value for _, value in e.arms] + [e.default]
+                texts, scale, vals = self.aligned(arms)
                 text = texts[-1]
                 for condition, value in reversed(list(zip(conditions, texts))):
                     if condition == TRUE:
@@ -358,9 +353,9 @@ class _Emitter:
     def aligned(self, exprs: list[ir.Expr]) -> tuple[list[str], int, list[Val]]:
         """The texts of `exprs`, numbers brought to their common scale; the scale; the
         values at that scale."""
-        values = [self.expr(x) for x in exprs]
-        scale = max(v.scale for v in values)
-        values = [v.at(scale) for v in values]
+        found = [self.expr(x) for x in exprs]
+        scale = max(v.scale for v in found)
+        values = [v.at(scale) for v in found]
         return [v.text for v in values], scale, values
 
     def arith(self, e: ir.Arith) -> Val:
