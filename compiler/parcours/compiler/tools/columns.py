@@ -248,7 +248,7 @@ class _Batch:
                     pa.array([f.default] * self.n)
         kind, t = f.kind, array.type
         if kind == "bool" and pa.types.is_boolean(t):
-            return array.to_numpy(zero_copy_only=False)
+            return _filled(array, False)
         if kind == "int" and pa.types.is_integer(t):
             values = _filled(pc.cast(array, pa.int64(), safe=False), 0)
             if f.low is not None:
@@ -274,9 +274,12 @@ class _Batch:
         elif pa.types.is_string(t) or pa.types.is_large_string(t):
             shaped = pc.match_substring_regex(array, _DATE_TEXT)
             text = pc.if_else(shaped, array, "1970-01-01")
-            parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-            self.bad |= ~_filled(shaped, False) | _nulls(parsed)
-            days = _filled(pc.cast(pc.cast(parsed, pa.date32()), pa.int32()), 0)
+            parsed = pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s",
+                                         error_is_null=True), pa.date32())
+            # a day that does not exist (2025-02-30) parses to another: write it back
+            same = pc.equal(pc.cast(parsed, pa.string()), text)
+            self.bad |= ~_filled(shaped, False) | ~_filled(same, False)
+            days = _filled(pc.cast(parsed, pa.int32()), 0)
         else:
             self.all_bad = True
             return None

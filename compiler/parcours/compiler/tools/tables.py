@@ -189,13 +189,49 @@ def _has_null(value: object) -> bool:
     return False
 
 
+def _table(items: list[dict[str, object]]) -> pa.Table | None:
+    try:
+        return pa.Table.from_struct_array(pa.array(items)) if items else None
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+
+
+_KINDS: dict[str, type] = {"money": str, "date": str, "enum": str, "bool": bool, "int": int}
+
+
+def _shape(policy: ColumnarPolicy) -> dict[str, dict[str, type] | type]:
+    """The type each JSON value has in a well-formed episode, by section."""
+    shape: dict[str, dict[str, type] | type] = {"id": str, "currency": str}
+    for f in policy.columnar.FIELDS:
+        head, _, key = f.path.rpartition(".")
+        if head:
+            section = shape.setdefault(head, {})
+            assert isinstance(section, dict)
+            section[key] = _KINDS[f.kind]
+        else:
+            shape[key] = _KINDS[f.kind]
+    return shape
+
+
+def _fits(item: dict[str, object], shape: dict[str, dict[str, type] | type]) -> bool:
+    for key, value in item.items():
+        expected = shape.get(key)
+        if isinstance(expected, dict):
+            if type(value) is not dict or not all(
+                    type(v) is expected.get(k) for k, v in value.items()):
+                return False
+        elif expected is None or type(value) is not expected:
+            return False
+    return True
+
+
 def _decide_json(policy: ColumnarPolicy | types.ModuleType, decide: Callable[..., Any] | None,
                  chunk: list[_Item],
                  done: Callable[[pa.Table, list[Rejection]], None]) -> None:
     """One batch of JSON episodes.  The columnar engine takes them as a table; an explicit
     `null` (which the row engine reads as a value, not as an absent field) sends its
-    episode to the row engine, and so does a batch whose values do not fit one type per
-    field.  Unreadable lines are rejected in their place."""
+    episode to the row engine, and so does a value of another JSON type than the
+    contract's (an amount as a number).  Unreadable lines are rejected in their place."""
     unreadable = [item for _, item in chunk if isinstance(item, Rejection)]
 
     def finish(decisions: pa.Table, rejections: list[Rejection]) -> None:
@@ -207,12 +243,18 @@ def _decide_json(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...
     if not isinstance(policy, ColumnarPolicy):
         finish(*decide_episodes(policy, decide, items, numbers))
         return
-    try:
-        table = pa.Table.from_struct_array(pa.array(items)) if items else None
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        table = None
+    force = np.array([_has_null(item) for item in items], dtype=np.bool_)
+    table = _table(items)
+    if table is None and items:
+        # Some values do not fit one type per field (an amount as a JSON number, say):
+        # those episodes go to the row engine, a well-formed one stands in their rows.
+        shape = _shape(policy)
+        fits = [_fits(item, shape) for item in items]
+        stand_in = next((item for item, ok in zip(items, fits) if ok), None)
+        if stand_in is not None:
+            force |= ~np.array(fits, dtype=np.bool_)
+            table = _table([item if ok else stand_in for item, ok in zip(items, fits)])
     if table is None:
         finish(*decide_episodes(policy.row, policy.row.decide, items, numbers))
         return
-    force = np.array([_has_null(item) for item in items], dtype=np.bool_)
     finish(*decide_table(policy, table, numbers, items, force))
