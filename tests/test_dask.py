@@ -104,9 +104,9 @@ def tables_in(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.parquet"))
 
 
-def test_decide_dataset_command(tmp_path: Path) -> None:
+def test_distribute_command(tmp_path: Path) -> None:
     dataset(tmp_path / "episodes")
-    done = subprocess.run([sys.executable, "-m", "parcours.compiler.cli", "decide-dataset",
+    done = subprocess.run([sys.executable, "-m", "parcours.compiler.cli", "distribute",
                            str(FRANCE), str(tmp_path / "episodes"), str(tmp_path / "out"),
                            "--workers", "2"], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr

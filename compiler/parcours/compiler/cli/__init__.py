@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import check, compare, compile, decide, decide_dataset, diff, explain, population, test
+from . import check, compare, compile, decide, diff, distribute, explain, population, test
 from .common import fail, quiet_exit_on_closed_pipe
 
 
@@ -56,7 +56,7 @@ def main() -> None:
 
 for _command in (check.check, compile.compile_command, decide.decide, explain.explain,
                  compare.compare_command, population.population, test.test_command,
-                 diff.diff_command, decide_dataset.decide_dataset):
+                 diff.diff_command, distribute.distribute):
     main.add_command(_command)
 
 __all__ = ["main"]

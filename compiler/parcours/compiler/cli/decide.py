@@ -104,7 +104,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     """
     if wants_tables(engine, input_path, output_path, fmt):
         decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,
-                      summary, quiet)
+                      summary, quiet, Summary, totalled)
     module = load(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import IO, Any
@@ -97,10 +97,9 @@ class TableSummary:
 
 def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | None,
                   engine: str, sets: dict[str, str], explain: bool, summary: bool,
-                  quiet: bool) -> None:
-    """Decide a file through tables and exit as `decide` does."""
-    from .decide import Summary, totalled
-
+                  quiet: bool, summary_type: Any, totalled: Callable[[PolicyMeta], Any]) -> None:
+    """Decide a file through tables and exit as `decide` does (`summary_type` and
+    `totalled`: decide's, for the same --summary)."""
     if explain:
         fail("--explain writes JSON Lines traces: use the compiled or interpreted engine "
              "with JSON Lines input and output")
@@ -139,7 +138,7 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
             fail(f"cannot read {input_path}: {exc.strerror}")
         fail(f"cannot read {input_path}: {exc}")
     if summary:
-        shown = Summary()
+        shown = summary_type()
         shown.by_pathway, shown.totals = totals.by_pathway, totals.totals
         shown.outputs = totals.outputs
         click.echo(shown.render(meta.id, meta.currency, counts.decided, counts.rejected, sets,

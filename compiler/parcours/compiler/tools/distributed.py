@@ -19,7 +19,7 @@ decision that accumulates over a key (an annual cap per person) needs.  `part-N`
 then bucket N, and decisions are matched to episodes by `id`.
 
 `client` is a `distributed.Client` (a cluster's scheduler); without one, Dask's local
-threaded scheduler runs the tasks.  Rejections come back as text naming the file and
+threaded scheduler runs the tasks.  `parcours distribute` is the command for it.  Rejections come back as text naming the file and
 the row: `episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
 """
 

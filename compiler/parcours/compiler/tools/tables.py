@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -94,6 +94,37 @@ def read_json_table(path: str, policy: ColumnarPolicy) -> pa.Table:
     options = pa_json.ParseOptions(explicit_schema=episode_schema(policy),
                                    unexpected_field_behavior="error")
     return pa_json.read_json(path, parse_options=options)
+
+
+def write_episodes(handle: IO[bytes], items: Iterable[dict[str, object]], fmt: str,
+                   batch_rows: int = 1 << 16) -> int:
+    """Episodes (JSON-decoded) as a Parquet or Arrow IPC table, a batch at a time: the
+    columns the first batch shows (a field absent from an episode is a null); how many."""
+    writer: Any = None
+    count = 0
+    kind: Any = None
+    for batch in _chunks(items, batch_rows):
+        table = pa.Table.from_struct_array(pa.array(batch, type=kind))
+        if writer is None:
+            kind = pa.struct(list(table.schema))
+            writer = pq.ParquetWriter(handle, table.schema) if fmt == "parquet" else \
+                ipc.new_file(handle, table.schema)
+        writer.write_table(table) if fmt == "parquet" else writer.write(table)
+        count += table.num_rows
+    if writer is not None:
+        writer.close()
+    return count
+
+
+def _chunks(items: Iterable[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    chunk: list[dict[str, object]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # ---- writing -------------------------------------------------------------------------

@@ -21,27 +21,25 @@ backend, so no policy text can inject code.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from datetime import date
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
-from collections.abc import Sequence
 from typing import assert_never
 
 import jinja2
 
-from parcours.runtime import MAX_AMOUNT, MINOR_UNITS
+from parcours.runtime import MINOR_UNITS
 
 from ... import ir
 from ...ir import ops
 from ...meta import VERSION
 from ..python.spelling import CodegenError, _Names, ident, py_literal, source_file, where
+from .values import (FALSE, MAX_AMOUNT_DIGITS, MAX_SCALE, TRUE, Unsupported, Val, corners,
+                     day_number, dtype_of, index_type, is_literal, literal, numeric, scale_of,
+                     scaled, span)
 
 GENERATOR = f"parcours {VERSION}"
-EPOCH = date(1970, 1, 1).toordinal()
-MAX_AMOUNT_DIGITS = len(str(int(MAX_AMOUNT))) - 1  # an amount is below 10**this
-MAX_SCALE = 9  # decimals a value may carry: an amount below 10**9 times 10**9 fits in int64
-
 _UFUNC = {ir.CompareOp.EQ: "equal", ir.CompareOp.NE: "not_equal", ir.CompareOp.LT: "less",
           ir.CompareOp.LE: "less_equal", ir.CompareOp.GT: "greater",
           ir.CompareOp.GE: "greater_equal"}
@@ -50,97 +48,6 @@ _UFUNC = {ir.CompareOp.EQ: "equal", ir.CompareOp.NE: "not_equal", ir.CompareOp.L
 # What `expr` binds to a temporary: the nodes that cost a pass over the batch.
 _COMPUTED = (ir.TableRef, ir.InSet, ir.Compare, ir.Arith, ir.Round, ir.MinMax, ir.Case,
              ir.DateDiff, ir.DateAdd, ir.Not, ir.BoolOp)
-
-
-class Unsupported(CodegenError):
-    """A construct the columnar backend does not decide yet; refused at compile time, with
-    the place in the policy, rather than decided wrongly."""
-
-
-def day_number(day: date) -> int:
-    """Days since 1970-01-01, the columnar representation of a date."""
-    return day.toordinal() - EPOCH
-
-
-def scale_of(value: Decimal | int) -> int:
-    if isinstance(value, int):
-        return 0
-    exponent = value.as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def scaled(value: Decimal | int, scale: int) -> int:
-    """`value * 10**scale`, which must be a whole number."""
-    shifted = Decimal(value).scaleb(scale)
-    if shifted != shifted.to_integral_value():  # pragma: no cover - scales are maxima
-        raise CodegenError(f"{value} is not a multiple of 10**-{scale}")
-    return int(shifted)
-
-
-@dataclass(frozen=True, slots=True)
-class Val:
-    """The text of an expression; for a number its scale, and bounds known at compile time
-    on every row (at that scale; None: unbounded): a rounding of a value known to be zero
-    or more needs no sign, and a value known exactly is written as a literal."""
-
-    text: str
-    scale: int = 0
-    low: int | None = None
-    high: int | None = None
-
-    @property
-    def nonneg(self) -> bool:
-        return self.low is not None and self.low >= 0
-
-    def at(self, scale: int) -> Val:
-        """The value at a larger scale."""
-        if scale == self.scale:
-            return self
-        factor = 10 ** (scale - self.scale)
-        text = str(self.low * factor) if self.low is not None and self.low == self.high \
-            else f"({self.text} * {factor})"
-        return Val(text, scale, None if self.low is None else self.low * factor,
-                   None if self.high is None else self.high * factor)
-
-
-def literal(value: int, scale: int) -> Val:
-    return Val(repr(value), scale, value, value)
-
-
-def _span(values: list[Val]) -> tuple[int | None, int | None]:
-    """Bounds of a value that is one of `values`."""
-    lows, highs = [v.low for v in values], [v.high for v in values]
-    return (None if None in lows else min(x for x in lows if x is not None),
-            None if None in highs else max(x for x in highs if x is not None))
-
-
-def _corners(a: Val, b: Val) -> tuple[int | None, int | None]:
-    if None in (a.low, a.high, b.low, b.high):
-        return (0, None) if a.nonneg and b.nonneg else (None, None)
-    products = [x * y for x in (a.low, a.high) for y in (b.low, b.high)]  # type: ignore[operator]
-    return min(products), max(products)
-
-
-TRUE, FALSE = Val("np.True_"), Val("np.False_")
-
-
-def _numeric(type_: ir.Type) -> bool:
-    return isinstance(type_, (ir.MoneyT, ir.RateT))
-
-
-def _index_type(count: int) -> str:
-    """The dtype of the index of one of `count` rules or branches (-1: none)."""
-    return "np.int8" if count < 127 else "np.int32"
-
-
-def _dtype(type_: ir.Type) -> str:
-    return "np.bool_" if isinstance(type_, ir.BoolT) else "np.int64"
-
-
-def _is_literal(text: str) -> bool:
-    """A value the same on every row: an integer literal, a module constant, a bool."""
-    return text.lstrip("-").isdigit() or text in ("np.True_", "np.False_") or \
-        (text.startswith("_") and text.isidentifier())
 
 
 class _Emitter:
@@ -206,7 +113,7 @@ class _Emitter:
         return out
 
     def values_scale(self, values: list[ir.Value], type_: ir.Type) -> int:
-        if not _numeric(type_):
+        if not numeric(type_):
             return 0
         scale = max(scale_of(v) for v in values if isinstance(v, (int, Decimal)))
         return self.check_scale(scale)
@@ -232,7 +139,7 @@ class _Emitter:
         thing in several places, and each test is a pass over the batch."""
         value = self.node(e)
         if not isinstance(e, _COMPUTED) or value in (TRUE, FALSE) or \
-                value.text.isidentifier() or _is_literal(value.text):
+                value.text.isidentifier() or is_literal(value.text):
             return value
         if value.low is not None and value.low == value.high:
             return literal(value.low, value.scale)
@@ -250,7 +157,7 @@ class _Emitter:
                     return Val(self.scalar(e.value, e.type, 0))
                 raise self.refuse(f"a set used as a value ({e.type})")
             case ir.Input():  # the decoder leaves negative amounts to the row engine
-                if _numeric(e.type):
+                if numeric(e.type):
                     return Val(self.inputs[e.path], self.decimals, 0,
                                10 ** (MAX_AMOUNT_DIGITS + self.decimals) - 1)
                 if isinstance(e.type, ir.IntT):
@@ -319,7 +226,7 @@ class _Emitter:
                         text = value
                     elif condition != FALSE:
                         text = f"np.where({condition.text}, {value}, {text})"
-                return Val(text, scale, *_span(vals))
+                return Val(text, scale, *span(vals))
             case ir.DateAdd():
                 return Val(f"_add_days({self.expr(e.operand).text}, "
                            f"{self.expr(e.days).text}, bad)")
@@ -375,7 +282,7 @@ class _Emitter:
                 return Val(f"({a.text} {e.op.value} {b.text})", scale, low, high)
             case ir.ArithOp.MUL:
                 scale = self.check_scale(left.scale + right.scale)
-                low, high = _corners(left, right)
+                low, high = corners(left, right)
                 if low is not None and low == high:
                     return literal(low, scale)
                 return Val(f"({left.text} * {right.text})", scale, low, high)
@@ -505,7 +412,7 @@ class _Emitter:
                         self.known[var] = value
                         self.line(f"# {where(let.span, 'let ' + name)}: always {value.text}")
                         continue
-                    self.known[var] = value if _is_literal(value.text) else \
+                    self.known[var] = value if is_literal(value.text) else \
                         Val(var, value.scale, value.low, value.high)
                     self.line(f"{var} = {value.text}  # {where(let.span, 'let ' + name)}")
                 case ir.PathwayStep():
@@ -530,7 +437,7 @@ class _Emitter:
         if not conditional:
             self.line(f"{var} = {always}")
             return always
-        dtype = _index_type(count)
+        dtype = index_type(count)
         groups = [conditional[k:k + 16] for k in range(0, len(conditional), 16)]
         none = str(always)
         for group in reversed(groups):
@@ -577,7 +484,7 @@ class _Emitter:
             values[i] = self.expr(out.branches[i].value)
         scale = self.check_scale(max((v.scale for v in values.values()), default=0))
         self.scales[out.name] = scale
-        self.known[var] = Val(var, scale, *_span([v.at(scale) for v in values.values()]))
+        self.known[var] = Val(var, scale, *span([v.at(scale) for v in values.values()]))
         texts = {i: v.at(scale).text for i, v in values.items()}
         for i, _ in live:
             self.line(f"# {where(out.branches[i].span, f'{out.name} branch {i}')}")
@@ -585,7 +492,7 @@ class _Emitter:
         if single is not None:
             self.line(f"{var} = {texts[single] if single >= 0 else 0}")
             return
-        if len(self.periods) > 1 and all(_is_literal(t) or t in self.by_period
+        if len(self.periods) > 1 and all(is_literal(t) or t in self.by_period
                                          for t in texts.values()):
             # every value a constant or a dated parameter: one lookup by branch and period
             rows = []
@@ -593,18 +500,18 @@ class _Emitter:
                 t = texts.get(i, "0")
                 rows.append(f"{self.by_period[t]}" if t in self.by_period else
                             f"np.full({len(self.periods)}, {t})")
-            lookup = self.const(f"np.concatenate([{', '.join(rows)}]).astype({_dtype(out.type)})",
+            lookup = self.const(f"np.concatenate([{', '.join(rows)}]).astype({dtype_of(out.type)})",
                                 out.name, "VALUES")
             self.line(f"{var} = {lookup}[{branch} * {len(self.periods)} + period]")
             return
-        constant = {i: t for i, t in texts.items() if _is_literal(t)}
+        constant = {i: t for i, t in texts.items() if is_literal(t)}
         computed: dict[str, list[int]] = {}
         for i, t in texts.items():
             if i not in constant:
                 computed.setdefault(t, []).append(i)
         if constant:
             table = [constant.get(i, "0") for i in range(len(out.branches))]
-            dtype = _dtype(out.type)
+            dtype = dtype_of(out.type)
             lookup = self.const(f"np.array([{', '.join(table)}], dtype={dtype})", out.name,
                                 "VALUES")
             self.line(f"{var} = {lookup}[{branch}]")

@@ -1,4 +1,4 @@
-"""`parcours decide-dataset`: a partitioned Parquet dataset decided on Dask."""
+"""`parcours distribute`: a partitioned Parquet dataset decided on Dask."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from .common import EXIT_OK, EXIT_PROBLEMS, fail, quiet_option
 
 
-@click.command(name="decide-dataset", short_help="Decide a Parquet dataset on Dask.")
+@click.command(name="distribute", short_help="Decide a Parquet dataset on Dask.")
 @click.argument("policy")
 @click.argument("source")
 @click.argument("target")
@@ -24,7 +24,7 @@ from .common import EXIT_OK, EXIT_PROBLEMS, fail, quiet_option
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="The address of a running Dask scheduler (tcp://host:8786) to use instead.")
 @quiet_option
-def decide_dataset(policy: str, source: str, target: str, partition_by: str | None,
+def distribute(policy: str, source: str, target: str, partition_by: str | None,
                    partitions: int | None, workers: int | None, scheduler: str | None,
                    quiet: bool) -> None:
     """Decide every episode of the Parquet file or folder SOURCE with the columnar engine,
@@ -33,9 +33,9 @@ def decide_dataset(policy: str, source: str, target: str, partition_by: str | No
 
     \b
     Examples:
-      parcours decide-dataset policies/france.parcours episodes/ decisions/
-      parcours decide-dataset policies/france.parcours episodes/ decisions/ --workers 2
-      parcours decide-dataset policies/france.parcours episodes/ decisions/ --partition-by patient.id --partitions 8
+      parcours distribute policies/france.parcours episodes/ decisions/
+      parcours distribute policies/france.parcours episodes/ decisions/ --workers 2
+      parcours distribute policies/france.parcours episodes/ decisions/ --partition-by patient.id --partitions 8
 
     \b
     Exit codes:
@@ -47,7 +47,7 @@ def decide_dataset(policy: str, source: str, target: str, partition_by: str | No
     try:
         from ..tools.distributed import decide_dataset as run
     except ImportError as exc:
-        fail(f"decide-dataset needs the dask extra (pip install 'parcours[dask]'): {exc}")
+        fail(f"distribute needs the dask extra (pip install 'parcours[dask]'): {exc}")
     from ..backends.python.spelling import CodegenError
     from ..diagnostics import CompileError
 
