@@ -76,13 +76,19 @@ def episodes(table: pa.Table | pa.RecordBatch) -> list[dict[str, object]]:
 # ---- decisions as a table ------------------------------------------------------
 
 
+# The columns whose values repeat (a policy, a pathway, a rule, a document) are
+# dictionary-encoded: one copy of each string, an index per row.
+REPEATED = pa.dictionary(pa.int32(), pa.string())
+
+
 def decision_schema(meta: PolicyMeta) -> pa.Schema:
     """The columns of a decision, in the JSON decision's order."""
     kinds = {"int": pa.int64(), "bool": pa.bool_()}
-    fields = [pa.field(name, pa.string()) for name in
-              ("id", "policy", "policy_version", "pathway", "rule", "currency")]
+    fields = [pa.field("id", pa.string())]
+    fields += [pa.field(name, REPEATED) for name in
+               ("policy", "policy_version", "pathway", "rule", "currency")]
     fields += [pa.field(o.name, kinds.get(o.kind, pa.string())) for o in meta.outputs]
-    fields.append(pa.field("sources", pa.list_(pa.string())))
+    fields.append(pa.field("sources", pa.list_(REPEATED)))
     return pa.schema(fields)
 
 
@@ -95,7 +101,13 @@ def decisions_table(meta: PolicyMeta, decisions: Sequence[Decision]) -> pa.Table
 
 
 def _repeat(value: str, n: int) -> pa.Array:
-    return pc.take(pa.array([value], pa.string()), np.zeros(n, dtype=np.int32))
+    return _coded(np.zeros(n, dtype=np.int32), [value])
+
+
+def _coded(indices: Any, values: Sequence[str]) -> pa.Array:
+    """A dictionary-encoded string column: `values[indices[row]]` on each row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)),
+                                          pa.array(list(values), pa.string()))
 
 
 def _money_text(minor: Any, decimals: int) -> pa.Array:
@@ -125,8 +137,8 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
     out: dict[str, pa.Array] = {
         "id": pc.take(ids, rows) if len(ids) else pa.nulls(n, pa.string()),
         "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
-        "pathway": pc.take(pa.array(col.RULE_PATHWAYS, pa.string()), rule),
-        "rule": pc.take(pa.array(col.RULE_NAMES, pa.string()), rule),
+        "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
+        "rule": _coded(rule, col.RULE_NAMES),
         "currency": _repeat(meta.currency, n),
     }
     for spec in col.OUTPUTS:
@@ -146,6 +158,11 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
             out[spec.name] = pa.array(values, pa.int64())
     out["sources"] = _sources(policy, result, rows)
     return pa.table(out, schema=decision_schema(meta))
+
+
+def _rule_pathway(col: Any) -> Any:
+    """Each rule's pathway, as an index in PATHWAYS."""
+    return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
 
 
 def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa.Array:
@@ -170,7 +187,23 @@ def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa
 
     encoded = pa.array(key).dictionary_encode()
     lists = [documents(k) for k in encoded.dictionary.to_pylist()]
-    return pc.take(pa.array(lists, pa.list_(pa.string())), encoded.indices)
+    return _lists(lists, encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def _lists(lists: list[list[str]], index: Any) -> pa.Array:
+    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded,
+    built with array arithmetic (no string is copied per row)."""
+    names = list(dict.fromkeys(name for found in lists for name in found))
+    number = {name: i for i, name in enumerate(names)}
+    lengths = np.array([len(found) for found in lists] + [0], dtype=np.int64)
+    flat = np.array([number[name] for found in lists for name in found], dtype=np.int32)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    row_lengths = lengths[index]
+    offsets = np.zeros(len(index) + 1, dtype=np.int32)
+    np.cumsum(row_lengths, out=offsets[1:])
+    child = flat[np.repeat(starts[index] - offsets[:-1], row_lengths)
+                 + np.arange(offsets[-1])] if offsets[-1] else np.zeros(0, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), _coded(child, names))
 
 
 # ---- columns a columnar module reads -----------------------------------------------
@@ -419,7 +452,8 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
         return decisions_table(policy.meta, decided), rejections
     if not decided:
         return good_table, rejections
-    merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)])
+    merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)]) \
+        .unify_dictionaries()
     order = np.argsort(np.concatenate([np.flatnonzero(~bad), np.asarray(decided_rows)]),
                        kind="stable")
     return merged.take(order), rejections
