@@ -69,7 +69,7 @@ def test_a_dataset_decided_on_a_local_cluster_equals_the_row_engine(
     row = tables.load_columnar(FRANCE).row
     for source, part in zip(files, result.parts):
         expected, _ = columns.decide_row_table(row, row.decide, pq.read_table(source))
-        assert pq.read_table(part).equals(expected)
+        assert pq.read_table(part).to_pylist() == expected.to_pylist()
     assert any("region=0" in r and "(line 11): field visit.specialty" in r
                for r in result.rejections)
 

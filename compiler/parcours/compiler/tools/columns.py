@@ -304,6 +304,9 @@ class _Batch:
         t = array.type
         if pa.types.is_date32(t):
             days = _filled(pc.cast(array, pa.int32()), 0)
+        elif pa.types.is_string(t) and (fast := _iso_days(array)) is not None:
+            days, wrong = fast
+            self.bad |= wrong
         elif pa.types.is_string(t) or pa.types.is_large_string(t):
             shaped = pc.match_substring_regex(array, _DATE_TEXT)
             text = pc.if_else(shaped, array, "1970-01-01")
@@ -348,6 +351,45 @@ class _Batch:
         self.bad |= (high != 0) | (minor < 0) | (minor >= 10 ** (9 + d)) | _nulls(array)
         minor[self.bad] = 0
         return minor
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _iso_days(array: pa.Array) -> tuple[Any, Any] | None:
+    """Day numbers of `YYYY-MM-DD` strings read from the array's bytes with array
+    arithmetic, and the rows that are not such a day (2025-02-30, 2025-13-01, 0000-01-01
+    ...); None when some value is not 10 bytes long (the caller's general path)."""
+    n = len(array)
+    if n == 0 or array.null_count:
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset:array.offset + n + 1]
+    if offsets[-1] - offsets[0] != 10 * n or not (np.diff(offsets) == 10).all():
+        return None
+    text = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    chars = text.reshape(n, 10)
+    wrong = (chars[:, 4] != 45) | (chars[:, 7] != 45)  # "-"
+    digit = {}
+    for place in (0, 1, 2, 3, 5, 6, 8, 9):
+        value = chars[:, place].astype(np.int32) - 48
+        wrong |= (value < 0) | (value > 9)
+        digit[place] = value
+    year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3]
+    month = digit[5] * 10 + digit[6]
+    day = digit[8] * 10 + digit[9]
+    wrong |= (year < 1) | (month < 1) | (month > 12) | (day < 1)
+    month = np.where(wrong, 1, month)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    wrong |= day > _MONTH_DAYS[month] + ((month == 2) & leap)
+    year, month, day = np.where(wrong, 1970, year), np.where(wrong, 1, month), \
+        np.where(wrong, 1, day)
+    # days from 1970-01-01 of a proleptic Gregorian date (years from March, in eras)
+    year = year - (month <= 2)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    return days.astype(np.int64), wrong
 
 
 def _nulls(array: pa.Array) -> Any:
