@@ -33,7 +33,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from parcours.compiler import backends  # noqa: E402
-from parcours.compiler.backends.columnar.emit import Unsupported  # noqa: E402
+from parcours.compiler.backends.columnar.values import Unsupported  # noqa: E402
 from parcours.compiler.pipeline import analyse  # noqa: E402
 from parcours.compiler.tools import columns, tables  # noqa: E402
 from parcours.compiler.tools.columns import ColumnarPolicy  # noqa: E402
