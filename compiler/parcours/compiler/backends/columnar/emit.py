@@ -21,6 +21,7 @@ backend, so no policy text can inject code.
 from __future__ import annotations
 
 import ast
+import re
 from datetime import date
 from collections.abc import Sequence
 from decimal import Decimal
@@ -35,9 +36,9 @@ from ... import ir
 from ...ir import ops
 from ...meta import VERSION
 from ..python.spelling import CodegenError, _Names, ident, py_literal, source_file, where
-from .values import (FALSE, MAX_AMOUNT_DIGITS, MAX_SCALE, TRUE, Unsupported, Val, corners,
-                     day_number, dtype_of, index_type, is_literal, literal, numeric, scale_of,
-                     scaled, span)
+from .values import (FALSE, MAX_AMOUNT_DIGITS, MAX_SCALE, TRUE, Lut, Unsupported, Val, combine,
+                     corners, day_number, dtype_of, index_type, is_literal, literal, lut_of,
+                     numeric, scale_of, scaled, span)
 
 GENERATOR = f"parcours {VERSION}"
 _UFUNC = {ir.CompareOp.EQ: "equal", ir.CompareOp.NE: "not_equal", ir.CompareOp.LT: "less",
@@ -66,7 +67,6 @@ class _Emitter:
         self.pathway = program.decision.pathway
         self.cache: dict[str, str] = {}  # text → the temporary that holds it
         self.known: dict[str, Val] = {}  # a let or output name → its value's Val
-        self.by_period: dict[str, str] = {}  # a temporary `X[period]` → the array X
 
     def refuse(self, what: str) -> Unsupported:
         return Unsupported(f"{self.at}: the columnar backend does not support {what} yet; "
@@ -119,13 +119,13 @@ class _Emitter:
         return self.check_scale(scale)
 
     def bind(self, text: str, scale: int = 0, low: int | None = None,
-             high: int | None = None) -> Val:
+             high: int | None = None, lut: Lut | None = None) -> Val:
         """A temporary holding `text` (the same one for the same text)."""
         name = self.cache.get(text)
         if name is None:
             name = self.cache[text] = f"t{len(self.cache)}"
             self.line(f"{name} = {text}")
-        return Val(name, scale, low, high)
+        return Val(name, scale, low, high, lut)
 
     def check_scale(self, scale: int) -> int:
         if scale > MAX_SCALE:
@@ -143,7 +143,7 @@ class _Emitter:
             return value
         if value.low is not None and value.low == value.high:
             return literal(value.low, value.scale)
-        return self.bind(value.text, value.scale, value.low, value.high)
+        return self.bind(value.text, value.scale, value.low, value.high, value.lut)
 
     def node(self, e: ir.Expr) -> Val:
         match e:
@@ -279,13 +279,19 @@ class _Emitter:
                     high = None if a.high is None or b.low is None else a.high - b.low
                 if low is not None and low == high:
                     return literal(low, scale)
-                return Val(f"({a.text} {e.op.value} {b.text})", scale, low, high)
+                n = len(self.periods)
+                lut = combine(lut_of(a, n), lut_of(b, n), n,
+                              (lambda x, y: x + y) if e.op is ir.ArithOp.ADD else
+                              (lambda x, y: x - y))
+                return Val(f"({a.text} {e.op.value} {b.text})", scale, low, high, lut)
             case ir.ArithOp.MUL:
                 scale = self.check_scale(left.scale + right.scale)
                 low, high = corners(left, right)
                 if low is not None and low == high:
                     return literal(low, scale)
-                return Val(f"({left.text} * {right.text})", scale, low, high)
+                n = len(self.periods)
+                lut = combine(lut_of(left, n), lut_of(right, n), n, lambda x, y: x * y)
+                return Val(f"({left.text} * {right.text})", scale, low, high, lut)
             case ir.ArithOp.DIV:
                 raise CodegenError("a division outside its rounding")
             case _:
@@ -330,9 +336,9 @@ class _Emitter:
         low, high = self.bounds(values, scale)
         if prm.dated:
             name = self.const(self.array(values, prm.type, scale), prm.name)
-            value = self.bind(f"{name}[period]", scale, low, high)
-            self.by_period[value.text] = name
-            return value
+            lut = ("", 1, tuple(scaled(v, scale) for v in values
+                                if isinstance(v, (int, Decimal)))) if numeric(prm.type) else None
+            return self.bind(f"{name}[period]", scale, low, high, lut)
         if isinstance(values[0], bool):
             return TRUE if values[0] else FALSE
         return Val(self.const(self.scalar(values[0], prm.type, scale), prm.name), scale, low, high)
@@ -356,12 +362,16 @@ class _Emitter:
         values = [v for r in grid for v in r]
         scale = self.values_scale(values, table.type)
         low, high = self.bounds(values, scale)
+        lut = (key.text, len(grid), tuple(scaled(v, scale) for v in values
+                                          if isinstance(v, (int, Decimal)))) \
+            if numeric(table.type) and key.text.isidentifier() else None
         if len(self.periods) == 1:
             name = self.const(self.array([r[0] for r in grid], table.type, scale), table.name)
-            return Val(f"{name}[{key.text}]", scale, low, high)
+            return Val(f"{name}[{key.text}]", scale, low, high, lut)
         # one row per period, one column per key: a lookup is one take on the flat array
         name = self.const(self.array(values, table.type, scale), table.name)
-        return Val(f"{name}[{key.text} * {len(self.periods)} + period]", scale, low, high)
+        return Val(f"{name}[np.int32({len(self.periods)}) * {key.text} + period]", scale, low,
+                   high, lut)
 
     # ---- the function body ----------------------------------------------------
     def line(self, text: str) -> None:
@@ -492,17 +502,7 @@ class _Emitter:
         if single is not None:
             self.line(f"{var} = {texts[single] if single >= 0 else 0}")
             return
-        if len(self.periods) > 1 and all(is_literal(t) or t in self.by_period
-                                         for t in texts.values()):
-            # every value a constant or a dated parameter: one lookup by branch and period
-            rows = []
-            for i in range(len(out.branches)):
-                t = texts.get(i, "0")
-                rows.append(f"{self.by_period[t]}" if t in self.by_period else
-                            f"np.full({len(self.periods)}, {t})")
-            lookup = self.const(f"np.concatenate([{', '.join(rows)}]).astype({dtype_of(out.type)})",
-                                out.name, "VALUES")
-            self.line(f"{var} = {lookup}[{branch} * {len(self.periods)} + period]")
+        if self.lookup(out, var, branch, {i: v.at(scale) for i, v in values.items()}):
             return
         constant = {i: t for i, t in texts.items() if is_literal(t)}
         computed: dict[str, list[int]] = {}
@@ -521,6 +521,35 @@ class _Emitter:
         for t, indexes in computed.items():
             mask = " | ".join(f"({branch} == {i})" for i in indexes)
             self.line(f"{var} = np.where({mask}, {t}, {var})")
+
+    def lookup(self, out: ir.Output, var: str, branch: str, values: dict[int, Val]) -> bool:
+        """When every branch's value is a function of one key and the period (constants,
+        dated parameters, a table by one enum input, sums and products of those): the
+        output as one lookup by (branch, key, period) in a table computed here."""
+        n = len(self.periods)
+        luts = {i: lut_of(v, n) for i, v in values.items()}
+        keys = {lut[0] for lut in luts.values() if lut is not None and lut[0]}
+        if not numeric(out.type) and not isinstance(out.type, ir.IntT) or \
+                any(lut is None for lut in luts.values()) or len(keys) > 1 or \
+                all(v.lut is None for v in values.values()):
+            return False
+        key = next(iter(keys), "")
+        size = next((lut[1] for lut in luts.values() if lut and lut[0]), 1)
+        if len(out.branches) * size * n > 1 << 16:
+            return False
+        table: list[int] = []
+        for i in range(len(out.branches)):
+            lut = luts.get(i)
+            for k in range(size):
+                for p in range(n):
+                    table.append(0 if lut is None else lut[2][(k if lut[0] else 0) * n + p])
+        name = self.const(f"np.array([{', '.join(map(str, table))}], dtype=np.int64)",
+                          out.name, "VALUES")
+        # np.int32 first: a branch index is int8, which the products would overflow
+        index = f"(np.int32({size}) * {branch} + {key})" if key else branch
+        self.line(f"{var} = {name}[np.int32({n}) * {index} + period]" if n > 1 else
+                  f"{var} = {name}[{index}]")
+        return True
 
     def outputs(self) -> tuple[list[str], list[str]]:
         """The declared outputs' specs and the texts of their final values (money at the
@@ -543,6 +572,24 @@ class _Emitter:
         return specs, texts
 
 
+def _without_unused(body: list[str], after: str) -> list[str]:
+    """The body without the temporaries nothing reads (a branch value folded into a
+    lookup); a line that marks rows (`bad`) always stays."""
+    kept: list[str] = []
+    used = set(_TEMPORARY.findall(after))
+    for line in reversed(body):
+        target = _ASSIGNED.match(line)
+        if target is not None and target.group(1) not in used and "bad" not in line:
+            continue
+        used.update(_TEMPORARY.findall(line))
+        kept.append(line)
+    return kept[::-1]
+
+
+_TEMPORARY = re.compile(r"\b(?:t[0-9]+|l_[a-z0-9_]+)\b")
+_ASSIGNED = re.compile(r"^((?:t[0-9]+|l_[a-z0-9_]+)) = ")
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -558,6 +605,7 @@ def generate(program: ir.Program) -> str:
     fields = e.fields()
     e.steps()
     output_specs, output_texts = e.outputs()
+    e.body = _without_unused(e.body, " ".join(output_texts))
     pathways = program.decision.pathway.members
     rule_pathway = e.array([r.pathway for r in program.rules], program.decision.pathway, 0)
     p = program.policy

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from parcours.runtime import MAX_AMOUNT
 
@@ -57,6 +58,10 @@ class Val:
     scale: int = 0
     low: int | None = None
     high: int | None = None
+    # A value that is a function of (key, period) only: (the key's text, "" for none;
+    # how many keys; the values by key * periods + period).  Branches of such values
+    # become one lookup.
+    lut: tuple[str, int, tuple[int, ...]] | None = None
 
     @property
     def nonneg(self) -> bool:
@@ -69,8 +74,35 @@ class Val:
         factor = 10 ** (scale - self.scale)
         text = str(self.low * factor) if self.low is not None and self.low == self.high \
             else f"({self.text} * {factor})"
+        lut = None if self.lut is None else \
+            (self.lut[0], self.lut[1], tuple(v * factor for v in self.lut[2]))
         return Val(text, scale, None if self.low is None else self.low * factor,
-                   None if self.high is None else self.high * factor)
+                   None if self.high is None else self.high * factor, lut)
+
+
+Lut = tuple[str, int, tuple[int, ...]]
+
+
+def lut_of(value: Val, periods: int) -> Lut | None:
+    """The value as a function of (key, period), when it is one."""
+    if value.lut is not None:
+        return value.lut
+    if value.low is not None and value.low == value.high:
+        return ("", 1, (value.low,) * periods)
+    return None
+
+
+def combine(a: Lut | None, b: Lut | None, periods: int, op: Any) -> Lut | None:
+    """`op` on two functions of (key, period) with the same key (or none)."""
+    if a is None or b is None or (a[0] and b[0] and a[0] != b[0]):
+        return None
+    key, size = (a[0], a[1]) if a[0] else (b[0], b[1])
+
+    def at(lut: Lut, k: int, p: int) -> int:
+        return lut[2][(k if lut[0] else 0) * periods + p]
+
+    return key, size, tuple(op(at(a, k, p), at(b, k, p)) for k in range(size)
+                            for p in range(periods))
 
 
 def literal(value: int, scale: int) -> Val:
