@@ -67,6 +67,7 @@ class _Emitter:
         self.pathway = program.decision.pathway
         self.cache: dict[str, str] = {}  # text → the temporary that holds it
         self.known: dict[str, Val] = {}  # a let or output name → its value's Val
+        self.dtypes: dict[str, str] = {}  # a result's name → its dtype in a whole batch
 
     def refuse(self, what: str) -> Unsupported:
         return Unsupported(f"{self.at}: the columnar backend does not support {what} yet; "
@@ -471,6 +472,7 @@ class _Emitter:
             if entries[-1][1] is None:
                 break
         self.first("rule", entries, len(self.p.rules), "the pathway's rules")
+        self.dtypes["rule"] = index_type(len(self.p.rules))
         self.line("pathway = _RULE_PATHWAY[rule]")
 
     def output_step(self, out: ir.Output) -> None:
@@ -499,6 +501,7 @@ class _Emitter:
         for i, _ in live:
             self.line(f"# {where(out.branches[i].span, f'{out.name} branch {i}')}")
         single = self.first(branch, live, len(out.branches), f"the branches of {out.name}")
+        self.dtypes[branch] = index_type(len(out.branches))
         if single is not None:
             self.line(f"{var} = {texts[single] if single >= 0 else 0}")
             return
@@ -553,18 +556,30 @@ class _Emitter:
 
     def outputs(self) -> tuple[list[str], list[str]]:
         """The declared outputs' specs and the texts of their final values (money at the
-        currency's minor unit)."""
+        currency's minor unit); `self.dtypes`, each result's dtype in a whole batch."""
         specs, texts = [], []
         for declared in self.p.decision.outputs:
             kind = ops.value_kind(declared.type)
             var = ident("o", declared.name)
             scale = self.scales[declared.name]
+            known = self.known.get(var, Val(var))
+            low, high = known.low, known.high
             if kind == "money":
                 if scale > self.decimals:
                     var = f"_exact({var}, {10 ** (scale - self.decimals)}, bad)"
+                    factor = 10 ** (scale - self.decimals)
+                    low = None if low is None else low // factor
+                    high = None if high is None else -(-high // factor)
                 elif scale < self.decimals:
                     var = f"({var} * {10 ** (self.decimals - scale)})"
+                    factor = 10 ** (self.decimals - scale)
+                    low = None if low is None else low * factor
+                    high = None if high is None else high * factor
                 scale = self.decimals
+            small = low is not None and high is not None and -(1 << 31) < low and \
+                high < (1 << 31)
+            self.dtypes[declared.name] = "np.bool_" if kind == "bool" else \
+                "np.int32" if small else "np.int64"
             members = declared.type.members if isinstance(declared.type, ir.EnumT) else ()
             specs.append("Output(" + ", ".join([py_literal(declared.name), py_literal(kind),
                                                 repr(scale), py_literal(members)]) + ")")
@@ -627,7 +642,9 @@ def generate(program: ir.Program) -> str:
         valid_from=day_number(p.valid_from),
         valid_until=None if p.valid_until is None else day_number(p.valid_until),
         n_periods=len(e.periods), min_day=day_number(date.min), max_day=day_number(date.max),
-        body=e.body)
+        body=e.body,
+        result_types={"period": "np.int8" if len(e.periods) < 127 else "np.int32",
+                      "bad": "np.bool_", **e.dtypes})
     constants = "\n".join(f"{name} = {literal}" for name, literal in e.constants.items())
     text = text.replace("# <constants>\n", constants + "\n", 1)
     try:
