@@ -292,7 +292,7 @@ class _Batch:
         if kind == "enum" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
             codes = pc.index_in(array, value_set=pa.array(f.members, t))
             self.bad |= _nulls(codes)
-            return _filled(codes, 0)
+            return _filled(codes, 0).astype(np.intp)  # what fancy indexing takes as is
         if kind == "date":
             return self.dates(array)
         if kind == "money":

@@ -371,7 +371,7 @@ class _Emitter:
             return Val(f"{name}[{key.text}]", scale, low, high, lut)
         # one row per period, one column per key: a lookup is one take on the flat array
         name = self.const(self.array(values, table.type, scale), table.name)
-        return Val(f"{name}[np.int32({len(self.periods)}) * {key.text} + period]", scale, low,
+        return Val(f"{name}[np.intp({len(self.periods)}) * {key.text} + period]", scale, low,
                    high, lut)
 
     # ---- the function body ----------------------------------------------------
@@ -548,9 +548,9 @@ class _Emitter:
                     table.append(0 if lut is None else lut[2][(k if lut[0] else 0) * n + p])
         name = self.const(f"np.array([{', '.join(map(str, table))}], dtype=np.int64)",
                           out.name, "VALUES")
-        # np.int32 first: a branch index is int8, which the products would overflow
-        index = f"(np.int32({size}) * {branch} + {key})" if key else branch
-        self.line(f"{var} = {name}[np.int32({n}) * {index} + period]" if n > 1 else
+        # np.intp first: a branch index is int8, which the products would overflow
+        index = f"(np.intp({size}) * {branch} + {key})" if key else branch
+        self.line(f"{var} = {name}[np.intp({n}) * {index} + period]" if n > 1 else
                   f"{var} = {name}[{index}]")
         return True
 
