@@ -1,6 +1,7 @@
 """The columnar backend: a module that decides whole batches over numpy columns.
 
-`emit` renders the IR through `templates/module.py.jinja`.  Money is an integer count
+`emit` builds the body from the IR (`values`: how a value is held), `render` puts it
+through `templates/module.py.jinja`.  Money is an integer count
 of a fixed power of ten (the currency's minor unit, or finer for an unrounded product),
 rates are integers over a power of ten too, so that every operation is exact integer
 arithmetic; see docs/backends.md, `columnar`.  A construct it cannot decide exactly is
@@ -25,7 +26,7 @@ class ColumnarBackend:
     description: str = "a typed Python module deciding batches over numpy columns (the columnar extra)"
 
     def generate(self, program: ir.Program) -> str:
-        from .emit import generate
+        from .render import generate
 
         return generate(program)
 
