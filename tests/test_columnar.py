@@ -343,3 +343,20 @@ def test_iso_dates_read_from_bytes_are_the_calendars() -> None:
     assert numbers[:len(days)].tolist() == [d.toordinal() - epoch for d in days]
     assert not bad[:len(days)].any() and bad[len(days):].all()
     assert columns._iso_days(pa.array(["2025-1-01"])) is None  # not 10 bytes: the general path
+
+
+def test_table_outputs_that_cannot_be_written(tmp_path: Path) -> None:
+    """A full device is an error naming the output, a closed pipe a quiet exit 2, never
+    a traceback or an error blamed on the input."""
+    episodes_file = tmp_path / "episodes.parquet"
+    pq.write_table(sample_table().slice(0, 20), episodes_file)
+    full = cli("decide", str(POLICIES["france"]), "--engine", "columnar", "-i",
+               str(episodes_file), "-o", "/dev/full", "--format", "parquet")
+    assert full.returncode == 2
+    assert "cannot write /dev/full" in full.stderr and "Traceback" not in full.stderr
+    piped = subprocess.run(
+        f'"{sys.executable}" -m parcours.compiler.cli decide "{POLICIES["france"]}" '
+        f'--engine columnar -i "{episodes_file}" --format parquet -o - | head -c 4',
+        shell=True, capture_output=True, cwd=ROOT)
+    assert piped.stdout == b"PAR1"
+    assert b"error" not in piped.stderr and b"Traceback" not in piped.stderr

@@ -12,13 +12,14 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from parcours.runtime import PolicyMeta, Rejection
 
-from .common import EXIT_OK, EXIT_PROBLEMS, bind, fail, load, open_in, open_out
+from .common import (EXIT_OK, EXIT_PROBLEMS, bind, fail, load, open_in, open_out,
+                     quiet_exit_on_closed_pipe)
 
 TABLE_FORMATS = ("jsonl", "parquet", "arrow")
 
@@ -60,17 +61,45 @@ def _modules(policy: str, engine: str) -> Any:
         fail(f"cannot load {policy}: {exc}")
 
 
+class _Written:
+    """A binary output that remembers a failed write, so that the error names the output
+    (Arrow reports it as its own)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            written: int = self.raw.write(data)
+            return written
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.raw.closed)
+
+
+_WRITTEN: list[_Written] = []  # the binary output of this run, if any
+
+
 @contextmanager
-def _binary_out(path: str) -> Iterator[IO[bytes]]:
+def _binary_out(path: str) -> Iterator[Any]:
     with open_out(path) as sink:
         handle: Any = sink
         raw = getattr(handle, "buffer", None)
         if raw is None:  # standard output
-            yield sys.stdout.buffer
-            sys.stdout.buffer.flush()
-            return
-        handle.flush()
-        yield raw
+            raw = sys.stdout.buffer
+        else:
+            handle.flush()
+        written = _Written(raw)
+        _WRITTEN.append(written)
+        yield written
         raw.flush()
 
 
@@ -134,6 +163,12 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
             finally:
                 sink.close()
     except (pa.ArrowException, OSError) as exc:
+        failed = next((w.error for w in _WRITTEN if w.error is not None), None)
+        if isinstance(exc, BrokenPipeError) or isinstance(failed, BrokenPipeError):
+            quiet_exit_on_closed_pipe()
+        if failed is not None:
+            where = "standard output" if output_path == "-" else output_path
+            fail(f"cannot write {where}: {failed.strerror or failed}")
         if isinstance(exc, OSError) and exc.filename:
             fail(f"cannot read {input_path}: {exc.strerror}")
         fail(f"cannot read {input_path}: {exc}")
