@@ -399,7 +399,10 @@ def _nulls(array: pa.Array) -> Any:
 
 
 def _filled(array: pa.Array, value: object) -> Any:
-    return array.fill_null(value).to_numpy(zero_copy_only=False)
+    """The values as numpy, nulls replaced by `value` (a copy only when there are nulls)."""
+    if array.null_count:
+        array = array.fill_null(value)
+    return array.to_numpy(zero_copy_only=False)
 
 
 # ---- deciding -----------------------------------------------------------------------
