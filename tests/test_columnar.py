@@ -360,3 +360,33 @@ def test_table_outputs_that_cannot_be_written(tmp_path: Path) -> None:
         shell=True, capture_output=True, cwd=ROOT)
     assert piped.stdout == b"PAR1"
     assert b"error" not in piped.stderr and b"Traceback" not in piped.stderr
+
+
+def test_a_negative_zero_is_left_to_the_row_engine(tmp_path: Path) -> None:
+    """A negative amount rounded to zero is "-0.00" for the row engine (a decimal keeps
+    its sign), which an integer cannot hold: those rows are decided by the row engine,
+    and the output is the same bytes."""
+    text = POLICIES["expressions"].read_text(encoding="utf-8")
+    start = text.index("output flat_fee: money =")
+    end = text.index("output reimbursed:")
+    text = text[:start] + ("output flat_fee: money = "
+                           "round_half_up((0.00 EUR - visit.fee) * 0.1%, 0.01)\n\n") + text[end:]
+    target = tmp_path / "signs.parcours"
+    target.write_text(text, encoding="utf-8")
+    p = tables.load_columnar(target)
+    items = [{"id": f"e{fee}", "date": "2025-03-01",
+              "patient": {"birth_date": "1980-01-01", "age": 45},
+              "visit": {"specialty": "general_practice", "fee": fee, "sessions": 1,
+                        "admitted": "2025-02-20"}} for fee in ("1.00", "4.99", "5.00", "30.00")]
+    data = jsonl(items)
+    row = run(p.row, data)
+    assert '"flat_fee":"-0.00"' in row[0] and '"flat_fee":"-0.03"' in row[0]
+    assert run(p, data) == row
+    assert columnar_rows_of(p, items) == 2  # 5.00 and 30.00; the two "-0.00" rows are not
+
+
+def columnar_rows_of(p: ColumnarPolicy, items: Sequence[dict[str, Any]]) -> int:
+    table = pa.Table.from_struct_array(pa.array(list(items)))
+    inputs, bad = columns.input_columns(p, table)
+    result = p.columnar.decide_columns(inputs, len(items))
+    return int((~(bad | result["bad"])).sum())

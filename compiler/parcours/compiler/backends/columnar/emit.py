@@ -285,6 +285,9 @@ class _Emitter:
                     return literal(low, scale)
                 n = len(self.periods)
                 lut = combine(lut_of(left, n), lut_of(right, n), n, lambda x, y: x * y)
+                if not (left.nonneg and right.nonneg) and numeric(e.type):
+                    # a zero with a negative factor is a negative zero for the row engine
+                    return Val(f"_product({left.text}, {right.text}, bad)", scale, low, high, lut)
                 return Val(f"({left.text} * {right.text})", scale, low, high, lut)
             case ir.ArithOp.DIV:
                 raise CodegenError("a division outside its rounding")
@@ -313,8 +316,10 @@ class _Emitter:
         if step == 1:  # already a multiple of the quantum
             return operand.at(scale)
         q = scaled(e.quantum, sq)
-        rounding = "_round_magnitude" if operand.nonneg else "_round"
-        count = f"{rounding}({operand.at(scale).text}, {step}, {e.mode.value!r})"
+        # a negative value rounded to zero is a negative zero for the row engine ("-0.00"),
+        # which an integer cannot hold: `_round` marks such rows for it
+        count = f"_round_magnitude({operand.at(scale).text}, {step}, {e.mode.value!r})" \
+            if operand.nonneg else f"_round({operand.at(scale).text}, {step}, {e.mode.value!r}, bad)"
         # bounds: the operand's, widened by one quantum either way
         low = None if operand.low is None else \
             (operand.at(scale).low // step - 1) * q  # type: ignore[operator]
