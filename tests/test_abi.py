@@ -165,10 +165,11 @@ def test_the_python_backend_is_registered() -> None:
 
 
 def test_an_unknown_backend_is_a_clear_error() -> None:
-    with pytest.raises(backends.UnknownBackend, match="no backend 'columnar' .*known: python"):
-        backends.get("columnar")
+    with pytest.raises(backends.UnknownBackend,
+                       match="no backend 'nope' .*known: columnar, python"):
+        backends.get("nope")
     with pytest.raises(backends.UnknownBackend):
-        compile_policy(ROOT / "policies" / "nhs.parcours", backend="columnar")
+        compile_policy(ROOT / "policies" / "nhs.parcours", backend="nope")
 
 
 def test_compile_takes_a_backend(tmp_path: Path) -> None:
@@ -182,9 +183,13 @@ def test_compile_takes_a_backend(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8") == compile_policy(ROOT / "policies" / "nhs.parcours")[1]
     result = CliRunner().invoke(main, ["compile", str(ROOT / "policies" / "nhs.parcours"),
-                                       "-o", str(out), "--backend", "columnar"])
+                                       "-o", str(out), "--backend", "nope"])
     assert result.exit_code == 2
-    assert "columnar" in result.output
+    assert "nope" in result.output
+    result = CliRunner().invoke(main, ["compile", str(ROOT / "policies" / "nhs.parcours"),
+                                       "-o", str(out), "--backend", "columnar"])
+    assert result.exit_code == 0, result.output
+    assert "def decide_columns(" in out.read_text(encoding="utf-8")
 
 
 # ---- mapping back to the policy ------------------------------------------------------------

@@ -35,7 +35,8 @@ class Backend(Protocol):
 
 
 # name → the module that defines `BACKEND`; imported only when asked for.
-_BUILTIN: dict[str, str] = {"python": "parcours.compiler.backends.python"}
+_BUILTIN: dict[str, str] = {"python": "parcours.compiler.backends.python",
+                            "columnar": "parcours.compiler.backends.columnar"}
 DEFAULT = "python"
 
 

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "compare_command"), "population": ("population", "population"),
     "test": ("test", "test_command"), "diff": ("diff", "diff_command"),
     "fmt": ("fmt", "fmt_command"), "lsp": ("lsp", "lsp_command"), "doc": ("doc", "doc"),
-    "serve": ("serve", "serve"),
+    "serve": ("serve", "serve"), "distribute": ("distribute", "distribute"),
 }
 
 

@@ -37,6 +37,7 @@ def compile_command(file: str, output: str, emit: str, backend: str, quiet: bool
     """
     from .. import ir
     from ..diagnostics import CompileError, render as render_diagnostic
+    from ..backends.python.spelling import CodegenError
     from ..pipeline import compile_policy
 
     if Path(file).is_dir():
@@ -47,6 +48,9 @@ def compile_command(file: str, output: str, emit: str, backend: str, quiet: bool
         analysis, text = compile_policy(file, backend=backend)
     except CompileError as exc:
         click.echo(exc.render(), err=True)
+        raise SystemExit(EXIT_PROBLEMS) from None
+    except CodegenError as exc:  # a construct the backend refuses (columnar: Unsupported)
+        click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
     for warning in analysis.diagnostics:
         click.echo(render_diagnostic(warning, analysis.sources), err=True)

@@ -16,6 +16,7 @@ from .accumulate import Run as Ordered
 from .accumulate import buffer_option, state_in_option, state_out_option, wrap, write_state
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
                      jobs_option, load, open_in, open_out, parse_sets, quiet_option)
+from .decide_tables import decide_tables, wants_tables
 from .jobs import Run, decide_blocks
 from .progress import Progress, progress_for
 
@@ -114,9 +115,14 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
 @click.option("--explain", is_flag=True, help="Add each decision's trace.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter for a what-if run (repeatable).")
-@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES + ("columnar",)), default="compiled",
+              show_default=True,
               help="compiled: the generated module; interpreted: the reference interpreter "
-                   "of the IR (same decisions, slower; a .parcours policy only).")
+                   "of the IR (same decisions, slower; a .parcours policy only); columnar: "
+                   "whole batches over numpy columns (same decisions; the columnar extra).")
+@click.option("--format", "fmt", type=click.Choice(("jsonl", "parquet", "arrow")), default=None,
+              help="The format of the input and the output (default: by each file's "
+                   "extension, .parquet, .arrow/.feather/.ipc, else JSON Lines).")
 @click.option("--summary", is_flag=True,
               help="Print one summary on stderr: counts, what-if overrides, pathways, totals.")
 @state_in_option
@@ -125,8 +131,9 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
 @jobs_option
 @quiet_option
 def decide(policy: str, input_path: str, output_path: str, explain: bool,
-           sets: tuple[str, ...], engine: str, summary: bool, state_in: str | None,
-           state_out: str | None, sort_buffer: int, jobs: int, quiet: bool) -> None:
+           sets: tuple[str, ...], engine: str, fmt: str | None, summary: bool,
+           state_in: str | None, state_out: str | None, sort_buffer: int, jobs: int,
+           quiet: bool) -> None:
     """Decide every episode; bad episodes are reported on stderr and skipped.
 
     Decisions are written one JSON line per episode, in input order, whatever --jobs
@@ -144,6 +151,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       parcours decide policies/france.parcours -i policies/samples/episodes.jsonl -o out/decisions.jsonl
       parcours decide out/france.py --summary < episodes.jsonl > decisions.jsonl
       parcours decide policies/france.parcours -i episodes.jsonl --set penalty_cap_enabled=true
+      parcours decide policies/france.parcours --engine columnar -i episodes.parquet -o decisions.parquet
 
     \b
     Exit codes:
@@ -152,6 +160,9 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       2  the policy does not load, the input cannot be read, the output cannot be
          written, or a --set is bad
     """
+    if wants_tables(engine, input_path, output_path, fmt):
+        decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,
+                      summary, quiet, Summary, totalled)
     module = load(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)

@@ -22,7 +22,7 @@ class _Counted:
         return written
 
 
-@click.command(short_help="Write a seeded synthetic population (JSON Lines).")
+@click.command(short_help="Write a seeded synthetic population (JSON Lines, Parquet, Arrow).")
 @click.option("--size", type=click.IntRange(min=0), required=True, metavar="N",
               help="How many episodes to write.")
 @click.option("--seed", type=int, required=True, metavar="S",
@@ -33,7 +33,8 @@ class _Counted:
               help="Write here ('-' for standard output); see docs/cli.md, Outputs.")
 @quiet_option
 def population(size: int, seed: int, profile: str, output_path: str, quiet: bool) -> None:
-    """Write a seeded synthetic population of care episodes (JSON Lines).
+    """Write a seeded synthetic population of care episodes (JSON Lines; Parquet or
+    Arrow IPC for an output named .parquet, .arrow, .feather or .ipc).
 
     Episodes follow the care-episode contract v1; the mixes are described in
     docs/population.md. On a terminal, a progress line on stderr shows the episodes
@@ -43,12 +44,19 @@ def population(size: int, seed: int, profile: str, output_path: str, quiet: bool
     Examples:
       parcours population --size 10000 --seed 7 --profile ma -o out/ma.jsonl
       parcours population --size 100 --seed 1 | parcours decide policies/france.parcours
+      parcours population --size 1000000 --seed 7 -o out/fr.parquet
 
     \b
     Exit codes:
       0  written
       2  bad usage, or the output cannot be written
     """
+    if output_path != "-" and _table_format(output_path) is not None:
+        count = _write_table(output_path, size, seed, profile)
+        if not quiet:
+            click.echo(f"wrote {count} episodes to {output_path} (profile {profile}, "
+                       f"{PROFILES[profile].currency}, seed {seed})", err=True)
+        return
     progress = progress_for("writing", quiet, total=size)
     try:
         if output_path == "-":
@@ -71,3 +79,31 @@ def population(size: int, seed: int, profile: str, output_path: str, quiet: bool
     if not quiet:
         click.echo(f"wrote {count} episodes to {output_path} (profile {profile}, "
                    f"{PROFILES[profile].currency}, seed {seed})", err=True)
+
+
+def _table_format(path: str) -> str | None:
+    """Parquet or Arrow IPC by the file's extension (the columnar extra), else None."""
+    from pathlib import Path
+
+    return {".parquet": "parquet", ".arrow": "arrow", ".feather": "arrow",
+            ".ipc": "arrow"}.get(Path(path).suffix.lower())
+
+
+def _write_table(path: str, size: int, seed: int, profile: str) -> int:
+    """The population as a table of episodes (docs/cli.md, Tables)."""
+    try:
+        from ..tools.population import episodes
+        from ..tools.tables import write_episodes
+    except ImportError as exc:
+        fail(f"{path}: Parquet and Arrow need the columnar extra "
+             f"(pip install 'parcours[columnar]'): {exc}")
+    profile_named(profile)
+    fmt = _table_format(path)
+    assert fmt is not None
+    try:
+        with open_output(path) as handle:
+            handle.flush()
+            return write_episodes(handle.buffer, episodes(size, seed, profile), fmt)
+    except OSError as exc:
+        fail(str(exc) if isinstance(exc, OutputError)
+             else f"cannot write {path}: {exc.strerror or exc}")

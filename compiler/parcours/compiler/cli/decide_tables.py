@@ -1,0 +1,193 @@
+"""`parcours decide` over tables: the columnar engine, and Parquet or Arrow IPC files.
+
+`decide` hands over here when `--engine columnar` is asked for, or when the input or
+the output is a Parquet or Arrow IPC file (by extension or `--format`); JSON Lines
+through the row engines stay on `decide`'s own path.  Needs the `columnar` extra
+(numpy, pyarrow)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from parcours.runtime import PolicyMeta, Rejection
+
+from .common import (EXIT_OK, EXIT_PROBLEMS, bind, fail, load, open_in, open_out,
+                     quiet_exit_on_closed_pipe)
+
+TABLE_FORMATS = ("jsonl", "parquet", "arrow")
+
+
+def wants_tables(engine: str, input_path: str, output_path: str, fmt: str | None) -> bool:
+    """Whether a run goes through tables: the columnar engine or a table format."""
+    from pathlib import Path
+
+    def is_table(path: str) -> bool:
+        return Path(path).suffix.lower() in (".parquet", ".pq", ".arrow", ".feather", ".ipc",
+                                             ".arrows")
+    return engine == "columnar" or fmt in ("parquet", "arrow") or \
+        is_table(input_path) or is_table(output_path)
+
+
+def _modules(policy: str, engine: str) -> Any:
+    try:
+        from ..tools import tables
+    except ImportError as exc:
+        fail(f"tables need the columnar extra (pip install 'parcours[columnar]'): {exc}")
+    if engine != "columnar":
+        return tables, None
+    from ..backends.python.spelling import CodegenError
+    from ..diagnostics import CompileError
+    from pathlib import Path
+
+    if not Path(policy).exists():
+        fail(f"no such file: {policy}")
+    if Path(policy).suffix == ".py":
+        fail(f"--engine columnar needs a .parcours policy; {policy} is a generated module")
+    try:
+        return tables, tables.load_columnar(policy)
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        fail(f"{policy} does not compile ({exc})")
+    except CodegenError as exc:
+        fail(str(exc))
+    except (OSError, SyntaxError, ImportError) as exc:
+        fail(f"cannot load {policy}: {exc}")
+
+
+class _Written:
+    """A binary output that remembers a failed write, so that the error names the output
+    (Arrow reports it as its own)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            written: int = self.raw.write(data)
+            return written
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.raw.closed)
+
+
+_WRITTEN: list[_Written] = []  # the binary output of this run, if any
+
+
+@contextmanager
+def _binary_out(path: str) -> Iterator[Any]:
+    with open_out(path) as sink:
+        handle: Any = sink
+        raw = getattr(handle, "buffer", None)
+        if raw is None:  # standard output
+            raw = sys.stdout.buffer
+        else:
+            handle.flush()
+        written = _Written(raw)
+        _WRITTEN.append(written)
+        yield written
+        raw.flush()
+
+
+class TableSummary:
+    """Counts by pathway and money totals over decision tables (`decide --summary`)."""
+
+    def __init__(self, meta: PolicyMeta, outputs: tuple[tuple[str, str], ...]) -> None:
+        self.meta, self.outputs = meta, outputs
+        self.by_pathway: dict[str, int] = {}
+        self.totals: dict[str, Decimal] = {}
+
+    def add(self, table: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        for entry in pc.value_counts(table.column("pathway")).to_pylist():
+            self.by_pathway[entry["values"]] = self.by_pathway.get(entry["values"], 0) \
+                + entry["counts"]
+        for name, _ in self.outputs:
+            amounts = pc.cast(table.column(name), pa.decimal128(38, self.meta.decimals))
+            total = pc.sum(amounts).as_py() or Decimal(0)
+            self.totals[name] = self.totals.get(name, Decimal(0)) + total
+
+
+def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | None,
+                  engine: str, sets: dict[str, str], explain: bool, summary: bool,
+                  quiet: bool, summary_type: Any, totalled: Callable[[PolicyMeta], Any]) -> None:
+    """Decide a file through tables and exit as `decide` does (`summary_type` and
+    `totalled`: decide's, for the same --summary)."""
+    if explain:
+        fail("--explain writes JSON Lines traces: use the compiled or interpreted engine "
+             "with JSON Lines input and output")
+    if engine == "columnar" and sets:
+        fail("--set is not supported by --engine columnar yet: use --engine compiled")
+    tables, columnar = _modules(policy, engine)
+    module: types.ModuleType = columnar.row if columnar is not None else load(policy, engine)
+    decide = None if columnar is not None else bind(module, sets)
+    meta: PolicyMeta = module.POLICY
+    in_fmt = tables.format_of(input_path if input_path != "-" else "", fmt)
+    out_fmt = tables.format_of(output_path if output_path != "-" else "", fmt)
+    if in_fmt != "jsonl" and input_path == "-":
+        fail(f"a {in_fmt} input must be a file, not standard input")
+    totals = TableSummary(meta, totalled(meta))
+
+    def reject(rejection: Rejection) -> None:
+        click.echo(f"rejected: {rejection}", err=True)
+
+    import pyarrow as pa
+
+    try:
+        with _output(out_fmt, output_path) as handle:
+            sink = tables.DecisionSink(handle, out_fmt, meta)
+            try:
+                if in_fmt == "jsonl":
+                    with open_in(input_path) as source:
+                        counts = tables.decide_file(columnar or module, decide, source, in_fmt,
+                                                    sink, reject, totals.add if summary else None)
+                else:
+                    counts = tables.decide_file(columnar or module, decide, input_path, in_fmt,
+                                                sink, reject, totals.add if summary else None)
+            finally:
+                sink.close()
+    except (pa.ArrowException, OSError) as exc:
+        failed = next((w.error for w in _WRITTEN if w.error is not None), None)
+        if isinstance(exc, BrokenPipeError) or isinstance(failed, BrokenPipeError):
+            quiet_exit_on_closed_pipe()
+        if failed is not None:
+            where = "standard output" if output_path == "-" else output_path
+            fail(f"cannot write {where}: {failed.strerror or failed}")
+        if isinstance(exc, OSError) and exc.filename:
+            fail(f"cannot read {input_path}: {exc.strerror}")
+        fail(f"cannot read {input_path}: {exc}")
+    if summary:
+        shown = summary_type()
+        shown.by_pathway, shown.totals = totals.by_pathway, totals.totals
+        shown.outputs = totals.outputs
+        click.echo(shown.render(meta.id, meta.currency, counts.decided, counts.rejected, sets,
+                                meta.decimals, totalled(meta)), err=True)
+    elif not quiet:
+        click.echo(f"{counts.decided} decided, {counts.rejected} rejected", err=True)
+    raise SystemExit(EXIT_PROBLEMS if counts.rejected else EXIT_OK)
+
+
+@contextmanager
+def _output(fmt: str, path: str) -> Iterator[Any]:
+    if fmt == "jsonl":
+        with open_out(path) as sink:
+            yield sink
+    else:
+        with _binary_out(path) as raw:
+            yield raw

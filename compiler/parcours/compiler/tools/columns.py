@@ -1,0 +1,531 @@
+"""Deciding Arrow tables with a columnar module, and decisions as Arrow tables.
+
+An episode table mirrors the JSON contract: one row per episode, the top-level fields
+(`id`, `date`, optionally `currency`) as columns, each section (`patient`, `visit`) a
+struct column of its fields; amounts are strings (`"30.00"`) or decimals, dates strings
+(`"2026-09-03"`) or `date32`, enum members strings, booleans and ints as such.  A null
+cell is an absent field: the field's default applies, or the row is rejected as the
+row engine rejects an episode without it.  `episodes(table)` gives the JSON episodes a
+table stands for, and deciding a table means deciding those episodes.
+
+`decide_table` turns the columns into the arrays a columnar module expects (money in
+minor units, dates as day numbers, members as indexes), runs its `decide_columns` on the
+whole batch, and decides with the Python backend (the row engine) every row that either
+step marked: a cell that does not parse by the fast rules, a broken constraint, a
+division by zero, and the like.  Those rows get exactly the row engine's decision or
+rejection, by construction; the others are the batch's.  The decisions come out as a
+table with the columns and values of the JSON decisions (`decision_schema`): money and
+rates as their JSON strings, sources as a list of strings.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rejection,
+                              episode_id, format_rate, shown)
+
+MIN_DAY = date.min.toordinal() - date(1970, 1, 1).toordinal()
+_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnarPolicy:
+    """A policy's two modules: `columnar` decides batches, `row` (the Python backend's
+    module, the row engine) decides the rows the batch leaves and holds the metadata."""
+
+    columnar: types.ModuleType
+    row: types.ModuleType
+
+    @property
+    def meta(self) -> PolicyMeta:
+        meta: PolicyMeta = self.row.POLICY
+        return meta
+
+
+# ---- episodes as the JSON contract has them ---------------------------------------
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def episodes(table: pa.Table | pa.RecordBatch) -> list[dict[str, object]]:
+    """The JSON episodes a table stands for: null cells left out, decimals as strings,
+    dates as ISO strings."""
+    return [_json_value(row) for row in table.to_pylist()]  # type: ignore[misc]
+
+
+# ---- decisions as a table ------------------------------------------------------
+
+
+# The columns whose values repeat (a policy, a pathway, a rule, a document) are
+# dictionary-encoded: one copy of each string, an index per row.
+REPEATED = pa.dictionary(pa.int32(), pa.string())
+
+
+def decision_schema(meta: PolicyMeta) -> pa.Schema:
+    """The columns of a decision, in the JSON decision's order."""
+    kinds = {"int": pa.int64(), "bool": pa.bool_()}
+    fields = [pa.field("id", pa.string())]
+    fields += [pa.field(name, REPEATED) for name in
+               ("policy", "policy_version", "pathway", "rule", "currency")]
+    fields += [pa.field(o.name, kinds.get(o.kind, pa.string())) for o in meta.outputs]
+    fields.append(pa.field("sources", pa.list_(REPEATED)))
+    return pa.schema(fields)
+
+
+def decisions_table(meta: PolicyMeta, decisions: Sequence[Decision]) -> pa.Table:
+    """Row-engine decisions as a table (their JSON values, column by column)."""
+    schema = decision_schema(meta)
+    rows = [d.to_dict() for d in decisions]
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema},
+                    schema=schema)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return _coded(np.zeros(n, dtype=np.int32), [value])
+
+
+def _coded(indices: Any, values: Sequence[str]) -> pa.Array:
+    """A dictionary-encoded string column: `values[indices[row]]` on each row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)),
+                                          pa.array(list(values), pa.string()))
+
+
+def _money_text(minor: Any, decimals: int) -> pa.Array:
+    """Integer minor units as the JSON text of the amounts ("27.50"), through decimal128."""
+    minor = np.ascontiguousarray(minor, dtype=np.int64)
+    pairs = np.empty((len(minor), 2), dtype=np.int64)
+    pairs[:, 0] = minor
+    pairs[:, 1] = minor >> 63  # the high word of a two's complement 128-bit integer
+    amounts = pa.Array.from_buffers(pa.decimal128(18, decimals), len(minor),
+                                    [None, pa.py_buffer(pairs)])
+    return pc.cast(amounts, pa.string())
+
+
+def _by_value(values: Any, text: Any) -> pa.Array:
+    """Each value's text, computed once per distinct value (a hash, not a sort)."""
+    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    return pc.take(pa.array([text(v) for v in distinct], pa.string()), encoded.indices)
+
+
+def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[str, Any],
+                        rows: Any) -> pa.Table:
+    """The table of the rows `rows` (indexes) of a `decide_columns` result."""
+    col, meta = policy.columnar, policy.meta
+    n = len(rows)
+    rule = np.asarray(result["rule"])[rows]
+    out: dict[str, pa.Array] = {
+        "id": pc.take(ids, rows) if len(ids) else pa.nulls(n, pa.string()),
+        "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
+        "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
+        "rule": _coded(rule, col.RULE_NAMES),
+        "currency": _repeat(meta.currency, n),
+    }
+    for spec in col.OUTPUTS:
+        values = np.asarray(result[spec.name])[rows]
+        if spec.kind == "money":
+            out[spec.name] = _money_text(values, col.DECIMALS)
+        elif spec.kind == "rate":
+            scale = spec.scale
+            out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
+        elif spec.kind == "enum":
+            out[spec.name] = pc.take(pa.array(spec.members, pa.string()), values)
+        elif spec.kind == "date":
+            out[spec.name] = pc.cast(pa.array(values.astype(np.int32), pa.date32()), pa.string())
+        elif spec.kind == "bool":
+            out[spec.name] = pa.array(values, pa.bool_())
+        else:
+            out[spec.name] = pa.array(values, pa.int64())
+    out["sources"] = _sources(policy, result, rows)
+    return pa.table(out, schema=decision_schema(meta))
+
+
+def _rule_pathway(col: Any) -> Any:
+    """Each rule's pathway, as an index in PATHWAYS."""
+    return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
+
+
+def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa.Array:
+    """Each decision's documents, from its path (rule, branches, period), worked out once
+    per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
+    col, meta = policy.columnar, policy.meta
+    names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
+    key = np.zeros(len(rows), dtype=np.int64)
+    for name, radix in zip(names, col.RADICES):
+        key *= radix
+        key += np.asarray(result[name])[rows]
+
+    def documents(packed: int) -> list[str]:
+        path = []
+        for radix in reversed(col.RADICES):
+            packed, part = divmod(packed, radix)
+            path.append(part)
+        seen: dict[str, None] = {}
+        for group in meta.sources_of(tuple(reversed(path))):
+            seen.update(dict.fromkeys(group))
+        return list(seen)
+
+    encoded = pa.array(key).dictionary_encode()
+    lists = [documents(k) for k in encoded.dictionary.to_pylist()]
+    return _lists(lists, encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def _lists(lists: list[list[str]], index: Any) -> pa.Array:
+    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded,
+    built with array arithmetic (no string is copied per row)."""
+    names = list(dict.fromkeys(name for found in lists for name in found))
+    number = {name: i for i, name in enumerate(names)}
+    lengths = np.array([len(found) for found in lists] + [0], dtype=np.int64)
+    flat = np.array([number[name] for found in lists for name in found], dtype=np.int32)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    row_lengths = lengths[index]
+    offsets = np.zeros(len(index) + 1, dtype=np.int32)
+    np.cumsum(row_lengths, out=offsets[1:])
+    child = flat[np.repeat(starts[index] - offsets[:-1], row_lengths)
+                 + np.arange(offsets[-1])] if offsets[-1] else np.zeros(0, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), _coded(child, names))
+
+
+# ---- columns a columnar module reads -----------------------------------------------
+
+
+class _Batch:
+    """The input arrays of one table and the rows that need the row engine."""
+
+    def __init__(self, table: pa.Table, fields: Iterable[Any], currency: str,
+                 decimals: int, validity: tuple[int, int | None] = (MIN_DAY, None)) -> None:
+        self.validity = validity
+        self.n = table.num_rows
+        self.bad = np.zeros(self.n, dtype=np.bool_)
+        self.columns: dict[str, Any] = {}
+        self.decimals = decimals
+        self.all_bad = False
+        fields = tuple(fields)
+        sections: dict[str, set[str]] = {}
+        top = {"id", "currency"}
+        for f in fields:
+            head, _, key = f.path.rpartition(".")
+            if head:
+                sections.setdefault(head, set()).add(key)
+            else:
+                top.add(key)
+        names = set(table.column_names)
+        if not names <= top | set(sections) or len(names) != table.num_columns:
+            self.all_bad = True  # an unknown or repeated column: the row engine says which
+            return
+        structs: dict[str, pa.StructArray | None] = {}
+        for section, keys in sections.items():
+            if section not in names:
+                structs[section] = None
+                continue
+            column = table.column(section).combine_chunks()
+            if not pa.types.is_struct(column.type) or not \
+                    {column.type.field(i).name for i in range(column.type.num_fields)} <= keys:
+                self.all_bad = True
+                return
+            self.bad |= _nulls(column)
+            structs[section] = column
+        for name, ok in (("id", pa.types.is_string), ("currency", pa.types.is_string)):
+            if name in names and not ok(table.schema.field(name).type):
+                self.all_bad = True
+                return
+        if "currency" in names:
+            other = pc.not_equal(table.column("currency"), currency).combine_chunks()
+            self.bad |= other.fill_null(False).to_numpy(zero_copy_only=False)
+        for f in fields:
+            head, _, key = f.path.rpartition(".")
+            array: pa.Array | None
+            if head:
+                struct = structs[head]
+                names_in = set() if struct is None else \
+                    {struct.type.field(i).name for i in range(struct.type.num_fields)}
+                array = struct.field(key) if struct is not None and key in names_in else None
+            else:
+                array = table.column(key).combine_chunks() if key in names else None
+            self.columns[f.path] = self.convert(f, array)
+            if f.path == "date" and not self.all_bad:
+                self.day(self.columns[f.path])
+            if self.all_bad:
+                return
+
+    def convert(self, f: Any, array: pa.Array | None) -> Any:
+        if array is None:
+            array = pa.nulls(self.n)
+        missing = _nulls(array)
+        if missing.any():
+            if f.default is None:
+                self.bad |= missing
+            else:
+                array = array.fill_null(pa.scalar(f.default, array.type)) \
+                    if not pa.types.is_null(array.type) else \
+                    pa.array([f.default] * self.n)
+        kind, t = f.kind, array.type
+        if kind == "bool" and pa.types.is_boolean(t):
+            return _filled(array, False)
+        if kind == "int" and pa.types.is_integer(t):
+            values = _filled(pc.cast(array, pa.int64(), safe=False), 0)
+            if f.low is not None:
+                self.bad |= values < f.low
+            if f.high is not None:
+                self.bad |= values > f.high
+            return values
+        if kind == "enum" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            codes = pc.index_in(array, value_set=pa.array(f.members, t))
+            self.bad |= _nulls(codes)
+            return _filled(codes, 0).astype(np.intp)  # what fancy indexing takes as is
+        if kind == "date":
+            return self.dates(array)
+        if kind == "money":
+            return self.money(array)
+        self.all_bad = True  # a column of another type: the row engine names the field
+        return None
+
+    def dates(self, array: pa.Array) -> Any:
+        t = array.type
+        if pa.types.is_date32(t):
+            days = _filled(pc.cast(array, pa.int32()), 0)
+        elif pa.types.is_string(t) and (fast := _iso_days(array)) is not None:
+            days, wrong = fast
+            self.bad |= wrong
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            shaped = pc.match_substring_regex(array, _DATE_TEXT)
+            text = pc.if_else(shaped, array, "1970-01-01")
+            parsed = pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s",
+                                         error_is_null=True), pa.date32())
+            # a day that does not exist (2025-02-30) parses to another: write it back
+            same = pc.equal(pc.cast(parsed, pa.string()), text)
+            self.bad |= ~_filled(shaped, False) | ~_filled(same, False)
+            days = _filled(pc.cast(parsed, pa.int32()), 0)
+        else:
+            self.all_bad = True
+            return None
+        days = days.astype(np.int64)
+        self.bad |= days < MIN_DAY
+        return days
+
+    def day(self, days: Any) -> Any:
+        """The day of the episode: inside the policy's validity, else the row engine's."""
+        start, end = self.validity
+        self.bad |= days < start
+        if end is not None:
+            self.bad |= days > end
+        return days
+
+    def money(self, array: pa.Array) -> Any:
+        t, d = array.type, self.decimals
+        if pa.types.is_decimal(t) and t.scale == d and t.byte_width == 16:
+            array = pc.cast(array, pa.decimal128(38, d))
+        elif pa.types.is_decimal(t):
+            array = pc.cast(array, pa.string())
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            pattern = r"^[0-9]{1,9}(\.[0-9]{1," + str(d) + "})?$" if d else r"^[0-9]{1,9}$"
+            shaped = pc.match_substring_regex(array, pattern)
+            self.bad |= ~_filled(shaped, False)
+            array = pc.cast(pc.if_else(shaped, array, "0"), pa.decimal128(18, d))
+        elif not pa.types.is_decimal(array.type):
+            self.all_bad = True
+            return None
+        words = np.frombuffer(array.buffers()[1], dtype=np.int64)
+        words = words[2 * array.offset: 2 * (array.offset + len(array))].reshape(-1, 2)
+        minor, high = words[:, 0].copy(), words[:, 1]
+        self.bad |= (high != 0) | (minor < 0) | (minor >= 10 ** (9 + d)) | _nulls(array)
+        minor[self.bad] = 0
+        return minor
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _iso_days(array: pa.Array) -> tuple[Any, Any] | None:
+    """Day numbers of `YYYY-MM-DD` strings read from the array's bytes with array
+    arithmetic, and the rows that are not such a day (2025-02-30, 2025-13-01, 0000-01-01
+    ...); None when some value is not 10 bytes long (the caller's general path)."""
+    n = len(array)
+    if n == 0 or array.null_count:
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset:array.offset + n + 1]
+    if offsets[-1] - offsets[0] != 10 * n or not (np.diff(offsets) == 10).all():
+        return None
+    text = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    chars = text.reshape(n, 10)
+    wrong = (chars[:, 4] != 45) | (chars[:, 7] != 45)  # "-"
+    digit = {}
+    for place in (0, 1, 2, 3, 5, 6, 8, 9):
+        value = chars[:, place].astype(np.int32) - 48
+        wrong |= (value < 0) | (value > 9)
+        digit[place] = value
+    year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3]
+    month = digit[5] * 10 + digit[6]
+    day = digit[8] * 10 + digit[9]
+    wrong |= (year < 1) | (month < 1) | (month > 12) | (day < 1)
+    month = np.where(wrong, 1, month)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    wrong |= day > _MONTH_DAYS[month] + ((month == 2) & leap)
+    year, month, day = np.where(wrong, 1970, year), np.where(wrong, 1, month), \
+        np.where(wrong, 1, day)
+    # days from 1970-01-01 of a proleptic Gregorian date (years from March, in eras)
+    year = year - (month <= 2)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    return days.astype(np.int64), wrong
+
+
+def _nulls(array: pa.Array) -> Any:
+    if array.null_count == 0:
+        return np.zeros(len(array), dtype=np.bool_)
+    return array.is_null().to_numpy(zero_copy_only=False)
+
+
+def _filled(array: pa.Array, value: object) -> Any:
+    """The values as numpy, nulls replaced by `value` (a copy only when there are nulls)."""
+    if array.null_count:
+        array = array.fill_null(value)
+    return array.to_numpy(zero_copy_only=False)
+
+
+# ---- deciding -----------------------------------------------------------------------
+
+
+def input_columns(policy: ColumnarPolicy, table: pa.Table) -> tuple[dict[str, Any], Any]:
+    """The arrays `decide_columns` reads from `table`, and the rows to leave to the row
+    engine (every row when the table's columns do not have the contract's shape)."""
+    col = policy.columnar
+    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
+                   (col.VALID_FROM, col.VALID_UNTIL))
+    return batch.columns, np.ones(batch.n, dtype=np.bool_) if batch.all_bad else batch.bad
+
+
+def episode_schema(policy: ColumnarPolicy) -> pa.Schema:
+    """The episode table's columns, as the JSON contract has them: amounts, dates and
+    members as strings, sections as structs."""
+    kinds = {"int": pa.int64(), "bool": pa.bool_()}
+    top: list[pa.Field] = [pa.field("id", pa.string())]
+    sections: dict[str, list[pa.Field]] = {}
+    for f in policy.columnar.FIELDS:
+        head, _, key = f.path.rpartition(".")
+        field = pa.field(key, kinds.get(f.kind, pa.string()))
+        if head:
+            if head not in sections:
+                sections[head] = []
+                top.append(pa.field(head, pa.null()))  # a placeholder for the order
+            sections[head].append(field)
+        else:
+            top.append(field)
+    return pa.schema([pa.field(f.name, pa.struct(sections[f.name])) if f.name in sections
+                      else f for f in top])
+
+
+def decide_one(decide: Any, episode: Mapping[str, object]) -> Decision | EpisodeError:
+    """The row engine on one episode: its decision, or its rejection as `decide_stream`
+    reports it (the same classes of error, the same messages)."""
+    try:
+        decision: Decision = decide(episode)
+        return decision
+    except EpisodeError as error:
+        return error
+    except PolicyGap as gap:
+        return EpisodeError(episode_id(episode), "", f"undecided: {gap}")
+    except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
+            RecursionError) as exc:
+        return EpisodeError(episode_id(episode), "", f"cannot be decided: {shown(str(exc), 200)}")
+
+
+def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
+                 numbers: Sequence[int] | int = 1,
+                 originals: Sequence[Mapping[str, object]] | None = None,
+                 force: Any = None) -> tuple[pa.Table, list[Rejection]]:
+    """Decide every row of `table`: the decisions (in row order) and the rejections, each
+    by its number (`numbers[row]`, or `numbers + row` for an int).  With `originals`, the
+    episodes the rows were built from: the row engine decides those (not `episodes(table)`)
+    for the rows it takes, and every row `force` marks."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    col = policy.columnar
+    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
+                   (col.VALID_FROM, col.VALID_UNTIL))
+    n = batch.n
+    if force is not None:
+        batch.bad |= force
+    if batch.all_bad:
+        bad = np.ones(n, dtype=np.bool_)
+        good_table = None
+    else:
+        result = col.decide_columns(batch.columns, n)
+        bad = batch.bad | result["bad"]
+        ids = table.column("id").combine_chunks() if "id" in table.column_names else pa.array([])
+        good = np.flatnonzero(~bad)
+        good_table = _columnar_decisions(policy, ids, result, good)
+    rows = np.flatnonzero(bad)
+    decided: list[Decision] = []
+    decided_rows: list[int] = []
+    rejections: list[Rejection] = []
+    if len(rows):
+        decide = policy.row.decide
+        chosen = episodes(table.take(rows)) if originals is None else \
+            [originals[r] for r in rows.tolist()]
+        for row, episode in zip(rows.tolist(), chosen):
+            outcome = decide_one(decide, episode)
+            if isinstance(outcome, EpisodeError):
+                number = numbers + row if isinstance(numbers, int) else numbers[row]
+                rejections.append(Rejection(number, outcome))
+            else:
+                decided.append(outcome)
+                decided_rows.append(row)
+    if good_table is None:
+        return decisions_table(policy.meta, decided), rejections
+    if not decided:
+        return good_table, rejections
+    merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)]) \
+        .unify_dictionaries()
+    order = np.argsort(np.concatenate([np.flatnonzero(~bad), np.asarray(decided_rows)]),
+                       kind="stable")
+    return merged.take(order), rejections
+
+
+def decide_row_table(row: types.ModuleType, decide: Any, table: pa.Table | pa.RecordBatch,
+                     first_row: int = 1) -> tuple[pa.Table, list[Rejection]]:
+    """The row engine over a table: each row's episode decided one by one."""
+    return decide_episodes(row, decide, episodes(table),
+                           range(first_row, first_row + table.num_rows))
+
+
+def decide_episodes(row: types.ModuleType, decide: Any,
+                    items: Sequence[Mapping[str, object]],
+                    numbers: Sequence[int]) -> tuple[pa.Table, list[Rejection]]:
+    """The row engine over episodes, as a decision table and rejections by number."""
+    decided: list[Decision] = []
+    rejections: list[Rejection] = []
+    for number, episode in zip(numbers, items):
+        outcome = decide_one(decide, episode)
+        if isinstance(outcome, EpisodeError):
+            rejections.append(Rejection(number, outcome))
+        else:
+            decided.append(outcome)
+    return decisions_table(row.POLICY, decided), rejections
+
+
+def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, size):
+        yield table.slice(start, size)
