@@ -110,6 +110,11 @@ def test_policies_lists_ids_versions_and_declared_shape(client: httpx.Client,
     age = fr["inputs"]["properties"]["patient"]["properties"]["age"]
     assert age == {"type": "integer", "minimum": 0, "maximum": 130,
                    "description": "age in whole years on the day of the visit"}
+    assert fr["accumulators"] == [{"name": "participations", "keys": ["patient.id"],
+                                   "period": "calendar_year", "adds": "flat_fee",
+                                   "used": "participations_used",
+                                   "caps": [{"from": "2017-05-01", "cap": "50.00"}]}]
+    assert listed["nhs"]["accumulators"] == []
 
 
 def test_decide_gives_the_decision_of_parcours_decide(client: httpx.Client) -> None:

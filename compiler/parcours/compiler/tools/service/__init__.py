@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from parcours.runtime import (ABI_VERSION, Decision, EpisodeError, OverrideError, PolicyGap,
                               PolicyMeta, Rejection, Unreadable, decide_stream, decision_json,
-                              episode_id, json_safe, one_line, parse_episode, shown)
+                              episode_id, json_safe, one_line, parse_episode, shown, specs_of)
 
 from .accumulate import BatchRun, Bound, answers, batch_run, explain_one
 from .openapi import episode_schema_of_module, openapi
@@ -154,6 +154,10 @@ class _Service:
                 "outputs": [{"name": o.name, "kind": o.kind, "role": o.role, "note": o.note}
                             for o in meta.outputs],
                 "inputs": served.episode_schema,
+                "accumulators": [{"name": a.name, "keys": list(a.keys), "period": a.period,
+                                  "adds": a.adds, "used": a.field,
+                                  "caps": [{"from": str(d), "cap": str(v)} for d, v in a.caps]}
+                                 for a in specs_of(served.module)],
                 "decide": f"/policies/{meta.id}/decide", "explain": f"/policies/{meta.id}/explain"}
 
     def _policy(self, request: Request) -> Served:
