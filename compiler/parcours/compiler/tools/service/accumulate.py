@@ -15,6 +15,7 @@ Without accumulators nothing here changes a decision.
 from __future__ import annotations
 
 import functools
+import io
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,9 +56,9 @@ def batch_run(module: types.ModuleType, function: Decide, body: bytes,
     """The batch `body` (JSON Lines) through `function`: with the module's accumulators, one
     ledger, in the order `parcours decide` applies them."""
     specs = specs_of(module)
-    lines = body.splitlines(keepends=True)
     if not specs:
-        return BatchRun(function, lines)
+        return BatchRun(function, io.BytesIO(body))
+    lines = list(io.BytesIO(body))  # read twice; split at b"\n" only, as a file is read
     ledger = Ledger(specs)
     if in_key_order(lines, specs):  # as they come: the decisions of the sorted order
         return BatchRun(functools.partial(ledger.decide, function, copy=False), lines)
