@@ -131,7 +131,8 @@ def test_dated_values_as_a_timeline(site: Site) -> None:
     assert psychiatry.periods[0].remarks.flags[0][0] == "unconfirmed"
     html = site.files["france.html"]
     assert html.count('<div class="timeline"') == (  # constants are listed without one
-        sum(not v.constant for v in france.params) + sum(len(t.rows) for t in france.tables))
+        sum(not v.constant for v in france.params) + sum(len(t.rows) for t in france.tables)
+        + sum(bool(a.cap_periods) for a in france.accumulators))  # a cap's, shown again
     constant = next(v for v in france.params if v.name == "penalty_cap")
     assert constant.constant and not fee.constant
     cells = text_of(row(html, "param-penalty_cap"))
@@ -152,6 +153,43 @@ def test_the_decision_contract(site: Site) -> None:
     for pathway in prog.decision.pathways:
         assert pathway in section
     assert "totals insurer" in section and "age in whole years" in section
+
+
+def test_each_accumulator_has_a_section(site: Site) -> None:
+    france = next(p for p in site.pages if p.id == "france")
+    [acc] = france.accumulators
+    assert (acc.name, acc.keys, acc.period, acc.adds, acc.cap, acc.cap_kind, acc.field) == (
+        "participations", ("patient.id",), "calendar_year", "flat_fee",
+        "participation_annual_cap", "parameter", "participations_used")
+    assert [(p.start, p.until, p.value) for p in acc.cap_periods] == [
+        ("2017-05-01", "", "50.00 EUR")]
+    assert [c.id for c in acc.remarks.cites] == ["ameli_pf", "css_l160_13"]
+    html = site.files["france.html"]
+    assert '<a href="#accumulators">Accumulators</a>' in html
+    card = html.split('<div class="card" id="accumulator-participations">')[1].split("</div>\n")
+    said = text_of("</div>".join(card[:3]))
+    for part in ("accumulator participations : money EUR", "per patient.id",
+                 "over calendar_year", "adds flat_fee", "cap parameter participation_annual_cap",
+                 "participations_used", "2017-05-01 open 50.00 EUR",
+                 "not modelled: the limit of 4 participations per day"):
+        assert part in said, part
+    cited = re.findall(r'href="#source-([^"]+)"', card[0].split("<th>sources</th>")[1])
+    assert cited == ["ameli_pf", "css_l160_13"]
+    assert 'href="#output-flat_fee"' in card[0]
+    assert 'href="#param-participation_annual_cap"' in card[0]
+    # the sources say the accumulator cites them; the cap's value is cited once, by its parameter
+    ameli = next(s for s in france.sources if s.id == "ameli_pf")
+    assert ("accumulator participations", "accumulator-participations") in ameli.cited_by
+    assert sum(what.startswith("parameter participation_annual_cap")
+               for what, _ in ameli.cited_by) == 1
+    # a cap computed by a let: its expression; the accumulator's assumption is a question
+    tunisia = next(p for p in site.pages if p.id == "tunisia")
+    [household] = tunisia.accumulators
+    assert household.keys == ("patient.household",) and household.cap_kind == "let"
+    assert household.cap_periods == () and "plafond_assure[" in household.cap_text
+    assert household.remarks.flags[0][0] == "assumption"
+    assert [q.anchor for q in tunisia.questions].count("accumulator-remboursements_menage") == 1
+    assert "Accumulators" not in site.files["nhs.html"]  # no accumulator, no section
 
 
 def test_policies_sharing_a_schema_link_to_each_other(site: Site) -> None:

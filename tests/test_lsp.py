@@ -236,6 +236,55 @@ def test_definition_across_an_import_and_completion(client: Client, tmp_path: Pa
         "seed004", "nhs_self_referral", "nhs_temporary", "nhsbsa_sight", "nhsbsa_dental"}
 
 
+def test_hover_definition_and_completion_on_an_accumulator(client: Client,
+                                                           tmp_path: Path) -> None:
+    shutil.copy(POLICIES / "episode.parcours", tmp_path / "episode.parcours")
+    text = (POLICIES / "france.parcours").read_text(encoding="utf-8")
+    path = tmp_path / "france.parcours"
+    path.write_text(text, encoding="utf-8")
+    uri = path.resolve().as_uri()
+    _open(client, uri, text)
+    assert not [d for d in client.diagnostics(uri) if d["severity"] == 1]
+
+    def hover(position: dict[str, int]) -> str:
+        found = client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                      "position": position})
+        assert found is not None, position
+        return str(found["contents"]["value"])
+
+    declared = _at(text, "accumulator participations", offset=len("accumulator "))
+    said = hover(declared)
+    for part in ("accumulator participations: money per patient.id over calendar_year",
+                 "adds flat_fee cap participation_annual_cap", "from zero again on 1 January",
+                 "from 2017-05-01: 50.00 EUR", "source `ameli_pf`", "source `css_l160_13`",
+                 "participations_used"):
+        assert part in said, part
+    used = _at(text, "participations.used", offset=3)  # on the name, in a read
+    assert hover(used) == said
+    left = _at(text, "participations.left", offset=len("participations.") + 1)  # on `left`
+    assert hover(left).startswith("`participations.left`: what is left under the cap")
+    assert "source `ameli_pf`" in hover(left)
+    for position in (used, left):
+        location = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                              "position": position})
+        assert location["uri"] == uri and location["range"] == {
+            "start": declared, "end": {"line": declared["line"],
+                                       "character": declared["character"] + 14}}
+    typed = text + "\nlet probe = participations."
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                             "contentChanges": [{"text": typed}]})
+    client.diagnostics(uri)
+    end = {"line": typed.count("\n"), "character": len("let probe = participations.")}
+    items = client.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                       "position": end})["items"]
+    assert sorted(item["label"] for item in items) == ["left", "used"]
+    names = client.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                       "position": {"line": end["line"],
+                                                                    "character": 12}})
+    kinds = {item["label"]: item["detail"] for item in names["items"]}
+    assert kinds["participations"] == "accumulator" and kinds["accumulator"] == "keyword"
+
+
 def test_formatting_and_the_verifier_on_save(client: Client, tmp_path: Path) -> None:
     _, uri, text = _policy(tmp_path)
     mangled = text.replace("\n  rule ", "\n      rule   ").replace(": money =", ":money=")

@@ -110,6 +110,11 @@ def test_policies_lists_ids_versions_and_declared_shape(client: httpx.Client,
     age = fr["inputs"]["properties"]["patient"]["properties"]["age"]
     assert age == {"type": "integer", "minimum": 0, "maximum": 130,
                    "description": "age in whole years on the day of the visit"}
+    assert fr["accumulators"] == [{"name": "participations", "keys": ["patient.id"],
+                                   "period": "calendar_year", "adds": "flat_fee",
+                                   "used": "participations_used",
+                                   "caps": [{"from": "2017-05-01", "cap": "50.00"}]}]
+    assert listed["nhs"]["accumulators"] == []
 
 
 def test_decide_gives_the_decision_of_parcours_decide(client: httpx.Client) -> None:
@@ -204,6 +209,81 @@ def test_explain_gives_the_trace(client: httpx.Client) -> None:
     assert batch.status_code == 415
 
 
+def visits(person: str | None, count: int, year: int = 2026, first: int = 0) -> list[str]:
+    """`count` visits of one person (no `patient.id` when None), one a day from 2 January,
+    each with a flat fee of 2.00 EUR (the sample's first episode, dated)."""
+    template = json.loads(sample_lines(1)[0])
+    out = []
+    for day in range(first, first + count):
+        episode = json.loads(json.dumps(template))
+        episode["id"] = f"{person or 'anon'}-{day:03d}"
+        episode["date"] = f"{year}-{1 + day // 28:02d}-{2 + day % 28:02d}"
+        if person is not None:
+            episode["patient"] = {"id": person, **episode["patient"]}
+        out.append(json.dumps(episode, separators=(",", ":")))
+    return out
+
+
+def flat_fees(lines: list[str]) -> list[str]:
+    return [json.loads(line).get("flat_fee", "rejected") for line in lines]
+
+
+def test_a_batch_applies_accumulators_as_parcours_decide_does(client: httpx.Client) -> None:
+    # one person's 30 visits reach the 50.00 EUR cap at the 25th; another's 3 do not;
+    # a visit of 2025 starts from zero; an episode without patient.id is a person of its own
+    ordered = visits("p-1", 30) + visits("p-2", 3) + visits("p-1", 2, 2025) + visits(None, 2)
+    bad = json.loads(ordered[5])
+    bad["visit"]["sector"] = "9"
+    mixed = ordered[::-1] + [json.dumps(bad), "", *visits("p-3", 1)]
+    for lines in (ordered, mixed):  # in key order (decided as they come), and sorted
+        expected, stderr = cli_decide(*lines)
+        answer = client.post("/policies/france/decide", content="\n".join(lines) + "\n",
+                             headers=NDJSON)
+        assert answer.status_code == 200
+        got = answer.text.splitlines()
+        assert [line for line in got if '"rejected"' not in line] == expected
+        rejected = [json.loads(line)["rejected"] for line in got if '"rejected"' in line]
+        assert rejected == [line.removeprefix("rejected: ") for line in stderr.splitlines()]
+        fees = {json.loads(line)["id"]: json.loads(line)["flat_fee"] for line in expected}
+        assert [fees[f"p-1-{day:03d}"] for day in range(23, 27)] == [
+            "2.00", "2.00", "0.00", "0.00"]  # the cap binds from the 26th visit
+        assert fees["p-2-002"] == fees["anon-001"] == "2.00"
+    assert len(rejected) == 1 and f"(line {len(ordered) + 1})" in rejected[0]  # the input's
+    assert [json.loads(line)["line"] for line in got if '"rejected"' in line] == [len(ordered) + 1]
+    # one episode at a time is stateless: the 26th visit alone pays the fee
+    alone = client.post("/policies/france/decide", content=visits("p-1", 1, first=25)[0],
+                        headers=JSON).json()
+    assert alone["flat_fee"] == "2.00"
+
+
+def test_one_episode_states_what_it_used_and_explain_is_that_of_the_cli(
+        client: httpx.Client, tmp_path: Path) -> None:
+    episode = json.loads(visits("p-1", 1, first=30)[0])
+    plain = client.post("/policies/france/explain", json=episode).json()
+    cli = CliRunner().invoke(main, ["explain", str(FRANCE), "--episode", json.dumps(episode),
+                                    "--format", "json"])
+    assert plain == json.loads(cli.stdout)
+    assert plain["accumulators"] == [{"name": "participations", "key": ["p-1"],
+                                      "period": "2026", "before": "0", "after": "2.00",
+                                      "cap": "50.00", "bound": False}]
+    episode["participations_used"] = "49.00"  # the caller's total: explain as from a state
+    state = tmp_path / "state.jsonl"
+    state.write_text('{"accumulator":"participations","key":["p-1"],"period":"2026",'
+                     '"used":"49.00"}\n', encoding="utf-8")
+    stated = client.post("/policies/france/explain", json=episode).json()
+    cli = CliRunner().invoke(main, ["explain", str(FRANCE), "--episode", json.dumps(episode),
+                                    "--format", "json", "--state-in", str(state)])
+    assert stated == json.loads(cli.stdout)
+    assert stated["flat_fee"] == "1.00" and stated["accumulators"][0]["bound"] is True
+    decided = client.post("/policies/france/decide", json=episode).json()
+    assert {k: v for k, v in stated.items() if k not in ("trace", "accumulators")} == decided
+    episode["participations_used"] = "lots"
+    refused = client.post("/policies/france/explain", json=episode)
+    assert refused.status_code == 422 and refused.json()["field"] == "participations_used"
+    nhs = client.post("/policies/nhs/explain", content=sample_lines(1)[0], headers=JSON).json()
+    assert "accumulators" not in nhs  # a policy without accumulators: as before
+
+
 def test_request_size_limits(client: httpx.Client) -> None:
     episode = json.loads(sample_lines(1)[0])
     episode["id"] = "x" * LIMITS.episode
@@ -248,6 +328,14 @@ def test_openapi_is_generated_from_the_declared_inputs_and_outputs(
     assert "reimbursed" in decision["required"] and "trace" not in decision["properties"]
     assert "trace" in schemas["france_explanation"]["required"]
     assert schemas["nhs_decision"]["properties"]["currency"] == {"const": "GBP"}
+    used = episode["properties"]["participations_used"]
+    assert used["default"] == "0.00" and "accumulator participations (per patient.id" in \
+        used["description"] and "the service keeps no state" in used["description"]
+    assert "participations_used" not in schemas["nhs_episode"]["properties"]
+    assert "accumulators" in schemas["france_explanation"]["properties"]
+    assert "accumulators" not in schemas["nhs_explanation"]["properties"]
+    assert "participations_used" in spec["paths"]["/policies/france/decide"]["post"][
+        "description"]
 
 
 class _Broken(types.ModuleType):
@@ -290,6 +378,9 @@ def test_a_precompiled_module_is_served_without_its_source(tmp_path: Path) -> No
             httpx.Client(base_url=server.url, timeout=30) as http:
         answers = [http.post("/policies/france/decide", content=line, headers=JSON).text
                    for line in lines]
+        schema = http.get("/openapi.json").json()["components"]["schemas"]["france_episode"]
+    assert "accumulator participations" in schema["properties"]["participations_used"][
+        "description"]  # untyped, still described
     assert [a.rstrip("\n") for a in answers] == expected
 
 

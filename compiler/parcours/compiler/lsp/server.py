@@ -6,8 +6,11 @@
   `verify_budget` region evaluations (`check --verify-budget`), and its findings carry
   their counterexample episode (in the message, and as `data.counterexample`);
 - hover on a name: its declaration (type, value or dated timeline, expression) and the
-  sources it cites; go to definition, across imports; completion of names, enum members,
-  functions, keywords and, after `patient.` or `visit.`, fields (`symbols`);
+  sources it cites (an accumulator, on its name or a read `NAME.used` / `NAME.left`: its
+  keys, period, the output it adds, its cap's declaration, its sources); go to
+  definition, across imports; completion of names, enum members, functions, keywords
+  and, after `patient.` or `visit.`, fields, after an accumulator's `NAME.`, `used` and
+  `left` (`symbols`);
 - formatting: `parcours fmt`'s layout (`tools.formatting`), as one edit of the document.
 """
 
@@ -37,7 +40,8 @@ _KINDS = {"param": t.CompletionItemKind.Constant, "table": t.CompletionItemKind.
           "input": t.CompletionItemKind.Field, "enum": t.CompletionItemKind.Enum,
           "member": t.CompletionItemKind.EnumMember, "source": t.CompletionItemKind.Reference,
           "constraint": t.CompletionItemKind.Interface, "field": t.CompletionItemKind.Field,
-          "function": t.CompletionItemKind.Function, "keyword": t.CompletionItemKind.Keyword}
+          "function": t.CompletionItemKind.Function, "keyword": t.CompletionItemKind.Keyword,
+          "accumulator": t.CompletionItemKind.Variable, "read": t.CompletionItemKind.Property}
 
 
 def _path(uri: str) -> Path:

@@ -21,7 +21,10 @@ FUNCTIONS = (*sorted(ROUNDING), "min", "max", "years_between", "days_between", "
 KEYWORDS = ("policy", "schema", "import", "source", "enum", "input", "constraint", "param",
             "table", "let", "rules", "output", "decision", "rule", "default", "priority",
             "when", "else", "case", "if", "then", "from", "until", "requires", "cite", "note",
-            "assumption", "unconfirmed", "and", "or", "not", "in", "true", "false", "totals")
+            "assumption", "unconfirmed", "and", "or", "not", "in", "true", "false", "totals",
+            "accumulator", "per", "over", "adds", "cap", "calendar_year")
+READS = {"used": "the amount the key's earlier episodes of the same period added",
+         "left": "what is left under the cap: `max(0, cap - used)`"}  # `NAME.used`, `NAME.left`
 _WORD = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*")
 
 
@@ -29,6 +32,7 @@ _WORD = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*")
 class Symbol:
     name: str
     kind: str  # param | table | let | output | input | enum | member | source | constraint
+    #            | accumulator
     span: Span  # where it is declared (the member itself, for an enum member)
     path: Path  # the file that declares it
     hover: str  # Markdown
@@ -44,6 +48,12 @@ class Index:
     def lookup(self, word: str) -> Symbol | None:
         if word in self.symbols:
             return self.symbols[word]
+        head, _, tail = word.rpartition(".")
+        owner = self.symbols.get(head)
+        if owner is not None and owner.kind == "accumulator" and tail in READS:
+            # a read, `NAME.used` or `NAME.left`: what it is, then the accumulator
+            return Symbol(owner.name, owner.kind, owner.span, owner.path,
+                          f"`{word}`: {READS[tail]}\n\n{owner.hover}")
         found = self.members.get(word)
         return found[0] if found else None
 
@@ -67,10 +77,16 @@ class _Builder:
         self.texts = scope.texts
         self.index = Index()
         self.let_types = {let.name: str(let.expr.type) for let in program.lets} if program else {}
+        accumulators: list[tuple[n.AccumulatorDecl, Path]] = []
         for unit in scope.units:
             if unit.module is not None:
                 for decl in unit.module.declarations:
-                    self.add(decl, unit.path)
+                    if isinstance(decl, n.AccumulatorDecl):
+                        accumulators.append((decl, unit.path))
+                    else:
+                        self.add(decl, unit.path)
+        for decl, path in accumulators:  # after the rest: a hover shows its cap's values
+            self.accumulator(decl, path)
 
     def snippet(self, span: Span) -> str:
         lines = self.texts.get(span.file, "").split("\n")
@@ -160,6 +176,26 @@ class _Builder:
                      code.format(self.snippet(decl.span).split("\n")[0])
                      + self.notes(decl.annotations))
 
+    def accumulator(self, decl: n.AccumulatorDecl, path: Path) -> None:
+        """An accumulator's hover: its declaration (keys, period, the output it adds, the
+        cap), what its reads mean, the cap's own declaration, its sources and remarks."""
+        keys = ", ".join(".".join(parts) for parts, _ in decl.keys)
+        head = (f"accumulator {decl.name}: {self.snippet(decl.type.span)} per {keys} "
+                f"over {decl.period}\n  adds {decl.adds} cap {decl.cap}")
+        cap = self.index.symbols.get(decl.cap)
+        capped = ""
+        if cap is not None and cap.kind in ("param", "let"):
+            block = cap.hover.split("\n```", 1)[0] + "\n```"  # its declaration, not its notes
+            capped = f"\n\ncap, {'a parameter' if cap.kind == 'param' else 'a let'}:\n{block}"
+        body = ("```parcours\n" + head + "\n```"
+                + f"\n\n- per {keys}; over {decl.period}"
+                + (": from zero again on 1 January" if decl.period == "calendar_year" else "")
+                + f"\n- adds the output `{decl.adds}` of each episode to its key's total"
+                + f"\n- `{decl.name}.used`: {READS['used']} (the episode's field "
+                f"`{decl.name}_used`, which a run's ledger fills in)"
+                + f"\n- `{decl.name}.left`: {READS['left']}" + capped)
+        self.put(decl.name, "accumulator", decl.span, path, body + self.notes(decl.annotations))
+
 
 def word_at(text: str, line: int, character: int) -> tuple[str, int] | None:
     """The dotted name under the cursor, up to the end of the segment the cursor is on
@@ -193,12 +229,16 @@ def name_range(symbol: Symbol, texts: dict[str, str] | None = None) -> tuple[int
 
 
 def completions(index: Index, text: str, line: int, character: int) -> list[tuple[str, str]]:
-    """(label, kind) pairs for the cursor: the fields after `a.b.`, the sources after
-    `cite`, else every name, enum member, function and keyword."""
+    """(label, kind) pairs for the cursor: the fields after `a.b.` (`used` and `left` after
+    an accumulator's name), the sources after `cite`, else every name, enum member,
+    function and keyword."""
     lines = text.split("\n")
     before = lines[line][:character] if line < len(lines) else ""
     dotted = re.search(r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\.[a-z0-9_]*$", before)
     if dotted:
+        owner = index.symbols.get(dotted.group(1))
+        if owner is not None and owner.kind == "accumulator":
+            return [(name, "read") for name in READS]
         return [(name, "field") for name in index.fields(dotted.group(1))]
     if re.search(r"\bcite\s+(?:[a-z_][a-z0-9_]*\s*,\s*)*[a-z0-9_]*$", before):
         return sorted((name, "source") for name, s in index.symbols.items()

@@ -1,10 +1,12 @@
 """`parcours serve`: a decision service over HTTP (Starlette, served by uvicorn).
 
 Built on the public API of a loaded policy module only (`decide`, `explain`,
-`with_overrides`, `POLICY`, `Decision.to_dict()` through `parcours.runtime`'s
-`decision_json` and `decide_stream`), so that a precompiled module is served without the
-compiler.  Stateless: every request is decided on its own (policies that keep state across
-episodes will need that state passed with the request).  Routes:
+`with_overrides`, `POLICY`, `ACCUMULATORS`, `Decision.to_dict()` through `parcours.runtime`'s
+`decision_json`, `decide_stream` and `Ledger`), so that a precompiled module is served
+without the compiler.  Stateless: every request is decided on its own.  A policy with
+accumulators (`accumulate`): a batch carries one ledger over its episodes, in the order
+`parcours decide` applies them; one episode states the amount used before it (`NAME_used`).
+Routes:
 
 - `GET /health`, `GET /version`, `GET /policies`, `GET /openapi.json`;
 - `POST /policies/{id}/decide`: one episode (`application/json`) answered with its decision,
@@ -20,12 +22,11 @@ never a traceback to the client.
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import json
 import logging
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -36,8 +37,9 @@ from starlette.routing import Route
 
 from parcours.runtime import (ABI_VERSION, Decision, EpisodeError, OverrideError, PolicyGap,
                               PolicyMeta, Rejection, Unreadable, decide_stream, decision_json,
-                              episode_id, json_safe, one_line, parse_episode, shown)
+                              episode_id, json_safe, one_line, parse_episode, shown, specs_of)
 
+from .accumulate import BatchRun, Bound, answers, batch_run, explain_one
 from .openapi import episode_schema_of_module, openapi
 
 __all__ = ["Limits", "Served", "create_app"]
@@ -152,6 +154,10 @@ class _Service:
                 "outputs": [{"name": o.name, "kind": o.kind, "role": o.role, "note": o.note}
                             for o in meta.outputs],
                 "inputs": served.episode_schema,
+                "accumulators": [{"name": a.name, "keys": list(a.keys), "period": a.period,
+                                  "adds": a.adds, "used": a.field,
+                                  "caps": [{"from": str(d), "cap": str(v)} for d, v in a.caps]}
+                                 for a in specs_of(served.module)],
                 "decide": f"/policies/{meta.id}/decide", "explain": f"/policies/{meta.id}/explain"}
 
     def _policy(self, request: Request) -> Served:
@@ -210,52 +216,84 @@ class _Service:
             function = self._function(request, served, explain)
             if batch:
                 body = await _body(request, self.limits.batch)
-                return StreamingResponse(_stream(function, body), media_type=NDJSON)
-            return _one(function, await _body(request, self.limits.episode))
+                # in the response's thread, like the deciding: the order is read there
+                run = functools.partial(batch_run, served.module, function, body)
+                return StreamingResponse(_stream(run), media_type=NDJSON)
+            return _one(served.module if explain else None, function,
+                        await _body(request, self.limits.episode))
         except _Refused as refused:
             return _json(refused.status, refused.body)
 
 
-def _one(function: Decide, body: bytes) -> Response:
+def _one(explained: types.ModuleType | None, function: Decide, body: bytes) -> Response:
+    """One episode's decision; explained (`explained`: the module), with its trace and, for
+    a policy with accumulators, each one before and after the episode, as `parcours
+    explain --format json` gives them."""
     data = parse_episode(body)
     if isinstance(data, Unreadable):
         raise _error(400, f"episode: {data.message}")  # as `explain --episode` says it
     if isinstance(data, EpisodeError):
         raise _Refused(422, rejection_body(data))
     try:
-        decision = function(data)
+        bounds: list[Bound] = []
+        if explained is None:
+            decision = function(data)
+        else:
+            decision, bounds = explain_one(explained, function, data)
     except EpisodeError as exc:
         raise _Refused(422, rejection_body(exc)) from None
     except _DECIDING_FAILS as exc:
         raise _Refused(422, rejection_body(_undecided(data, exc))) from None
-    return Response(decision_json(decision) + "\n", media_type="application/json")
+    if not bounds:
+        return Response(decision_json(decision) + "\n", media_type="application/json")
+    out = decision.to_dict()
+    out["accumulators"] = [b.to_dict() for b in bounds]
+    return _json(200, out)
 
 
-def _stream(function: Decide, body: bytes) -> Iterator[str]:
+def _stream(start: Callable[[], BatchRun]) -> Iterator[str]:
     """A batch's answer, a block of lines at a time: a decision or a rejection per episode
-    (`{"line": N, "rejected": TEXT, "id", "field", "error"}`), in input order."""
-    lines = io.BytesIO(body)
+    (`{"line": N, "rejected": TEXT, "id", "field", "error"}`), in input order.  A sorted
+    batch (accumulators, a key's episodes not in date order) is decided whole first."""
+    run = start()
+    if run.order is not None:
+        out: list[str] = []
+        failed = _decide(run, run.lines, 0, run.keep(out.append))
+        if failed:
+            yield failed
+            return
+        yield from answers(run, BLOCK)
+        return
+    lines = iter(run.lines)
     offset = 0
     while True:
         block = list(itertools.islice(lines, BLOCK))
         if not block:
             return
-        out: list[str] = []
-
-        def reject(rejection: Rejection, start: int = offset) -> None:
-            moved = Rejection(rejection.line + start, rejection.error)
-            out.append(json_safe(json.dumps(
-                {"line": moved.line, **rejection_body(rejection.error), "rejected": str(moved)},
-                ensure_ascii=False, separators=(",", ":"))) + "\n")
-
-        try:
-            decide_stream(function, block, out.append, reject)
-        except Exception:  # a fault of the service, not of the episode: logged, said, stopped
-            LOG.exception("a batch failed after line %d", offset)
-            yield "".join(out) + '{"error":"internal error: the failure is in the service\'s log"}\n'
+        out = []
+        failed = _decide(run, block, offset, out.append)
+        yield "".join(out) + failed
+        if failed:
             return
         offset += len(block)
-        yield "".join(out)
+
+
+def _decide(run: BatchRun, lines: Iterable[bytes], offset: int,
+            write: Callable[[str], object]) -> str:
+    """Decide `lines` (the first is the input's line `offset + 1`), writing each answer;
+    "" when done, else the error line that ends the answer."""
+    def reject(rejection: Rejection) -> None:
+        moved = Rejection(run.line(rejection) + offset, rejection.error)
+        write(json_safe(json.dumps(
+            {"line": moved.line, **rejection_body(rejection.error), "rejected": str(moved)},
+            ensure_ascii=False, separators=(",", ":"))) + "\n")
+
+    try:
+        decide_stream(run.decide, lines, write, reject)
+    except Exception:  # a fault of the service, not of the episode: logged, said, stopped
+        LOG.exception("a batch failed after line %d", offset)
+        return '{"error":"internal error: the failure is in the service\'s log"}\n'
+    return ""
 
 
 def create_app(policies: list[Served], limits: Limits = Limits(), version: str = "") -> Starlette:

@@ -4,16 +4,17 @@ Per policy: the episode it takes (`POLICY_episode`: the JSON schema given with t
 typed from its declared inputs when it was served from its `.parcours` source, field names
 only for a precompiled module) and the decision it gives (`POLICY_decision`: the pathways
 and the declared outputs, each by kind: money and rates as decimal strings, ints, bools,
-enum members and dates).  Standard library only, like the rest of the service.
+enum members and dates).  An accumulator's `NAME_used` field is described with how the
+service reads it.  Standard library only, like the rest of the service.
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from parcours.runtime import PolicyMeta
+from parcours.runtime import AccumulatorSpec, PolicyMeta, specs_of
 
 if TYPE_CHECKING:
     from . import Served
@@ -61,7 +62,47 @@ def episode_schema_of_module(module: types.ModuleType) -> dict[str, object]:
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
-def decision_schema(meta: PolicyMeta, explain: bool = False) -> dict[str, object]:
+def used_description(spec: AccumulatorSpec) -> str:
+    """What the service does with an accumulator's `NAME_used` field."""
+    keys = ", ".join(spec.keys)
+    return (f"accumulator {spec.name} (per {keys}, over {spec.period}, adds {spec.adds}): the "
+            f"amount used before this episode in the same period, default 0. One episode "
+            f"(decide, explain): the amount stated here, the service keeps no state. A batch: "
+            f"for an episode with {keys}, the total of the batch's earlier episodes of the "
+            f"same key and period (in date, then id order) replaces it.")
+
+
+def with_accumulators(schema: Mapping[str, object], specs: Sequence[AccumulatorSpec]
+                      ) -> dict[str, object]:
+    """`schema` with each accumulator's `NAME_used` field described (added when absent)."""
+    out = dict(schema)
+    if not specs:
+        return out
+    properties = dict(out.get("properties") or {})  # type: ignore[call-overload]
+    for spec in specs:
+        field = dict(properties.get(spec.field) or {})
+        field["description"] = used_description(spec)
+        properties[spec.field] = field
+    out["properties"] = properties
+    return out
+
+
+ACCUMULATED: dict[str, object] = {
+    "type": "array", "description": "each accumulator before and after the episode (a policy "
+    "with accumulators), as `parcours explain --format json` gives it",
+    "items": {"type": "object", "properties": {
+        "name": {"type": "string"},
+        "key": {"type": ["array", "null"], "items": {"type": "string"},
+                "description": "the episode's key; null: it has none (a person of its own)"},
+        "period": {"type": ["string", "null"]},
+        "before": {"type": "string"}, "after": {"type": "string"},
+        "cap": {"type": ["string", "null"], "description": "null: computed for the episode"},
+        "bound": {"type": "boolean", "description": "the cap made the episode add less"}},
+        "required": ["name", "key", "period", "before", "after", "cap", "bound"]}}
+
+
+def decision_schema(meta: PolicyMeta, explain: bool = False, accumulators: bool = False
+                    ) -> dict[str, object]:
     properties: dict[str, object] = {
         "id": {"type": ["string", "integer"]},
         "policy": {"const": meta.id},
@@ -83,6 +124,8 @@ def decision_schema(meta: PolicyMeta, explain: bool = False) -> dict[str, object
     if explain:
         properties["trace"] = {"type": "array", "items": {"type": "object"},
                                "description": "every rule in priority order, with its sources"}
+        if accumulators:
+            properties["accumulators"] = ACCUMULATED
     required = ["id", "policy", "policy_version", "pathway", "rule", "currency",
                 *(o.name for o in meta.outputs), "sources"] + (["trace"] if explain else [])
     return {"type": "object", "properties": properties, "required": required}
@@ -112,6 +155,12 @@ _SET = {"name": "set", "in": "query", "required": False,
         "explode": True}
 
 
+_BATCHED = ("Accumulators ({}): a batch carries them over its episodes as `parcours decide` "
+            "does (each key's episodes in date, then id order; the answers in input order); "
+            "one episode is decided on its own, from the amount used before it that it "
+            "states ({}, default 0).")
+
+
 def openapi(policies: Sequence[Served], version: str) -> dict[str, object]:
     """The OpenAPI description of a service deciding with `policies`."""
     schemas: dict[str, object] = {"Rejection": REJECTION, "Error": ERROR}
@@ -126,9 +175,11 @@ def openapi(policies: Sequence[Served], version: str) -> dict[str, object]:
     for served in policies:
         meta = served.meta
         episode, decision = f"{meta.id}_episode", f"{meta.id}_decision"
-        schemas[episode] = dict(served.episode_schema) or {"type": "object"}
+        specs = specs_of(served.module)
+        schemas[episode] = with_accumulators(served.episode_schema, specs) or {"type": "object"}
         schemas[decision] = decision_schema(meta)
-        schemas[f"{meta.id}_explanation"] = decision_schema(meta, explain=True)
+        schemas[f"{meta.id}_explanation"] = decision_schema(meta, explain=True,
+                                                           accumulators=bool(specs))
         batch = {"application/x-ndjson": {"schema": {
             "type": "string", "description": f"one {episode} a line (JSON Lines)"}}}
         decided: dict[str, object] = {
@@ -140,6 +191,9 @@ def openapi(policies: Sequence[Served], version: str) -> dict[str, object]:
         paths[f"/policies/{meta.id}/decide"] = {"post": {
             "summary": f"Decide episodes with {meta.title}",
             "operationId": f"decide_{meta.id}",
+            **({"description": _BATCHED.format(", ".join(s.name for s in specs),
+                                               ", ".join(s.field for s in specs))}
+               if specs else {}),
             "parameters": [_SET],
             "requestBody": {"required": True, "content": {**_json(_ref(episode)), **batch}},
             "responses": decided}}

@@ -3,8 +3,9 @@
 Every rule with its condition in words, its priority, pathway, sources, notes and flags
 (`unconfirmed`, `assumption`); every parameter and table row with its dated values as a
 timeline; how each output is computed; the decision contract (inputs, outputs, pathways);
-the open questions (every `unconfirmed` and `assumption`, wherever it is written); the
-sources with what cites them.  Plain data for the templates: no HTML here.
+each accumulator (its keys, period, the output it adds and its cap); the open questions
+(every `unconfirmed` and `assumption`, wherever it is written); the sources with what
+cites them.  Plain data for the templates: no HTML here.
 """
 
 from __future__ import annotations
@@ -151,6 +152,33 @@ class NamedView:
     remarks: Remarks
 
 
+@dataclass(frozen=True, slots=True)
+class AccumulatorView:
+    """An accumulator: what it adds up, per what key, over what period, up to what cap.
+
+    The cap is a parameter (`cap_periods`: its dated values, the timeline) or a let
+    (`cap_text`: its expression, computed for each episode)."""
+
+    anchor: str
+    name: str
+    type: str
+    keys: tuple[str, ...]
+    period: str  # as written: calendar_year
+    period_words: str
+    adds: str  # the output added
+    field: str  # the input holding the amount used before the episode (NAME_used)
+    cap: str
+    cap_kind: str  # parameter | let
+    cap_anchor: str
+    cap_periods: tuple[Period, ...]
+    cap_text: str
+    location: str
+    remarks: Remarks
+
+
+PERIOD_WORDS = {"calendar_year": "a calendar year: from zero again on 1 January"}
+
+
 @dataclass(slots=True)
 class PolicyPage:
     id: str
@@ -168,6 +196,7 @@ class PolicyPage:
     tables: list[TableView] = field(default_factory=list)
     lets: list[NamedView] = field(default_factory=list)
     constraints: list[NamedView] = field(default_factory=list)
+    accumulators: list[AccumulatorView] = field(default_factory=list)
     inputs: list[InputView] = field(default_factory=list)
     contract: list[ContractOutput] = field(default_factory=list)
     pathways: tuple[str, ...] = ()
@@ -195,20 +224,28 @@ class _Builder:
         source = self.sources[source_id]
         return Cite(source.id, source.document, source.title or "")
 
-    def remarks(self, notes: n.Notes, what: str, anchor: str) -> Remarks:
+    def remarks(self, notes: n.Notes, what: str, anchor: str, record: bool = True) -> Remarks:
+        """The remarks of one declaration; recorded (what cites each source, the open
+        questions) unless `record` is false: a value shown a second time elsewhere."""
+        flags = tuple((kind, text) for kind, text in notes.remarks if kind in FLAGS)
+        if record:
+            self._record(notes, flags, what, anchor)
+        return Remarks(tuple(self.cite(c) for c in notes.cites),
+                       tuple(text for kind, text in notes.remarks if kind not in FLAGS), flags)
+
+    def _record(self, notes: n.Notes, flags: tuple[tuple[str, str], ...], what: str,
+                anchor: str) -> None:
         for source_id in notes.cites:
             if (what, anchor) not in self.cited_by[source_id]:
                 self.cited_by[source_id].append((what, anchor))
-        flags = tuple((kind, text) for kind, text in notes.remarks if kind in FLAGS)
         self.questions += [Question(kind, text, what, anchor) for kind, text in flags]
-        return Remarks(tuple(self.cite(c) for c in notes.cites),
-                       tuple(text for kind, text in notes.remarks if kind not in FLAGS), flags)
 
     def _percent(self, day: date) -> float:
         total = max((self.end - self.start).days + 1, 1)
         return min(max((day - self.start).days / total, 0.0), 1.0) * 100
 
-    def periods(self, values: tuple[n.Dated, ...], what: str, anchor: str) -> tuple[Period, ...]:
+    def periods(self, values: tuple[n.Dated, ...], what: str, anchor: str, record: bool = True
+                ) -> tuple[Period, ...]:
         out = []
         ordered = sorted(values, key=lambda d: d.start)
         for dated, later in zip(ordered, [*ordered[1:], None]):
@@ -222,7 +259,8 @@ class _Builder:
             width = max(self._percent(stop + timedelta(days=1)) - left, 0.5)
             out.append(Period(str(dated.start), str(until) if until else "",
                               format_value(dated.value.value, dated.value.type),
-                              self.remarks(dated.notes, f"{what}, from {dated.start}", anchor),
+                              self.remarks(dated.notes, f"{what}, from {dated.start}", anchor,
+                                           record),
                               f"{left:.2f}", f"{width:.2f}"))
         return tuple(out)
 
@@ -306,6 +344,7 @@ def build_page(program: n.Program, schemas: tuple[tuple[str, str], ...] = ()) ->
                                           location(constraint.span),
                                           b.remarks(constraint.notes,
                                                     f"constraint {constraint.name}", a)))
+    page.accumulators = [_accumulator(b, acc) for acc in program.accumulators]
     for item in program.inputs:
         a = "contract"
         remarks = b.remarks(item.notes, f"input {item.path}", a)
@@ -318,3 +357,19 @@ def build_page(program: n.Program, schemas: tuple[tuple[str, str], ...] = ()) ->
     page.sources = [SourceView(s.id, s.document, s.title or "", tuple(b.cited_by[s.id]))
                     for s in program.sources]
     return page
+
+
+def _accumulator(b: _Builder, acc: n.Accumulator) -> AccumulatorView:
+    """An accumulator's view; its cap's dated values are the parameter's, shown again (their
+    citations and flags are the parameter's own, recorded there)."""
+    a = anchor("accumulator", acc.name)
+    remarks = b.remarks(acc.notes, f"accumulator {acc.name}", a)
+    param = next((p for p in b.program.params if p.name == acc.cap), None)
+    let = next((x for x in b.program.lets if x.name == acc.cap), None)
+    periods = (b.periods(param.values, f"parameter {param.name}", anchor("param", param.name),
+                         record=False) if param is not None else ())
+    return AccumulatorView(
+        a, acc.name, str(acc.type), acc.keys, acc.period, PERIOD_WORDS.get(acc.period, acc.period),
+        acc.adds, acc.field, acc.cap, "parameter" if param is not None else "let",
+        anchor("param" if param is not None else "let", acc.cap), periods,
+        format_expr(let.expr) if let is not None else "", location(acc.span), remarks)
