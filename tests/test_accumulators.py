@@ -250,6 +250,10 @@ def test_explain_says_which_cap_bound(tmp_path: Path) -> None:
     (acc,) = json.loads(result.output)["accumulators"]
     assert acc == {"name": "participations", "key": ["p-1"], "period": "2025", "before": "0",
                    "after": "2.00", "cap": "50.00", "bound": False}
+    stated = {**adult("a", "2025-05-01", "p-1"), "participations_used": "49.00"}
+    result = invoke("explain", str(FRANCE), "--episode", json.dumps(stated), "--format", "json")
+    (acc,) = json.loads(result.output)["accumulators"]  # without --state-in: the episode's own
+    assert (acc["before"], acc["after"], acc["bound"]) == ("49.00", "50.00", True)
 
 
 def test_compare_counts_who_reaches_a_cap(tmp_path: Path) -> None:

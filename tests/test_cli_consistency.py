@@ -4,7 +4,6 @@ command and option with examples that run."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re

@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar, assert_never
 
-from parcours.runtime import MAX_AMOUNT, ROUNDING
+from parcours.runtime import MAX_AMOUNT
 
 from .. import ir
 from ..ir import ops

@@ -10,15 +10,14 @@ import functools
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 
 import click
 
 from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Rejection, StateError,
-                              format_money, in_key_order, sorted_lines, specs_of, state_line,
+                              in_key_order, sorted_lines, specs_of, state_line,
                               two_pass)
 
+from ..tools.accumulate import Bound as Bound, explain_one
 from .common import fail
 from .progress import Progress
 
@@ -139,64 +138,15 @@ def write_state(run: Run, path: str | None) -> None:
             sink.write(line + "\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """One accumulator on one explained episode."""
-
-    name: str
-    key: tuple[str, ...] | None  # None: the episode has no key (a person of its own)
-    period: str | None
-    before: Decimal
-    after: Decimal
-    cap: Decimal | None  # None: computed from the episode (a let)
-    alone: Decimal  # what the episode would add with nothing used before
-    bound: bool  # the cap made the episode add less than `alone`
-
-    def text(self, currency: str, decimals: int, keys: tuple[str, ...]) -> str:
-        def amount(value: Decimal) -> str:
-            return f"{format_money(value, decimals)} {currency}"
-
-        who = (f"{', '.join(keys)} {', '.join(self.key)}, {self.period}" if self.key is not None
-               else f"no {', '.join(keys)}: a key of its own")
-        cap = f"cap {amount(self.cap)}" if self.cap is not None else "cap computed for the episode"
-        verdict = (f"the cap bound: {amount(self.after - self.before)} added, "
-                   f"{amount(self.alone)} with nothing used before" if self.bound
-                   else "the cap did not bind")
-        return (f"  {self.name} ({who}): {amount(self.before)} before, {amount(self.after)} "
-                f"after, {cap}; {verdict}")
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "key": list(self.key) if self.key is not None else None,
-                "period": self.period, "before": str(self.before), "after": str(self.after),
-                "cap": str(self.cap) if self.cap is not None else None, "bound": self.bound}
-
-
 def explain_with_state(module: types.ModuleType,
                        function: Callable[[Mapping[str, object]], Decision],
                        episode: Mapping[str, object], state_in: str | None
                        ) -> tuple[Decision, list[Bound]]:
-    """The decision of `episode` after the totals of `state_in` (or the episode's own
-    `NAME_used`), and each accumulator before and after it."""
-    specs = specs_of(module)
-    if not specs:
+    """The decision of `episode` after the totals of `state_in` (else the episode's own
+    `NAME_used`), and each accumulator before and after it (`tools.accumulate`)."""
+    if not specs_of(module):
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
         return function(episode), []
-    run = wrap(module, function, (), state_in)
-    assert run.ledger is not None
-    filled, steps = run.ledger.prepare(episode)
-    decision = function(filled)
-    run.ledger.record(decision, steps)
-    bounds = []
-    for step in steps:
-        fresh = dict(filled)
-        fresh[step.spec.field] = "0"
-        alone = function(fresh).values[decision.policy.index[step.spec.adds]]
-        assert isinstance(alone, Decimal)
-        day = episode.get("date")
-        cap = step.spec.cap_at(date.fromisoformat(day)) if isinstance(day, str) else None
-        key = step.slot[1] if step.slot is not None else None
-        period = step.slot[2] if step.slot is not None else None
-        bounds.append(Bound(step.spec.name, key, period, step.before, step.after, cap, alone,
-                            step.after - step.before < alone))
-    return decision, bounds
+    ledger = wrap(module, function, (), state_in).ledger if state_in is not None else None
+    return explain_one(module, function, episode, ledger)

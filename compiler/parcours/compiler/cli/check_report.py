@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import Diagnostic, render
+from ..diagnostics import Diagnostic
 from ..diagnostics.codes import CODES
 from ..meta import VERSION
 from ..pipeline import Analysis, analyse

@@ -4,14 +4,13 @@ internally, and the helpers that turn annotations and type names into IR."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from graphlib import CycleError, TopologicalSorter
+from datetime import date
 
 from parcours.runtime import MAX_AMOUNT, MINOR_UNITS, ROUNDING as ROUND_MODES, unit_of, unit_text
 
 from .. import ir
 from ..syntax import nodes as n
-from ..diagnostics import Diagnostics, Span, did_you_mean
+from ..diagnostics import Diagnostics, did_you_mean
 from .load import Scope
 
 # The rounding functions of the language, one per mode of the runtime's table.

@@ -10,9 +10,7 @@ tables cover every key once, and values do not depend on themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from graphlib import CycleError, TopologicalSorter
 
 from .. import ir

@@ -3,21 +3,16 @@ policy's validity with no hole and no overlap."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from graphlib import CycleError, TopologicalSorter
 
 from parcours.runtime import key_text
 
 from .. import ir
 from ..ir import ops
 from ..syntax import nodes as n
-from ..diagnostics import Diagnostics, Span, did_you_mean
-from .load import Scope
-from .base import _Bad
+from ..diagnostics import Span, did_you_mean
 from .expressions import ExpressionChecker
-from .types import _describe
 
 
 MAX_KEYS = 10_000  # the combinations a table keyed by several values may have

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
-from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePath
 
 from .. import ir
 from ..syntax import nodes as n
-from ..diagnostics import Diagnostics, Span, did_you_mean
-from .load import Scope
+from ..diagnostics import Span, did_you_mean
 from .base import MAX_MONEY, ROUNDING, unit_of, unit_text, CheckerState, _Bad, _Context
 from .forms import (DATE_FUNCTIONS, accumulator_read, decimal_arith, keyed_lookup,
                     stray_value_set, value_set)

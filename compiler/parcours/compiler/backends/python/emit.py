@@ -46,8 +46,8 @@ from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
 from . import forms
 from ...meta import VERSION
-from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, name_part, py_literal,
-                       py_type, source_file, type_name, where)
+from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, py_literal, py_type,
+                       source_file, type_name, where)
 
 GENERATOR = f"parcours {VERSION}"
 # The fast path for amounts in the generated module: at most this many integer digits,

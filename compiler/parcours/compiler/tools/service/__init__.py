@@ -223,6 +223,9 @@ class _Service:
                         await _body(request, self.limits.episode))
         except _Refused as refused:
             return _json(refused.status, refused.body)
+        except Exception:  # answered here: an exception past the route closes the connection
+            LOG.exception("%s %s failed", request.method, request.url.path)
+            return _json(500, {"error": "internal error: the failure is in the service's log"})
 
 
 def _one(explained: types.ModuleType | None, function: Decide, body: bytes) -> Response:
