@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import types
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -17,8 +18,10 @@ from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Reje
                               in_key_order, sorted_lines, specs_of, state_line,
                               two_pass)
 
-from ..tools.accumulate import Bound as Bound, explain_one
 from .common import fail
+
+if TYPE_CHECKING:
+    from ..tools.accumulate import Bound
 from .progress import Progress
 
 state_in_option = click.option(
@@ -148,5 +151,7 @@ def explain_with_state(module: types.ModuleType,
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
         return function(episode), []
+    from ..tools.accumulate import explain_one  # not at import: `decide` needs no tools
+
     ledger = wrap(module, function, (), state_in).ledger if state_in is not None else None
     return explain_one(module, function, episode, ledger)

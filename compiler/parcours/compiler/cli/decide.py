@@ -9,8 +9,8 @@ from itertools import islice
 
 import click
 
-from parcours.runtime import (Block, Decision, DecisionWriter, PolicyMeta, decide_block,
-                              decide_stream, specs_of)
+from parcours.runtime import (Block, Decision, DecisionWriter, PolicyMeta, Rejection,
+                              decide_block, decide_stream, specs_of)
 
 from .accumulate import Run as Ordered
 from .accumulate import buffer_option, state_in_option, state_out_option, wrap, write_state
@@ -200,11 +200,14 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
                     progress.clear()
                     stderr.write(f"rejected: {rejection}\n")
 
-                if ordered.sorted:  # decisions kept by input line until the end
+                if ordered.sorted:  # decisions and rejections kept by input line to the end
+                    kept: list[Rejection] = []
                     stats = decide_stream(ordered.decide, ordered.lines,
-                                          ordered.writer(sink.write), ordered.reject(reject),
+                                          ordered.writer(sink.write), ordered.reject(kept.append),
                                           totals.add if summary else None)
                     ordered.finish(sink.write)
+                    for rejection in sorted(kept, key=lambda r: r.line):
+                        reject(rejection)
                     decided, rejected = stats.decided, stats.rejected
                 else:  # the lines as they come, in blocks, through the fast reader
                     decided, rejected = in_blocks(ordered.decide, ordered.lines, sink.write,

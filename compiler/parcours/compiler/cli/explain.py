@@ -11,7 +11,8 @@ import click
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, json_safe, one_line,
                               parse_episode, render, shown, specs_of)
 
-from .accumulate import Bound, explain_with_state, state_in_option
+from ..tools.accumulate import Bound
+from .accumulate import explain_with_state, state_in_option
 from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load,
                      parse_sets)
 
