@@ -169,18 +169,23 @@ class DatedChecker(ExpressionChecker):
                              "add rows for them, or an `else` row")
             out: list[ir.TableRow] = []
             for row, row_keys in rows:
-                if row.value is not None:
-                    const = self._constant(row.value, type_, f"a value of `{decl.name}`")
-                    if const is None:
-                        continue
-                    values: tuple[ir.Dated, ...] = (
-                        ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
-                else:
-                    label = f"{decl.name}[{', '.join(row_keys) or 'else'}]"
-                    values = self._dated_rows(row.rows, type_, label, row.span)
-                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
+                values = self._row_values(decl, type_, row, ", ".join(row_keys))
+                if values is not None:
+                    out.append(ir.TableRow(row_keys, values, self._notes(row.annotations),
+                                           row.span))
             self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
                                               self._notes(decl.annotations), decl.span)
+
+    def _row_values(self, decl: n.TableDecl, type_: ir.Type, row: n.TableRow, keys: str
+                    ) -> tuple[ir.Dated, ...] | None:
+        """A row's value over the policy's validity (None when it does not check): one
+        constant, or its dated rows (`keys` names the row in messages)."""
+        if row.value is None:
+            return self._dated_rows(row.rows, type_, f"{decl.name}[{keys or 'else'}]", row.span)
+        const = self._constant(row.value, type_, f"a value of `{decl.name}`")
+        if const is None:
+            return None
+        return (ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
 
     def _keyed_table(self, decl: n.TableDecl) -> None:
         """A table keyed by a bool or by several values: a row per combination of one value
@@ -241,16 +246,9 @@ class DatedChecker(ExpressionChecker):
         for row, row_keys in rows:
             if not row_keys:
                 continue
-            if row.value is not None:
-                const = self._constant(row.value, type_, f"a value of `{decl.name}`")
-                if const is None:
-                    continue
-                values: tuple[ir.Dated, ...] = (
-                    ir.Dated(self.valid_from, None, const, ir.Notes(), row.value.span),)
-            else:
-                label = f"{decl.name}[{', '.join(map(key_text, row_keys)) or 'else'}]"
-                values = self._dated_rows(row.rows, type_, label, row.span)
-            out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
+            values = self._row_values(decl, type_, row, ", ".join(map(key_text, row_keys)))
+            if values is not None:
+                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
         self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
                                           self._notes(decl.annotations), decl.span, tuple(columns))
 
