@@ -524,3 +524,36 @@ def test_tunisia_against_a_copy_with_one_rate_changed_totals_the_declared_amount
     page = target.read_text(encoding="utf-8")
     assert f"{Decimal(data['policies']['tunisia']['rembourse']):,.3f} TND" in page
     assert f"{net:,.3f} TND" in page
+
+
+def test_persons_are_counted_by_patient_id(tmp_path: Path) -> None:
+    """With `patient.id`, a pair counts persons who pay more, less and the same over their
+    episodes, as the decisions say; without it, the report says figures are per visit."""
+    episodes = episodes_of(EPISODES_MA)[:120]
+    for n, episode in enumerate(episodes):
+        episode["patient"]["id"] = f"p-{n % 40}"  # three visits each
+    path = tmp_path / "persons.jsonl"
+    path.write_text("".join(json.dumps(e, default=str) + "\n" for e in episodes), encoding="utf-8")
+    old, new = load_policy(MOROCCO), load_policy(PROPOSAL)
+    change: dict[str, Decimal] = {}
+    for episode in episodes:
+        a, b = decide_or_none(old, episode), decide_or_none(new, episode)
+        if a is not None and b is not None:
+            person = episode["patient"]["id"]
+            change[person] = change.get(person, Decimal(0)) + b.number("patient_pays") \
+                - a.number("patient_pays")
+    want = {"count": len(change), "pay_more": sum(1 for c in change.values() if c > 0),
+            "pay_less": sum(1 for c in change.values() if c < 0),
+            "pay_same": sum(1 for c in change.values() if c == 0)}
+    (pair,) = compare_json(str(MOROCCO), str(PROPOSAL), "-i", str(path))["pairs"]
+    assert pair["persons"] == want and want["pay_more"] and want["pay_less"]
+    page = tmp_path / "r.html"
+    assert invoke("compare", str(MOROCCO), str(PROPOSAL), "-i", str(path), "--report",
+                  str(page)).exit_code == 0
+    text = re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))
+    assert f"{want['count']} persons (by patient.id)" in text
+    assert f"{want['pay_more']} ({100 * want['pay_more'] / want['count']:.1f}%) pay more" in text
+    plain = tmp_path / "plain.html"
+    assert invoke("compare", str(MOROCCO), str(PROPOSAL), "-i", str(EPISODES_MA), "--report",
+                  str(plain)).exit_code == 0
+    assert "so figures are per visit, not per person" in plain.read_text(encoding="utf-8")

@@ -338,13 +338,15 @@ class PairTotals:
     by_age_band: dict[str, Group] = field(default_factory=dict)
     whole: Group = field(default_factory=Group)  # every episode decided by both
     patient_changes: Distribution = field(default_factory=Distribution)
+    # the change in what each person pays (`patient.id`), over their episodes decided by both
+    persons: dict[str, Decimal] = field(default_factory=dict)
 
     # where the insurer and patient amounts sit in each policy's Decision.values
     old_indexes: tuple[int, int] = (0, 0)
     new_indexes: tuple[int, int] = (0, 0)
 
     def add(self, old_decision: Decision, new_decision: Decision, specialty: str,
-            band: str) -> None:
+            band: str, person: str | None = None) -> None:
         changed = int(old_decision.pathway != new_decision.pathway)
         old = (old_decision.values[self.old_indexes[0]], old_decision.values[self.old_indexes[1]])
         new = (new_decision.values[self.new_indexes[0]], new_decision.values[self.new_indexes[1]])
@@ -354,6 +356,8 @@ class PairTotals:
         self.net_transfer += delta
         self.whole.add(old, new, changed)  # type: ignore[arg-type]
         self.patient_changes.add(new[1] - old[1])  # type: ignore[operator]
+        if person is not None:
+            self.persons[person] = self.persons.get(person, ZERO) + new[1] - old[1]  # type: ignore[operator]
         for groups, key in ((self.by_specialty, specialty), (self.by_age_band, band)):
             group = groups.get(key)
             if group is None:
@@ -366,10 +370,18 @@ class PairTotals:
         self.net_transfer += later.net_transfer
         self.whole.merge(later.whole)
         self.patient_changes.merge(later.patient_changes)
+        for person, change in later.persons.items():
+            self.persons[person] = self.persons.get(person, ZERO) + change
         for mine, theirs in ((self.by_specialty, later.by_specialty),
                              (self.by_age_band, later.by_age_band)):
             for key, group in theirs.items():
                 mine.setdefault(key, Group()).merge(group)
+
+    def person_counts(self) -> tuple[int, int, int]:
+        """How many persons pay more, less and the same over their episodes."""
+        more = sum(1 for change in self.persons.values() if change > 0)
+        less = sum(1 for change in self.persons.values() if change < 0)
+        return more, less, len(self.persons) - more - less
 
     def age_bands(self) -> list[tuple[str, Group]]:
         order = [name for name, _, _ in AGE_BANDS] + [UNKNOWN]
@@ -388,6 +400,8 @@ class PairTotals:
             "net_transfer_to_patients": money(self.net_transfer),
             "by_specialty": {k: g.to_dict() for k, g in self.specialties()},
             "by_age_band": {k: g.to_dict() for k, g in self.age_bands()},
+            "persons": dict(zip(("count", "pay_more", "pay_less", "pay_same"),
+                                (len(self.persons), *self.person_counts()))),
         }
 
 
@@ -431,6 +445,13 @@ def _specialty(episode: Mapping[str, object]) -> str:
     visit = episode.get("visit")
     value = visit.get("specialty") if isinstance(visit, dict) else None
     return value if isinstance(value, str) else UNKNOWN
+
+
+def _person(episode: Mapping[str, object]) -> str | None:
+    """The episode's person (`patient.id`, the contract's identifier), if it names one."""
+    patient = episode.get("patient")
+    value = patient.get("id") if isinstance(patient, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _age(episode: Mapping[str, object]) -> object:
@@ -519,11 +540,11 @@ def compare(policies: Sequence[Compared], lines: Iterable[bytes | str],
             decisions[index] = decision
             totals[index].add(decision)
         if pairs:
-            specialty, band = _specialty(item), age_band(_age(item))
+            specialty, band, person = _specialty(item), age_band(_age(item)), _person(item)
             for pair, (i, j) in zip(pairs, pair_index):
                 old, new = decisions[i], decisions[j]
                 if old is not None and new is not None:
-                    pair.add(old, new, specialty, band)
+                    pair.add(old, new, specialty, band, person)
     values = dict(sets or {})
     applies = split_overrides([p.module for p in policies], values) if values else {}
     return CompareResult(episodes, totals, pairs, applies, values, input_name)

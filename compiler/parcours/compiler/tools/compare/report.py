@@ -166,6 +166,17 @@ def for_whom(pair: PairTotals, dimensions: list[tuple[str, list[Row]]]) -> list[
              Part(f", {count(whole.pays_same)} ({share(whole.pays_same, whole.episodes)}) the same;"
                   f" {count(pair.pathway_changed)} change pathway.")]
     out = [first]
+    if pair.persons:
+        persons = len(pair.persons)
+        more, less, same = pair.person_counts()
+        change = whole.patient_change
+        _, each = _how_much(change, _per_visit(change, persons), cur)
+        out.append([Part(f"{count(persons)} persons (by patient.id): patients pay "),
+                    Part(each.replace("per visit", "per person") if change else
+                         "the same per person", tone(change)),
+                    Part(f"; {count(more)} ({share(more, persons)}) pay "), Part("more", "more"),
+                    Part(f", {count(less)} ({share(less, persons)}) "), Part("less", "less"),
+                    Part(f", {count(same)} the same.")])
     for what, every in dimensions:
         rows = [r for r in every if r.group.episodes >= MIN_GROUP] or every  # not a lone visit
         up = max((r for r in rows if r.per_visit > 0), key=lambda r: r.per_visit, default=None)
