@@ -383,7 +383,7 @@ class _Emitter:
         for inp in self.p.inputs:
             kind = ops.value_kind(inp.type)
             self.at = str(inp.span)
-            if kind not in ("money", "int", "bool", "enum", "date"):
+            if kind not in ("money", "int", "bool", "enum", "date", "id"):
                 raise self.refuse(f"an input of kind {kind} ({inp.path})")
             default = None if inp.default is None else inp.default.value
             if isinstance(default, date):
@@ -396,7 +396,8 @@ class _Emitter:
             out.append("Field(" + ", ".join([py_literal(inp.path), py_literal(kind),
                                              py_literal(default), py_literal(members),
                                              repr(low), repr(high)]) + ")")
-            self.line(f"{self.inputs[inp.path]} = columns[{inp.path!r}]")
+            if kind != "id":  # an id is an accumulator's key: the caller reads it
+                self.line(f"{self.inputs[inp.path]} = columns[{inp.path!r}]")
         return out
 
     def steps(self) -> None:
