@@ -103,8 +103,8 @@ def test_france_is_partitioned_by_its_accumulator_and_caps_bind(
                             partitions=4, client=client)
     assert (result.decided, result.rejected) == (497, 3)
     expected = row_decisions(tmp_path / "episodes", FRANCE)
-    person = {e["id"]: e["patient"]["id"] for e in columns.episodes(pa.concat_tables(
-        pq.read_table(f) for f in tables_in(tmp_path / "episodes")))}
+    person = {e["id"]: e["patient"]["id"] for e in pa.concat_tables(
+        pq.read_table(f) for f in tables_in(tmp_path / "episodes")).to_pylist()}
     seen: dict[str, int] = {}
     decided = []
     for index, part in enumerate(result.parts):
