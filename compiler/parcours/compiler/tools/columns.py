@@ -149,6 +149,9 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
         elif spec.kind == "rate":
             scale = spec.scale
             out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
+        elif spec.kind == "decimal":
+            exps = np.asarray(result[spec.name + ":exponent"])[rows]
+            out[spec.name] = _decimal_text(values, exps, spec.scale)
         elif spec.kind == "enum":
             out[spec.name] = pc.take(pa.array(spec.members, pa.string()), values)
         elif spec.kind == "date":
@@ -159,6 +162,20 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
             out[spec.name] = pa.array(values, pa.int64())
     out["sources"] = _sources(policy, result, rows)
     return pa.table(out, schema=decision_schema(meta))
+
+
+def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
+    """Decimals as the row engine writes them (`format(value, "f")`): each value (an
+    integer at `scale`) with the digits of its exponent, worked out once per distinct
+    (value, exponent)."""
+    pairs = np.stack([np.asarray(values, dtype=np.int64), np.asarray(exps, dtype=np.int64)],
+                     axis=1)
+    if not len(pairs):
+        return pa.array([], pa.string())
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    texts = [format(Decimal(value).scaleb(-scale).quantize(Decimal(1).scaleb(exp)), "f")
+             for value, exp in distinct.tolist()]
+    return pc.take(pa.array(texts, pa.string()), pa.array(inverse.reshape(-1)))
 
 
 def _rule_pathway(col: Any) -> Any:
