@@ -156,3 +156,26 @@ def test_state_in_and_out_through_tables(tmp_path: Path) -> None:
         results.append((out.getvalue(), sorted(ledger.used.items())))
     assert results[0] == results[1]
     assert results[0][1] and ("participations", ("k1",), "2024") in dict(results[0][1])
+
+
+def test_state_files_through_the_columnar_engine(tmp_path: Path) -> None:
+    """`--state-in` and `--state-out` with `--engine columnar`: the decisions and the
+    final totals of the row engine's run (the state's lines sorted)."""
+    policy = str(ROOT / "policies" / "france.parcours")
+    source = tmp_path / "episodes.jsonl"
+    source.write_bytes(text(drawn("france", 5)))
+    state = tmp_path / "state.jsonl"
+    state.write_text('{"accumulator":"participations","key":["k2"],"period":"2024",'
+                     '"used":"48.00"}\n')
+    results = []
+    for engine in ("compiled", "columnar"):
+        out = tmp_path / f"{engine}-state.jsonl"
+        done = cli("decide", policy, "--engine", engine, "-i", str(source),
+                   "--state-in", str(state), "--state-out", str(out))
+        assert done.returncode in (0, 1), done.stderr
+        results.append((done.stdout, sorted(out.read_text().splitlines())))
+    assert results[0] == results[1]
+    assert any('"key":["k2"],"period":"2024"' in line for line in results[0][1])
+    done = cli("decide", str(ROOT / "policies" / "morocco.parcours"), "--engine", "columnar",
+               "-i", str(source), "--state-out", str(tmp_path / "no.jsonl"))
+    assert done.returncode == 2 and "declares no accumulator" in done.stderr
