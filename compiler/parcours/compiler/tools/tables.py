@@ -188,8 +188,6 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
 
     row = policy.row if isinstance(policy, ColumnarPolicy) else policy
     whole = bool(specs_of(row))  # accumulators: one run over the whole input, in waves
-    if whole and ledger is None:
-        ledger = Ledger(specs_of(row))
     if input_format == "jsonl":
         assert not isinstance(input_path, str)
         chunks: Iterable[list[_Item]] = _json_batches(input_path)

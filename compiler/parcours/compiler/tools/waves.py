@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -55,13 +55,21 @@ class Totals:
 
     spec: AccumulatorSpec
     group: Any  # the group of each row, _NO_SLOT for none
-    slots: list[Slot]
+    count: int  # how many groups
+    named: Callable[[], list[Slot]]  # each group's slot, worked out when a state needs it
     amount: Any = None  # int64 by group
     seen: Any = None  # whether the group's total is the ledger's sum (not its initial 0)
+    _slots: list[Slot] | None = None
 
     def __post_init__(self) -> None:
-        self.amount = np.zeros(len(self.slots), dtype=np.int64)
-        self.seen = np.zeros(len(self.slots), dtype=np.bool_)
+        self.amount = np.zeros(self.count, dtype=np.int64)
+        self.seen = np.zeros(self.count, dtype=np.bool_)
+
+    @property
+    def slots(self) -> list[Slot]:
+        if self._slots is None:
+            self._slots = self.named()
+        return self._slots
 
 
 @dataclass(slots=True)
@@ -166,20 +174,23 @@ def groups(spec: AccumulatorSpec, view: Rows, year: Any) -> Totals:
         code = code * max(len(keys), 1) + np.maximum(codes, 0)
         distinct.append(keys)
     code = code * 10000 + np.clip(year, 0, 9999)
-    unique, first, inverse = np.unique(np.where(missing, -1, code), return_index=True,
-                                       return_inverse=True)
-    inverse = inverse.reshape(-1).astype(np.int64)
-    offset = 1 if len(unique) and unique[0] == -1 else 0
-    group = np.where(missing, _NO_SLOT, inverse - offset)
-    slots: list[Slot] = []
-    for packed, row in zip(unique[offset:].tolist(), first[offset:].tolist()):
-        packed //= 10000
-        parts = []
-        for keys in reversed(distinct):
-            packed, index = divmod(packed, max(len(keys), 1))
-            parts.append(keys[index])
-        slots.append((spec.name, tuple(reversed(parts)), f"{int(year[row]):04d}"))
-    return Totals(spec, group, slots)
+    # distinct (key, year) codes by hashing (first seen, first numbered), not by sorting
+    encoded = pa.array(code, mask=missing).dictionary_encode()
+    unique = encoded.dictionary.to_numpy()
+    group = encoded.indices.fill_null(_NO_SLOT).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def named() -> list[Slot]:
+        slots: list[Slot] = []
+        for packed in unique.tolist():
+            packed, period = divmod(packed, 10000)
+            parts = []
+            for keys in reversed(distinct):
+                packed, index = divmod(packed, max(len(keys), 1))
+                parts.append(keys[index])
+            slots.append((spec.name, tuple(reversed(parts)), f"{period:04d}"))
+        return slots
+
+    return Totals(spec, group, len(unique), named)
 
 
 def ledger_order(view: Rows, texts: Any) -> Any:
@@ -223,7 +234,7 @@ def waves(totals: Sequence[Totals], order: Any, n: int) -> Any:
         first = np.maximum.accumulate(np.where(starts, index, 0)) if len(gs) else index
         wave[rows[s]] = index - first
         return wave
-    last = [np.full(len(t.slots), -1, dtype=np.int64) for t in totals]
+    last = [np.full(t.count, -1, dtype=np.int64) for t in totals]
     columns = [t.group.tolist() for t in totals]
     for row in order.tolist():
         w = 0
@@ -241,6 +252,8 @@ def waves(totals: Sequence[Totals], order: Any, n: int) -> Any:
 
 def start_from(totals: Sequence[Totals], ledger: Ledger, decimals: int) -> None:
     """The totals a ledger already holds (`--state-in`)."""
+    if not ledger.used:
+        return
     for t in totals:
         for g, slot in enumerate(t.slots):
             used = ledger.used.get(slot)
@@ -327,7 +340,7 @@ def decide_in_waves(col: Any, decide: Any, columns: Mapping[str, Any], base_bad:
 def decide_accumulated(policy: ColumnarPolicy, table: pa.Table, batch: Any,
                         numbers: Sequence[int] | int,
                         originals: Sequence[Mapping[str, object]] | None,
-                        ledger: Ledger, forced: Any) -> tuple[pa.Table, list[Rejection]]:
+                        ledger: Ledger | None, forced: Any) -> tuple[pa.Table, list[Rejection]]:
     """A table of a policy with accumulators, decided in waves (`waves`).  A row `forced`
     to the row engine may stand for an episode the table could not hold (`originals`):
     its key, date and id are read from that episode."""
@@ -345,15 +358,17 @@ def decide_accumulated(policy: ColumnarPolicy, table: pa.Table, batch: Any,
         return decisions_table(policy.meta, decided), rejections
     view = Rows(table, batch.columns["date"])
     if originals is not None and forced is not None and forced.any():
-        view.patch(np.flatnonzero(forced).tolist(), originals, ledger.specs)
+        view.patch(np.flatnonzero(forced).tolist(), originals, specs_of(policy.row))
     year = years(view.days)
-    totals = [groups(spec, view, year) for spec in ledger.specs]
-    start_from(totals, ledger, col.DECIMALS)
+    totals = [groups(spec, view, year) for spec in specs_of(policy.row)]
+    if ledger is not None:
+        start_from(totals, ledger, col.DECIMALS)
     order = ledger_order(view, lambda rows: [compact(episode(r)) for r in rows])
     wave = waves(totals, order, batch.n)
     out = decide_in_waves(col, policy.row.decide, batch.columns, batch.bad, totals,
                                 wave, episode, number)
-    into_ledger(totals, ledger, col.DECIMALS)
+    if ledger is not None:
+        into_ledger(totals, ledger, col.DECIMALS)
     return assembled(policy, table, out.result, out.bad, out.decided,
                       out.decided_rows), out.rejections
 
@@ -404,8 +419,7 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
     batch = read_batch(policy, table)
     if force is not None:
         batch.bad |= force
-    return decide_accumulated(policy, table, batch, numbers, originals,
-                              ledger if ledger is not None else Ledger(specs), force)
+    return decide_accumulated(policy, table, batch, numbers, originals, ledger, force)
 
 
 def decide_episodes(row: types.ModuleType, decide: Any, items: Sequence[Mapping[str, object]],
