@@ -7,16 +7,21 @@
 Episodes are `parcours population --profile fr --seed 7` (cached in `.bench/`, git-ignored,
 as JSON Lines and as Parquet).  Figures, printed as markdown:
 
-(a) compute: `decide_columns` of the columnar module of `policies/france.parcours`
-    against `decide` of the peers' `vectorised.py` (integer cents, integer percent
-    rates), both on the same `--n` episodes already in numpy columns, timed in one
-    process and interleaved for `--rounds` rounds; the median of each gives decisions/s,
-    the ratio ours/peer is the median of the per-round ratios of decisions/s.  The peer
-    encodes a smaller France (no sectors, acts or penalty cap), so it does less work.
+(a) compute: the columnar engine on `policies/france.parcours` against `decide` of the
+    peers' `vectorised.py` (integer cents, integer percent rates), both on the same
+    `--n` episodes already in numpy columns, timed in one process and interleaved for
+    `--rounds` rounds; the median of each gives decisions/s, the ratio ours/peer is the
+    median of the per-round ratios of decisions/s.  France has an accumulator (the
+    annual cap of 50 EUR of flat fees per patient.id): "ours" is the whole run in
+    waves (the ledger's order, the waves, `decide_columns` once per wave, the totals;
+    `tools/waves.py`), and, for reference, one `decide_columns` over the whole batch
+    with nothing used before (not the policy's decisions).  The peer encodes a smaller
+    France (no annual cap, no sectors, acts or penalty cap), so it does less work.
 (b) end to end: `parcours decide --engine columnar -i EPISODES.parquet -o D.parquet` and
-    the row engine's `parcours decide -i EPISODES.jsonl -o D.jsonl`, as subprocesses on
-    `--e2e-n` episodes; decisions/s from the wall time (start-up and compilation
-    included), and whether the two decision files hold the same decisions, row for row.
+    the row engine's `parcours decide -i EPISODES.jsonl -o D.jsonl` (its ledger: the
+    reference for the annual cap), as subprocesses on `--e2e-n` episodes; decisions/s
+    from the wall time (start-up and compilation included), and whether the two
+    decision files hold the same decisions, row for row.
 
 The peers are not part of this repository: point `--peers DIR` (or PARCOURS_PEERS) at
 their folder; without it (a) is skipped.
@@ -73,7 +78,8 @@ def peer_columns(columns: dict[str, Any], policy: Any, peer: Any) -> dict[str, A
 
 
 def bench_compute(n: int, rounds: int, peers: Path) -> None:
-    from parcours.compiler.tools import columns, tables
+    from parcours.compiler.tools import columns, tables, waves
+    from parcours.runtime import Ledger, specs_of
 
     spec = importlib.util.spec_from_file_location("vectorised_peer", peers / "vectorised.py")
     if spec is None or spec.loader is None:
@@ -82,32 +88,55 @@ def bench_compute(n: int, rounds: int, peers: Path) -> None:
     spec.loader.exec_module(peer)
     policy = tables.load_columnar(POLICY)
     table = pq.read_table(episodes(n)[1])
-    ours_in, bad = columns.input_columns(policy, table)
+    batch = columns.read_batch(policy, table)
+    ours_in, bad = batch.columns, batch.bad
     theirs_in = peer_columns(ours_in, policy, peer)
     decide = policy.columnar.decide_columns
-    decide(ours_in, n)
-    peer.decide(theirs_in)
-    ours_s, theirs_s, ratios = [], [], []
+    ledger = Ledger(specs_of(policy.row))
+    waves_count = [0]
+    outcome: list[Any] = []
+
+    def in_waves() -> None:
+        view = waves.Rows(table, ours_in["date"])
+        year = waves.years(view.days)
+        totals = [waves.groups(spec, view, year) for spec in ledger.specs]
+        order = waves.ledger_order(view, lambda rows: [str(r) for r in rows])
+        wave = waves.waves(totals, order, n)
+        waves_count[0] = int(wave.max()) + 1
+        outcome[:] = [waves.decide_in_waves(policy.columnar, policy.row.decide, ours_in, bad,
+                                            totals, wave, lambda row: {}, lambda row: row + 1)]
+
+    def one_batch() -> None:
+        decide(ours_in, n)
+
+    def the_peer() -> None:
+        peer.decide(theirs_in)
+
+    runs = {"columnar in waves (the policy)": in_waves,
+            "columnar, one batch, nothing used before": one_batch,
+            "numpy peer (no annual cap)": the_peer}
+    for run_once in runs.values():
+        run_once()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    ratios: list[float] = []
     for r in range(rounds):
-        timed: dict[str, float] = {}
-        for who in (("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")):
+        names = list(runs) if r % 2 == 0 else list(reversed(runs))
+        for name in names:
             start = time.perf_counter()
-            if who == "ours":
-                decide(ours_in, n)
-            else:
-                peer.decide(theirs_in)
-            timed[who] = time.perf_counter() - start
-        ours_s.append(timed["ours"])
-        theirs_s.append(timed["theirs"])
-        ratios.append(timed["theirs"] / timed["ours"])
-    print(f"\n(a) compute, {n:,} France episodes in columns, {rounds} interleaved rounds\n")
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+        ratios.append(times["numpy peer (no annual cap)"][-1]
+                      / times["columnar in waves (the policy)"][-1])
+    print(f"\n(a) compute, {n:,} France episodes in columns, {rounds} interleaved rounds "
+          f"({waves_count[0]} waves)\n")
     print("| engine | median s | decisions/s |\n|---|---:|---:|")
-    for name, times in (("columnar (parcours)", ours_s), ("numpy peer", theirs_s)):
-        median = statistics.median(times)
+    for name, timed in times.items():
+        median = statistics.median(timed)
         print(f"| {name} | {median:.4f} | {n / median / 1e6:.2f} M |")
-    print(f"\nours/peer in decisions/s: {statistics.median(ratios):.2f} "
+    capped = int((outcome[0].result["flat_fee"] != decide(ours_in, n)["flat_fee"]).sum())
+    print(f"\nours (in waves)/peer in decisions/s: {statistics.median(ratios):.2f} "
           f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)}); rows left to the row "
-          f"engine: {int(bad.sum())}")
+          f"engine: {int(bad.sum())}; flat fees the annual cap cut: {capped:,}")
 
 
 def run(args: list[str]) -> float:

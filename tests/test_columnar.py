@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICIES = {name: ROOT / "policies" / f"{name}.parcours"
             for name in ("france", "morocco", "morocco_proposal", "nhs", "tunisia")}
 POLICIES["expressions"] = ROOT / "tests" / "fixtures" / "expressions.parcours"
+POLICIES["keys"] = ROOT / "tests" / "fixtures" / "keys.parcours"
 SAMPLES = {"france": "episodes.jsonl", "morocco": "episodes-ma.jsonl",
            "morocco_proposal": "episodes-ma.jsonl", "nhs": "episodes.jsonl",
            "tunisia": "episodes-tn.jsonl"}
@@ -129,18 +130,20 @@ def test_samples_are_decided_by_the_batch_and_alike(name: str) -> None:
     assert run(policy(name), data) == run(policy(name).row, data)
 
 
-def test_drawn_batches_reach_the_columnar_compute() -> None:
+@pytest.mark.parametrize("name", ["morocco", "keys"])
+def test_drawn_batches_reach_the_columnar_compute(name: str) -> None:
     """The strategies' valid episodes are decided by the batch, not all left to the row
-    engine: the comparison above compares two implementations."""
+    engine: the comparison above compares two implementations (for `keys`: tables keyed
+    by several values and by a bool, decimal outputs)."""
     seen: list[int] = []
-    shape = tables._shape(policy("morocco"))
+    shape = tables._shape(policy(name))
 
     @search_settings(30)
-    @given(st.lists(episodes(space("morocco")), min_size=5, max_size=20))
+    @given(st.lists(episodes(space(name)), min_size=5, max_size=20))
     def count(batch: list[dict[str, Any]]) -> None:
         fitting = [item for item in batch if tables._fits(item, shape)
                    and not tables._has_null(item)]
-        seen.append(columnar_rows("morocco", fitting) if fitting else 0)
+        seen.append(columnar_rows(name, fitting) if fitting else 0)
 
     count()
     assert sum(seen) > 50
@@ -316,10 +319,11 @@ def test_an_unsupported_construct_is_a_compile_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_generated_module_passes_mypy_strict(tmp_path: Path) -> None:
-    program = analyse(POLICIES["france"], verify=False).program
+@pytest.mark.parametrize("name", ["france", "keys"])
+def test_the_generated_module_passes_mypy_strict(tmp_path: Path, name: str) -> None:
+    program = analyse(POLICIES[name], verify=False).program
     assert program is not None
-    module = tmp_path / "france_columnar.py"
+    module = tmp_path / f"{name}_columnar.py"
     module.write_text(backends.get("columnar").generate(program), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(module)],
                           capture_output=True, text=True, cwd=tmp_path)

@@ -162,7 +162,7 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     """
     if wants_tables(engine, input_path, output_path, fmt):
         decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,
-                      summary, quiet, Summary, totalled)
+                      summary, quiet, Summary, totalled, state_in=state_in, state_out=state_out)
     module = load(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)

@@ -126,9 +126,11 @@ class TableSummary:
 
 def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | None,
                   engine: str, sets: dict[str, str], explain: bool, summary: bool,
-                  quiet: bool, summary_type: Any, totalled: Callable[[PolicyMeta], Any]) -> None:
+                  quiet: bool, summary_type: Any, totalled: Callable[[PolicyMeta], Any],
+                  state_in: str | None = None, state_out: str | None = None) -> None:
     """Decide a file through tables and exit as `decide` does (`summary_type` and
-    `totalled`: decide's, for the same --summary)."""
+    `totalled`: decide's, for the same --summary; `state_in`, `state_out`: the
+    accumulators' state files, as decide's)."""
     if explain:
         fail("--explain writes JSON Lines traces: use the compiled or interpreted engine "
              "with JSON Lines input and output")
@@ -143,6 +145,7 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
     if in_fmt != "jsonl" and input_path == "-":
         fail(f"a {in_fmt} input must be a file, not standard input")
     totals = TableSummary(meta, totalled(meta))
+    ledger = _ledger(module, state_in, state_out)
 
     def reject(rejection: Rejection) -> None:
         click.echo(f"rejected: {rejection}", err=True)
@@ -156,10 +159,12 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
                 if in_fmt == "jsonl":
                     with open_in(input_path) as source:
                         counts = tables.decide_file(columnar or module, decide, source, in_fmt,
-                                                    sink, reject, totals.add if summary else None)
+                                                    sink, reject, totals.add if summary else None,
+                                                    ledger)
                 else:
                     counts = tables.decide_file(columnar or module, decide, input_path, in_fmt,
-                                                sink, reject, totals.add if summary else None)
+                                                sink, reject, totals.add if summary else None,
+                                                ledger)
             finally:
                 sink.close()
     except (pa.ArrowException, OSError) as exc:
@@ -172,6 +177,10 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
         if isinstance(exc, OSError) and exc.filename:
             fail(f"cannot read {input_path}: {exc.strerror}")
         fail(f"cannot read {input_path}: {exc}")
+    if state_out is not None and ledger is not None:
+        with open_out(state_out) as state:
+            for line in ledger.state_lines():
+                state.write(line + "\n")
     if summary:
         shown = summary_type()
         shown.by_pathway, shown.totals = totals.by_pathway, totals.totals
@@ -181,6 +190,29 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
     elif not quiet:
         click.echo(f"{counts.decided} decided, {counts.rejected} rejected", err=True)
     raise SystemExit(EXIT_PROBLEMS if counts.rejected else EXIT_OK)
+
+
+def _ledger(module: types.ModuleType, state_in: str | None, state_out: str | None) -> Any:
+    """The run's ledger when a state is read or written (None otherwise: the run starts
+    from nothing); refused for a policy without accumulators, as decide refuses it."""
+    from parcours.runtime import Ledger, StateError, specs_of
+
+    if state_in is None and state_out is None:
+        return None
+    specs = specs_of(module)
+    if not specs:
+        fail(f"{'--state-in' if state_in is not None else '--state-out'}: the policy declares "
+             "no accumulator")
+    ledger = Ledger(specs)
+    if state_in is not None:
+        try:
+            with open(state_in, encoding="utf-8") as handle:
+                ledger.load_state(handle)
+        except OSError as exc:
+            fail(f"cannot read {state_in}: {exc.strerror}")
+        except (StateError, UnicodeDecodeError) as exc:
+            fail(f"{state_in}: {exc}")
+    return ledger
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from .common import EXIT_OK, EXIT_PROBLEMS, fail, quiet_option
 @click.argument("target")
 @click.option("--partition-by", metavar="PATH", default=None,
               help="Decide every row of one value of this field (e.g. patient.id) in one "
-                   "task, in input order (default: one task per input file).")
+                   "task, in input order (default: one task per input file; a policy with "
+                   "accumulators is partitioned by their key).")
 @click.option("--partitions", type=click.IntRange(min=1), default=None, metavar="N",
               help="How many partitions --partition-by makes (default: one per input file).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
@@ -35,7 +36,7 @@ def distribute(policy: str, source: str, target: str, partition_by: str | None,
     Examples:
       parcours distribute policies/france.parcours episodes/ decisions/
       parcours distribute policies/france.parcours episodes/ decisions/ --workers 2
-      parcours distribute policies/france.parcours episodes/ decisions/ --partition-by patient.id --partitions 8
+      parcours distribute policies/morocco.parcours episodes/ decisions/ --partition-by patient.age --partitions 8
 
     \b
     Exit codes:

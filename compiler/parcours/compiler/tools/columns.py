@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rejection,
                               episode_id, format_rate, shown)
 
+ID_MAX_LENGTH = 200  # characters of an id (the row engine's bound, ir.ID_MAX_LENGTH)
 MIN_DAY = date.min.toordinal() - date(1970, 1, 1).toordinal()
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
@@ -148,6 +149,9 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
         elif spec.kind == "rate":
             scale = spec.scale
             out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
+        elif spec.kind == "decimal":
+            exps = np.asarray(result[spec.name + ":exponent"])[rows]
+            out[spec.name] = _decimal_text(values, exps, spec.scale)
         elif spec.kind == "enum":
             out[spec.name] = pc.take(pa.array(spec.members, pa.string()), values)
         elif spec.kind == "date":
@@ -158,6 +162,20 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
             out[spec.name] = pa.array(values, pa.int64())
     out["sources"] = _sources(policy, result, rows)
     return pa.table(out, schema=decision_schema(meta))
+
+
+def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
+    """Decimals as the row engine writes them (`format(value, "f")`): each value (an
+    integer at `scale`) with the digits of its exponent, worked out once per distinct
+    (value, exponent)."""
+    pairs = np.stack([np.asarray(values, dtype=np.int64), np.asarray(exps, dtype=np.int64)],
+                     axis=1)
+    if not len(pairs):
+        return pa.array([], pa.string())
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    texts = [format(Decimal(value).scaleb(-scale).quantize(Decimal(1).scaleb(exp)), "f")
+             for value, exp in distinct.tolist()]
+    return pc.take(pa.array(texts, pa.string()), pa.array(inverse.reshape(-1)))
 
 
 def _rule_pathway(col: Any) -> Any:
@@ -262,11 +280,26 @@ class _Batch:
                 array = struct.field(key) if struct is not None and key in names_in else None
             else:
                 array = table.column(key).combine_chunks() if key in names else None
-            self.columns[f.path] = self.convert(f, array)
+            if f.kind == "id":
+                self.key(array)
+            else:
+                self.columns[f.path] = self.convert(f, array)
             if f.path == "date" and not self.all_bad:
                 self.day(self.columns[f.path])
             if self.all_bad:
                 return
+
+    def key(self, array: pa.Array | None) -> None:
+        """An id (an accumulator's key, optional): a non-empty string of at most
+        ID_MAX_LENGTH characters when present; not an input of the batch."""
+        if array is None or pa.types.is_null(array.type):
+            return
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            self.all_bad = True
+            return
+        length = pc.utf8_length(array)
+        wrong = pc.or_(pc.equal(length, 0), pc.greater(length, ID_MAX_LENGTH))
+        self.bad |= _filled(wrong, False)
 
     def convert(self, f: Any, array: pa.Array | None) -> Any:
         if array is None:
@@ -275,10 +308,14 @@ class _Batch:
         if missing.any():
             if f.default is None:
                 self.bad |= missing
+            elif pa.types.is_null(array.type):
+                array = pa.array([f.default] * self.n)
             else:
-                array = array.fill_null(pa.scalar(f.default, array.type)) \
-                    if not pa.types.is_null(array.type) else \
-                    pa.array([f.default] * self.n)
+                try:
+                    array = array.fill_null(pa.scalar(f.default, array.type))
+                except (pa.ArrowInvalid, pa.ArrowTypeError):  # not the field's type
+                    self.all_bad = True
+                    return None
         kind, t = f.kind, array.type
         if kind == "bool" and pa.types.is_boolean(t):
             return _filled(array, False)
@@ -408,6 +445,13 @@ def _filled(array: pa.Array, value: object) -> Any:
 # ---- deciding -----------------------------------------------------------------------
 
 
+def read_batch(policy: ColumnarPolicy, table: pa.Table) -> _Batch:
+    """The input arrays of `table` and the rows the batch cannot take (`bad`, `all_bad`)."""
+    col = policy.columnar
+    return _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
+                  (col.VALID_FROM, col.VALID_UNTIL))
+
+
 def input_columns(policy: ColumnarPolicy, table: pa.Table) -> tuple[dict[str, Any], Any]:
     """The arrays `decide_columns` reads from `table`, and the rows to leave to the row
     engine (every row when the table's columns do not have the contract's shape)."""
@@ -459,7 +503,8 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
     """Decide every row of `table`: the decisions (in row order) and the rejections, each
     by its number (`numbers[row]`, or `numbers + row` for an int).  With `originals`, the
     episodes the rows were built from: the row engine decides those (not `episodes(table)`)
-    for the rows it takes, and every row `force` marks."""
+    for the rows it takes, and every row `force` marks.  (A policy with accumulators:
+    `waves.decide_table`.)"""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     col = policy.columnar
@@ -470,13 +515,10 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
         batch.bad |= force
     if batch.all_bad:
         bad = np.ones(n, dtype=np.bool_)
-        good_table = None
+        result = None
     else:
         result = col.decide_columns(batch.columns, n)
         bad = batch.bad | result["bad"]
-        ids = table.column("id").combine_chunks() if "id" in table.column_names else pa.array([])
-        good = np.flatnonzero(~bad)
-        good_table = _columnar_decisions(policy, ids, result, good)
     rows = np.flatnonzero(bad)
     decided: list[Decision] = []
     decided_rows: list[int] = []
@@ -493,15 +535,24 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
             else:
                 decided.append(outcome)
                 decided_rows.append(row)
-    if good_table is None:
-        return decisions_table(policy.meta, decided), rejections
+    return assembled(policy, table, result, bad, decided, decided_rows), rejections
+
+
+def assembled(policy: ColumnarPolicy, table: pa.Table, result: Mapping[str, Any] | None,
+               bad: Any, decided: list[Decision], decided_rows: list[int]) -> pa.Table:
+    """The decisions in row order: the batch's (`result`, where `bad` is not set) and the
+    row engine's (`decided`, of the rows `decided_rows`)."""
+    if result is None:
+        return decisions_table(policy.meta, decided)
+    ids = table.column("id").combine_chunks() if "id" in table.column_names else pa.array([])
+    good_table = _columnar_decisions(policy, ids, result, np.flatnonzero(~bad))
     if not decided:
-        return good_table, rejections
+        return good_table
     merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)]) \
         .unify_dictionaries()
     order = np.argsort(np.concatenate([np.flatnonzero(~bad), np.asarray(decided_rows)]),
                        kind="stable")
-    return merged.take(order), rejections
+    return merged.take(order)
 
 
 def decide_row_table(row: types.ModuleType, decide: Any, table: pa.Table | pa.RecordBatch,
@@ -514,9 +565,12 @@ def decide_row_table(row: types.ModuleType, decide: Any, table: pa.Table | pa.Re
 def decide_episodes(row: types.ModuleType, decide: Any,
                     items: Sequence[Mapping[str, object]],
                     numbers: Sequence[int]) -> tuple[pa.Table, list[Rejection]]:
-    """The row engine over episodes, as a decision table and rejections by number."""
-    decided: list[Decision] = []
-    rejections: list[Rejection] = []
+    """The row engine over episodes, as a decision table and rejections by number
+    (without a ledger: a policy with accumulators goes through `waves`)."""
+    decided: list[Decision]
+    rejections: list[Rejection]
+    decided = []
+    rejections = []
     for number, episode in zip(numbers, items):
         outcome = decide_one(decide, episode)
         if isinstance(outcome, EpisodeError):

@@ -18,6 +18,12 @@ row of one key is decided in one task, in input order (file, then row): what a
 decision that accumulates over a key (an annual cap per person) needs.  `part-N` is
 then bucket N, and decisions are matched to episodes by `id`.
 
+A policy with accumulators (an annual cap per `patient.id`) is partitioned that way
+without being asked: by its accumulators' key, each bucket decided as one run in the
+ledger's order (`waves`), so that the decisions are the row engine's whatever the
+partitions; a `partition_by` other than that key is refused, and accumulators keyed by
+different fields put every row in one partition.
+
 `client` is a `distributed.Client` (a cluster's scheduler); without one, Dask's local
 threaded scheduler runs the tasks.  `parcours distribute` is the command for it.  Rejections come back as text naming the file and
 the row: `episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
@@ -37,11 +43,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from parcours.runtime import Rejection
+from parcours.runtime import Rejection, specs_of
 
 from ..backends.python.loader import load_module
-from .columns import ColumnarPolicy, decide_table, decision_schema
+from .columns import ColumnarPolicy, decision_schema
 from .tables import BATCH_ROWS
+from .waves import decide_table
 
 ORDER = "__parcours_row"  # the column that keeps input order through a shuffle
 
@@ -102,12 +109,14 @@ def source_files(source: str | os.PathLike[str]) -> list[str]:
 def _decide_part(texts: PolicyTexts, table: pa.Table, target: str,
                  where: Callable[[int], tuple[str, int]]) -> tuple[int, int, list[str]]:
     """Decide one partition and write its decisions; (decided, rejected, rejections).
-    `where(row)` is the file and row number of a row, for its rejection."""
+    `where(row)` is the file and row number of a row, for its rejection.  A policy with
+    accumulators decides the partition as one run (`waves`)."""
     policy = _policy(texts)
     decided, rejected, kept = 0, 0, list[str]()
+    size = table.num_rows if specs_of(policy.row) else BATCH_ROWS
     with pq.ParquetWriter(target, decision_schema(policy.meta)) as writer:
-        for start in range(0, table.num_rows, BATCH_ROWS):
-            decisions, rejections = decide_table(policy, table.slice(start, BATCH_ROWS), 1)
+        for start in range(0, table.num_rows, max(size, 1)):
+            decisions, rejections = decide_table(policy, table.slice(start, size), 1)
             writer.write_table(decisions)
             decided += decisions.num_rows
             rejected += len(rejections)
@@ -121,21 +130,41 @@ def _decide_file(texts: PolicyTexts, source: str, target: str) -> tuple[int, int
     return _decide_part(texts, pq.read_table(source), target, lambda row: (source, row + 1))
 
 
-def _key(table: pa.Table, path: str) -> pa.Array:
-    column: Any = table
-    for part in path.split("."):
-        column = column.column(part) if isinstance(column, pa.Table) else \
-            pc.struct_field(column, part)
-    return column
+def _key(table: pa.Table, paths: Sequence[str]) -> pa.Array:
+    """The key's text on each row (several fields: their texts joined by a separator)."""
+    parts = []
+    for path in paths:
+        column: Any = table
+        for part in path.split("."):
+            column = column.column(part) if isinstance(column, pa.Table) else \
+                pc.struct_field(column, part)
+        parts.append(pc.cast(column, pa.string()))
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, "\x1f",
+                                       null_handling="replace", null_replacement="")
 
 
-def _split(source: str, index: int, path: str, buckets: int) -> list[pa.Table]:
+def accumulator_key(policy: ColumnarPolicy | Any) -> tuple[str, ...] | None:
+    """The fields whose values keep every row of one key in one partition, for a policy
+    with accumulators: their keys (none when they are keyed differently: then one
+    partition holds every row); None for a policy without accumulators."""
+    specs = specs_of(policy.row if isinstance(policy, ColumnarPolicy) else policy)
+    if not specs:
+        return None
+    keys = {spec.keys for spec in specs}
+    return next(iter(keys)) if len(keys) == 1 else ()
+
+
+def _split(source: str, index: int, path: Sequence[str], buckets: int) -> list[pa.Table]:
     """Stage one of a partitioned run: one file's rows by bucket of their key, each with
     its place in the input (file index, row)."""
     table = pq.read_table(source)
     order = (np.int64(index) << 40) + np.arange(table.num_rows, dtype=np.int64)
     table = table.append_column(ORDER, pa.array(order))
     # a hash of each distinct key's text, the same in every file and every process
+    if not path:  # every row in bucket 0
+        return [table] + [table.slice(0, 0)] * (buckets - 1)
     encoded = pc.cast(_key(table, path), pa.string()).combine_chunks().dictionary_encode()
     hashes = np.array([zlib.crc32(str(v).encode("utf-8")) % buckets
                        for v in encoded.dictionary.to_pylist()] + [0], dtype=np.int64)
@@ -165,15 +194,23 @@ def decide_dataset(policy: str | os.PathLike[str], source: str | os.PathLike[str
     delayed, compute = dask.delayed, dask.compute
     texts = policy_texts(policy)
     files = source_files(source)
+    keys = accumulator_key(_policy(texts))
+    paths: tuple[str, ...] | None = None if partition_by is None else (partition_by,)
+    if keys is not None:  # accumulators: every row of one key in one task
+        if paths is not None and paths != keys:
+            raise ValueError(f"--partition-by {partition_by}: the policy's accumulators add "
+                             "up over " + (", ".join(keys) or "keys of several kinds")
+                             + "; partition by that (the default) or not at all")
+        paths = keys
     out = Path(target)
     out.mkdir(parents=True, exist_ok=True)
-    if partition_by is None:
+    if paths is None:
         parts = [str(out / f"part-{i:05d}.parquet") for i in range(len(files))]
         tasks = [delayed(_decide_file)(texts, f, p) for f, p in zip(files, parts)]
     else:
-        buckets = partitions or len(files)
+        buckets = (partitions or len(files)) if paths else 1
         split = delayed(_split, nout=buckets)
-        pieces = [split(f, i, partition_by, buckets) for i, f in enumerate(files)]
+        pieces = [split(f, i, paths, buckets) for i, f in enumerate(files)]
         parts = [str(out / f"part-{b:05d}.parquet") for b in range(buckets)]
         tasks = [delayed(_decide_bucket)(texts, [p[b] for p in pieces], parts[b], files)
                  for b in range(buckets)]

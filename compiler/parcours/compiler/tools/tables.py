@@ -25,14 +25,15 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from parcours.runtime import EpisodeError, PolicyMeta, Rejection, json_safe, read_episodes
+from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, json_safe,
+                              read_episodes, specs_of)
 
 from ..backends.python.loader import load_module
 from ..diagnostics import CompileError
 from ..pipeline import analyse
 from .. import backends
-from .columns import (ColumnarPolicy, decide_episodes, decide_row_table, decide_table,
-                      decision_schema, episode_schema)
+from .columns import ColumnarPolicy, decision_schema, episode_schema
+from .waves import decide_episodes, decide_row_table, decide_table
 
 FORMATS = ("jsonl", "parquet", "arrow")
 BATCH_ROWS = 1 << 18
@@ -166,10 +167,14 @@ class Counts:
 def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[..., Any] | None,
                 input_path: IO[bytes] | str, input_format: str, sink: DecisionSink,
                 reject: Callable[[Rejection], object],
-                observe: Callable[[pa.Table], object] | None = None) -> Counts:
+                observe: Callable[[pa.Table], object] | None = None,
+                ledger: Ledger | None = None) -> Counts:
     """Decide every episode of a file with the columnar engine (a ColumnarPolicy) or the
     row engine (a Python module and its bound `decide`), writing the decisions to `sink`
-    in input order and reporting each rejection by its row (or line) number."""
+    in input order and reporting each rejection by its row (or line) number.  A policy
+    with accumulators decides the whole file as one run, in the ledger's order (the
+    columnar engine in waves, `waves`), from `ledger`'s totals when given, which then
+    hold the run's."""
     counts = Counts()
 
     def done(decisions: pa.Table, rejections: list[Rejection]) -> None:
@@ -181,18 +186,29 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
             observe(decisions)
         sink.write(decisions)
 
+    row = policy.row if isinstance(policy, ColumnarPolicy) else policy
+    whole = bool(specs_of(row))  # accumulators: one run over the whole input, in waves
     if input_format == "jsonl":
         assert not isinstance(input_path, str)
-        for chunk in _json_batches(input_path):
-            _decide_json(policy, decide, chunk, done)
+        chunks: Iterable[list[_Item]] = _json_batches(input_path)
+        if whole:
+            chunks = [[item for chunk in chunks for item in chunk]]
+        for chunk in chunks:
+            _decide_json(policy, decide, chunk, done, ledger)
         return counts
     assert isinstance(input_path, str)
     first = 1
-    for table in read_batches(input_path, input_format):
+    tables: Iterable[pa.Table] = read_batches(input_path, input_format)
+    if whole:
+        parts = list(tables)
+        tables = [pa.concat_tables(parts) if parts else pa.table({})]
+    for table in tables:
+        if table.num_rows == 0 and whole:
+            continue
         if isinstance(policy, ColumnarPolicy):
-            done(*decide_table(policy, table, first))
+            done(*decide_table(policy, table, first, ledger=ledger))
         else:
-            done(*decide_row_table(policy, decide, table, first))
+            done(*decide_row_table(policy, decide, table, first, ledger))
         first += table.num_rows
     return counts
 
@@ -227,7 +243,8 @@ def _table(items: list[dict[str, object]]) -> pa.Table | None:
         return None
 
 
-_KINDS: dict[str, type] = {"money": str, "date": str, "enum": str, "bool": bool, "int": int}
+_KINDS: dict[str, type] = {"money": str, "date": str, "enum": str, "bool": bool, "int": int,
+                           "id": str}
 
 
 def _shape(policy: ColumnarPolicy) -> dict[str, dict[str, type] | type]:
@@ -258,7 +275,8 @@ def _fits(item: dict[str, object], shape: dict[str, dict[str, type] | type]) -> 
 
 def _decide_json(policy: ColumnarPolicy | types.ModuleType, decide: Callable[..., Any] | None,
                  chunk: list[_Item],
-                 done: Callable[[pa.Table, list[Rejection]], None]) -> None:
+                 done: Callable[[pa.Table, list[Rejection]], None],
+                 ledger: Ledger | None = None) -> None:
     """One batch of JSON episodes.  The columnar engine takes them as a table; an explicit
     `null` (which the row engine reads as a value, not as an absent field) sends its
     episode to the row engine, and so does a value of another JSON type than the
@@ -272,7 +290,7 @@ def _decide_json(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...
     items: list[dict[str, object]] = [item for _, item in chunk
                                       if not isinstance(item, Rejection)]
     if not isinstance(policy, ColumnarPolicy):
-        finish(*decide_episodes(policy, decide, items, numbers))
+        finish(*decide_episodes(policy, decide, items, numbers, ledger))
         return
     force = np.array([_has_null(item) for item in items], dtype=np.bool_)
     table = _table(items)
@@ -286,6 +304,6 @@ def _decide_json(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...
             force |= ~np.array(fits, dtype=np.bool_)
             table = _table([item if ok else stand_in for item, ok in zip(items, fits)])
     if table is None:
-        finish(*decide_episodes(policy.row, policy.row.decide, items, numbers))
+        finish(*decide_episodes(policy.row, policy.row.decide, items, numbers, ledger))
         return
-    finish(*decide_table(policy, table, numbers, items, force))
+    finish(*decide_table(policy, table, numbers, items, force, ledger))

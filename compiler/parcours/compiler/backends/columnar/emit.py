@@ -30,6 +30,7 @@ from parcours.runtime import MINOR_UNITS
 from ... import ir
 from ...ir import ops
 from ..python.spelling import CodegenError, _Names, ident, py_literal, source_file, where
+from .keyed import output_exponent, table_key
 from .values import (FALSE, MAX_AMOUNT_DIGITS, MAX_SCALE, TRUE, Lut, Unsupported, Val, combine,
                      corners, day_number, dtype_of, index_type, is_literal, literal, lut_of,
                      numeric, scale_of, scaled, span)
@@ -61,6 +62,7 @@ class _Emitter:
         self.cache: dict[str, str] = {}  # text → the temporary that holds it
         self.known: dict[str, Val] = {}  # a let or output name → its value's Val
         self.dtypes: dict[str, str] = {}  # a result's name → its dtype in a whole batch
+        self.exponents: dict[str, str] = {}  # "NAME:exponent" → a decimal output's exponent
 
     def refuse(self, what: str) -> Unsupported:
         return Unsupported(f"{self.at}: the columnar backend does not support {what} yet; "
@@ -234,7 +236,7 @@ class _Emitter:
                     case _:
                         assert_never(e.unit)
             case ir.TableKey():
-                raise self.refuse("a table keyed by a bool or by several values")
+                return table_key(self, e)
             case _:
                 assert_never(e)
 
@@ -383,7 +385,7 @@ class _Emitter:
         for inp in self.p.inputs:
             kind = ops.value_kind(inp.type)
             self.at = str(inp.span)
-            if kind not in ("money", "int", "bool", "enum", "date"):
+            if kind not in ("money", "int", "bool", "enum", "date", "id"):
                 raise self.refuse(f"an input of kind {kind} ({inp.path})")
             default = None if inp.default is None else inp.default.value
             if isinstance(default, date):
@@ -396,7 +398,8 @@ class _Emitter:
             out.append("Field(" + ", ".join([py_literal(inp.path), py_literal(kind),
                                              py_literal(default), py_literal(members),
                                              repr(low), repr(high)]) + ")")
-            self.line(f"{self.inputs[inp.path]} = columns[{inp.path!r}]")
+            if kind != "id":  # an id is an accumulator's key: the caller reads it
+                self.line(f"{self.inputs[inp.path]} = columns[{inp.path!r}]")
         return out
 
     def steps(self) -> None:
@@ -580,6 +583,13 @@ class _Emitter:
                 high < (1 << 31)
             self.dtypes[declared.name] = "np.bool_" if kind == "bool" else \
                 "np.int32" if small else "np.int64"
+            if kind == "decimal":
+                self.at = str(self.p.output(declared.name).span)
+                exp = output_exponent(self, self.p.output(declared.name))
+                if exp is None:
+                    raise self.refuse(f"the decimal output {declared.name}, whose digits "
+                                      "depend on an input's or on a min or max")
+                self.exponents[declared.name + ":exponent"] = exp
             members = declared.type.members if isinstance(declared.type, ir.EnumT) else ()
             specs.append("Output(" + ", ".join([py_literal(declared.name), py_literal(kind),
                                                 repr(scale), py_literal(members)]) + ")")

@@ -52,7 +52,7 @@ def generate(program: ir.Program) -> str:
     fields = e.fields()
     e.steps()
     output_specs, output_texts = e.outputs()
-    e.body = _without_unused(e.body, " ".join(output_texts))
+    e.body = _without_unused(e.body, " ".join(output_texts + list(e.exponents.values())))
     pathways = program.decision.pathway.members
     rule_pathway = e.array([r.pathway for r in program.rules], program.decision.pathway, 0)
     p = program.policy
@@ -74,9 +74,10 @@ def generate(program: ir.Program) -> str:
         valid_from=day_number(p.valid_from),
         valid_until=None if p.valid_until is None else day_number(p.valid_until),
         n_periods=len(e.periods), min_day=day_number(date.min), max_day=day_number(date.max),
-        body=e.body,
+        body=e.body, exponents=e.exponents,
         result_types={"period": "np.int8" if len(e.periods) < 127 else "np.int32",
-                      "bad": "np.bool_", **e.dtypes})
+                      "bad": "np.bool_", **e.dtypes,
+                      **{name: "np.int64" for name in e.exponents}})
     constants = "\n".join(f"{name} = {literal}" for name, literal in e.constants.items())
     text = text.replace("# <constants>\n", constants + "\n", 1)
     try:

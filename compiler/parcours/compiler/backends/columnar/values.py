@@ -127,7 +127,15 @@ TRUE, FALSE = Val("np.True_"), Val("np.False_")
 
 
 def numeric(type_: ir.Type) -> bool:
-    return isinstance(type_, (ir.MoneyT, ir.RateT))
+    return isinstance(type_, (ir.MoneyT, ir.RateT, ir.DecimalT))
+
+
+def exponent_of(value: Decimal | int) -> int:
+    """The exponent of the Decimal the row engine holds for a literal (`2.50`: -2)."""
+    if isinstance(value, int):
+        return 0
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
 
 
 def index_type(count: int) -> str:
