@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import click
 
-from parcours.runtime import (DEFAULT_BUFFER, Decision, InputOrder, Ledger, Rejection, StateError,
-                              in_key_order, sorted_lines, specs_of, state_line,
-                              two_pass)
+from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, InputOrder, Ledger,
+                              Rejection, StateError, in_key_order, sorted_lines, specs_of,
+                              state_line, two_pass)
 
 from .common import fail
 
@@ -85,6 +85,21 @@ def phased(lines: Iterator[bytes], numbers: list[int],
         yield raw
 
 
+def load_ledger(specs: tuple[AccumulatorSpec, ...], state_in: str | None) -> Ledger:
+    """A ledger for `specs`, holding the totals of the state file `state_in` if one is
+    given (a file that cannot be read, or breaks the format, exits 2 naming it)."""
+    ledger = Ledger(specs)
+    if state_in is not None:
+        try:
+            with open(state_in, encoding="utf-8") as handle:
+                ledger.load_state(handle)
+        except OSError as exc:
+            fail(f"cannot read {state_in}: {exc.strerror}")
+        except (StateError, UnicodeDecodeError) as exc:
+            fail(f"{state_in}: {exc}")
+    return ledger
+
+
 def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
          source: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
          keep_state: bool = False, progress: Progress | None = None) -> Run:
@@ -100,15 +115,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
         return Run(source if progress is None else progress.counted(source), function)
-    ledger = Ledger(specs)
-    if state_in is not None:
-        try:
-            with open(state_in, encoding="utf-8") as handle:
-                ledger.load_state(handle)
-        except OSError as exc:
-            fail(f"cannot read {state_in}: {exc.strerror}")
-        except (StateError, UnicodeDecodeError) as exc:
-            fail(f"{state_in}: {exc}")
+    ledger = load_ledger(specs, state_in)
     first, again = two_pass(source)
     counted = first if progress is None else progress.counted(first)
     in_order = in_key_order(counted, specs)

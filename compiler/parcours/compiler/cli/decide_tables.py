@@ -195,7 +195,9 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
 def _ledger(module: types.ModuleType, state_in: str | None, state_out: str | None) -> Any:
     """The run's ledger when a state is read or written (None otherwise: the run starts
     from nothing); refused for a policy without accumulators, as decide refuses it."""
-    from parcours.runtime import Ledger, StateError, specs_of
+    from parcours.runtime import specs_of
+
+    from .accumulate import load_ledger
 
     if state_in is None and state_out is None:
         return None
@@ -203,16 +205,7 @@ def _ledger(module: types.ModuleType, state_in: str | None, state_out: str | Non
     if not specs:
         fail(f"{'--state-in' if state_in is not None else '--state-out'}: the policy declares "
              "no accumulator")
-    ledger = Ledger(specs)
-    if state_in is not None:
-        try:
-            with open(state_in, encoding="utf-8") as handle:
-                ledger.load_state(handle)
-        except OSError as exc:
-            fail(f"cannot read {state_in}: {exc.strerror}")
-        except (StateError, UnicodeDecodeError) as exc:
-            fail(f"{state_in}: {exc}")
-    return ledger
+    return load_ledger(specs, state_in)
 
 
 @contextmanager
