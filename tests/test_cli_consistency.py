@@ -306,6 +306,8 @@ def test_progress_shows_on_a_terminal(name: str, population_file: Path,
     text = received.decode("utf-8")
     drawn = re.findall(r"\r(\w+): ([\d,]+) episodes  ([\d,]+)/s +(\d+)%", text)
     assert drawn, text
+    labels = [label for label, *_ in drawn]  # a run with accumulators reads, then decides
+    assert set(labels) <= {"reading", labels[-1]} and labels[-1] != "reading", labels
     assert "ETA " in text
     assert text.count("\r") >= 2  # drawn, then cleared before the summary
     assert "Traceback" not in text

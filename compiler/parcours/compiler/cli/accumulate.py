@@ -117,6 +117,8 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         return Run(source if progress is None else progress.counted(source), function)
     ledger = load_ledger(specs, state_in)
     first, again = two_pass(source)
+    if progress is not None:
+        progress.first_pass()
     counted = first if progress is None else progress.counted(first)
     in_order = in_key_order(counted, specs)
     total = sum(1 for _ in counted) + (progress.done if progress is not None else 0)

@@ -100,6 +100,7 @@ def compare_command(policies: tuple[str, ...], input_path: str, fmt: str,
         progress = progress_for("comparing", quiet, source=source)
         try:
             if any(specs_of(module) for module in modules):  # one process, a key in order
+                progress.first_pass()
                 add(compare(compared, source, progress.tick if progress.active else None,
                             overrides, name, progress.restart if progress.active else None),
                     ticked=True)

@@ -51,6 +51,7 @@ class Progress:
                  position: Callable[[], int] | None = None, size: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.label, self.stream, self.total = label, stream, total
+        self.second_label = label  # the label after `restart`
         self.position, self.size = position, size
         self.clock = clock
         self.done = 0
@@ -119,9 +120,15 @@ class Progress:
     def active(self) -> bool:
         return True
 
+    def first_pass(self, label: str = "reading") -> None:
+        """The line says `label` until `restart`: a run with accumulators reads its input
+        once (its order, a sort) before it decides."""
+        self.label = label
+
     def restart(self, total: int) -> None:
         """A second pass over `total` episodes (a run sorted for its accumulators: the
         first pass read and sorted them, this one decides them)."""
+        self.label = self.second_label
         self.total, self.position, self.size, self.done = total, None, None, 0
         self.step, self.next_check = 64, 64
         self.started = self.last_check = self.last_draw = self.clock()
