@@ -7,16 +7,19 @@ Without accumulators nothing here runs: `wrap` hands back the stream and the fun
 from __future__ import annotations
 
 import functools
+import sys
 import types
 from typing import TYPE_CHECKING
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from dataclasses import dataclass, field
 
 import click
 
-from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, InputOrder, Ledger,
-                              Rejection, StateError, in_key_order, sorted_lines, specs_of,
-                              state_line, two_pass)
+from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
+                              InputOrder, Ledger, Rejection, StateError, decide_block,
+                              decide_stream, in_key_order, sorted_lines, specs_of, state_line,
+                              two_pass)
 
 from .common import fail
 
@@ -136,6 +139,51 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         phased_lines = phased(lines, run.numbers, progress.restart)
         run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
     return run
+
+
+BLOCK_LINES = 512  # the most lines a block holds, in a run with accumulators
+
+
+def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
+                   observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+    """Decide `run` (see `wrap`), writing decisions in input order and reporting rejections
+    on stderr in input order too; (decided, rejected)."""
+    def report(rejection: object) -> None:
+        progress.clear()
+        sys.stderr.write(f"rejected: {rejection}\n")
+
+    if not run.sorted:
+        return in_blocks(run.decide, run.lines, write, progress, observe)
+    kept: list[Rejection] = []  # decisions and rejections kept by input line to the end
+    stats = decide_stream(run.decide, run.lines, run.writer(write), run.reject(kept.append),
+                          observe)
+    run.finish(write)
+    for rejection in sorted(kept, key=lambda r: r.line):
+        report(rejection)
+    return stats.decided, stats.rejected
+
+
+def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
+              write: Callable[[str], object], progress: Progress,
+              observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+    """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
+    same reader and writer as a run without accumulators); (decided, rejected).  Blocks
+    grow from a few lines, so that the first decisions come out at once."""
+    writer = DecisionWriter()
+    decided = rejected = 0
+    first, size = 1, 8
+    lines = iter(lines)
+    while chunk := list(islice(lines, size)):
+        size = min(2 * size, BLOCK_LINES)
+        block = decide_block(decide, writer, b"".join(chunk), first, observe)
+        if block.rejections:
+            progress.clear()
+            sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+        write(block.text)
+        decided, rejected = decided + block.decided, rejected + block.rejected
+        first += len(chunk)
+        progress.tick(len(chunk))
+    return decided, rejected
 
 
 def write_state(run: Run, path: str | None) -> None:

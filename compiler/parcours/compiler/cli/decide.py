@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from itertools import islice
 
 import click
 
-from parcours.runtime import (Block, Decision, DecisionWriter, PolicyMeta, Rejection,
-                              decide_block, decide_stream, specs_of)
+from parcours.runtime import Block, Decision, PolicyMeta, specs_of
 
 from .accumulate import Run as Ordered
-from .accumulate import buffer_option, state_in_option, state_out_option, wrap, write_state
+from .accumulate import (buffer_option, decide_ordered, state_in_option, state_out_option, wrap,
+                         write_state)
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
                      jobs_option, load, open_in, open_out, parse_sets, quiet_option)
 from .decide_tables import decide_tables, wants_tables
 from .jobs import Run, decide_blocks
-from .progress import Progress, progress_for
-
-
-BLOCK_LINES = 512  # lines a block, in a run with accumulators
+from .progress import progress_for
 
 
 def totalled(policy: PolicyMeta) -> tuple[tuple[str, str], ...]:
@@ -80,29 +75,6 @@ class Summary:
         if not shown:
             lines.append("  no money output to total")
         return "\n".join(lines)
-
-
-def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
-              write: Callable[[str], object], progress: Progress,
-              observe: Callable[[Decision], object] | None) -> tuple[int, int]:
-    """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
-    same reader and writer as a run without accumulators); (decided, rejected).  Blocks
-    grow from a few lines, so that the first decisions come out at once."""
-    writer = DecisionWriter()
-    decided = rejected = 0
-    first, size = 1, 8
-    lines = iter(lines)
-    while chunk := list(islice(lines, size)):
-        size = min(2 * size, BLOCK_LINES)
-        block = decide_block(decide, writer, b"".join(chunk), first, observe)
-        if block.rejections:
-            progress.clear()
-            sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
-        write(block.text)
-        decided, rejected = decided + block.decided, rejected + block.rejected
-        first += len(chunk)
-        progress.tick(len(chunk))
-    return decided, rejected
 
 
 @click.command(name="decide", short_help="Decide a stream of episodes (JSON Lines).")
@@ -195,23 +167,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             if ledgered:  # one process: a key's episodes are decided in order
                 ordered = wrap(module, function, source, state_in, sort_buffer,
                                state_out is not None, progress)
-
-                def reject(rejection: object) -> None:
-                    progress.clear()
-                    stderr.write(f"rejected: {rejection}\n")
-
-                if ordered.sorted:  # decisions and rejections kept by input line to the end
-                    kept: list[Rejection] = []
-                    stats = decide_stream(ordered.decide, ordered.lines,
-                                          ordered.writer(sink.write), ordered.reject(kept.append),
-                                          totals.add if summary else None)
-                    ordered.finish(sink.write)
-                    for rejection in sorted(kept, key=lambda r: r.line):
-                        reject(rejection)
-                    decided, rejected = stats.decided, stats.rejected
-                else:  # the lines as they come, in blocks, through the fast reader
-                    decided, rejected = in_blocks(ordered.decide, ordered.lines, sink.write,
-                                                  progress, totals.add if summary else None)
+                decided, rejected = decide_ordered(ordered, sink.write, progress,
+                                                   totals.add if summary else None)
             else:
                 with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
                     run.run(source, emit)
