@@ -3,6 +3,7 @@ policy's validity with no hole and no overlap."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -129,52 +130,80 @@ class DatedChecker(ExpressionChecker):
                 continue
             if type_ is None:
                 continue
-            seen: dict[str, Span] = {}
-            rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
-            keys: list[str]
-            else_row: n.TableRow | None = None
-            for row in decl.rows:
-                if not row.keys:
-                    if else_row is not None:
-                        self.d.error("E324", "two `else` rows", row.span)
-                    else_row = row
-                    continue
-                keys = []
-                for lit in row.keys:
-                    if not isinstance(lit, n.Literal) or lit.kind == "bool":
-                        self.d.error("E325", f"table `{decl.name}` is keyed by one "
-                                     f"{key.name}: a row's key is one of its members", lit.span)
-                        continue
-                    member = str(lit.value)
-                    if member not in key.members:
-                        self.d.error("E325", f"`{member}` is not a member of `{key.name}`", lit.span,
-                                     did_you_mean(member, key.members))
-                    elif member in seen:
-                        self.d.error("E326", f"`{member}` has two rows in table `{decl.name}`",
-                                     lit.span, notes=((seen[member], "first row"),))
-                    else:
-                        seen[member] = lit.span
-                        keys.append(member)
-                rows.append((row, tuple(keys)))
-            missing = tuple(m for m in key.members if m not in seen)
-            if else_row is not None:
-                if missing:
-                    rows.append((else_row, missing))
-                else:
-                    self.d.warning("W327", f"the `else` row of `{decl.name}` covers no key",
-                                   else_row.span)
-            elif missing:
-                self.d.error("E327", f"table `{decl.name}` has no row for "
-                             + ", ".join(f"`{m}`" for m in missing), decl.span,
-                             "add rows for them, or an `else` row")
-            out: list[ir.TableRow] = []
-            for row, row_keys in rows:
-                values = self._row_values(decl, type_, row, ", ".join(row_keys))
-                if values is not None:
-                    out.append(ir.TableRow(row_keys, values, self._notes(row.annotations),
-                                           row.span))
-            self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
+            enum = key
+            rows = self._rows(decl, type_, key.members,
+                              lambda lit: self._member(lit, enum, decl), keyed=False)
+            self.tables[decl.name] = ir.Table(decl.name, key, type_, rows,
                                               self._notes(decl.annotations), decl.span)
+
+    def _member(self, lit: n.Literal | n.KeyTuple, key: ir.EnumT, decl: n.TableDecl
+                ) -> str | None:
+        """A row's key in a table keyed by one enum, or None (reported) when it is not one."""
+        if not isinstance(lit, n.Literal) or lit.kind == "bool":
+            self.d.error("E325", f"table `{decl.name}` is keyed by one "
+                         f"{key.name}: a row's key is one of its members", lit.span)
+            return None
+        member = str(lit.value)
+        if member not in key.members:
+            self.d.error("E325", f"`{member}` is not a member of `{key.name}`", lit.span,
+                         did_you_mean(member, key.members))
+            return None
+        return member
+
+    def _rows(self, decl: n.TableDecl, type_: ir.Type, members: tuple[str, ...],
+              member_of: Callable[[n.Literal | n.KeyTuple], str | None], keyed: bool
+              ) -> tuple[ir.TableRow, ...]:
+        """A table's rows, each with the keys it holds (`member_of` reads and checks one, or
+        reports it and gives None); the `else` row takes the keys left (E324 for two, W327
+        when none are left), and without it every key needs a row (E327); a key given twice
+        is E326.  `keyed`: a table of several columns or a bool (combinations, in messages)."""
+        seen: dict[str, Span] = {}
+        rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
+        else_row: n.TableRow | None = None
+        for row in decl.rows:
+            if not row.keys:
+                if else_row is not None:
+                    self.d.error("E324", "two `else` rows", row.span)
+                else_row = row
+                continue
+            keys: list[str] = []
+            for lit in row.keys:
+                member = member_of(lit)
+                if member is None:
+                    continue
+                if member in seen:
+                    self.d.error("E326", f"`{key_text(member)}` has two rows in table "
+                                 f"`{decl.name}`", lit.span,
+                                 "each combination has one row" if keyed else None,
+                                 notes=((seen[member], "first row"),))
+                    continue
+                seen[member] = lit.span
+                keys.append(member)
+            rows.append((row, tuple(keys)))
+        missing = tuple(m for m in members if m not in seen)
+        if else_row is not None:
+            if missing:
+                rows.append((else_row, missing))
+            else:
+                self.d.warning("W327", f"the `else` row of `{decl.name}` covers no key",
+                               else_row.span)
+        elif missing and keyed:
+            shown = ", ".join(f"`{key_text(m)}`" for m in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            self.d.error("E327", f"table `{decl.name}` has no row for {shown}{more}", decl.span,
+                         "every combination needs a row: add them, or an `else` row")
+        elif missing:
+            self.d.error("E327", f"table `{decl.name}` has no row for "
+                         + ", ".join(f"`{m}`" for m in missing), decl.span,
+                         "add rows for them, or an `else` row")
+        out: list[ir.TableRow] = []
+        for row, row_keys in rows:
+            if keyed and not row_keys:
+                continue
+            values = self._row_values(decl, type_, row, ", ".join(map(key_text, row_keys)))
+            if values is not None:
+                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
+        return tuple(out)
 
     def _row_values(self, decl: n.TableDecl, type_: ir.Type, row: n.TableRow, keys: str
                     ) -> tuple[ir.Dated, ...] | None:
@@ -208,48 +237,9 @@ class DatedChecker(ExpressionChecker):
         if type_ is None:
             return
         key = ir.EnumT(decl.key_type, members)
-        seen: dict[str, Span] = {}
-        rows: list[tuple[n.TableRow, tuple[str, ...]]] = []
-        else_row: n.TableRow | None = None
-        for row in decl.rows:
-            if not row.keys:
-                if else_row is not None:
-                    self.d.error("E324", "two `else` rows", row.span)
-                else_row = row
-                continue
-            keys: list[str] = []
-            for lit in row.keys:
-                member = self._row_key(lit, columns, decl)
-                if member is None:
-                    continue
-                if member in seen:
-                    self.d.error("E326", f"`{key_text(member)}` has two rows in table "
-                                 f"`{decl.name}`", lit.span, "each combination has one row",
-                                 notes=((seen[member], "first row"),))
-                    continue
-                seen[member] = lit.span
-                keys.append(member)
-            rows.append((row, tuple(keys)))
-        missing = tuple(m for m in members if m not in seen)
-        if else_row is not None:
-            if missing:
-                rows.append((else_row, missing))
-            else:
-                self.d.warning("W327", f"the `else` row of `{decl.name}` covers no key",
-                               else_row.span)
-        elif missing:
-            shown = ", ".join(f"`{key_text(m)}`" for m in missing[:5])
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            self.d.error("E327", f"table `{decl.name}` has no row for {shown}{more}", decl.span,
-                         "every combination needs a row: add them, or an `else` row")
-        out: list[ir.TableRow] = []
-        for row, row_keys in rows:
-            if not row_keys:
-                continue
-            values = self._row_values(decl, type_, row, ", ".join(map(key_text, row_keys)))
-            if values is not None:
-                out.append(ir.TableRow(row_keys, values, self._notes(row.annotations), row.span))
-        self.tables[decl.name] = ir.Table(decl.name, key, type_, tuple(out),
+        rows = self._rows(decl, type_, members,
+                          lambda lit: self._row_key(lit, columns, decl), keyed=True)
+        self.tables[decl.name] = ir.Table(decl.name, key, type_, rows,
                                           self._notes(decl.annotations), decl.span, tuple(columns))
 
     def _row_key(self, lit: n.Literal | n.KeyTuple, columns: list[ir.EnumT | ir.BoolT],
