@@ -36,6 +36,20 @@ def browser() -> str:
     sys.exit("no chromium on the PATH (Debian: apt-get install chromium)")
 
 
+def shoot(page: Path, png: Path, width: int, height: int) -> float:
+    """`page` rendered by headless Chromium into `png` (a throw-away profile, no network
+    service); the seconds it took."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                        f"--user-data-dir={profile}", f"--screenshot={png}",
+                        f"--window-size={width},{height}", page.as_uri()],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
 def headline(html: str) -> str:
     match = re.search(r'<p class="headline">(.*?)</p>', html, re.DOTALL)
     return unescape(re.sub(r"<[^>]+>", "", match.group(1))) if match else "(no headline)"
@@ -66,15 +80,7 @@ def main() -> None:
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
     height = 4000 if args.full else args.height
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", f"--screenshot={output}",
-                        f"--window-size={args.width},{height}", report.as_uri()],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
+    seconds = shoot(report, output, args.width, height)
     print(f"headline: {headline(report.read_text(encoding='utf-8'))}")
     print(f"report:   {report}")
     print(f"png:      {output} ({args.width}x{height}, rendered in {seconds:.1f} s)")

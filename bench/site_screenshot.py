@@ -14,34 +14,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+from report_screenshot import shoot  # the same browser run as the comparison report
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def browser() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    sys.exit("no chromium on the PATH (Debian: apt-get install chromium)")
-
-
-def shoot(page: Path, png: Path, width: int, height: int) -> float:
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", f"--screenshot={png}",
-                        f"--window-size={width},{height}", page.as_uri()],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
 
 
 def main() -> None:
