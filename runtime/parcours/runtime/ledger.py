@@ -405,6 +405,36 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
             f.close()
 
 
+def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...],
+                 buffer: int = DEFAULT_BUFFER, numbers: list[int] | None = None,
+                 watch: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
+                 ) -> tuple[Iterator[bytes], bool]:
+    """`lines` in the order ledgers apply them, and whether they had to be sorted.
+
+    A first pass (`two_pass`, seen through `watch`, e.g. a progress count) checks whether
+    each key's episodes already come in (date, id) order (`in_key_order`): then the lines
+    as they come, else `sorted_lines` (`numbers[0]`: the input line number of the line last
+    given).  Either way `numbers[1]` is then how many lines the input holds."""
+    first, again = two_pass(lines)
+    read = 0
+
+    def counting() -> Iterator[bytes]:
+        nonlocal read
+        for raw in first if watch is None else watch(first):
+            read += 1
+            yield raw
+
+    seen = counting()
+    in_order = in_key_order(seen, specs)
+    for _ in seen:  # the rest of the first pass
+        pass
+    if numbers is not None:
+        numbers[1:] = [read]
+    if in_order:
+        return again(), False
+    return sorted_lines(again(), buffer, numbers), True
+
+
 class InputOrder:
     """Decisions made in the ledger's order, written back in the input's: (line number,
     text) pairs, at most `buffer` in memory, the rest spilled to disk and merged."""

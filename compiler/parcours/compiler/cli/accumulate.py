@@ -18,8 +18,7 @@ import click
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
                               InputOrder, Ledger, Rejection, StateError, decide_block,
-                              decide_stream, in_key_order, sorted_lines, specs_of, state_line,
-                              two_pass)
+                              decide_stream, ledger_lines, specs_of, state_line)
 
 from .common import fail
 
@@ -77,7 +76,7 @@ class Run:
             yield from self.ledger.state_lines()
 
 
-def phased(lines: Iterator[bytes], numbers: list[int],
+def phased(lines: Iterable[bytes], numbers: list[int],
            restart: Callable[[int], object] | None) -> Iterator[bytes]:
     """The sorted lines; before the first, `restart(how many)`: the progress line counts
     the second pass (deciding) after the first (reading and sorting)."""
@@ -108,35 +107,31 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
          keep_state: bool = False, progress: Progress | None = None) -> Run:
     """The run for `module`: with accumulators, through a ledger, in the ledger's order.
 
-    A first pass reads the input and checks whether each key's episodes already come in
-    (date, id) order (`in_key_order`); then the run decides the lines as they come, with
-    no sort, else it sorts them (`sorted_lines`) and writes the decisions back in input
-    order.  The input is read twice (a regular file from its start again, anything else
-    from a temporary copy)."""
+    The lines come in the ledger's order (`ledger_lines`: as they come when each key's
+    episodes already come in (date, id) order, else sorted, and then the decisions are
+    written back in input order).  The input is read twice (a regular file from its start
+    again, anything else from a temporary copy)."""
     specs = specs_of(module)
     if not specs:
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
         return Run(source if progress is None else progress.counted(source), function)
     ledger = load_ledger(specs, state_in)
-    first, again = two_pass(source)
     if progress is not None:
         progress.first_pass()
-    counted = first if progress is None else progress.counted(first)
-    in_order = in_key_order(counted, specs)
-    total = sum(1 for _ in counted) + (progress.done if progress is not None else 0)
-    if in_order:  # decide as the lines come: the same decisions as in sorted order
-        run = Run(again(), functools.partial(ledger.decide, function, copy=False), ledger,
-                  buffer=buffer)
-        lines: Iterator[bytes] = run.lines  # type: ignore[assignment]
-        run.numbers[1:] = [total]
-    else:
-        run = Run([], ledger.sorted_decider(function), ledger, buffer=buffer, sorted=True)
+    numbers = [0]
+    lines, sorted_ = ledger_lines(source, specs, buffer, numbers,
+                                  progress.counted if progress is not None else None)
+    if sorted_:
+        run = Run(lines, ledger.sorted_decider(function), ledger, numbers, buffer=buffer,
+                  sorted=True)
         if keep_state:
             ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
-        lines = sorted_lines(again(), buffer, run.numbers)
+    else:  # decide as the lines come: the same decisions as in sorted order
+        run = Run(lines, functools.partial(ledger.decide, function, copy=False), ledger,
+                  numbers, buffer=buffer)
     if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
-        phased_lines = phased(lines, run.numbers, progress.restart)
+        phased_lines = phased(run.lines, run.numbers, progress.restart)
         run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
     return run
 
@@ -204,11 +199,12 @@ def explain_with_state(module: types.ModuleType,
                        ) -> tuple[Decision, list[Bound]]:
     """The decision of `episode` after the totals of `state_in` (else the episode's own
     `NAME_used`), and each accumulator before and after it (`tools.accumulate`)."""
-    if not specs_of(module):
+    specs = specs_of(module)
+    if not specs:
         if state_in is not None:
             fail("--state-in: the policy declares no accumulator")
         return function(episode), []
     from ..tools.accumulate import explain_one  # not at import: `decide` needs no tools
 
-    ledger = wrap(module, function, (), state_in).ledger if state_in is not None else None
+    ledger = load_ledger(specs, state_in) if state_in is not None else None
     return explain_one(module, function, episode, ledger)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from parcours.runtime import (AccumulatorSpec, Decision, Ledger, in_key_order, sorted_lines, specs_of,
-                              two_pass)
+from parcours.runtime import AccumulatorSpec, Decision, Ledger, ledger_lines, specs_of
 
 ZERO = Decimal(0)
 DecideFn = Callable[[Mapping[str, object]], Decision]
@@ -115,35 +114,21 @@ class CappedRun:
 def ledger_order(lines: Iterable[bytes | str], specs: list[tuple[AccumulatorSpec, ...]],
                  numbers: list[int], restart: Callable[[int], object] | None = None
                  ) -> tuple[Iterator[bytes], bool]:
-    """The lines as the ledgers need them, and whether they were sorted: a first pass
-    checks whether each key's episodes already come in (date, id) order for every policy
-    (then the lines as they come), else they are sorted (`sorted_lines`; `numbers[0]` is
-    then the input line number of the line last given).  `restart(how many)` is called
-    before the first line of the second pass."""
-    first, again = two_pass(lines)
-    read = [0]
-
-    def counting() -> Iterator[bytes]:
-        for raw in first:
-            read[0] += 1
-            yield raw
-
-    counted = counting()
-    in_order = in_key_order(counted, tuple(s for group in specs for s in group))
-    for _ in counted:  # the rest of the first pass
-        pass
-    ordered: Iterator[bytes] = again() if in_order else sorted_lines(again(), numbers=numbers)
-
+    """The lines as the ledgers of every compared policy need them, and whether they were
+    sorted (`ledger_lines`); `restart(how many)` is called before the first line of the
+    second pass."""
+    ordered, sorted_ = ledger_lines(lines, tuple(s for group in specs for s in group),
+                                    numbers=numbers)
     if restart is None:
-        return ordered, not in_order
-    return _restarted(ordered, restart, read), not in_order
+        return ordered, sorted_
+    return _restarted(ordered, restart, numbers), sorted_
 
 
 def _restarted(lines: Iterator[bytes], restart: Callable[[int], object],
-               read: list[int]) -> Iterator[bytes]:
+               numbers: list[int]) -> Iterator[bytes]:
     started = False
     for raw in lines:
         if not started:
-            restart(read[0])
+            restart(numbers[1])
             started = True
         yield raw

@@ -3,7 +3,7 @@
 
 - a batch (`batch_run`): one ledger for the whole body, the episodes applied in (date, id,
   line) order: the lines as they come when each key's episodes already come in that order
-  (`in_key_order`), else sorted (`sorted_lines`) and the answers put back in input order
+  (`ledger_lines`), else sorted and the answers put back in input order
   (`InputOrder`); so a batch gives the decisions of `parcours decide` on the same lines;
 - one episode: stateless, the amount used before it is the episode's own `NAME_used`
   (zero when absent): `tools.accumulate.explain_one`, shared with `parcours explain`.
@@ -19,8 +19,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from parcours.runtime import (DEFAULT_BUFFER, InputOrder, Ledger, Rejection, in_key_order,
-                              sorted_lines, specs_of)
+from parcours.runtime import DEFAULT_BUFFER, InputOrder, Ledger, Rejection, ledger_lines, specs_of
 
 from ..accumulate import Bound, Decide, explain_one
 
@@ -57,13 +56,12 @@ def batch_run(module: types.ModuleType, function: Decide, body: bytes,
     specs = specs_of(module)
     if not specs:
         return BatchRun(function, io.BytesIO(body))
-    lines = list(io.BytesIO(body))  # read twice; split at b"\n" only, as a file is read
     ledger = Ledger(specs)
-    if in_key_order(lines, specs):  # as they come: the decisions of the sorted order
+    numbers = [0]
+    lines, sorted_ = ledger_lines(io.BytesIO(body), specs, buffer, numbers)  # read twice
+    if not sorted_:  # as they come: the decisions of the sorted order
         return BatchRun(functools.partial(ledger.decide, function, copy=False), lines)
-    run = BatchRun(ledger.sorted_decider(function), [], InputOrder(buffer))
-    run.lines = sorted_lines(lines, buffer, run.numbers)
-    return run
+    return BatchRun(ledger.sorted_decider(function), lines, InputOrder(buffer), numbers)
 
 
 def answers(run: BatchRun, block: int) -> Iterator[str]:
