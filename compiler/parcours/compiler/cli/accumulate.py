@@ -1,7 +1,7 @@
-"""A run with accumulators (`decide`, `compare`): episodes in the ledger's order, the
+"""A run with accumulators (`decide`, `explain`): episodes in the ledger's order, the
 ledger threaded through `decide`, a state to start from and a state to write.
 
-Without accumulators nothing here runs: `wrap` hands back the stream and the function.
+Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, Decisio
                               InputOrder, Ledger, Rejection, StateError, decide_block,
                               decide_stream, ledger_lines, specs_of, state_line)
 
-from .common import fail
+from .common import fail, open_out
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
@@ -105,17 +105,13 @@ def load_ledger(specs: tuple[AccumulatorSpec, ...], state_in: str | None) -> Led
 def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
          source: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
          keep_state: bool = False, progress: Progress | None = None) -> Run:
-    """The run for `module`: with accumulators, through a ledger, in the ledger's order.
+    """The run for `module`, which has accumulators: through a ledger, in its order.
 
     The lines come in the ledger's order (`ledger_lines`: as they come when each key's
     episodes already come in (date, id) order, else sorted, and then the decisions are
     written back in input order).  The input is read twice (a regular file from its start
     again, anything else from a temporary copy)."""
     specs = specs_of(module)
-    if not specs:
-        if state_in is not None:
-            fail("--state-in: the policy declares no accumulator")
-        return Run(source if progress is None else progress.counted(source), function)
     ledger = load_ledger(specs, state_in)
     if progress is not None:
         progress.first_pass()
@@ -182,12 +178,9 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
 
 
 def write_state(run: Run, path: str | None) -> None:
+    """The ledger's totals at the end of `run`, as a state file (`--state-out`)."""
     if path is None:
         return
-    if run.ledger is None:
-        fail("--state-out: the policy declares no accumulator")
-    from .common import open_out
-
     with open_out(path) as sink:
         for line in run.state():
             sink.write(line + "\n")
