@@ -1,5 +1,5 @@
 """`python -m parcours.compiler.cli` runs the command line."""
 
-from . import main
+from .entry import main
 
 main()

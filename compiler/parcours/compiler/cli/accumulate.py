@@ -14,28 +14,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from dataclasses import dataclass, field
 
-import click
-
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
                               InputOrder, Ledger, Rejection, StateError, decide_block,
                               decide_stream, ledger_lines, specs_of, state_line)
 
+from .common import buffer_option as buffer_option  # the options live in `common`, which
+from .common import state_in_option as state_in_option  # imports click only when a command
+from .common import state_out_option as state_out_option  # is built: this module needs none
 from .common import fail, open_out
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
 from .progress import Progress
-
-state_in_option = click.option(
-    "--state-in", "state_in", default=None, metavar="FILE",
-    help="Accumulators: start from this state (JSON Lines: accumulator, key, period, used).")
-state_out_option = click.option(
-    "--state-out", "state_out", default=None, metavar="FILE",
-    help="Accumulators: write the final state here (the same JSON Lines).")
-buffer_option = click.option(
-    "--sort-buffer", "sort_buffer", default=DEFAULT_BUFFER, show_default=True, type=click.IntRange(1),
-    metavar="LINES", help="Accumulators: episodes sorted in memory before a run spills to disk.")
-
 
 @dataclass(slots=True)
 class Run:
@@ -165,8 +155,9 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
     first, size = 1, 8
     lines = iter(lines)
     while chunk := list(islice(lines, size)):
-        size = min(2 * size, BLOCK_LINES)
-        block = decide_block(decide, writer, b"".join(chunk), first, observe)
+        fast = first > 1 or len(chunk) == size  # not for a whole input of a few lines:
+        size = min(2 * size, BLOCK_LINES)  # the standard library reads it before msgspec imports
+        block = decide_block(decide, writer, b"".join(chunk), first, observe, fast)
         if block.rejections:
             progress.clear()
             sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))

@@ -4,6 +4,9 @@ parameters and opening inputs and outputs.
 Exit codes: 0 success; 1 the run found problems (errors in a policy, rejected
 episodes, failing tests, differing policies); 2 the command could not run (bad
 usage, unreadable input, a policy that does not compile).
+
+Nothing here imports click at import time (the options import it when a command is
+built): `fast` decides a short run with these functions and without click.
 """
 
 from __future__ import annotations
@@ -15,22 +18,61 @@ import sys
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
 
-import click
-
-from parcours.runtime import Decision, OverrideError
+from parcours.runtime import DEFAULT_BUFFER, Decision, OverrideError
 
 from ..files import OutputError, Sink, open_output, standard_output
+
+if TYPE_CHECKING:
+    import click
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def fail(message: str) -> NoReturn:
     """Report a usage or I/O problem and exit 2."""
-    click.echo(f"error: {message}", err=True)
+    echo_error(f"error: {message}")
     raise SystemExit(EXIT_USAGE)
+
+
+def echo_error(message: str) -> None:
+    """One message on stderr, as `click.echo(message, err=True)` writes it: a newline
+    added, terminal colour codes removed when stderr is not a terminal, flushed."""
+    out = message + "\n"
+    stream = sys.stderr
+    if "\033" in out and not _isatty(stream):
+        import re
+
+        out = re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", out)
+    stream.write(out)
+    stream.flush()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except Exception:
+        return False
+
+
+T = TypeVar("T")
+
+
+def guarded(run: Callable[[], T]) -> T:
+    """`run()`, with standard output flushed before it returns, so that a write error
+    there (a full disk, `> /dev/full`) is an exit 2 with one line, not a lost output with
+    exit 0 or a traceback; a closed pipe (`| head`) exits quietly."""
+    try:
+        try:
+            return run()
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_exit_on_closed_pipe()
+    except OSError as exc:  # commands report their own files; what is left is stdout
+        where = "standard output" if exc.filename is None else str(exc.filename)
+        fail(f"cannot write {where}: {exc.strerror or exc}")
 
 
 def load(policy: str, engine: str = "compiled") -> types.ModuleType:
@@ -38,9 +80,9 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
     reference interpreter), or a generated module; compile errors exit 2.
 
     A generated `.py` module is imported without the compiler (no Lark, no Jinja2)."""
-    if not Path(policy).exists():
+    if not os.path.exists(policy):
         fail(f"no such file: {policy}")
-    if Path(policy).suffix == ".py" and engine == "compiled":
+    if suffix(policy) == ".py" and engine == "compiled":
         from ..backends.python.cache import load_generated
 
         try:
@@ -66,8 +108,8 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
 
         return load_policy(policy, engine)
     except CompileError as exc:
-        click.echo(exc.render(), err=True)
-        click.echo(f"error: {policy} does not compile ({exc})", err=True)
+        echo_error(exc.render())
+        echo_error(f"error: {policy} does not compile ({exc})")
         raise SystemExit(EXIT_USAGE) from None
     except ValueError as exc:
         fail(str(exc))
@@ -75,7 +117,18 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
         fail(f"cannot load {policy}: {exc}")
 
 
+def suffix(path: str) -> str:
+    """`Path(path).suffix`, without importing pathlib: the last name's extension."""
+    parts = [part for part in path.split(os.sep) if part and part != "."]
+    name = parts[-1] if parts else ""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def _import_paths_given() -> bool:
+    click = sys.modules.get("click")  # no click, no command context (a `fast` run)
+    if click is None:
+        return False
     ctx = click.get_current_context(silent=True)
     return ctx is not None and bool(ctx.find_root().meta.get(_IMPORT_PATHS_GIVEN))
 
@@ -107,6 +160,8 @@ F = TypeVar("F", bound=Callable[..., object])
 def import_path_option(command: F) -> F:
     """`--import-path DIR` (repeatable): folders imports may also come from, in order
     (docs/language.md, imports); they hold for the whole run."""
+    import click
+
     def remember(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
         if not value:  # nothing to set: a generated module runs without the compiler
             return
@@ -192,6 +247,8 @@ def open_in(path: str) -> Iterator[IO[bytes]]:
 def jobs_option(function: Callable[..., None]) -> Callable[..., None]:
     """`-j/--jobs N`: how many processes decide (default: every core this process may use);
     1 decides in the command's own process.  The output is the same whatever N is."""
+    import click
+
     from .jobs import cores
 
     return click.option("-j", "--jobs", type=click.IntRange(min=1), default=cores(),
@@ -202,6 +259,8 @@ def jobs_option(function: Callable[..., None]) -> Callable[..., None]:
 
 def quiet_option(function: Callable[..., None]) -> Callable[..., None]:
     """`-q/--quiet`, the same on every command that writes progress or notes on stderr."""
+    import click
+
     return click.option("-q", "--quiet", is_flag=True,
                         help="Write no progress line and no notes on stderr (errors, "
                              "rejections and --summary still show).")(function)
@@ -210,3 +269,32 @@ def quiet_option(function: Callable[..., None]) -> Callable[..., None]:
 def input_name(path: str) -> str:
     """How messages name an input: '-' is standard input."""
     return "standard input" if path == "-" else path
+
+
+def state_in_option(function: F) -> F:
+    """`--state-in FILE`: the accumulators' totals to start from."""
+    import click
+
+    return click.option(
+        "--state-in", "state_in", default=None, metavar="FILE",
+        help="Accumulators: start from this state (JSON Lines: accumulator, key, period, "
+             "used).")(function)
+
+
+def state_out_option(function: F) -> F:
+    """`--state-out FILE`: where the accumulators' totals are written at the end."""
+    import click
+
+    return click.option(
+        "--state-out", "state_out", default=None, metavar="FILE",
+        help="Accumulators: write the final state here (the same JSON Lines).")(function)
+
+
+def buffer_option(function: F) -> F:
+    """`--sort-buffer LINES`: episodes sorted in memory before a run spills to disk."""
+    import click
+
+    return click.option(
+        "--sort-buffer", "sort_buffer", default=DEFAULT_BUFFER, show_default=True,
+        type=click.IntRange(1), metavar="LINES",
+        help="Accumulators: episodes sorted in memory before a run spills to disk.")(function)
