@@ -3,11 +3,47 @@ compiled policy never imports the compiler, Lark or Jinja2."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import types
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+try:  # the built-in SHA-256: importing OpenSSL's (hashlib) takes longer than a short run
+    _builtin_sha256: Any = __import__("_sha256").sha256
+except (ImportError, AttributeError):  # another Python: hashlib's
+    _builtin_sha256 = None
+
+
+def sha256(data: bytes = b"") -> _Hash:
+    """`hashlib.sha256(data)` (the same digests)."""
+    if _builtin_sha256 is not None:
+        return _builtin_sha256(data)  # type: ignore[no-any-return]
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
+def plain(path: str) -> str:
+    """`str(Path(path))`, without importing pathlib: no empty or `.` parts, no trailing
+    slash."""
+    if os.sep != "/":
+        from pathlib import Path
+
+        return str(Path(path))
+    root = "//" if path.startswith("//") and not path.startswith("///") else \
+        "/" if path.startswith("/") else ""
+    return root + "/".join(part for part in path.split("/") if part and part != ".") or "."
+
+
+def stem(path: str) -> str:
+    """`Path(path).stem`: the last name without its extension."""
+    whole = plain(path)
+    name = "" if whole in (".", "/", "//") else whole.rsplit(os.sep, 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def load_module(name: str, text: str, origin: str,
@@ -15,7 +51,7 @@ def load_module(name: str, text: str, origin: str,
     """Execute generated module text as a fresh module, registered under a name unique to
     its text (dataclasses look their module up in sys.modules); `code`, when given, is
     that text already compiled (from the cache, `cache.code_of`)."""
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    digest = sha256(text.encode("utf-8")).hexdigest()[:12]
     unique = f"_parcours_generated.{name}_{digest}"
     if unique in sys.modules:
         return sys.modules[unique]
@@ -34,5 +70,6 @@ def load_module(name: str, text: str, origin: str,
 
 def load_generated(path: str | os.PathLike[str]) -> types.ModuleType:
     """An already generated `.py` decision module."""
-    text_path = Path(path)
-    return load_module(text_path.stem, text_path.read_text(encoding="utf-8"), str(text_path))
+    origin = plain(os.fspath(path))
+    with open(origin, encoding="utf-8") as handle:
+        return load_module(stem(origin), handle.read(), origin)
