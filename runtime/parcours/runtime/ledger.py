@@ -29,7 +29,6 @@ import json
 import os
 import struct
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from dataclasses import field as dataclass_field
@@ -471,6 +470,8 @@ def _spill(run: list[Any]) -> IO[bytes]:
     three byte strings, length-prefixed (a `Record`, or an `InputOrder` pair whose text
     is stored as UTF-8 in the first string)."""
     run.sort()
+    import tempfile  # here: a run that never spills does without it (start-up)
+
     f = tempfile.TemporaryFile(prefix="parcours-sort-", buffering=1 << 16)
     pack, write = _HEAD_SIZE.pack, f.write
     for record in run:
@@ -518,6 +519,8 @@ def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[]
             handle.seek(start)
             return iter(handle)
         return iter(handle), again
+    import tempfile  # here: a file input is read again from its start
+
     spool = tempfile.TemporaryFile(prefix="parcours-input-", buffering=1 << 16)
 
     def first() -> Iterator[bytes]:

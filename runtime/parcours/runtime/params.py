@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -134,6 +133,8 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
         name, key = split_name(raw_name)
         spec = by_name.get(name)
         if spec is None:
+            import difflib  # here: only a misspelt name needs it (start-up)
+
             close = difflib.get_close_matches(name, sorted(by_name), n=1) if len(name) <= 100 \
                 else []
             hint = f" (did you mean {close[0]}?)" if close else ""
