@@ -14,7 +14,9 @@ LIMIT = 40  # characters of a value quoted in a message
 # Characters that would break a line of text or of UTF-8: C0 controls, DEL, NEL, the
 # Unicode line and paragraph separators, and lone surrogates (valid in JSON's \u escapes,
 # not encodable as UTF-8).
-_UNSAFE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+# Compiled on first use (re's cache): text that is all printable ASCII never needs it, and
+# compiling the class costs more than a one-episode run's start-up can spare.
+_UNSAFE = "[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -25,7 +27,7 @@ def one_line(text: str) -> str:
     """`text` with line breaks, control characters and lone surrogates written as \\uXXXX."""
     if text.isascii() and text.isprintable():
         return text
-    return _UNSAFE.sub(_escape, text)
+    return re.sub(_UNSAFE, _escape, text)
 
 
 def _text(value: object) -> str:
