@@ -62,11 +62,11 @@ def folder() -> str | None:
 
 def _roots() -> list[str]:
     """The folders of the compiler, the grammar and the runtime packages."""
-    import importlib.util
+    from importlib.machinery import PathFinder  # not importlib.util: it imports contextlib
 
     roots = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))]
     for package in ("parcours.grammar", "parcours.runtime"):
-        spec = importlib.util.find_spec(package)  # found, not imported
+        spec = PathFinder.find_spec(package, sys.modules["parcours"].__path__)  # not imported
         roots.extend(spec.submodule_search_locations or () if spec is not None else ())
     return roots
 
