@@ -16,6 +16,7 @@ bytes."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import NoReturn
@@ -40,8 +41,13 @@ def main() -> None:
     """`parcours`: a short decide here, anything else through click."""
     arguments = sys.argv[1:]
     if arguments[:1] == ["decide"] and not _completing():
+        # Start-up makes many objects and no garbage: the cycle collector would go over
+        # them again and again while the runtime imports (`decide` turns it back on).
+        gc.disable()
         options = short_decide(arguments[1:])
-        if options is not None:
+        if options is None:
+            gc.enable()
+        else:
             from .common import guarded
 
             try:
@@ -128,6 +134,8 @@ def decide(policy: str, input_path: str = "-", output_path: str = "-", jobs: int
     from .progress import progress_for
 
     module = load(policy)
+    gc.freeze()  # what start-up made lives to the end: no collection goes over it again
+    gc.enable()
     function = bind(module, {}, False)
     stderr = sys.stderr
     decided = rejected = 0
