@@ -2,8 +2,8 @@
 the runtime and the tools; what they share is in `common`.
 
 `main` is the click group (`group`), imported on first use: the console script starts in
-`entry`, which runs a short `parcours decide` without click (`fast`) and hands every other
-command line to `main`.  Importing this package imports nothing else."""
+`entry`, which runs a short `parcours decide` without click and hands every other command
+line to `main`.  Importing this package imports nothing else."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ episodes, failing tests, differing policies); 2 the command could not run (bad
 usage, unreadable input, a policy that does not compile).
 
 Nothing here imports click at import time (the options import it when a command is
-built): `fast` decides a short run with these functions and without click.
+built): `entry` decides a short run with these functions and without click.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def suffix(path: str) -> str:
 
 
 def _import_paths_given() -> bool:
-    click = sys.modules.get("click")  # no click, no command context (a `fast` run)
+    click = sys.modules.get("click")  # no click, no command context (a short run, `entry`)
     if click is None:
         return False
     ctx = click.get_current_context(silent=True)
