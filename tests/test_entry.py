@@ -193,16 +193,23 @@ def test_what_cannot_run(tmp_path: Path, cache: dict[str, str]) -> None:
     broken.write_text("policy broken {\n", encoding="utf-8")
     garbage = tmp_path / "garbage.py"
     garbage.write_text("def (:\n", encoding="utf-8")
+    raising = tmp_path / "raising.py"
+    raising.write_text("raise NameError('no such name')\n", encoding="utf-8")
+    foreign = tmp_path / "foreign.py"
+    foreign.write_text("x = 1\n", encoding="utf-8")
     for arguments in (["decide", str(tmp_path / "missing.parcours"), "-i", str(SAMPLES)],
                       ["decide", str(broken), "-i", str(SAMPLES)],
                       ["decide", str(garbage), "-i", str(SAMPLES)],
+                      ["decide", str(raising), "-i", str(SAMPLES)],
+                      ["decide", str(foreign), "-i", str(SAMPLES)],
                       ["decide", str(FRANCE), "-i", str(tmp_path / "missing.jsonl")],
                       ["decide", str(FRANCE), "-i", str(SAMPLES), "-o", "no/such/folder.jsonl"],
                       ["decide", str(FRANCE), "-i", str(SAMPLES), "-j", "0"],
                       ["decide", str(FRANCE), "-i", str(SAMPLES), "--no-such-option"],
                       ["decide", str(FRANCE), str(FRANCE), "-i", str(SAMPLES)]):
         done = both(arguments, tmp_path, env=cache)
-        assert done.returncode == 2 and done.stderr, arguments
+        assert done.returncode == 2 and b"error" in done.stderr.lower(), arguments
+        assert b"Traceback" not in done.stderr, arguments
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
