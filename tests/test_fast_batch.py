@@ -290,6 +290,34 @@ def test_reused_decision_texts_keep_negative_zeros_apart() -> None:
                     assert writer(decision) == decision_json(decision), (amount, rate)
 
 
+def test_reused_texts_of_amounts_and_rates_only_are_those_of_the_plain_encoder() -> None:
+    """A policy whose outputs are all amounts and rates has its texts reused by the values'
+    own text: equal values written apart (0.00 and -0.00, 1.5 and 1.50, 7 and 7.00, 1E+1),
+    in a currency of two places and of three, each written as the plain encoder writes it
+    the first time and every next time."""
+    from decimal import Decimal
+
+    from parcours.runtime import Decision, DecisionWriter, OutputField, PolicyMeta, decision_json
+
+    def meta(currency: str, decimals: int) -> PolicyMeta:
+        return PolicyMeta("p", "P", "v", currency, "proposal", lambda path: (("doc",),), {},
+                          pathways=("a",), decimals=decimals,
+                          outputs=(OutputField("x", "money"), OutputField("r", "rate"),
+                                   OutputField("y", "money")))
+    amounts = ("0.00", "-0.00", "0", "-0", "1.5", "1.50", "1.505", "7", "7.00", "1E+1", "0.005")
+    rates = ("0.7", "0.70", "-0", "0", "1", "1E-7", "0.955")
+    for policy in (meta("EUR", 2), meta("TND", 3)):
+        for order in (amounts, amounts[::-1]):
+            writer = DecisionWriter()
+            for _ in range(2):
+                for amount in order:
+                    for rate in rates:
+                        decision = Decision(f"e{amount}", policy, "a", "rule",
+                                            (Decimal(amount), Decimal(rate), Decimal("2.50")),
+                                            (0, 1))
+                        assert writer(decision) == decision_json(decision), (amount, rate)
+
+
 # ---- compare --jobs ----------------------------------------------------------------------
 
 
