@@ -55,6 +55,12 @@ HOSTILE = [
     b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", b"[" * 5000 + b"]" * 5000, b'{"a": 1,}', b"{",
     b'{"a":\n', b"\xef\xbb\xbf\xef\xbb\xbf{}", b"{}", b'{"": 1}', b'{"a": "\x01"}', b'{"a": 01}',
     b"\x00", "{\"a\": \"\u2028\"}".encode(),
+    # No `[`: keys are counted two levels deep only (`fast_keys`); deeper ones fall short.
+    b'{"a": {"b": {"c": 1, "c": 2}}}', b'{"a": {"b": {}}, "c": 1}', b'{"a": {"b": {"c": {}}}}',
+    b'{"p": {"a": {"b": 1}}, "q": {"c": 1, "c": 2}}', b'{"p": {"x": 1, "x": 2}, "q": {}}',
+    b'{"a": ' + b'{"a": ' * 40 + b"1" + b"}" * 41, b'{"a": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3001,
+    b'{"id": "x[", "p": {"a": 1, "a": 2}}', b'{"id": "x[", "p": {"a": {"b": 1}}}',
+    b'{"p": {"a": 1, "a": 2}, "q": "x:y"}', b'{"p": {"a": "1", "b": "x:"}}',
 ]
 
 
@@ -88,6 +94,31 @@ def test_the_fast_reader_is_used_when_installed(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("PARCOURS_STDLIB_JSON", raising=False)
     monkeypatch.setattr(lines, "parse_line", no_stdlib)
     assert [number for number, _ in read_episodes([GOOD, GOOD])] == [1, 2]
+
+
+@needs_msgspec
+@pytest.mark.parametrize(("line", "deep"), [
+    (b'{"id": "e1", "patient": {"age": 34}, "visit": {"fee": "30.00", "x": {}}}', False),
+    (b'{"id": "a[1]", "patient": {"age": 3}}', True),  # `[` in a string: every depth
+    (GOOD, True),
+])
+def test_keys_are_counted_two_levels_deep_without_a_list(line: bytes, deep: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line without `[` never has its keys counted at every depth; one with it does."""
+    import parcours.runtime.lines as lines
+    from parcours.runtime.lines import fast_keys
+
+    calls: list[int] = []
+    every_depth = lines._keys
+
+    def counted(node: Any, depth: int) -> int:
+        calls.append(depth)
+        return every_depth(node, depth)
+
+    monkeypatch.setattr(lines, "_keys", counted)
+    value = json.loads(line)
+    assert fast_keys(value, line) == line.count(b":") == fast_keys(value, line.decode())
+    assert bool(calls) is deep
 
 
 # ---- --jobs ------------------------------------------------------------------------------
@@ -257,6 +288,34 @@ def test_reused_decision_texts_keep_negative_zeros_apart() -> None:
                     decision = Decision(f"e{amount}{rate}", policy, "a", "rule", (
                         Decimal(amount), Decimal(rate), date(2025, 1, 2)), (0, 0))
                     assert writer(decision) == decision_json(decision), (amount, rate)
+
+
+def test_reused_texts_of_amounts_and_rates_only_are_those_of_the_plain_encoder() -> None:
+    """A policy whose outputs are all amounts and rates has its texts reused by the values'
+    own text: equal values written apart (0.00 and -0.00, 1.5 and 1.50, 7 and 7.00, 1E+1),
+    in a currency of two places and of three, each written as the plain encoder writes it
+    the first time and every next time."""
+    from decimal import Decimal
+
+    from parcours.runtime import Decision, DecisionWriter, OutputField, PolicyMeta, decision_json
+
+    def meta(currency: str, decimals: int) -> PolicyMeta:
+        return PolicyMeta("p", "P", "v", currency, "proposal", lambda path: (("doc",),), {},
+                          pathways=("a",), decimals=decimals,
+                          outputs=(OutputField("x", "money"), OutputField("r", "rate"),
+                                   OutputField("y", "money")))
+    amounts = ("0.00", "-0.00", "0", "-0", "1.5", "1.50", "1.505", "7", "7.00", "1E+1", "0.005")
+    rates = ("0.7", "0.70", "-0", "0", "1", "1E-7", "0.955")
+    for policy in (meta("EUR", 2), meta("TND", 3)):
+        for order in (amounts, amounts[::-1]):
+            writer = DecisionWriter()
+            for _ in range(2):
+                for amount in order:
+                    for rate in rates:
+                        decision = Decision(f"e{amount}", policy, "a", "rule",
+                                            (Decimal(amount), Decimal(rate), Decimal("2.50")),
+                                            (0, 1))
+                        assert writer(decision) == decision_json(decision), (amount, rate)
 
 
 # ---- compare --jobs ----------------------------------------------------------------------

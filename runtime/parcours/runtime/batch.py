@@ -64,48 +64,38 @@ def _other_text(policy: PolicyMeta, kind: str) -> Callable[[object], str]:
 
 
 _MONEY, _RATE, _OTHER = 0, 1, 2
-MAX_CACHED_AMOUNTS = 1 << 16  # amounts whose text a writer keeps, per number of decimals
 BLOCK_BYTES = 1 << 18  # the lines of about this many bytes make one block (`blocks`)
 FIRST_BLOCK_BYTES = 1 << 13  # the first block: its decisions come out first
-MAX_CACHED_TAILS = 1 << 14  # whole decision texts (after the id) a writer keeps, per policy
-
-
-def _money_text(amount: object, decimals: int) -> str:
-    """An amount's text with `decimals` places and the closing quote: `str` when it
-    already has them (the usual case), else formatted."""
-    text = str(amount)
-    if decimals == 0 or len(text) <= decimals or text[-decimals - 1] != ".":
-        text = format_money(amount, decimals)  # type: ignore[arg-type]
-    return text + '"'
+MAX_CACHED_TAILS = 1 << 14  # decision texts (after the id) a writer keeps, and paths per policy
 
 
 _Parts = tuple[tuple[str, int, Callable[[object], str] | None], ...]
+# per policy: the policy, its parts, the places of an amount, whether every output is an
+# amount or a rate, and per path the texts around the values and the tails by values' texts
+_Around = tuple[str, str, dict[tuple[str, ...], str]]
+_Cached = tuple[PolicyMeta, _Parts, int, bool, dict[tuple[object, ...], _Around]]
 
 
 class DecisionWriter:
     """`decision_json`, byte for byte, with the parts that repeat across decisions cached.
 
-    Per instance (one stream), never global: the head of each policy, the
-    pathway/rule fragment, each declared output's `,"name":` prefix and kind, formatted
-    rates and each path's sources.  Money is formatted inline (no call per amount when
-    its text already has the currency's decimals).  Decisions with a trace or overrides
-    take the plain route.
+    Per instance (one stream), never global: per policy, each declared output's
+    `,"name":` prefix and kind; per path (the rule's and the branches' indexes, with the
+    pathway and the rule), the text before the first output and the text after the last
+    (the sources).  An amount or a rate is written from `str` of its Decimal when that
+    already has the places it is written with (the usual case), else formatted.  When
+    every output is an amount or a rate, the whole text after the id is kept per path
+    and per `str` of the values (up to `MAX_CACHED_TAILS` texts): equal texts of the
+    values write alike, and unlike equal values (`0.00` and `-0.00`), they never write
+    apart; a Decimal is never hashed, which costs several times its `str`.  Decisions
+    with a trace or overrides take the plain route.
     """
 
     def __init__(self) -> None:
-        self._policies: dict[int, tuple[PolicyMeta, str, str, _Parts]] = {}
-        self._middles: dict[tuple[str, str, str], str] = {}
-        self._rates: dict[object, str] = {}
-        # per number of decimals: an amount's text, by value (equal non-zero amounts format
-        # alike; a zero is never cached, since -0.00 and 0.00 are equal but written apart)
-        self._amounts: dict[int, dict[object, str]] = {}
-        self._sources: dict[tuple[int, tuple[int, ...]], str] = {}
-        # per policy: the text after the id, by (path, values, pathway, rule)
-        self._tails: dict[int, tuple[PolicyMeta, dict[object, tuple[str, tuple[int, ...]]]]] = {}
+        self._policies: dict[int, _Cached] = {}  # by id, the policy kept to check it
+        self._tails = 0  # how many tails are kept, for every policy and path
 
-    def _policy(self, policy: PolicyMeta) -> tuple[PolicyMeta, str, str, _Parts]:
-        head = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
-                         + encode_basestring(policy.version) + ",")
+    def _policy(self, policy: PolicyMeta) -> _Cached:
         parts: list[tuple[str, int, Callable[[object], str] | None]] = []
         for spec in policy.outputs:
             prefix = json_safe("," + encode_basestring(spec.name) + ":")
@@ -115,7 +105,24 @@ class DecisionWriter:
                 parts.append((prefix + '"', _RATE, None))
             else:
                 parts.append((prefix, _OTHER, _other_text(policy, spec.kind)))
-        return (policy, head, policy.currency, tuple(parts))
+        plain = all(kind != _OTHER for _, kind, _ in parts)
+        found: _Cached = (policy, tuple(parts), policy.decimals, plain, {})
+        self._policies[id(policy)] = found
+        return found
+
+    @staticmethod
+    def _around(decision: Decision) -> _Around:
+        """The text between the id and the first output, the text after the last, and
+        an empty memo of tails."""
+        policy = decision.policy
+        before = json_safe(',"policy":' + encode_basestring(policy.id) + ',"policy_version":'
+                           + encode_basestring(policy.version) + ',"pathway":'
+                           + encode_basestring(decision.pathway) + ',"rule":'
+                           + encode_basestring(decision.rule) + ',"currency":'
+                           + encode_basestring(policy.currency))
+        after = ',"sources":' + json_safe(json.dumps(list(decision.sources), ensure_ascii=False,
+                                                     separators=(",", ":"))) + "}"
+        return before, after, {}
 
     def __call__(self, decision: Decision) -> str:
         if decision.trace is not None or decision.overrides:
@@ -123,85 +130,49 @@ class DecisionWriter:
         ident = decision.id
         head = ('{"id":' + json_safe(encode_basestring(ident)) if type(ident) is str
                 else '{"id":' + json_safe(json.dumps(ident, ensure_ascii=False)))
-        values = decision.values
-        key = (decision._path, values, decision.pathway, decision.rule)
-        policy = decision.policy
-        tails = self._tails.get(id(policy))
-        if tails is not None and tails[0] is policy:
-            hit = tails[1].get(key)
-            if hit is not None:
-                tail, zeros = hit
-                if not zeros:
-                    return head + tail
-                for index in zeros:  # written "0.00": this decision's zero must be too
-                    if values[index].is_signed():  # type: ignore[attr-defined]
-                        break
-                else:
-                    return head + tail
-        else:
-            tails = self._tails[id(policy)] = (policy, {})
-        tail, zeros, reusable = self._tail(decision)
-        if reusable and len(tails[1]) < MAX_CACHED_TAILS:
-            tails[1][key] = (tail, zeros)
-        return head + tail
-
-    def _tail(self, decision: Decision) -> tuple[str, tuple[int, ...], bool]:
-        """Everything after the id; where an amount or a rate is zero; and whether the text
-        may be reused for an equal decision: not when a zero is negative, since -0.00 and
-        0.00 are equal but written apart (a reused text holds "0.00" at each zero)."""
         policy = decision.policy
         cached = self._policies.get(id(policy))
         if cached is None or cached[0] is not policy:
-            cached = self._policies[id(policy)] = self._policy(policy)
-        _, head, currency, parts = cached
-        key = (decision.pathway, decision.rule, currency)
-        middle = self._middles.get(key)
-        if middle is None:
-            middle = json_safe('"pathway":' + encode_basestring(decision.pathway) + ',"rule":'
-                               + encode_basestring(decision.rule) + ',"currency":'
-                               + encode_basestring(currency))
-            self._middles[key] = middle
-        source_key = (id(policy), decision._path)
-        sources = self._sources.get(source_key)
-        if sources is None:
-            sources = json_safe(json.dumps(list(decision.sources), ensure_ascii=False,
-                                           separators=(",", ":")))
-            self._sources[source_key] = sources
-        out = head + middle
-        amounts = self._amounts.get(policy.decimals)
-        if amounts is None:
-            amounts = self._amounts[policy.decimals] = {}
-        rates = self._rates
-        reusable = True
-        zeros: list[int] = []
-        for index, ((prefix, kind, other), value) in enumerate(zip(parts, decision.values)):
-            if kind == _MONEY:
-                if not value:  # a zero is never in `amounts`: "-0.00"
-                    zeros.append(index)
-                    reusable = reusable and not value.is_signed()  # type: ignore[attr-defined]
-                    text = None
-                else:
-                    text = amounts.get(value)
-                if text is None:
-                    text = _money_text(value, policy.decimals)
-                    if value and len(amounts) < MAX_CACHED_AMOUNTS:
-                        amounts[value] = text
-                out += prefix + text
-            elif kind == _RATE:
-                if not value:
-                    zeros.append(index)
-                    reusable = reusable and not value.is_signed()  # type: ignore[attr-defined]
-                    rate = format_rate(value) + '"'  # type: ignore[arg-type]
-                else:
-                    found = rates.get(value)
-                    if found is None:
-                        found = rates[value] = format_rate(value) + '"'  # type: ignore[arg-type]
-                    rate = found
-                out += prefix + rate
-            else:
+            cached = self._policy(policy)
+        _, parts, decimals, plain, paths = cached
+        key = (decision._path, decision.pathway, decision.rule)
+        around = paths.get(key)
+        if around is None:
+            around = self._around(decision)
+            if len(paths) < MAX_CACHED_TAILS:
+                paths[key] = around
+        values = decision.values
+        if not plain:
+            return head + self._tail(around, parts, decimals, values)
+        texts = tuple(map(str, values))
+        tail = around[2].get(texts)
+        if tail is None:
+            tail = self._tail(around, parts, decimals, values)
+            if self._tails < MAX_CACHED_TAILS:
+                around[2][texts] = tail
+                self._tails += 1
+        return head + tail
+
+    @staticmethod
+    def _tail(around: _Around, parts: _Parts, decimals: int, values: tuple[object, ...]) -> str:
+        """Everything after the id."""
+        out = around[0]
+        for (prefix, kind, other), value in zip(parts, values):
+            if kind == _OTHER:
                 assert other is not None
                 out += prefix + other(value)
-        return out + ',"sources":' + sources + "}", tuple(zeros), reusable
+                continue
+            # `str` has the places when the character before the last `decimals` (two for
+            # a rate) is the point: plain notation with exactly that many decimals, which is
+            # what formatting gives (`-0.00` included); an exponent form never has it.
+            text = str(value)
+            if kind == _MONEY:
+                if not decimals or text[-decimals - 1:-decimals] != ".":
+                    text = format_money(value, decimals)  # type: ignore[arg-type]
+            elif text[-3:-2] != ".":
+                text = format_rate(value)  # type: ignore[arg-type]
+            out += prefix + text + '"'
+        return out + around[1]
 
 
 def decided(decide: Decide, lines: Iterable[bytes | str], first: int = 1, fast: bool = True
@@ -285,8 +256,18 @@ def decide_block(decide: Decide, encode: DecisionWriter, block: bytes, first: in
                 value = decoder(raw)
             except Exception:
                 value = None
-            if type(value) is dict and _keys(value, 0) == raw.count(b":"):
-                episode: Mapping[str, object] = value
+            if type(value) is dict:  # `fast_keys`, inline: its keys against the colons
+                if raw.find(b"[") >= 0:  # (find: cheaper than `in` on bytes)
+                    count = _keys(value, 0)
+                else:
+                    count = len(value)
+                    for inner in value.values():
+                        if type(inner) is dict:
+                            count += len(inner)
+            else:
+                count = -1
+            if count == raw.count(b":"):
+                episode: Mapping[str, object] = value  # type: ignore[assignment]
             else:  # the standard library path words the error (or reads a BOM, a blank)
                 item = next((item for _, item in _read((raw,), number, None)), BLANK)
                 if item is BLANK:

@@ -12,11 +12,15 @@ U+2029), so that every record is one line of valid UTF-8.
 
 Fast path: when msgspec is installed (the `fast` extra), each line is first decoded by
 its C decoder, which checks UTF-8 and JSON syntax and refuses `NaN`; its result is
-taken only when it is an object whose keys, counted at every depth, are as many as the
-line's colons (so that no field was named twice, and no string holds a colon), with no
-deeper nesting than `FAST_DEPTH`.  Any other line, good or bad, goes through the
-standard library path above, which alone writes error messages: both paths give the
-same episodes and the same errors (docs/performance.md).
+taken only when it is an object whose keys are as many as the line's colons (so that
+no field was named twice, and no string holds a colon).  A line without `[` holds no
+list, and its keys are counted in the object and the objects it holds only
+(`fast_keys`: an episode's sections), which is never more than the keys at every
+depth, themselves never more than the colons, so equal counts mean no key was left
+uncounted; a line with `[` has its keys counted at every depth, with no deeper nesting
+than `FAST_DEPTH`.  Any other line, good or bad, goes through the standard library
+path above, which alone writes error messages: both paths give the same episodes and
+the same errors (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -83,6 +87,20 @@ def _keys(node: dict[str, object] | list[object], depth: int) -> int:
             if inner < 0:
                 return -1
             count += inner
+    return count
+
+
+def fast_keys(value: dict[str, object], line: bytes | str) -> int:
+    """The keys of `value`, decoded from `line`, to compare with the line's colons: counted
+    in `value` and the objects it holds when the line has no `[` (no list, so any deeper
+    object either has no key or makes the count fall short of the colons); else at every
+    depth (`_keys`), -1 when nested too deeply."""
+    if line.find(b"[" if type(line) is bytes else "[") >= 0:  # type: ignore[arg-type]
+        return _keys(value, 0)
+    count = len(value)
+    for inner in value.values():
+        if type(inner) is dict:
+            count += len(inner)
     return count
 
 
@@ -194,7 +212,7 @@ def _read(lines: Iterable[bytes | str], first: int, fast: Callable[[bytes | str]
                 value = fast(body)
             except Exception:  # every refusal, whatever its kind, is the slow path's to word
                 value = None
-            if type(value) is dict and _keys(value, 0) == (
+            if type(value) is dict and fast_keys(value, body) == (
                     body.count(b":") if type(body) is bytes else body.count(":")):  # type: ignore[arg-type]
                 yield number, value
                 continue

@@ -39,7 +39,8 @@ from typing import assert_never
 
 import jinja2
 
-from parcours.runtime import ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_UNITS, ROUNDING
+from parcours.runtime import (ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_UNITS, ROUNDING,
+                              EpisodeError, to_money)
 
 from ... import ir
 from ...ir import ops
@@ -88,6 +89,7 @@ class FieldView:
     high: int | None = None
     enum: str = ""
     annotation: str = ""  # its type in the episode's TypedDict
+    default_ready: bool = False  # an amount's default is what checking it would give
 
 
 @dataclass(slots=True)
@@ -278,6 +280,8 @@ class _Emitter:
                 view.low, view.high = t.low, t.high
             if isinstance(t, ir.EnumT):
                 view.enum = self.enum_consts[t.name]
+            if kind == "money" and inp.default is not None:
+                view.default_ready = _amount_as_is(inp.default.value, self.p.policy.currency)
             if len(parts) == 1:
                 top.append(view)
             else:
@@ -568,6 +572,19 @@ def episode_types(program: ir.Program, top: list[FieldView],
     fields += [(s.name, s.type_name, True) for s in sections]
     views.append(TypedView("Episode", fields))
     return views
+
+
+def _amount_as_is(value: object, currency: str) -> bool:
+    """Whether `value`, an amount input's default, is the very Decimal that checking it as
+    an episode's amount gives (same digits, same exponent): then an absent field takes the
+    default's constant as it is, without the check."""
+    if not isinstance(value, Decimal):
+        return False
+    try:
+        checked = to_money(value, None, "", MINOR_UNITS[currency], currency)
+    except EpisodeError:
+        return False
+    return checked.as_tuple() == value.as_tuple()
 
 
 def _first_input(e: ir.Expr) -> str:
