@@ -30,6 +30,7 @@ import os
 import struct
 import re
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from dataclasses import field as dataclass_field
@@ -297,34 +298,91 @@ class _QuickValue:
         return b"" if self.name not in body else None
 
 
-def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...]) -> bool:
+def _usual_line(keys: tuple[str, ...]) -> tuple[Callable[[bytes], re.Match[bytes] | None] | None,
+                                                Callable[[bytes], bool]]:
+    """Two quick looks at the usual line when the key is one field of a section (`patient.id`):
+    a match of `{"id":"…","date":"…","patient":{"id":"…",` (groups: id, date, key), and
+    whether a line surely has no key: no backslash (so no quote inside a string, and every
+    `"id":` is a field name), the id and date first, and no other field of the key's name."""
+    if len(keys) != 1 or "." not in keys[0]:
+        return None, lambda raw: False
+    section, field_name = keys[0].split(".", 1)
+    if "." in field_name:
+        return None, lambda raw: False
+    name = re.escape(field_name.encode())
+    fast = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})","'
+                      + re.escape(section.encode()) + rb'":\{"' + name
+                      + rb'":"([^"\\]+)"').match
+    token = b'"' + field_name.encode() + b'":'
+    expected = 1 if field_name in ("id", "date") else 0  # the head's own field
+
+    def keyless(raw: bytes) -> bool:
+        return raw.count(token) == expected and b"\\" not in raw and _HEAD(raw) is not None
+    return fast, keyless
+
+
+def key_reader(keys: tuple[str, ...]) -> Callable[[bytes], bytes | None]:
+    """The key of a JSON line (bytes): its values as UTF-8 joined by NUL, or None when a part
+    is absent (or the line is not an object).  The usual line is read without decoding it
+    (`_usual_line`), any other is decoded: the same key as the ledger reads from the episode."""
+    fast, keyless = _usual_line(keys)
+    spec = AccumulatorSpec("", "", keys, "", "", ())
+
+    def read(raw: bytes) -> bytes | None:
+        if fast is not None:
+            line = fast(raw)
+            if line is not None:
+                return line.group(3)
+            if keyless(raw):
+                return None
+        value = _decoded(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        key = spec.key_of(value) if value is not None else None
+        return None if key is None else "\x00".join(key).encode("utf-8", "surrogatepass")
+    return read
+
+
+def key_owner(key: bytes, jobs: int) -> int:
+    """Which of `jobs` workers holds a key's ledger: a hash of its bytes that is the same in
+    every process and every run (never Python's `hash`, randomized per process)."""
+    return zlib.crc32(key) % jobs
+
+
+def slot_owner(slot: Slot, jobs: int) -> int:
+    """`key_owner` of a slot's key (as `key_reader` reads it from a line)."""
+    return key_owner("\x00".join(slot[1]).encode("utf-8", "surrogatepass"), jobs)
+
+
+def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...],
+                 keyed: list[bool] | None = None) -> bool:
     """Whether, for every accumulator, each key's episodes already come in (date, id)
     order, strictly: then deciding the lines as they come gives the decisions of the sorted
     order, with no sort.  Reads every line (a quick look at each: its date, id and keys
     without decoding it when it has no backslash, else decoded); memory: one entry per key.
+    `keyed`, when given, becomes `[True]` as soon as a line has a key (`[False]` when none
+    has: then the ledger neither reads nor records anything in the whole run).
 
     An episode whose date or id cannot be read this way is taken as out of order (the run
     is then sorted); an episode that breaks the contract is rejected either way and adds
     nothing to any total."""
     last: dict[tuple[int, bytes], tuple[bytes, bytes]] = {}
     quick = [[_QuickValue(path) for path in spec.keys] for spec in specs]
+    found = keyed if keyed is not None else []
+    found[:] = [False]
     # the usual line of one accumulator keyed by one field, its section right after the
     # date and the field first in it: `{"id":"…","date":"…","patient":{"id":"…",`
-    fast = None
-    if len(specs) == 1 and len(specs[0].keys) == 1 and "." in specs[0].keys[0]:
-        section, field_name = specs[0].keys[0].split(".", 1)
-        fast = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})","'
-                          + re.escape(section.encode()) + rb'":\{"'
-                          + re.escape(field_name.encode()) + rb'":"([^"\\]+)"').match
+    fast, keyless = _usual_line(specs[0].keys) if len(specs) == 1 else (None, None)
     for number, raw in enumerate(lines, 1):
         if fast is not None:
             line = fast(raw)
             if line is not None:
+                found[0] = True
                 order, key = (line.group(2), line.group(1)), line.group(3)
                 previous = last.get((0, key))
                 if previous is not None and order <= previous:
                     return False
                 last[(0, key)] = order
+                continue
+            if keyless is not None and keyless(raw):
                 continue
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -356,6 +414,7 @@ def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...]) -> 
         for index, key in enumerate(encoded):
             if key is None:
                 continue
+            found[0] = True
             previous = last.get((index, key))
             if previous is not None and order <= previous:
                 return False
@@ -407,14 +466,15 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
 
 def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...],
                  buffer: int = DEFAULT_BUFFER, numbers: list[int] | None = None,
-                 watch: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
-                 ) -> tuple[Iterator[bytes], bool]:
+                 watch: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None,
+                 keyed: list[bool] | None = None) -> tuple[Iterator[bytes], bool]:
     """`lines` in the order ledgers apply them, and whether they had to be sorted.
 
     A first pass (`two_pass`, seen through `watch`, e.g. a progress count) checks whether
     each key's episodes already come in (date, id) order (`in_key_order`): then the lines
     as they come, else `sorted_lines` (`numbers[0]`: the input line number of the line last
-    given).  Either way `numbers[1]` is then how many lines the input holds."""
+    given).  Either way `numbers[1]` is then how many lines the input holds, and `keyed`
+    whether any line has a key (`in_key_order`)."""
     first, again = two_pass(lines)
     read = 0
 
@@ -425,7 +485,7 @@ def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...
             yield raw
 
     seen = counting()
-    in_order = in_key_order(seen, specs)
+    in_order = in_key_order(seen, specs, keyed)
     for _ in seen:  # the rest of the first pass
         pass
     if numbers is not None:
@@ -532,8 +592,5 @@ def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[]
     def replay() -> Iterator[bytes]:
         spool.flush()
         spool.seek(0)
-        try:
-            yield from spool
-        finally:
-            spool.close()
+        return spool  # a file: read by lines, or in blocks (closed once dropped)
     return first(), replay

@@ -7,23 +7,28 @@ Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`.
 from __future__ import annotations
 
 import functools
+import io
 import sys
 import types
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice
+from itertools import chain, islice
 from dataclasses import dataclass, field
 
 import click
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
-                              InputOrder, Ledger, Rejection, StateError, decide_block,
-                              decide_stream, ledger_lines, specs_of, state_line)
+                              EpisodeError, InputOrder, Ledger, Rejection, StateError,
+                              decide_block, decide_stream, ledger_lines, specs_of,
+                              state_line)
+from parcours.runtime import decided as outcomes
+from parcours.runtime.ledger import key_owner, key_reader, slot_owner
 
 from .common import fail, open_out
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
+    from .jobs import Tally
 from .progress import Progress
 
 state_in_option = click.option(
@@ -49,6 +54,7 @@ class Run:
     buffer: int = DEFAULT_BUFFER
     order: InputOrder | None = None
     sorted: bool = False  # the run goes through a sort (its lines were not in key order)
+    keyless: bool = False  # no line has a key: the ledger reads and records nothing
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
@@ -115,9 +121,13 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     ledger = load_ledger(specs, state_in)
     if progress is not None:
         progress.first_pass()
-    numbers = [0]
+    numbers, keyed = [0], [True]
     lines, sorted_ = ledger_lines(source, specs, buffer, numbers,
-                                  progress.counted if progress is not None else None)
+                                  progress.counted if progress is not None else None, keyed)
+    if not keyed[0]:  # every episode a person of its own: the policy's function alone
+        if progress is not None:
+            progress.restart(numbers[1] if len(numbers) > 1 else 0)
+        return Run(lines, function, ledger, numbers, buffer=buffer, keyless=True)
     if sorted_:
         run = Run(lines, ledger.sorted_decider(function), ledger, numbers, buffer=buffer,
                   sorted=True)
@@ -136,15 +146,22 @@ BLOCK_LINES = 512  # the most lines a block holds, in a run with accumulators
 
 
 def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
-                   observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+                   observe: Callable[[Decision], object] | None, jobs: int = 1,
+                   tally: Callable[[], Tally] | None = None,
+                   merge: Callable[[object], object] | None = None) -> tuple[int, int]:
     """Decide `run` (see `wrap`), writing decisions in input order and reporting rejections
-    on stderr in input order too; (decided, rejected)."""
+    on stderr in input order too; (decided, rejected).  In order, with `jobs` > 1 and one
+    key for every accumulator, the keys are split across `jobs` worker processes
+    (`Partition`): each block's `tally()` there, its state given to `merge` here."""
     def report(rejection: object) -> None:
         progress.clear()
         sys.stderr.write(f"rejected: {rejection}\n")
 
     if not run.sorted:
-        return in_blocks(run.decide, run.lines, write, progress, observe)
+        split = None
+        if jobs > 1 and run.ledger is not None and len({s.keys for s in run.ledger.specs}) == 1:
+            split = Partition(run.decide, run.ledger, tally if merge is not None else None)
+        return in_blocks(run.decide, run.lines, write, progress, observe, jobs, split, merge)
     kept: list[Rejection] = []  # decisions and rejections kept by input line to the end
     stats = decide_stream(run.decide, run.lines, run.writer(write), run.reject(kept.append),
                           observe)
@@ -156,17 +173,23 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
 
 def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
               write: Callable[[str], object], progress: Progress,
-              observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+              observe: Callable[[Decision], object] | None, jobs: int = 1,
+              split: Partition | None = None,
+              merge: Callable[[object], object] | None = None) -> tuple[int, int]:
     """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
     same reader and writer as a run without accumulators); (decided, rejected).  Blocks
-    grow from a few lines, so that the first decisions come out at once."""
+    grow from a few lines, so that the first decisions come out at once.  With `split`,
+    past the first `PARALLEL_BYTES` the rest goes to `jobs` worker processes, each deciding
+    the episodes of its keys (`Partition`), forked then with the ledger as it stands."""
+    from .jobs import PARALLEL_BYTES, Pinned, can_fork
+
     writer = DecisionWriter()
-    decided = rejected = 0
-    first, size = 1, 8
-    lines = iter(lines)
-    while chunk := list(islice(lines, size)):
-        size = min(2 * size, BLOCK_LINES)
-        block = decide_block(decide, writer, b"".join(chunk), first, observe)
+    decided = rejected = seen = 0
+    first = 1
+    chunks = _chunks(iter(lines))
+    for chunk in chunks:
+        data = b"".join(chunk)
+        block = decide_block(decide, writer, data, first, observe)
         if block.rejections:
             progress.clear()
             sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
@@ -174,7 +197,96 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
         decided, rejected = decided + block.decided, rejected + block.rejected
         first += len(chunk)
         progress.tick(len(chunk))
+        seen += len(data)
+        if split is not None and seen >= PARALLEL_BYTES and can_fork():
+            counts = [decided, rejected]
+
+            def emit(results: list[Any]) -> None:
+                counts[0] += sum(r[2] for r in results)
+                counts[1] += sum(r[3] for r in results)
+                for result in results:
+                    if result[4] is not None and merge is not None:
+                        merge(result[4])
+                rejections = sorted(chain.from_iterable(r[1] for r in results))
+                if rejections:
+                    progress.clear()
+                    sys.stderr.write("".join(f"rejected: {text}\n" for _, text in rejections))
+                texts = sorted(chain.from_iterable(r[0] for r in results))
+                if texts:
+                    write("\n".join(text for _, text in texts) + "\n")
+                progress.tick(results[0][5])
+
+            held = Pinned(split.work, split.finish, jobs).run(_numbered(chunks, first), emit)
+            split.ledger.used = dict(chain.from_iterable(held))
+            return counts[0], counts[1]
     return decided, rejected
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
+    size = 8
+    while chunk := list(islice(lines, size)):
+        size = min(2 * size, BLOCK_LINES)
+        yield chunk
+
+
+def _numbered(chunks: Iterator[list[bytes]], first: int) -> Iterator[tuple[int, bytes]]:
+    for chunk in chunks:
+        yield first, b"".join(chunk)
+        first += len(chunk)
+
+
+class Partition:
+    """A run in key order across worker processes: every worker reads every block and
+    decides the episodes whose key it owns (`key_owner`, a hash of the key's bytes), in
+    order, through its own ledger; an episode without a key is decided by the worker its
+    place in the block gives.  Each returns its decisions and rejections by line number,
+    which the command merges back into input order."""
+
+    def __init__(self, decide: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
+                 tally: Callable[[], Tally] | None) -> None:
+        self.decide, self.ledger, self.tally = decide, ledger, tally
+        self.key = key_reader(ledger.specs[0].keys)
+        self.writer: DecisionWriter | None = None
+
+    def work(self, index: int, jobs: int, part: tuple[int, bytes]
+             ) -> tuple[list[tuple[int, str]], list[tuple[int, str]], int, int, object, int]:
+        """(decisions, rejections, decided, rejected, the tally's state, lines) of the
+        episodes of the block `part` (its first line number, its lines) worker `index` owns."""
+        first, data = part
+        lines = io.BytesIO(data).readlines()
+        count, key, owner = len(lines), self.key, key_owner
+        mine = [index == (owner(k, jobs) if (k := key(raw)) is not None else p * jobs // count)
+                for p, raw in enumerate(lines)]
+        if self.writer is None:
+            self.writer = DecisionWriter()
+        encode, decide = self.writer, self.decide
+        counted = self.tally() if self.tally is not None else None
+        texts: list[tuple[int, str]] = []
+        rejections: list[tuple[int, str]] = []
+        start = 0
+        while start < count:
+            if not mine[start]:
+                start += 1
+                continue
+            end = start + 1
+            while end < count and mine[end]:
+                end += 1
+            for number, outcome in outcomes(decide, lines[start:end], first + start):
+                if isinstance(outcome, EpisodeError):
+                    rejections.append((number, str(Rejection(number, outcome))))
+                    continue
+                if counted is not None:
+                    counted.add(outcome)
+                texts.append((number, encode(outcome)))
+            start = end
+        return (texts, rejections, len(texts), len(rejections),
+                counted.state() if counted is not None else None, count)
+
+    def finish(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
+        """The totals of the slots this worker owns (every worker holds the ones loaded
+        before the fork; each gives back its own)."""
+        return [(slot, amount) for slot, amount in self.ledger.used.items()
+                if slot_owner(slot, jobs) == index]
 
 
 def write_state(run: Run, path: str | None) -> None:
