@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from parcours.compiler.cli import jobs, main
-from parcours.runtime.ledger import AccumulatorSpec, key_owner, key_reader, slot_owner
+from parcours.runtime import AccumulatorSpec, key_owner, key_reader, slot_owner
 
 ROOT = Path(__file__).resolve().parent.parent
 FRANCE = ROOT / "policies" / "france.parcours"

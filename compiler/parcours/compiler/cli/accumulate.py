@@ -19,10 +19,9 @@ import click
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
                               EpisodeError, InputOrder, Ledger, Rejection, StateError,
-                              decide_block, decide_stream, ledger_lines, specs_of,
-                              state_line)
+                              decide_block, decide_stream, key_owner, key_reader,
+                              ledger_lines, slot_owner, specs_of, state_line)
 from parcours.runtime import decided as outcomes
-from parcours.runtime.ledger import key_owner, key_reader, slot_owner
 
 from .common import fail, open_out
 
