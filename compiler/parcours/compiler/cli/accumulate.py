@@ -24,6 +24,7 @@ from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, Decisio
 from parcours.runtime import decided as outcomes
 
 from .common import fail, open_out
+from .partition import Partition, sorted_parts
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
@@ -54,6 +55,8 @@ class Run:
     order: InputOrder | None = None
     sorted: bool = False  # the run goes through a sort (its lines were not in key order)
     keyless: bool = False  # no line has a key: the ledger reads and records nothing
+    function: Callable[[Mapping[str, object]], Decision] | None = None  # the policy's own
+    keep_state: bool = False  # the state is written at the end (`--state-out`)
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
@@ -135,6 +138,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     else:  # decide as the lines come: the same decisions as in sorted order
         run = Run(lines, functools.partial(ledger.decide, function, copy=False), ledger,
                   numbers, buffer=buffer)
+    run.function, run.keep_state = function, keep_state
     if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
         phased_lines = phased(run.lines, run.numbers, progress.restart)
         run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
@@ -156,11 +160,14 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
         progress.clear()
         sys.stderr.write(f"rejected: {rejection}\n")
 
+    split = None
+    if jobs > 1 and run.ledger is not None and run.function is not None and \
+            len({s.keys for s in run.ledger.specs}) == 1:
+        split = Partition(run.function, run.ledger, tally if merge is not None else None)
     if not run.sorted:
-        split = None
-        if jobs > 1 and run.ledger is not None and len({s.keys for s in run.ledger.specs}) == 1:
-            split = Partition(run.decide, run.ledger, tally if merge is not None else None)
         return in_blocks(run.decide, run.lines, write, progress, observe, jobs, split, merge)
+    if split is not None:
+        return sorted_in_parts(run, split, jobs, write, report, observe, merge)
     kept: list[Rejection] = []  # decisions and rejections kept by input line to the end
     stats = decide_stream(run.decide, run.lines, run.writer(write), run.reject(kept.append),
                           observe)
@@ -221,6 +228,48 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
     return decided, rejected
 
 
+def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str], object],
+                    report: Callable[[object], object],
+                    observe: Callable[[Decision], object] | None,
+                    merge: Callable[[object], object] | None) -> tuple[int, int]:
+    """A sorted run (see `wrap`) in blocks: the first `PARALLEL_BYTES` in this process, the
+    rest split by key across `jobs` workers (`Partition`); decisions kept by input line
+    (`InputOrder`) and written at the end, then the rejections, as in one process."""
+    from .jobs import PARALLEL_BYTES, Pinned, can_fork
+
+    order = InputOrder(run.buffer)
+    kept: list[tuple[int, str]] = []
+    counts = [0, 0]
+
+    def emit(results: list[Any]) -> None:
+        for texts, rejections, decided, rejected, state, _ in results:
+            for number, text in texts:
+                order.add(number, text + "\n")
+            kept.extend(rejections)
+            counts[0] += decided
+            counts[1] += rejected
+            if state is not None and merge is not None:
+                merge(state)
+
+    parts = sorted_parts(iter(run.lines), run.numbers, BLOCK_LINES)
+    seen = 0
+    for place, lines, numbers, length in parts:
+        result = split.work_sorted(0, 1, (place, lines, numbers))
+        emit([result])
+        seen += length
+        if seen >= PARALLEL_BYTES and can_fork():
+            split.fork(run.keep_state)
+            held = Pinned(split.work_sorted, split.finish_sorted, jobs).run(
+                ((p, l, n) for p, l, n, _ in parts), emit)
+            split.restore(held, run.retired if run.keep_state else None)
+            break
+    for text in order:
+        write(text)
+    for _, text in sorted(kept):
+        report(text)
+    return counts[0], counts[1]
+
+
 def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
     size = 8
     while chunk := list(islice(lines, size)):
@@ -232,60 +281,6 @@ def _numbered(chunks: Iterator[list[bytes]], first: int) -> Iterator[tuple[int, 
     for chunk in chunks:
         yield first, b"".join(chunk)
         first += len(chunk)
-
-
-class Partition:
-    """A run in key order across worker processes: every worker reads every block and
-    decides the episodes whose key it owns (`key_owner`, a hash of the key's bytes), in
-    order, through its own ledger; an episode without a key is decided by the worker its
-    place in the block gives.  Each returns its decisions and rejections by line number,
-    which the command merges back into input order."""
-
-    def __init__(self, decide: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
-                 tally: Callable[[], Tally] | None) -> None:
-        self.decide, self.ledger, self.tally = decide, ledger, tally
-        self.key = key_reader(ledger.specs[0].keys)
-        self.writer: DecisionWriter | None = None
-
-    def work(self, index: int, jobs: int, part: tuple[int, bytes]
-             ) -> tuple[list[tuple[int, str]], list[tuple[int, str]], int, int, object, int]:
-        """(decisions, rejections, decided, rejected, the tally's state, lines) of the
-        episodes of the block `part` (its first line number, its lines) worker `index` owns."""
-        first, data = part
-        lines = io.BytesIO(data).readlines()
-        count, key, owner = len(lines), self.key, key_owner
-        mine = [index == (owner(k, jobs) if (k := key(raw)) is not None else p * jobs // count)
-                for p, raw in enumerate(lines)]
-        if self.writer is None:
-            self.writer = DecisionWriter()
-        encode, decide = self.writer, self.decide
-        counted = self.tally() if self.tally is not None else None
-        texts: list[tuple[int, str]] = []
-        rejections: list[tuple[int, str]] = []
-        start = 0
-        while start < count:
-            if not mine[start]:
-                start += 1
-                continue
-            end = start + 1
-            while end < count and mine[end]:
-                end += 1
-            for number, outcome in outcomes(decide, lines[start:end], first + start):
-                if isinstance(outcome, EpisodeError):
-                    rejections.append((number, str(Rejection(number, outcome))))
-                    continue
-                if counted is not None:
-                    counted.add(outcome)
-                texts.append((number, encode(outcome)))
-            start = end
-        return (texts, rejections, len(texts), len(rejections),
-                counted.state() if counted is not None else None, count)
-
-    def finish(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
-        """The totals of the slots this worker owns (every worker holds the ones loaded
-        before the fork; each gives back its own)."""
-        return [(slot, amount) for slot, amount in self.ledger.used.items()
-                if slot_owner(slot, jobs) == index]
 
 
 def write_state(run: Run, path: str | None) -> None:
