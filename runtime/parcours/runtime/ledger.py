@@ -24,6 +24,7 @@ as given (zero when absent).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import os
@@ -158,6 +159,48 @@ class Ledger:
         self.record(decision, steps)
         return decision
 
+    def decider(self, decide: Callable[[Mapping[str, object]], Decision]
+                ) -> Callable[[Mapping[str, object]], Decision]:
+        """`decide` through the ledger (`self.decide(decide, episode, copy=False)`: the
+        episode, a dict the caller owns, is filled in place), in a few steps for the usual
+        policy: one accumulator keyed by one field (`patient.id`).  An episode without its
+        key, or without a date to read its period from, is decided as it is."""
+        generic = functools.partial(self.decide, decide, copy=False)
+        if len(self.specs) != 1 or len(self.specs[0]._parts) != 1 or \
+                len(self.specs[0]._parts[0]) > 2:
+            return generic
+        spec = self.specs[0]
+        name, field_name, adds, parts = spec.name, spec.field, spec.adds, spec._parts[0]
+        section, key_name = parts if len(parts) == 2 else ("", parts[0])
+        at: list[Any] = [None, 0]  # the policy last seen, and where its output `adds` is
+        zero = Decimal(0)
+
+        def run(episode: Mapping[str, object]) -> Decision:
+            if type(episode) is not dict:
+                return generic(episode)
+            owner = episode.get(section) if section else episode
+            if type(owner) is not dict:
+                if isinstance(owner, Mapping):
+                    return generic(episode)
+                return decide(episode)
+            key, day = owner.get(key_name), episode.get("date")
+            if type(key) is not str or not key or type(day) is not str or len(day) != 10 \
+                    or not day[:4].isdigit():
+                return decide(episode)  # its own person, or rejected: nothing to record
+            slot = (name, (key,), day[:4])
+            used = self.used
+            before = used.get(slot, zero)
+            episode[field_name] = str(before)
+            decision = decide(episode)
+            policy = decision.policy
+            if policy is not at[0]:
+                at[0], at[1] = policy, policy.index[adds]
+            added = decision.values[at[1]]
+            assert isinstance(added, Decimal)
+            used[slot] = before + added
+            return decision
+        return run
+
     def retire_before(self, year: str) -> None:
         """Drop the slots of periods before `year` (a run in date order never needs them
         again), handing each to `retired`: memory holds the keys of one year."""
@@ -173,11 +216,13 @@ class Ledger:
     def sorted_decider(self, decide: Callable[[Mapping[str, object]], Decision]
                        ) -> Callable[[Mapping[str, object]], Decision]:
         """`decide` through the ledger, for episodes that come in date order."""
+        through = self.decider(decide)  # a batch's own parsed episode, filled in place
+
         def run(episode: Mapping[str, object]) -> Decision:
             day = episode.get("date")
             if type(day) is str and len(day) == 10:
                 self.retire_before(day[:4])
-            return self.decide(decide, episode, copy=False)  # a batch's own parsed episode
+            return through(episode)
         return run
 
     # ---- state files ----------------------------------------------------------------

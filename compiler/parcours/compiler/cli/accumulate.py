@@ -6,7 +6,6 @@ Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`.
 
 from __future__ import annotations
 
-import functools
 import io
 import sys
 import types
@@ -136,8 +135,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         if keep_state:
             ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
     else:  # decide as the lines come: the same decisions as in sorted order
-        run = Run(lines, functools.partial(ledger.decide, function, copy=False), ledger,
-                  numbers, buffer=buffer)
+        run = Run(lines, ledger.decider(function), ledger, numbers, buffer=buffer)
     run.function, run.keep_state = function, keep_state
     if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
         phased_lines = phased(run.lines, run.numbers, progress.restart)

@@ -16,7 +16,6 @@ byte for byte whatever the number of processes.
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
@@ -41,7 +40,7 @@ class Partition:
     def __init__(self, function: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
                  tally: Callable[[], Tally] | None) -> None:
         self.function, self.ledger, self.tally = function, ledger, tally
-        self.decide = functools.partial(ledger.decide, function, copy=False)
+        self.decide = ledger.decider(function)
         self.key = key_reader(ledger.specs[0].keys)
         self.writer: DecisionWriter | None = None
         # a sorted run: where each total held was first added, the totals dropped (with
@@ -115,7 +114,7 @@ class Partition:
                 self.years.add(year)
                 ledger.retire_before(year)
         before = len(used)
-        decision = ledger.decide(self.function, episode, copy=False)
+        decision = self.decide(episode)
         if len(used) > before:
             for slot in islice(reversed(used), len(used) - before):
                 self.tags[slot] = (1, self.place)
