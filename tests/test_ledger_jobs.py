@@ -137,3 +137,62 @@ def test_the_quick_key_is_the_ledgers_key(line: bytes) -> None:
 def test_a_key_goes_to_the_same_worker_in_every_run() -> None:
     """A hash of the key's bytes (CRC-32), not Python's `hash` (another in each process)."""
     assert [key_owner(f"p-{n}".encode(), 3) for n in range(8)] == OWNERS
+
+
+# ---- the first pass, a block at a time ------------------------------------------------
+
+def first_pass(lines: list[bytes], block: int) -> tuple[bool, bool, list[int], list[bytes]]:
+    """`ledger_lines` on a binary file (read in blocks of `block` bytes): (sorted, keyed,
+    numbers, the lines of the second pass)."""
+    import io
+
+    from parcours.runtime import ledger_lines, order
+
+    specs = specs_of_france()
+    numbers, keyed = [0], [True]
+    saved, order.FIRST_PASS_BYTES = order.FIRST_PASS_BYTES, block
+    try:
+        again, sorted_ = ledger_lines(io.BytesIO(b"".join(lines)), specs, 50, numbers,
+                                      keyed=keyed)
+        return sorted_, keyed[0], numbers[1:], list(again)
+    finally:
+        order.FIRST_PASS_BYTES = saved
+
+
+@pytest.mark.parametrize("case", ["in order", "keyless", "mixed", "odd lines", "out of order",
+                                  "out of order late"])
+def test_a_first_pass_by_blocks_says_what_one_by_lines_says(persons: list[bytes],
+                                                            case: str) -> None:
+    from parcours.runtime import in_key_order
+
+    lines = list(persons[:600])
+    if case == "keyless":
+        lines = [without_key(line) for line in lines]
+    elif case == "mixed":
+        lines = [without_key(line) if n % 50 else line for n, line in enumerate(lines)]
+    elif case == "odd lines":
+        lines = [b"\xef\xbb\xbf" + lines[0]] + [without_key(line) for line in lines[1:]]
+        lines[300:300] = [b"\r\n", b'{"id":"a\\u0041","date":"2025-01-01","patient":{}}\r\n',
+                          b"[]\n", lines[10].replace(b"\n", b"\r\n")]
+        lines[-1] = lines[-1].rstrip(b"\n")
+    elif case.startswith("out of order"):
+        at = 550 if case.endswith("late") else 20
+        lines[at], lines[at + 1] = lines[at + 1], lines[at]
+        if lines[at].split(b'"patient":{"id":')[1][:12] != \
+                lines[at + 1].split(b'"patient":{"id":')[1][:12]:
+            lines.insert(at + 2, lines[at])  # the same episode twice: its key out of order
+    keyed = [False]
+    in_order = in_key_order(iter(lines), specs_of_france(), keyed)
+    for block in (64, 4096, 1 << 20):
+        sorted_, seen_keyed, count, again = first_pass(lines, block)
+        assert (not sorted_, seen_keyed) == (in_order, keyed[0]), block
+        assert count == [len(lines)]
+        if in_order:
+            assert b"".join(again) == b"".join(lines)
+    assert in_order == (not case.startswith("out of order"))
+    assert keyed[0] == (case != "keyless")
+
+
+def specs_of_france() -> tuple[AccumulatorSpec, ...]:
+    return (AccumulatorSpec("participations", "participations_used", ("patient.id",),
+                            "calendar_year", "flat_fee", ()),)

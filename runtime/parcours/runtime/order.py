@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import heapq
+import io
 import json
 import os
 import re
@@ -147,36 +148,85 @@ def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...],
     An episode whose date or id cannot be read this way is taken as out of order (the run
     is then sorted); an episode that breaks the contract is rejected either way and adds
     nothing to any total."""
-    last: dict[tuple[int, bytes], tuple[bytes, bytes]] = {}
-    quick = [[_QuickValue(path) for path in spec.keys] for spec in specs]
-    found = keyed if keyed is not None else []
-    found[:] = [False]
-    # the usual line of one accumulator keyed by one field, its section right after the
-    # date and the field first in it: `{"id":"…","date":"…","patient":{"id":"…",`
-    fast, keyless = _usual_line(specs[0].keys) if len(specs) == 1 else (None, None)
-    for number, raw in enumerate(lines, 1):
-        if fast is not None:
-            line = fast(raw)
-            if line is not None:
-                found[0] = True
-                order, key = (line.group(2), line.group(1)), line.group(3)
-                previous = last.get((0, key))
-                if previous is not None and order <= previous:
+    order = KeyOrder(specs)
+    result = order.lines(lines)
+    if keyed is not None:
+        keyed[:] = [order.keyed]
+    return result
+
+
+class KeyOrder:
+    """`in_key_order` a block or a line at a time: `block` and `lines` say whether the
+    lines so far still come in key order; `keyed` whether any of them has a key."""
+
+    def __init__(self, specs: tuple[AccumulatorSpec, ...]) -> None:
+        self.specs = specs
+        self.last: dict[object, tuple[Any, ...]] = {}  # by key: the last (date, id)
+        self.quick = [[_QuickValue(path) for path in spec.keys] for spec in specs]
+        self.keyed = False
+        self.number = 0  # lines read so far
+        # the usual line of one accumulator keyed by one field, its section right after the
+        # date and the field first in it: `{"id":"…","date":"…","patient":{"id":"…",`
+        self.fast: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self.keyless: Callable[[bytes], bool] | None = None
+        if len(specs) == 1:
+            self.fast, self.keyless = _usual_line(specs[0].keys)
+        if self.fast is not None:
+            self.token = b'"' + specs[0].keys[0].split(".", 1)[1].encode() + b'":'
+            self.expected = 1 if self.token in (b'"id":', b'"date":') else 0
+
+    def block(self, block: bytes) -> bool:
+        """A block of whole lines: at once when none of them can have a key (each the usual
+        line without one, see `_usual_line`), else line by line."""
+        if self.fast is not None and self.number > 0:  # (the first line may have a BOM)
+            count = block.count(b"\n") + (not block.endswith(b"\n"))
+            if b"\\" not in block and block.count(self.token) == self.expected * count and \
+                    len(_HEADS(b"\n" + block)) == count:
+                self.number += count
+                return True
+        return self.lines(block.splitlines(keepends=True) if b"\r" not in block
+                          else list(_lines_of(block)))
+
+    def lines(self, lines: Iterable[bytes]) -> bool:
+        last, fast, keyless, slow = self.last, self.fast, self.keyless, self._line
+        number, keyed = self.number, self.keyed
+        try:
+            for number, raw in enumerate(lines, number + 1):
+                if fast is not None:
+                    line = fast(raw)
+                    if line is not None:
+                        keyed = True
+                        order, key = line.group(2, 1), line.group(3)
+                        previous = last.get(key)
+                        if previous is not None and order <= previous:
+                            return False
+                        last[key] = order
+                        continue
+                    if keyless is not None and keyless(raw):
+                        continue
+                seen = slow(number, raw, keyed)
+                if seen is None:
+                    keyed = True  # a key out of order
                     return False
-                last[(0, key)] = order
-                continue
-            if keyless is not None and keyless(raw):
-                continue
+                keyed = seen
+            return True
+        finally:
+            self.number, self.keyed = number, keyed
+
+    def _line(self, number: int, raw: bytes, keyed: bool) -> bool | None:
+        """A line other than the usual one: whether a line has been seen with a key so far,
+        or None when this one's key is out of order."""
+        last = self.last
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if not raw.strip():
-            continue
+            return keyed
         head = _HEAD(raw)
         encoded: list[bytes | None] | None = None
         if head is not None and b"\\" not in raw:
             order = (head.group(2), head.group(1))
             encoded = []
-            for readers in quick:
+            for readers in self.quick:
                 parts = [read(raw) for read in readers]
                 if any(p is None for p in parts):
                     encoded = None  # not found this way: decode the line
@@ -186,23 +236,38 @@ def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...],
         if encoded is None:
             value = _decoded(raw)
             if value is None:
-                continue  # not an object: rejected, adds nothing
+                return keyed  # not an object: rejected, adds nothing
             day, ident = value.get("date"), value.get("id")
             if type(day) is not str or type(ident) is not str:
-                return False
+                return None
             order = (day.encode("utf-8", "surrogatepass"), ident.encode("utf-8", "surrogatepass"))
-            keys = [spec.key_of(value) for spec in specs]
+            keys = [spec.key_of(value) for spec in self.specs]
             encoded = [None if k is None else "\x00".join(k).encode("utf-8", "surrogatepass")
                        for k in keys]
         for index, key in enumerate(encoded):
             if key is None:
                 continue
-            found[0] = True
-            previous = last.get((index, key))
+            keyed = True
+            slot = (index, key) if index else key  # the first accumulator's: the key alone
+            previous = last.get(slot)
             if previous is not None and order <= previous:
-                return False
-            last[(index, key)] = order
-    return True
+                return None
+            last[slot] = order
+        return keyed
+
+
+# every line of "\n" + a block that starts with its id and date (`_HEAD`)
+_HEADS = re.compile(rb'\n\{"id":"[^"\\\n]*","date":"[0-9]{4}-[0-9]{2}-[0-9]{2}"').findall
+
+
+def _lines_of(block: bytes) -> Iterator[bytes]:
+    """A block's lines as a file gives them (split at "\n" only)."""
+    start = 0
+    while start < len(block):
+        end = block.find(b"\n", start)
+        end = len(block) if end < 0 else end + 1
+        yield block[start:end]
+        start = end
 
 
 def _decoded(raw: bytes) -> dict[str, Any] | None:
@@ -250,14 +315,32 @@ def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
 def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...],
                  buffer: int = DEFAULT_BUFFER, numbers: list[int] | None = None,
                  watch: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None,
-                 keyed: list[bool] | None = None) -> tuple[Iterator[bytes], bool]:
+                 keyed: list[bool] | None = None, tick: Callable[[int], object] | None = None
+                 ) -> tuple[Iterator[bytes], bool]:
     """`lines` in the order ledgers apply them, and whether they had to be sorted.
 
     A first pass (`two_pass`, seen through `watch`, e.g. a progress count) checks whether
     each key's episodes already come in (date, id) order (`in_key_order`): then the lines
     as they come, else `sorted_lines` (`numbers[0]`: the input line number of the line last
     given).  Either way `numbers[1]` is then how many lines the input holds, and `keyed`
-    whether any line has a key (`in_key_order`)."""
+    whether any line has a key (`in_key_order`).
+
+    A binary file (without `watch`) is read in blocks the first time (`KeyOrder.block`,
+    `tick(lines)` after each), the usual lines checked a block at a time."""
+    if watch is None and isinstance(lines, io.BufferedIOBase):
+        blocks, again = two_pass(lines, blocks=True)
+        order, in_order, read = KeyOrder(specs), True, 0
+        for block in blocks:
+            count = block.count(b"\n") + (not block.endswith(b"\n"))
+            read += count
+            if tick is not None:
+                tick(count)
+            in_order = in_order and order.block(block)
+        if keyed is not None:
+            keyed[:] = [order.keyed]
+        if numbers is not None:
+            numbers[1:] = [read]
+        return (again(), False) if in_order else (sorted_lines(again(), buffer, numbers), True)
     first, again = two_pass(lines)
     read = 0
 
@@ -347,24 +430,34 @@ def _read_spill(f: IO[bytes], pairs: bool = False) -> Iterator[Any]:
             yield (first, second, third, number)
 
 
-def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[], Iterator[bytes]]]:
-    """Read `lines` twice: (the first pass, a function that starts the second).  A regular
-    file is read again from its start; anything else (standard input, a pipe, a list) is
-    copied to a temporary file as the first pass reads it.  The first pass must be read
-    to its end before the second starts."""
+FIRST_PASS_BYTES = 1 << 20  # a block of the first pass over a binary file
+
+
+def two_pass(lines: Iterable[bytes | str], blocks: bool = False
+             ) -> tuple[Iterator[bytes], Callable[[], Iterator[bytes]]]:
+    """Read `lines` twice: (the first pass, a function that starts the second, by lines).
+    A regular file is read again from its start; anything else (standard input, a pipe, a
+    list) is copied to a temporary file as the first pass reads it.  The first pass must
+    be read to its end before the second starts.  `blocks` (a binary file): the first pass
+    gives blocks of whole lines rather than lines."""
     seekable = getattr(lines, "seekable", None)
+    handle: Any = lines
     if callable(seekable) and seekable() and hasattr(lines, "seek"):
-        handle: Any = lines
         start = handle.tell()
 
         def again() -> Iterator[bytes]:
             handle.seek(start)
             return iter(handle)
-        return iter(handle), again
+        return (_blocks(handle) if blocks else iter(handle)), again
     spool = tempfile.TemporaryFile(prefix="parcours-input-", buffering=1 << 16)
 
     def first() -> Iterator[bytes]:
         write = spool.write
+        if blocks:
+            for block in _blocks(handle):
+                write(block if block.endswith(b"\n") else block + b"\n")
+                yield block
+            return
         for line in lines:
             raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
             if not raw.endswith(b"\n"):
@@ -377,3 +470,12 @@ def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[]
         spool.seek(0)
         return spool  # a file: read by lines, or in blocks (closed once dropped)
     return first(), replay
+
+
+def _blocks(handle: Any) -> Iterator[bytes]:
+    """A binary file in blocks of whole lines."""
+    read, readline = handle.read, handle.readline
+    while block := read(FIRST_PASS_BYTES):
+        if not block.endswith(b"\n"):
+            block += readline()
+        yield block

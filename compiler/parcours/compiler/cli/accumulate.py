@@ -123,8 +123,8 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     if progress is not None:
         progress.first_pass()
     numbers, keyed = [0], [True]
-    lines, sorted_ = ledger_lines(source, specs, buffer, numbers,
-                                  progress.counted if progress is not None else None, keyed)
+    lines, sorted_ = ledger_lines(source, specs, buffer, numbers, None, keyed,
+                                  progress.tick if progress is not None else None)
     if not keyed[0]:  # every episode a person of its own: the policy's function alone
         if progress is not None:
             progress.restart(numbers[1] if len(numbers) > 1 else 0)
