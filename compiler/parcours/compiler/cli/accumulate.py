@@ -161,7 +161,8 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
     split = None
     if jobs > 1 and run.ledger is not None and run.function is not None and \
             len({s.keys for s in run.ledger.specs}) == 1:
-        split = Partition(run.function, run.ledger, tally if merge is not None else None)
+        split = Partition(run.function, run.ledger, tally if merge is not None else None,
+                          run.keep_state)
     if not run.sorted:
         return in_blocks(run.decide, run.lines, write, progress, observe, jobs, split, merge)
     if split is not None:
@@ -221,7 +222,8 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
                 progress.tick(results[0][5])
 
             held = Pinned(split.work, split.finish, jobs).run(_numbered(chunks, first), emit)
-            split.ledger.used = dict(chain.from_iterable(held))
+            if split.keep_state:
+                split.ledger.used = dict(chain.from_iterable(held))
             return counts[0], counts[1]
     return decided, rejected
 
@@ -256,7 +258,7 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
         emit([result])
         seen += length
         if seen >= PARALLEL_BYTES and can_fork():
-            split.fork(run.keep_state)
+            split.fork()
             held = Pinned(split.work_sorted, split.finish_sorted, jobs).run(
                 ((p, l, n) for p, l, n, _ in parts), emit)
             split.restore(held, run.retired if run.keep_state else None)

@@ -38,8 +38,9 @@ class Partition:
     """The work of each worker on one run (see the module's docstring)."""
 
     def __init__(self, function: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
-                 tally: Callable[[], Tally] | None) -> None:
+                 tally: Callable[[], Tally] | None, keep_state: bool = False) -> None:
         self.function, self.ledger, self.tally = function, ledger, tally
+        self.keep_state = keep_state  # the totals go back to the command (`--state-out`)
         self.decide = ledger.decider(function)
         self.key = key_reader(ledger.specs[0].keys)
         self.writer: DecisionWriter | None = None
@@ -99,7 +100,9 @@ class Partition:
 
     def finish(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
         """The totals of the slots this worker owns (every worker holds the ones loaded
-        before the fork; each gives back its own)."""
+        before the fork; each gives back its own), when the state is written."""
+        if not self.keep_state:
+            return []
         return [(slot, amount) for slot, amount in self.ledger.used.items()
                 if slot_owner(slot, jobs) == index]
 
@@ -127,12 +130,12 @@ class Partition:
         first, lines, numbers = part
         return self._decide(self.sorted_decide, index, jobs, lines, first, numbers)
 
-    def fork(self, keep_state: bool) -> None:
+    def fork(self) -> None:
         """Before the workers are forked: the totals held so far are first (in the order
         one process holds them), and a worker keeps what it drops when the state is kept."""
         self.tags = {slot: (0, n) for n, slot in enumerate(self.ledger.used)}
         self.years = set()
-        if keep_state:
+        if self.keep_state:
             dropped: list[tuple[Any, Any, Tag]] = []
             self.dropped = dropped
             tags = self.tags
@@ -143,7 +146,10 @@ class Partition:
 
     def finish_sorted(self, index: int, jobs: int
                       ) -> tuple[list[tuple[Any, Any, Tag]], set[str]]:
-        """This worker's totals, dropped or held, each with its tag; the years it saw."""
+        """This worker's totals, dropped or held, each with its tag (when the state is
+        written); the years it saw."""
+        if not self.keep_state:
+            return [], self.years
         held = [(slot, amount, self.tags[slot]) for slot, amount in self.ledger.used.items()]
         return ([entry for entry in chain(self.dropped or [], held)
                  if slot_owner(entry[0], jobs) == index], self.years)
