@@ -196,3 +196,21 @@ def test_a_first_pass_by_blocks_says_what_one_by_lines_says(persons: list[bytes]
 def specs_of_france() -> tuple[AccumulatorSpec, ...]:
     return (AccumulatorSpec("participations", "participations_used", ("patient.id",),
                             "calendar_year", "flat_fee", ()),)
+
+
+def test_without_a_state_file_the_workers_keep_their_totals(persons: list[bytes],
+                                                           tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setattr(jobs, "PARALLEL_BYTES", 1 << 12)
+    source = tmp_path / "e.jsonl"
+    outputs = []
+    for lines in (persons, shuffled(persons, 2)):
+        source.write_bytes(b"".join(lines))
+        for count in ("1", "2"):
+            result = CliRunner().invoke(main, ["decide", str(FRANCE), "-i", str(source),
+                                               "--jobs", count, "--summary"])
+            assert result.exit_code == 0, result.output
+            outputs.append((result.stdout, result.stderr))
+    assert outputs[0] == outputs[1] and outputs[2] == outputs[3]
+    assert sorted(outputs[0][0].splitlines()) == sorted(outputs[2][0].splitlines())
