@@ -1,7 +1,9 @@
 """A run with accumulators (`decide`, `explain`): episodes in the ledger's order, the
 ledger threaded through `decide`, a state to start from and a state to write.
 
-Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`.
+Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`; neither does
+a run none of whose lines has a key.  With `--jobs N` the keys are split across N
+worker processes (`cli/partition.py`).
 """
 
 from __future__ import annotations
