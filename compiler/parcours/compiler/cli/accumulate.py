@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from dataclasses import dataclass, field
@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 import click
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
-                              EpisodeError, InputOrder, Ledger, Rejection, StateError,
-                              decide_block, decide_stream, key_owner, key_reader,
-                              ledger_lines, slot_owner, specs_of, state_line)
-from parcours.runtime import decided as outcomes
+                              InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
+                              decide_stream, ledger_lines, specs_of, state_line)
 
 from .common import fail, open_out
 from .partition import Partition, sorted_parts
@@ -139,9 +137,8 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     else:  # decide as the lines come: the same decisions as in sorted order
         run = Run(lines, ledger.decider(function), ledger, numbers, buffer=buffer)
     run.function, run.keep_state = function, keep_state
-    if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
-        phased_lines = phased(run.lines, run.numbers, progress.restart)
-        run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
+    if progress is not None and run.sorted:  # in order, `decide_ordered` restarts it
+        run.lines = progress.counted(phased(run.lines, run.numbers, progress.restart))
     return run
 
 
@@ -166,6 +163,7 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
         split = Partition(run.function, run.ledger, tally if merge is not None else None,
                           run.keep_state)
     if not run.sorted:
+        progress.restart(run.numbers[1] if len(run.numbers) > 1 else 0)
         return in_blocks(run.decide, run.lines, write, progress, observe, jobs, split, merge)
     if split is not None:
         return sorted_in_parts(run, split, jobs, write, report, observe, merge)
@@ -193,17 +191,18 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
     writer = DecisionWriter()
     decided = rejected = seen = 0
     first = 1
-    chunks = _chunks(iter(lines))
-    for chunk in chunks:
-        data = b"".join(chunk)
+    chunks = blocks(cast(IO[bytes], lines)) if isinstance(lines, io.BufferedIOBase) else \
+        (b"".join(chunk) for chunk in _chunks(iter(lines)))
+    for data in chunks:
+        count = data.count(b"\n") + (not data.endswith(b"\n"))
         block = decide_block(decide, writer, data, first, observe)
         if block.rejections:
             progress.clear()
             sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
         write(block.text)
         decided, rejected = decided + block.decided, rejected + block.rejected
-        first += len(chunk)
-        progress.tick(len(chunk))
+        first += count
+        progress.tick(count)
         seen += len(data)
         if split is not None and seen >= PARALLEL_BYTES and can_fork():
             counts = [decided, rejected]
@@ -279,10 +278,10 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
         yield chunk
 
 
-def _numbered(chunks: Iterator[list[bytes]], first: int) -> Iterator[tuple[int, bytes]]:
-    for chunk in chunks:
-        yield first, b"".join(chunk)
-        first += len(chunk)
+def _numbered(chunks: Iterator[bytes], first: int) -> Iterator[tuple[int, bytes]]:
+    for data in chunks:
+        yield first, data
+        first += data.count(b"\n") + (not data.endswith(b"\n"))
 
 
 def write_state(run: Run, path: str | None) -> None:
