@@ -214,3 +214,25 @@ def test_without_a_state_file_the_workers_keep_their_totals(persons: list[bytes]
             outputs.append((result.stdout, result.stderr))
     assert outputs[0] == outputs[1] and outputs[2] == outputs[3]
     assert sorted(outputs[0][0].splitlines()) == sorted(outputs[2][0].splitlines())
+
+
+def test_a_failed_worker_is_a_clear_error(persons: list[bytes], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from parcours.compiler.cli.partition import Partition
+
+    monkeypatch.setattr(jobs, "PARALLEL_BYTES", 1 << 12)
+    work = Partition.work
+
+    def failing(self: Partition, index: int, jobs_: int, part: tuple[int, bytes]) -> object:
+        if index == 1:
+            raise MemoryError("no room")
+        return work(self, index, jobs_, part)
+
+    monkeypatch.setattr(Partition, "work", failing)
+    source = tmp_path / "e.jsonl"
+    source.write_bytes(b"".join(persons))
+    result = CliRunner().invoke(main, ["decide", str(FRANCE), "-i", str(source), "--jobs", "2",
+                                       "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "error: a worker process failed: MemoryError: no room" in result.stderr
+    assert "Traceback" not in result.output

@@ -27,7 +27,7 @@ from .partition import Partition, sorted_parts
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
-    from .jobs import Tally
+    from .jobs import Pinned, Tally
 from .progress import Progress
 
 state_in_option = click.option(
@@ -222,7 +222,7 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
                     write("\n".join(text for _, text in texts) + "\n")
                 progress.tick(results[0][5])
 
-            held = Pinned(split.work, split.finish, jobs).run(_numbered(chunks, first), emit)
+            held = _pinned(Pinned(split.work, split.finish, jobs), _numbered(chunks, first), emit)
             if split.keep_state:
                 split.ledger.used = dict(chain.from_iterable(held))
             return counts[0], counts[1]
@@ -260,8 +260,8 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
         seen += length
         if seen >= PARALLEL_BYTES and can_fork():
             split.fork()
-            held = Pinned(split.work_sorted, split.finish_sorted, jobs).run(
-                ((p, l, n) for p, l, n, _ in parts), emit)
+            held = _pinned(Pinned(split.work_sorted, split.finish_sorted, jobs),
+                           ((p, l, n) for p, l, n, _ in parts), emit)
             split.restore(held, run.retired if run.keep_state else None)
             break
     for text in order:
@@ -269,6 +269,17 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
     for _, text in sorted(kept):
         report(text)
     return counts[0], counts[1]
+
+
+def _pinned(pinned: Pinned, parts: Iterator[Any], emit: Callable[[list[Any]], object]
+            ) -> list[Any]:
+    """`pinned.run`; a worker that fails or ends early exits 2 with a message."""
+    from .jobs import WorkerError
+
+    try:
+        return pinned.run(parts, emit)
+    except WorkerError as exc:
+        fail(str(exc))
 
 
 def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:

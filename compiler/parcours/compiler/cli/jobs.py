@@ -258,10 +258,8 @@ def _pinned(index: int, jobs: int, queue: Any, reply: Any) -> None:
         while (part := queue.get()) is not None:
             reply.send(work(index, jobs, part))
         reply.send(finish(index, jobs))
-    except BaseException:  # the command reports it
-        import traceback
-
-        reply.send(_Failed(traceback.format_exc()))
+    except BaseException as exc:  # the command reports it
+        reply.send(_Failed(f"{type(exc).__name__}: {exc}"))
     finally:
         reply.close()
 
@@ -270,10 +268,14 @@ def _reply(receive: Any) -> Any:
     try:
         result = receive.recv()
     except EOFError:
-        raise RuntimeError("a worker process ended before its work was done") from None
+        raise WorkerError("a worker process ended before its work was done") from None
     if isinstance(result, _Failed):
-        raise RuntimeError("a worker process failed:\n" + result.text)
+        raise WorkerError(f"a worker process failed: {result.text}")
     return result
+
+
+class WorkerError(RuntimeError):
+    """A pinned worker that failed or ended: the command exits 2 with this message."""
 
 
 def can_fork() -> bool:
