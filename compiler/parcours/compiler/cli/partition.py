@@ -17,6 +17,7 @@ byte for byte whatever the number of processes.
 from __future__ import annotations
 
 import io
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,11 @@ from parcours.runtime import decided as outcomes
 if TYPE_CHECKING:
     from .jobs import Tally
 
-# What a worker gives back for a block: (decisions, rejections) as (input line, text),
-# the counts decided and rejected, the block's tally state, the lines the block holds.
-Result = tuple[list[tuple[int, str]], list[tuple[int, str]], int, int, object, int]
+# What a worker gives back for a block: its decisions (in key order: their places in the
+# block as an array of ints, their texts joined by newlines; sorted: (input line, text)
+# pairs), its rejections as (input line, text), the counts decided and rejected, the
+# block's tally state, the lines the block holds.
+Result = tuple[Any, Any, list[tuple[int, str]], int, int, object, int]
 Tag = tuple[int, int]  # when a total was first added: (0, place before the fork) or (1, place)
 
 
@@ -58,15 +61,18 @@ class Partition:
 
     def _decide(self, decide: Callable[[Mapping[str, object]], Decision], index: int,
                 jobs: int, lines: list[bytes], first: int, numbers: list[int] | None
-                ) -> Result:
+                ) -> tuple[list[int], list[str], list[tuple[int, str]], object, int]:
         """`decide` on the lines of the block that worker `index` owns, runs of them at a
-        time; `numbers`: the input line of each (a sorted run), else `first` onwards."""
+        time: (the places in the block of the decisions, their texts, the rejections by
+        input line, the tally's state, the lines); `numbers`: the input line of each line
+        (a sorted run), else `first` onwards."""
         mine = self._mine(index, jobs, lines) if jobs > 1 else [True] * len(lines)
         if self.writer is None:
             self.writer = DecisionWriter()
         encode, count = self.writer, len(lines)
         counted = self.tally() if self.tally is not None else None
-        texts: list[tuple[int, str]] = []
+        places: list[int] = []
+        texts: list[str] = []
         rejections: list[tuple[int, str]] = []
         start = 0
         while start < count:
@@ -79,24 +85,27 @@ class Partition:
             self.place = first + start
             for number, outcome in outcomes(decide, lines[start:end], first + start):
                 self.place = number + 1  # the place of the next line decided
-                if numbers is not None:
-                    number = numbers[number - first]
                 if isinstance(outcome, EpisodeError):
+                    if numbers is not None:
+                        number = numbers[number - first]
                     rejections.append((number, str(Rejection(number, outcome))))
                     continue
                 if counted is not None:
                     counted.add(outcome)
-                texts.append((number, encode(outcome)))
+                places.append(number - first)
+                texts.append(encode(outcome))
             start = end
-        return (texts, rejections, len(texts), len(rejections),
-                counted.state() if counted is not None else None, count)
+        return places, texts, rejections, counted.state() if counted is not None else None, \
+            count
 
     # ---- lines in key order --------------------------------------------------------
     def work(self, index: int, jobs: int, part: tuple[int, bytes]) -> Result:
         """The block `part` (its first line number, its lines) in key order."""
         first, data = part
-        return self._decide(self.decide, index, jobs, io.BytesIO(data).readlines(), first,
-                            None)
+        places, texts, rejections, state, count = self._decide(
+            self.decide, index, jobs, io.BytesIO(data).readlines(), first, None)
+        return (array("i", places).tobytes(), "\n".join(texts), rejections, len(texts),
+                len(rejections), state, count)
 
     def finish(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
         """The totals of the slots this worker owns (every worker holds the ones loaded
@@ -128,7 +137,10 @@ class Partition:
         """The block `part` (its place in the sorted run, its lines, their input line
         numbers) of a sorted run."""
         first, lines, numbers = part
-        return self._decide(self.sorted_decide, index, jobs, lines, first, numbers)
+        places, texts, rejections, state, count = self._decide(
+            self.sorted_decide, index, jobs, lines, first, numbers)
+        return ([(numbers[p], text) for p, text in zip(places, texts)], None, rejections,
+                len(texts), len(rejections), state, count)
 
     def fork(self) -> None:
         """Before the workers are forked: the totals held so far are first (in the order
