@@ -140,6 +140,11 @@ class Run:
         with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker) as pool:
             try:
+                _wide(pool._call_queue._writer.fileno(),  # type: ignore[attr-defined]
+                      pool._result_queue._writer.fileno())  # type: ignore[attr-defined]
+            except AttributeError:  # another implementation of the pool: its own pipes
+                pass
+            try:
                 for block in parts:
                     pending.append(pool.submit(_work, block, start, True))
                     start += block.count(b"\n")
