@@ -399,16 +399,20 @@ def _spill(run: list[Any]) -> IO[bytes]:
     run.sort()
     f = tempfile.TemporaryFile(prefix="parcours-sort-", buffering=1 << 16)
     pack, write = _HEAD_SIZE.pack, f.write
+    parts: list[bytes] = []
+    add = parts.extend
     for record in run:
         if len(record) == 2:  # InputOrder: (number, text)
             number, text = record
-            first, second, third = text.encode("utf-8", "surrogatepass"), b"", b""
+            first = text.encode("utf-8", "surrogatepass")
+            add((pack(number, len(first), 0, 0), first))
         else:
             first, second, third, number = record
-        write(pack(number, len(first), len(second), len(third)))
-        write(first)
-        write(second)
-        write(third)
+            add((pack(number, len(first), len(second), len(third)), first, second, third))
+        if len(parts) >= 4096:  # one write for many records
+            write(b"".join(parts))
+            parts.clear()
+    write(b"".join(parts))
     f.flush()
     f.seek(0, os.SEEK_SET)
     return f
@@ -423,11 +427,11 @@ def _read_spill(f: IO[bytes], pairs: bool = False) -> Iterator[Any]:
         if len(head) < size:
             return
         number, a, b, c = unpack(head)
-        first, second, third = read(a), read(b), read(c)
         if pairs:
-            yield (number, first.decode("utf-8", "surrogatepass"))
+            yield (number, read(a).decode("utf-8", "surrogatepass"))
         else:
-            yield (first, second, third, number)
+            body = read(a + b + c)
+            yield (body[:a], body[a:a + b], body[a + b:], number)
 
 
 FIRST_PASS_BYTES = 1 << 20  # a block of the first pass over a binary file

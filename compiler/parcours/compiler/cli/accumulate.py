@@ -76,13 +76,19 @@ class Run:
 
     def finish(self, write: Callable[[str], object]) -> None:
         if self.order is not None:
-            for text in self.order:
-                write(text)
+            _write_all(self.order, write)
 
     def state(self) -> Iterator[str]:
         yield from self.retired
         if self.ledger is not None:
             yield from self.ledger.state_lines()
+
+
+def _write_all(texts: Iterable[str], write: Callable[[str], object]) -> None:
+    """`write` each of `texts`, a thousand at a time."""
+    texts = iter(texts)
+    while chunk := "".join(islice(texts, 1000)):
+        write(chunk)
 
 
 def phased(lines: Iterable[bytes], numbers: list[int],
@@ -264,8 +270,7 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
                            ((p, l, n) for p, l, n, _ in parts), emit)
             split.restore(held, run.retired if run.keep_state else None)
             break
-    for text in order:
-        write(text)
+    _write_all(order, write)
     for _, text in sorted(kept):
         report(text)
     return counts[0], counts[1]
