@@ -9,13 +9,7 @@ output afterwards.
 
 - :func:`decide_with_state` is the single-episode API: state in, decision and new state out.
 - :class:`Ledger` holds the state of a run (`load_state` / `state_lines` for a file).
-- :func:`sorted_lines` puts a stream of JSON lines in the order a ledger needs (the date,
-  then the episode's id, then the line's text) with bounded memory: runs of at most
-  `buffer` lines are sorted in memory, spilled to temporary files and merged.  So the same
-  episodes give the same decisions whatever order their lines come in.
-- :func:`in_key_order` says when no sort is needed: each key's episodes already come in
-  (date, id) order (a population written person by person, an export by patient), so
-  deciding the lines as they come gives the same decisions.
+- `parcours.runtime.order` puts the lines of a run in the order its ledger needs them.
 
 An episode without its key (no `patient.id`) is a person of its own: the ledger neither
 reads nor records anything for it, and whatever `NAME_used` the episode states is taken
@@ -24,17 +18,14 @@ as given (zero when absent).
 
 from __future__ import annotations
 
-import heapq
+import functools
 import json
-import os
-import struct
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from dataclasses import field as dataclass_field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import Any
 
 from .decision import Decision
 
@@ -156,6 +147,48 @@ class Ledger:
         self.record(decision, steps)
         return decision
 
+    def decider(self, decide: Callable[[Mapping[str, object]], Decision]
+                ) -> Callable[[Mapping[str, object]], Decision]:
+        """`decide` through the ledger (`self.decide(decide, episode, copy=False)`: the
+        episode, a dict the caller owns, is filled in place), in a few steps for the usual
+        policy: one accumulator keyed by one field (`patient.id`).  An episode without its
+        key, or without a date to read its period from, is decided as it is."""
+        generic = functools.partial(self.decide, decide, copy=False)
+        if len(self.specs) != 1 or len(self.specs[0]._parts) != 1 or \
+                len(self.specs[0]._parts[0]) > 2:
+            return generic
+        spec = self.specs[0]
+        name, field_name, adds, parts = spec.name, spec.field, spec.adds, spec._parts[0]
+        section, key_name = parts if len(parts) == 2 else ("", parts[0])
+        at: list[Any] = [None, 0]  # the policy last seen, and where its output `adds` is
+        zero = Decimal(0)
+
+        def run(episode: Mapping[str, object]) -> Decision:
+            if type(episode) is not dict:
+                return generic(episode)
+            owner = episode.get(section) if section else episode
+            if type(owner) is not dict:
+                if isinstance(owner, Mapping):
+                    return generic(episode)
+                return decide(episode)
+            key, day = owner.get(key_name), episode.get("date")
+            if type(key) is not str or not key or type(day) is not str or len(day) != 10 \
+                    or not day[:4].isdigit():
+                return decide(episode)  # its own person, or rejected: nothing to record
+            slot = (name, (key,), day[:4])
+            used = self.used
+            before = used.get(slot, zero)
+            episode[field_name] = str(before)
+            decision = decide(episode)
+            policy = decision.policy
+            if policy is not at[0]:
+                at[0], at[1] = policy, policy.index[adds]
+            added = decision.values[at[1]]
+            assert isinstance(added, Decimal)
+            used[slot] = before + added
+            return decision
+        return run
+
     def retire_before(self, year: str) -> None:
         """Drop the slots of periods before `year` (a run in date order never needs them
         again), handing each to `retired`: memory holds the keys of one year."""
@@ -171,11 +204,13 @@ class Ledger:
     def sorted_decider(self, decide: Callable[[Mapping[str, object]], Decision]
                        ) -> Callable[[Mapping[str, object]], Decision]:
         """`decide` through the ledger, for episodes that come in date order."""
+        through = self.decider(decide)  # a batch's own parsed episode, filled in place
+
         def run(episode: Mapping[str, object]) -> Decision:
             day = episode.get("date")
             if type(day) is str and len(day) == 10:
                 self.retire_before(day[:4])
-            return self.decide(decide, episode, copy=False)  # a batch's own parsed episode
+            return through(episode)
         return run
 
     # ---- state files ----------------------------------------------------------------
@@ -239,304 +274,3 @@ def decide_with_state(decide: Callable[[Mapping[str, object]], Decision],
     ledger = Ledger(specs, dict(state))
     decision = ledger.decide(decide, episode)
     return decision, ledger.used
-
-
-# ---- order --------------------------------------------------------------------------
-
-# A line that starts with its id and date, as written by `parcours population` and most
-# exports: read without decoding the whole line (a top-level key: the object's first two)
-_HEAD = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})"').match
-
-
-def sort_key(raw: bytes) -> tuple[bytes, bytes, bytes]:
-    """(date, episode id, the line), as UTF-8: a total order that does not depend on the
-    input's (a line that is not an object with a date sorts first)."""
-    head = _HEAD(raw)
-    if head is not None:
-        return (head.group(2), head.group(1), raw)
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        return (b"", b"", raw)
-    if not isinstance(value, dict):
-        return (b"", b"", raw)
-    day, ident = value.get("date"), value.get("id")
-    return (day.encode("utf-8", "surrogatepass") if type(day) is str else b"",
-            ident.encode("utf-8", "surrogatepass") if type(ident) is str else b"", raw)
-
-
-Record = tuple[bytes, bytes, bytes, int]  # (date, id, line, line number)
-
-
-class _QuickValue:
-    """The string value at `path` (`section.field`) of a line with no backslash (so no
-    quote inside a string: every `"` delimits one): b"" when the line surely has none,
-    None when this quick look cannot tell (the caller decodes the line)."""
-
-    def __init__(self, path: str) -> None:
-        section, _, name = path.rpartition(".")
-        self.token = b'"' + section.encode() + b'"' if section else b""
-        self.opening = self.token + b":{"
-        self.name = b'"' + name.encode() + b'"'
-        self.search = re.compile(b'[{,]' + re.escape(self.name) + b':"([^"]*)"').search
-
-    def __call__(self, raw: bytes) -> bytes | None:
-        body = raw
-        if self.token:
-            start = raw.find(self.opening)
-            if start < 0:
-                return b"" if self.token not in raw else None
-            end = raw.find(b"}", start)
-            body = raw[start + len(self.opening) - 1:end]
-            if end < 0 or b"{" in body[1:] or raw.count(self.token) > 1:
-                return None
-        found = self.search(body)
-        if found is not None:
-            return found.group(1)
-        return b"" if self.name not in body else None
-
-
-def in_key_order(lines: Iterable[bytes], specs: tuple[AccumulatorSpec, ...]) -> bool:
-    """Whether, for every accumulator, each key's episodes already come in (date, id)
-    order, strictly: then deciding the lines as they come gives the decisions of the sorted
-    order, with no sort.  Reads every line (a quick look at each: its date, id and keys
-    without decoding it when it has no backslash, else decoded); memory: one entry per key.
-
-    An episode whose date or id cannot be read this way is taken as out of order (the run
-    is then sorted); an episode that breaks the contract is rejected either way and adds
-    nothing to any total."""
-    last: dict[tuple[int, bytes], tuple[bytes, bytes]] = {}
-    quick = [[_QuickValue(path) for path in spec.keys] for spec in specs]
-    # the usual line of one accumulator keyed by one field, its section right after the
-    # date and the field first in it: `{"id":"…","date":"…","patient":{"id":"…",`
-    fast = None
-    if len(specs) == 1 and len(specs[0].keys) == 1 and "." in specs[0].keys[0]:
-        section, field_name = specs[0].keys[0].split(".", 1)
-        fast = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})","'
-                          + re.escape(section.encode()) + rb'":\{"'
-                          + re.escape(field_name.encode()) + rb'":"([^"\\]+)"').match
-    for number, raw in enumerate(lines, 1):
-        if fast is not None:
-            line = fast(raw)
-            if line is not None:
-                order, key = (line.group(2), line.group(1)), line.group(3)
-                previous = last.get((0, key))
-                if previous is not None and order <= previous:
-                    return False
-                last[(0, key)] = order
-                continue
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        if not raw.strip():
-            continue
-        head = _HEAD(raw)
-        encoded: list[bytes | None] | None = None
-        if head is not None and b"\\" not in raw:
-            order = (head.group(2), head.group(1))
-            encoded = []
-            for readers in quick:
-                parts = [read(raw) for read in readers]
-                if any(p is None for p in parts):
-                    encoded = None  # not found this way: decode the line
-                    break
-                encoded.append(None if not all(parts)
-                               else b"\x00".join(p for p in parts if p is not None))
-        if encoded is None:
-            value = _decoded(raw)
-            if value is None:
-                continue  # not an object: rejected, adds nothing
-            day, ident = value.get("date"), value.get("id")
-            if type(day) is not str or type(ident) is not str:
-                return False
-            order = (day.encode("utf-8", "surrogatepass"), ident.encode("utf-8", "surrogatepass"))
-            keys = [spec.key_of(value) for spec in specs]
-            encoded = [None if k is None else "\x00".join(k).encode("utf-8", "surrogatepass")
-                       for k in keys]
-        for index, key in enumerate(encoded):
-            if key is None:
-                continue
-            previous = last.get((index, key))
-            if previous is not None and order <= previous:
-                return False
-            last[(index, key)] = order
-    return True
-
-
-def _decoded(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def sorted_lines(lines: Iterable[bytes], buffer: int = DEFAULT_BUFFER,
-                 numbers: list[int] | None = None) -> Iterator[bytes]:
-    """`lines` in (date, id, text) order; at most `buffer` lines in memory at once.
-
-    `numbers`, when given, holds the input line number of the line last yielded (for
-    rejections that name the line where the episode was), then, once every line is read,
-    how many there are."""
-    run: list[Record] = []
-    spills: list[IO[bytes]] = []
-    try:
-        for number, raw in enumerate(lines, 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
-            raw = raw.rstrip(b"\r\n")
-            run.append((*sort_key(raw), number))
-            if len(run) >= buffer:
-                spills.append(_spill(run))
-                run = []
-        if numbers is not None:
-            numbers[1:] = [len(run) + buffer * len(spills)]
-        run.sort()
-        merged: Iterable[Record] = heapq.merge(iter(run), *(_read_spill(f) for f in spills)) \
-            if spills else run
-        for _, _, raw, number in merged:
-            if numbers is not None:
-                numbers[0] = number
-            yield raw
-    finally:
-        for f in spills:
-            f.close()
-
-
-def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...],
-                 buffer: int = DEFAULT_BUFFER, numbers: list[int] | None = None,
-                 watch: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
-                 ) -> tuple[Iterator[bytes], bool]:
-    """`lines` in the order ledgers apply them, and whether they had to be sorted.
-
-    A first pass (`two_pass`, seen through `watch`, e.g. a progress count) checks whether
-    each key's episodes already come in (date, id) order (`in_key_order`): then the lines
-    as they come, else `sorted_lines` (`numbers[0]`: the input line number of the line last
-    given).  Either way `numbers[1]` is then how many lines the input holds."""
-    first, again = two_pass(lines)
-    read = 0
-
-    def counting() -> Iterator[bytes]:
-        nonlocal read
-        for raw in first if watch is None else watch(first):
-            read += 1
-            yield raw
-
-    seen = counting()
-    in_order = in_key_order(seen, specs)
-    for _ in seen:  # the rest of the first pass
-        pass
-    if numbers is not None:
-        numbers[1:] = [read]
-    if in_order:
-        return again(), False
-    return sorted_lines(again(), buffer, numbers), True
-
-
-class InputOrder:
-    """Decisions made in the ledger's order, written back in the input's: (line number,
-    text) pairs, at most `buffer` in memory, the rest spilled to disk and merged."""
-
-    def __init__(self, buffer: int = DEFAULT_BUFFER) -> None:
-        self.buffer = buffer
-        self.run: list[tuple[int, str]] = []
-        self.spills: list[IO[bytes]] = []
-
-    def add(self, number: int, text: str) -> None:
-        self.run.append((number, text))
-        if len(self.run) >= self.buffer:
-            self.spills.append(_spill(self.run))
-            self.run = []
-
-    def __iter__(self) -> Iterator[str]:
-        self.run.sort()
-        try:
-            merged: Iterable[tuple[int, str]] = heapq.merge(
-                iter(self.run), *(_read_spill(f, pairs=True) for f in self.spills)) if self.spills \
-                else self.run
-            for _, text in merged:
-                yield text
-        finally:
-            for f in self.spills:
-                f.close()
-
-
-_HEAD_SIZE = struct.Struct("<IIII")  # line number, then the lengths of three byte strings
-
-
-def _spill(run: list[Any]) -> IO[bytes]:
-    """Sort `run` and write it to a temporary file: each record is its line number and
-    three byte strings, length-prefixed (a `Record`, or an `InputOrder` pair whose text
-    is stored as UTF-8 in the first string)."""
-    run.sort()
-    import tempfile  # here: a run that never spills does without it (start-up)
-
-    f = tempfile.TemporaryFile(prefix="parcours-sort-", buffering=1 << 16)
-    pack, write = _HEAD_SIZE.pack, f.write
-    for record in run:
-        if len(record) == 2:  # InputOrder: (number, text)
-            number, text = record
-            first, second, third = text.encode("utf-8", "surrogatepass"), b"", b""
-        else:
-            first, second, third, number = record
-        write(pack(number, len(first), len(second), len(third)))
-        write(first)
-        write(second)
-        write(third)
-    f.flush()
-    f.seek(0, os.SEEK_SET)
-    return f
-
-
-def _read_spill(f: IO[bytes], pairs: bool = False) -> Iterator[Any]:
-    """The records `_spill` wrote, in order (`pairs`: InputOrder's (number, text))."""
-    size, unpack = _HEAD_SIZE.size, _HEAD_SIZE.unpack
-    read = f.read  # a buffered temporary file
-    while True:
-        head = read(size)
-        if len(head) < size:
-            return
-        number, a, b, c = unpack(head)
-        first, second, third = read(a), read(b), read(c)
-        if pairs:
-            yield (number, first.decode("utf-8", "surrogatepass"))
-        else:
-            yield (first, second, third, number)
-
-
-def two_pass(lines: Iterable[bytes | str]) -> tuple[Iterator[bytes], Callable[[], Iterator[bytes]]]:
-    """Read `lines` twice: (the first pass, a function that starts the second).  A regular
-    file is read again from its start; anything else (standard input, a pipe, a list) is
-    copied to a temporary file as the first pass reads it.  The first pass must be read
-    to its end before the second starts."""
-    seekable = getattr(lines, "seekable", None)
-    if callable(seekable) and seekable() and hasattr(lines, "seek"):
-        handle: Any = lines
-        start = handle.tell()
-
-        def again() -> Iterator[bytes]:
-            handle.seek(start)
-            return iter(handle)
-        return iter(handle), again
-    import tempfile  # here: a file input is read again from its start
-
-    spool = tempfile.TemporaryFile(prefix="parcours-input-", buffering=1 << 16)
-
-    def first() -> Iterator[bytes]:
-        write = spool.write
-        for line in lines:
-            raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
-            if not raw.endswith(b"\n"):
-                raw += b"\n"
-            write(raw)
-            yield raw
-
-    def replay() -> Iterator[bytes]:
-        spool.flush()
-        spool.seek(0)
-        try:
-            yield from spool
-        finally:
-            spool.close()
-    return first(), replay

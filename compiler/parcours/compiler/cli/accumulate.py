@@ -1,30 +1,36 @@
 """A run with accumulators (`decide`, `explain`): episodes in the ledger's order, the
 ledger threaded through `decide`, a state to start from and a state to write.
 
-Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`.
+Without accumulators nothing here runs: `decide` goes through `cli/jobs.py`; neither does
+a run none of whose lines has a key.  With `--jobs N` the keys are split across N
+worker processes (`cli/partition.py`).
 """
 
 from __future__ import annotations
 
-import functools
+import io
 import sys
+from array import array
+from collections import deque
 import types
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, cast
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice
+from itertools import chain, islice
 from dataclasses import dataclass, field
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
-                              InputOrder, Ledger, Rejection, StateError, decide_block,
+                              InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
                               decide_stream, ledger_lines, specs_of, state_line)
 
 from .common import buffer_option as buffer_option  # the options live in `common`, which
 from .common import state_in_option as state_in_option  # imports click only when a command
 from .common import state_out_option as state_out_option  # is built: this module needs none
 from .common import fail, open_out
+from .partition import Partition, sorted_parts
 
 if TYPE_CHECKING:
     from ..tools.accumulate import Bound
+    from .jobs import Pinned, Tally
 from .progress import Progress
 
 @dataclass(slots=True)
@@ -39,6 +45,9 @@ class Run:
     buffer: int = DEFAULT_BUFFER
     order: InputOrder | None = None
     sorted: bool = False  # the run goes through a sort (its lines were not in key order)
+    keyless: bool = False  # no line has a key: the ledger reads and records nothing
+    function: Callable[[Mapping[str, object]], Decision] | None = None  # the policy's own
+    keep_state: bool = False  # the state is written at the end (`--state-out`)
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
@@ -57,13 +66,19 @@ class Run:
 
     def finish(self, write: Callable[[str], object]) -> None:
         if self.order is not None:
-            for text in self.order:
-                write(text)
+            _write_all(self.order, write)
 
     def state(self) -> Iterator[str]:
         yield from self.retired
         if self.ledger is not None:
             yield from self.ledger.state_lines()
+
+
+def _write_all(texts: Iterable[str], write: Callable[[str], object]) -> None:
+    """`write` each of `texts`, a thousand at a time."""
+    texts = iter(texts)
+    while chunk := "".join(islice(texts, 1000)):
+        write(chunk)
 
 
 def phased(lines: Iterable[bytes], numbers: list[int],
@@ -105,20 +120,23 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     ledger = load_ledger(specs, state_in)
     if progress is not None:
         progress.first_pass()
-    numbers = [0]
-    lines, sorted_ = ledger_lines(source, specs, buffer, numbers,
-                                  progress.counted if progress is not None else None)
+    numbers, keyed = [0], [True]
+    lines, sorted_ = ledger_lines(source, specs, buffer, numbers, None, keyed,
+                                  progress.tick if progress is not None else None)
+    if not keyed[0]:  # every episode a person of its own: the policy's function alone
+        if progress is not None:
+            progress.restart(numbers[1] if len(numbers) > 1 else 0)
+        return Run(lines, function, ledger, numbers, buffer=buffer, keyless=True)
     if sorted_:
         run = Run(lines, ledger.sorted_decider(function), ledger, numbers, buffer=buffer,
                   sorted=True)
         if keep_state:
             ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
     else:  # decide as the lines come: the same decisions as in sorted order
-        run = Run(lines, functools.partial(ledger.decide, function, copy=False), ledger,
-                  numbers, buffer=buffer)
-    if progress is not None:  # in order, the caller ticks as it decides (`in_blocks`)
-        phased_lines = phased(run.lines, run.numbers, progress.restart)
-        run.lines = progress.counted(phased_lines) if run.sorted else phased_lines
+        run = Run(lines, ledger.decider(function), ledger, numbers, buffer=buffer)
+    run.function, run.keep_state = function, keep_state
+    if progress is not None and run.sorted:  # in order, `decide_ordered` restarts it
+        run.lines = progress.counted(phased(run.lines, run.numbers, progress.restart))
     return run
 
 
@@ -126,15 +144,27 @@ BLOCK_LINES = 512  # the most lines a block holds, in a run with accumulators
 
 
 def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
-                   observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+                   observe: Callable[[Decision], object] | None, jobs: int = 1,
+                   tally: Callable[[], Tally] | None = None,
+                   merge: Callable[[object], object] | None = None) -> tuple[int, int]:
     """Decide `run` (see `wrap`), writing decisions in input order and reporting rejections
-    on stderr in input order too; (decided, rejected)."""
+    on stderr in input order too; (decided, rejected).  In order, with `jobs` > 1 and one
+    key for every accumulator, the keys are split across `jobs` worker processes
+    (`Partition`): each block's `tally()` there, its state given to `merge` here."""
     def report(rejection: object) -> None:
         progress.clear()
         sys.stderr.write(f"rejected: {rejection}\n")
 
+    split = None
+    if jobs > 1 and run.ledger is not None and run.function is not None and \
+            len({s.keys for s in run.ledger.specs}) == 1:
+        split = Partition(run.function, run.ledger, tally if merge is not None else None,
+                          run.keep_state)
     if not run.sorted:
-        return in_blocks(run.decide, run.lines, write, progress, observe)
+        progress.restart(run.numbers[1] if len(run.numbers) > 1 else 0)
+        return in_blocks(run.decide, run.lines, write, progress, observe, jobs, split, merge)
+    if split is not None:
+        return sorted_in_parts(run, split, jobs, write, report, observe, merge)
     kept: list[Rejection] = []  # decisions and rejections kept by input line to the end
     stats = decide_stream(run.decide, run.lines, run.writer(write), run.reject(kept.append),
                           observe)
@@ -146,26 +176,133 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
 
 def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterable[bytes],
               write: Callable[[str], object], progress: Progress,
-              observe: Callable[[Decision], object] | None) -> tuple[int, int]:
+              observe: Callable[[Decision], object] | None, jobs: int = 1,
+              split: Partition | None = None,
+              merge: Callable[[object], object] | None = None) -> tuple[int, int]:
     """Decide `lines` in this process, in order, a block at a time (`decide_block`: the
     same reader and writer as a run without accumulators); (decided, rejected).  Blocks
-    grow from a few lines, so that the first decisions come out at once."""
+    grow from a few lines, so that the first decisions come out at once.  With `split`,
+    past the first `PARALLEL_BYTES` the rest goes to `jobs` worker processes, each deciding
+    the episodes of its keys (`Partition`), forked then with the ledger as it stands."""
+    from .jobs import PARALLEL_BYTES, Pinned, can_fork
+
     writer = DecisionWriter()
-    decided = rejected = 0
-    first, size = 1, 8
-    lines = iter(lines)
-    while chunk := list(islice(lines, size)):
-        fast = first > 1 or len(chunk) == size  # not for a whole input of a few lines:
-        size = min(2 * size, BLOCK_LINES)  # the standard library reads it before msgspec imports
-        block = decide_block(decide, writer, b"".join(chunk), first, observe, fast)
+    decided = rejected = seen = 0
+    first = 1
+    chunks = blocks(cast(IO[bytes], lines)) if isinstance(lines, io.BufferedIOBase) else \
+        (b"".join(chunk) for chunk in _chunks(iter(lines)))
+    for data in chunks:
+        count = data.count(b"\n") + (not data.endswith(b"\n"))
+        # an input of a few lines is read by the standard library: importing msgspec costs more
+        fast = first > 1 or count >= 8
+        block = decide_block(decide, writer, data, first, observe, fast)
         if block.rejections:
             progress.clear()
             sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
         write(block.text)
         decided, rejected = decided + block.decided, rejected + block.rejected
-        first += len(chunk)
-        progress.tick(len(chunk))
+        first += count
+        progress.tick(count)
+        seen += len(data)
+        if split is not None and seen >= PARALLEL_BYTES and can_fork():
+            counts = [decided, rejected]
+
+            def emit(results: list[Any]) -> None:
+                counts[0] += sum(r[3] for r in results)
+                counts[1] += sum(r[4] for r in results)
+                for result in results:
+                    if result[5] is not None and merge is not None:
+                        merge(result[5])
+                rejections = sorted(chain.from_iterable(r[2] for r in results))
+                if rejections:
+                    progress.clear()
+                    sys.stderr.write("".join(f"rejected: {text}\n" for _, text in rejections))
+                write(_in_place(results))
+                progress.tick(results[0][6])
+
+            held = _pinned(Pinned(split.work, split.finish, jobs), _numbered(chunks, first), emit)
+            if split.keep_state:
+                split.ledger.used = dict(chain.from_iterable(held))
+            return counts[0], counts[1]
     return decided, rejected
+
+
+def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str], object],
+                    report: Callable[[object], object],
+                    observe: Callable[[Decision], object] | None,
+                    merge: Callable[[object], object] | None) -> tuple[int, int]:
+    """A sorted run (see `wrap`) in blocks: the first `PARALLEL_BYTES` in this process, the
+    rest split by key across `jobs` workers (`Partition`); decisions kept by input line
+    (`InputOrder`) and written at the end, then the rejections, as in one process."""
+    from .jobs import PARALLEL_BYTES, Pinned, can_fork
+
+    order = InputOrder(run.buffer)
+    kept: list[tuple[int, str]] = []
+    counts = [0, 0]
+
+    def emit(results: list[Any]) -> None:
+        for texts, _, rejections, decided, rejected, state, _ in results:
+            for number, text in texts:
+                order.add(number, text + "\n")
+            kept.extend(rejections)
+            counts[0] += decided
+            counts[1] += rejected
+            if state is not None and merge is not None:
+                merge(state)
+
+    parts = sorted_parts(iter(run.lines), run.numbers, BLOCK_LINES)
+    seen = 0
+    for place, lines, numbers, length in parts:
+        result = split.work_sorted(0, 1, (place, lines, numbers))
+        emit([result])
+        seen += length
+        if seen >= PARALLEL_BYTES and can_fork():
+            split.fork()
+            held = _pinned(Pinned(split.work_sorted, split.finish_sorted, jobs),
+                           ((p, l, n) for p, l, n, _ in parts), emit)
+            split.restore(held, run.retired if run.keep_state else None)
+            break
+    _write_all(order, write)
+    for _, text in sorted(kept):
+        report(text)
+    return counts[0], counts[1]
+
+
+def _in_place(results: list[Any]) -> str:
+    """The workers' decisions of one block in line order, each line followed by a
+    newline: each text put at its place (C loops: `map`, `split`, `join`)."""
+    out = [""] * results[0][6]
+    for places, texts, _, decided, *_ in results:
+        if decided:
+            where = array("i")
+            where.frombytes(places)
+            deque(map(out.__setitem__, where.tolist(), texts.split("\n")), maxlen=0)
+    text = "\n".join(filter(None, out))
+    return text + "\n" if text else ""
+
+
+def _pinned(pinned: Pinned, parts: Iterator[Any], emit: Callable[[list[Any]], object]
+            ) -> list[Any]:
+    """`pinned.run`; a worker that fails or ends early exits 2 with a message."""
+    from .jobs import WorkerError
+
+    try:
+        return pinned.run(parts, emit)
+    except WorkerError as exc:
+        fail(str(exc))
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
+    size = 8
+    while chunk := list(islice(lines, size)):
+        size = min(2 * size, BLOCK_LINES)
+        yield chunk
+
+
+def _numbered(chunks: Iterator[bytes], first: int) -> Iterator[tuple[int, bytes]]:
+    for data in chunks:
+        yield first, data
+        first += data.count(b"\n") + (not data.endswith(b"\n"))
 
 
 def write_state(run: Run, path: str | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from decimal import Decimal
+from typing import IO, cast
 
 import click
 
@@ -115,8 +116,9 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     A policy with accumulators (annual caps) decides its episodes in date order, then by
     id, whatever order the lines come in (sorted with --sort-buffer lines in memory, the
     rest spilled to disk), and still writes the decisions in input order; --state-in
-    starts from known totals, --state-out writes the totals at the end. Such a run
-    decides in one process (--jobs does not split it).
+    starts from known totals, --state-out writes the totals at the end. With --jobs N
+    such a run splits the keys (the persons) across N processes, each holding the
+    totals of its own; the output is the same whatever N is.
 
     \b
     Examples:
@@ -164,14 +166,17 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
             progress.tick(block.decided + block.rejected)
 
         try:
-            if ledgered:  # one process: a key's episodes are decided in order
+            if ledgered:  # a key's episodes in order: split by key across the jobs
                 ordered = wrap(module, function, source, state_in, sort_buffer,
                                state_out is not None, progress)
+            if ordered is not None and not ordered.keyless:
                 decided, rejected = decide_ordered(ordered, sink.write, progress,
-                                                   totals.add if summary else None)
-            else:
+                                                   totals.add if summary else None, jobs,
+                                                   Summary, totals.merge if summary else None)
+            else:  # no accumulator, or no line with a key: blocks in any process
+                lines = source if ordered is None else cast(IO[bytes], ordered.lines)
                 with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
-                    run.run(source, emit)
+                    run.run(lines, emit)
         finally:
             progress.clear()
     if ordered is not None:

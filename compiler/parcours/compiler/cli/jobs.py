@@ -140,6 +140,11 @@ class Run:
         with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker) as pool:
             try:
+                _wide(pool._call_queue._writer.fileno(),  # type: ignore[attr-defined]
+                      pool._result_queue._writer.fileno())  # type: ignore[attr-defined]
+            except AttributeError:  # another implementation of the pool: its own pipes
+                pass
+            try:
                 for block in parts:
                     pending.append(pool.submit(_work, block, start, True))
                     start += block.count(b"\n")
@@ -161,3 +166,123 @@ def _can_fork() -> bool:
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
+
+
+class Pinned:
+    """Work that keeps state across blocks in each worker (a run with accumulators: each
+    worker holds the ledgers of its keys): every block goes to every one of `jobs` worker
+    processes, forked once, which reads it in input order; `work(index, jobs, block)`
+    decides the part of the block that worker `index` owns; `emit` gets the list of the
+    workers' results for each block, in input order.  At the end `finish(index, jobs)` in
+    each worker gives what it holds (its ledgers' totals), returned in worker order.
+
+    The workers are forked when `run` starts, from the command's state then (a ledger that
+    holds the totals so far: each worker goes on from it).  Blocks go through a queue per
+    worker (written by a thread, so that the command never waits on a worker that waits on
+    it) and at most `WINDOW_PER_JOB` blocks a worker are in flight."""
+
+    def __init__(self, work: Callable[[int, int, Any], Any],
+                 finish: Callable[[int, int], Any], jobs: int) -> None:
+        self.work, self.finish, self.jobs = work, finish, max(1, jobs)
+
+    def run(self, parts: Iterator[Any], emit: Callable[[list[Any]], object]) -> list[Any]:
+        import multiprocessing
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _WORK.clear()
+        _WORK["pinned"] = (self.work, self.finish)
+        threshold = gc.get_threshold()
+        gc.freeze()  # what is loaded by now is shared with the workers, never copied
+        gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+        context = multiprocessing.get_context("fork")
+        queues, replies, workers = [], [], []
+        try:
+            for index in range(self.jobs):
+                queue = context.Queue()
+                receive, send = context.Pipe(duplex=False)
+                _wide(queue._writer.fileno(), send.fileno())  # type: ignore[attr-defined]
+                worker = context.Process(target=_pinned, args=(index, self.jobs, queue, send),
+                                         daemon=True)
+                worker.start()
+                send.close()
+                queues.append(queue)
+                replies.append(receive)
+                workers.append(worker)
+            in_flight = 0
+            for part in parts:
+                for queue in queues:
+                    queue.put(part)
+                in_flight += 1
+                if in_flight >= WINDOW_PER_JOB * self.jobs:
+                    emit([_reply(r) for r in replies])
+                    in_flight -= 1
+            for _ in range(in_flight):
+                emit([_reply(r) for r in replies])
+            for queue in queues:
+                queue.put(None)
+            held = [_reply(r) for r in replies]
+            for worker in workers:
+                worker.join()
+            return held
+        finally:
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
+            for queue in queues:
+                queue.close()
+                queue.cancel_join_thread()
+            _WORK.clear()
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+
+
+def _wide(*pipes: int) -> None:
+    """Pipes that hold a whole block (Linux: 64 KiB by default), so that a block goes in
+    one write rather than in turns with the reader."""
+    try:
+        import fcntl
+
+        for fd in pipes:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+
+
+class _Failed:
+    """What a pinned worker sends back when its work raised."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _pinned(index: int, jobs: int, queue: Any, reply: Any) -> None:
+    _quiet_worker()
+    work, finish = _WORK["pinned"]
+    try:
+        while (part := queue.get()) is not None:
+            reply.send(work(index, jobs, part))
+        reply.send(finish(index, jobs))
+    except BaseException as exc:  # the command reports it
+        reply.send(_Failed(f"{type(exc).__name__}: {exc}"))
+    finally:
+        reply.close()
+
+
+def _reply(receive: Any) -> Any:
+    try:
+        result = receive.recv()
+    except EOFError:
+        raise WorkerError("a worker process ended before its work was done") from None
+    if isinstance(result, _Failed):
+        raise WorkerError(f"a worker process failed: {result.text}")
+    return result
+
+
+class WorkerError(RuntimeError):
+    """A pinned worker that failed or ended: the command exits 2 with this message."""
+
+
+def can_fork() -> bool:
+    """Whether workers can be forked here (they are not on every system)."""
+    return _can_fork()
