@@ -32,7 +32,7 @@ from ..backends.python.loader import load_module
 from ..diagnostics import CompileError
 from ..pipeline import analyse
 from .. import backends
-from .columns import ColumnarPolicy, decision_schema, episode_schema
+from .columns import ColumnarPolicy, decision_schema, episode_schema, keep_freed_memory
 from .waves import decide_episodes, decide_row_table, decide_table
 
 FORMATS = ("jsonl", "parquet", "arrow")
@@ -59,6 +59,7 @@ def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
     row_text = backends.get("python").generate(program)
     columnar_text = backends.get("columnar").generate(program)
     name = f"parcours_{program.policy.id}"
+    keep_freed_memory()
     return ColumnarPolicy(load_module(name + "_columnar", columnar_text, f"<{path} columnar>"),
                           load_module(name, row_text, f"<{path}>"))
 

@@ -305,18 +305,32 @@ class _Amounts:
         self.adds = np.zeros(n, dtype=np.int64)
         self.used[t.chain] = t.amount[t.group[t.chain]]
         self.seen[t.chain] = t.seen[t.group[t.chain]]
+        self.fresh = True  # whether `seen` holds for the amounts `used` holds
 
-    def again(self, counted: Any, changed: Any) -> None:
-        """Work out each row's amount from the adds; mark the rows whose amount (or
-        whether anything was added before it) changed."""
+    def again(self, counted: Any, changed: Any, engine: Any) -> None:
+        """Work out each row's amount from the adds; mark the rows whose amount changed,
+        and the rows of the row engine (`engine`, when some are) whose text of it
+        changes (`0` until something was added)."""
         t, chain = self.t, self.t.chain
         group = t.group[chain]
         used = t.amount[group] + t.before(self.adds)
-        seen = t.seen[group] | (t.before(counted) > 0)
-        moved = (used != self.used[chain]) | (seen != self.seen[chain])
+        moved = used != self.used[chain]
         rows = chain[moved]
-        self.used[rows], self.seen[rows] = used[moved], seen[moved]
+        self.used[rows] = used[moved]
         changed[rows] = True
+        self.fresh = engine is not None
+        if engine is not None:
+            seen = self.seen_before(counted)
+            changed |= engine & (seen != self.seen)
+            self.seen = seen
+
+    def seen_before(self, counted: Any) -> Any:
+        """Whether the ledger holds a total for each row's slot when it comes (a state's,
+        or a decided row before it)."""
+        t = self.t
+        seen = np.zeros(len(counted), dtype=np.bool_)
+        seen[t.chain] = t.seen[t.group[t.chain]] | (t.before(counted) > 0)
+        return seen
 
     def close(self, counted: Any) -> None:
         """The run's totals into the group totals."""
@@ -345,6 +359,7 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
     active: Any = None  # every row
     while active is None or len(active):
         out.rounds += 1
+        before = counted.copy()  # what the amounts used of this round come from
         if active is None:
             sub, leave, size = inputs, base_bad.copy(), n
         else:
@@ -376,6 +391,10 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
         for row in stale.tolist():
             del engine[row]
         by_engine[stale] = False
+        if leave.any():
+            for a in amounts:
+                if not a.fresh:
+                    a.seen, a.fresh = a.seen_before(before), True
         for row in rows[leave].tolist():
             filled = dict(episode(row))
             for a in amounts:
@@ -395,7 +414,7 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
                     a.adds[row] = int(added.scaleb(decimals).to_integral_value())
         changed = np.zeros(n, dtype=np.bool_)
         for a in amounts:
-            a.again(counted, changed)
+            a.again(counted, changed, by_engine if by_engine.any() else None)
         active = np.flatnonzero(changed)
     for a in amounts:
         a.close(counted)
