@@ -119,7 +119,10 @@ class TableSummary:
             self.by_pathway[entry["values"]] = self.by_pathway.get(entry["values"], 0) \
                 + entry["counts"]
         for name, _ in self.outputs:
-            amounts = pc.cast(table.column(name), pa.decimal128(38, self.meta.decimals))
+            column = table.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(pa.string())
+            amounts = pc.cast(column, pa.decimal128(38, self.meta.decimals))
             total = pc.sum(amounts).as_py() or Decimal(0)
             self.totals[name] = self.totals.get(name, Decimal(0)) + total
 

@@ -15,7 +15,8 @@ step marked: a cell that does not parse by the fast rules, a broken constraint, 
 division by zero, and the like.  Those rows get exactly the row engine's decision or
 rejection, by construction; the others are the batch's.  The decisions come out as a
 table with the columns and values of the JSON decisions (`decision_schema`): money and
-rates as their JSON strings, sources as a list of strings.
+rates as their JSON strings, sources as a list of strings, the strings that repeat
+(rules, amounts, members, documents) dictionary-encoded.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rej
                               episode_id, format_rate, shown)
 
 ID_MAX_LENGTH = 200  # characters of an id (the row engine's bound, ir.ID_MAX_LENGTH)
-MIN_DAY = date.min.toordinal() - date(1970, 1, 1).toordinal()
+EPOCH = date(1970, 1, 1).toordinal()
+MIN_DAY = date.min.toordinal() - EPOCH
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
@@ -102,12 +104,14 @@ REPEATED = pa.dictionary(pa.int32(), pa.string())
 
 
 def decision_schema(meta: PolicyMeta) -> pa.Schema:
-    """The columns of a decision, in the JSON decision's order."""
+    """The columns of a decision, in the JSON decision's order.  Outputs written as text
+    (money, rates, decimals, members, dates) take few distinct values: dictionary-encoded
+    too."""
     kinds = {"int": pa.int64(), "bool": pa.bool_()}
     fields = [pa.field("id", pa.string())]
     fields += [pa.field(name, REPEATED) for name in
                ("policy", "policy_version", "pathway", "rule", "currency")]
-    fields += [pa.field(o.name, kinds.get(o.kind, pa.string())) for o in meta.outputs]
+    fields += [pa.field(o.name, kinds.get(o.kind, REPEATED)) for o in meta.outputs]
     fields.append(pa.field("sources", pa.list_(REPEATED)))
     return pa.schema(fields)
 
@@ -131,21 +135,28 @@ def _coded(indices: Any, values: Sequence[str]) -> pa.Array:
 
 
 def _money_text(minor: Any, decimals: int) -> pa.Array:
-    """Integer minor units as the JSON text of the amounts ("27.50"), through decimal128."""
-    minor = np.ascontiguousarray(minor, dtype=np.int64)
-    pairs = np.empty((len(minor), 2), dtype=np.int64)
-    pairs[:, 0] = minor
-    pairs[:, 1] = minor >> 63  # the high word of a two's complement 128-bit integer
-    amounts = pa.Array.from_buffers(pa.decimal128(18, decimals), len(minor),
+    """Integer minor units as the JSON text of the amounts ("27.50"), each distinct
+    amount written once (through decimal128), dictionary-encoded."""
+    distinct, indices = _distinct(minor)
+    pairs = np.empty((len(distinct), 2), dtype=np.int64)
+    pairs[:, 0] = distinct
+    pairs[:, 1] = distinct >> 63  # the high word of a two's complement 128-bit integer
+    amounts = pa.Array.from_buffers(pa.decimal128(18, decimals), len(distinct),
                                     [None, pa.py_buffer(pairs)])
-    return pc.cast(amounts, pa.string())
+    return pa.DictionaryArray.from_arrays(indices, pc.cast(amounts, pa.string()))
+
+
+def _distinct(values: Any) -> tuple[Any, pa.Array]:
+    """The distinct values (int64, numpy) and each row's index among them (by hashing)."""
+    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
+    return numpy_of(encoded.dictionary), encoded.indices
 
 
 def _by_value(values: Any, text: Any) -> pa.Array:
     """Each value's text, computed once per distinct value (a hash, not a sort)."""
-    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
-    distinct = encoded.dictionary.to_pylist()
-    return pc.take(pa.array([text(v) for v in distinct], pa.string()), encoded.indices)
+    distinct, indices = _distinct(values)
+    return pa.DictionaryArray.from_arrays(
+        indices, pa.array([text(v) for v in distinct.tolist()], pa.string()))
 
 
 def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[str, Any],
@@ -172,9 +183,9 @@ def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[s
             exps = np.asarray(result[spec.name + ":exponent"])[rows]
             out[spec.name] = _decimal_text(values, exps, spec.scale)
         elif spec.kind == "enum":
-            out[spec.name] = pc.take(pa.array(spec.members, pa.string()), values)
+            out[spec.name] = _coded(values, spec.members)
         elif spec.kind == "date":
-            out[spec.name] = pc.cast(pa.array(values.astype(np.int32), pa.date32()), pa.string())
+            out[spec.name] = _by_value(values, lambda v: date.fromordinal(v + EPOCH).isoformat())
         elif spec.kind == "bool":
             out[spec.name] = pa.array(values, pa.bool_())
         else:
@@ -190,11 +201,11 @@ def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
     pairs = np.stack([np.asarray(values, dtype=np.int64), np.asarray(exps, dtype=np.int64)],
                      axis=1)
     if not len(pairs):
-        return pa.array([], pa.string())
+        return pa.array([], REPEATED)
     distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
     texts = [format(Decimal(value).scaleb(-scale).quantize(Decimal(1).scaleb(exp)), "f")
              for value, exp in distinct.tolist()]
-    return pc.take(pa.array(texts, pa.string()), pa.array(inverse.reshape(-1)))
+    return _coded(inverse.reshape(-1), texts)
 
 
 def _rule_pathway(col: Any) -> Any:
@@ -224,7 +235,7 @@ def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa
 
     encoded = pa.array(key).dictionary_encode()
     lists = [documents(k) for k in encoded.dictionary.to_pylist()]
-    return _lists(lists, encoded.indices.to_numpy(zero_copy_only=False))
+    return _lists(lists, numpy_of(encoded.indices))
 
 
 def _lists(lists: list[list[str]], index: Any) -> pa.Array:
@@ -288,7 +299,7 @@ class _Batch:
                 return
         if "currency" in names:
             other = pc.not_equal(table.column("currency"), currency).combine_chunks()
-            self.bad |= other.fill_null(False).to_numpy(zero_copy_only=False)
+            self.bad |= numpy_of(other.fill_null(False))
         for f in fields:
             head, _, key = f.path.rpartition(".")
             array: pa.Array | None
@@ -313,6 +324,13 @@ class _Batch:
         ID_MAX_LENGTH characters when present; not an input of the batch."""
         if array is None or pa.types.is_null(array.type):
             return
+        if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type):
+            length = pc.utf8_length(array.dictionary)
+            wrong = pc.or_(pc.equal(length, 0), pc.greater(length, ID_MAX_LENGTH))
+            indices = _filled(array.indices, 0).astype(np.intp)
+            if len(array.dictionary):
+                self.bad |= _filled(wrong, False)[indices] & ~_nulls(array)
+            return
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
             self.all_bad = True
             return
@@ -324,6 +342,10 @@ class _Batch:
         if array is None:
             array = pa.nulls(self.n)
         missing = _nulls(array)
+        if pa.types.is_dictionary(array.type):
+            if not missing.any() or f.default is None:
+                return self.by_dictionary(f, array, missing)
+            array = array.dictionary_decode()
         if missing.any():
             if f.default is None:
                 self.bad |= missing
@@ -355,6 +377,25 @@ class _Batch:
             return self.money(array)
         self.all_bad = True  # a column of another type: the row engine names the field
         return None
+
+    def by_dictionary(self, f: Any, array: pa.DictionaryArray, missing: Any) -> Any:
+        """A dictionary-encoded column (Parquet's strings read as such): its distinct
+        values converted once, then looked up by index."""
+        self.bad |= missing
+        outer_bad, outer_n = self.bad, self.n
+        self.bad = np.zeros(len(array.dictionary), dtype=np.bool_)
+        self.n = len(array.dictionary)
+        try:
+            values = self.convert(f, array.dictionary)
+        finally:
+            inner_bad, self.bad, self.n = self.bad, outer_bad, outer_n
+        if values is None:
+            return None
+        indices = _filled(array.indices, 0).astype(np.intp)
+        if not len(values):  # every row null: each is bad already
+            return np.zeros(self.n, dtype=values.dtype)
+        self.bad |= inner_bad[indices]
+        return values[indices]
 
     def dates(self, array: pa.Array) -> Any:
         t = array.type
@@ -451,14 +492,34 @@ def _iso_days(array: pa.Array) -> tuple[Any, Any] | None:
 def _nulls(array: pa.Array) -> Any:
     if array.null_count == 0:
         return np.zeros(len(array), dtype=np.bool_)
-    return array.is_null().to_numpy(zero_copy_only=False)
+    return numpy_of(array.is_null())
 
 
 def _filled(array: pa.Array, value: object) -> Any:
     """The values as numpy, nulls replaced by `value` (a copy only when there are nulls)."""
     if array.null_count:
         array = array.fill_null(value)
-    return array.to_numpy(zero_copy_only=False)
+    return numpy_of(array)
+
+
+def numpy_of(array: pa.Array) -> Any:
+    """A primitive array without nulls (booleans, integers) as numpy, read from its
+    buffers: pyarrow's `to_numpy` would import pandas (a third of a second) first."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n, start, kind = len(array), array.offset, array.type
+    if array.null_count or not (pa.types.is_boolean(kind) or pa.types.is_integer(kind)):
+        return array.to_numpy(zero_copy_only=False)
+    data = array.buffers()[1]
+    if pa.types.is_boolean(kind):
+        if data is None or n == 0:
+            return np.zeros(n, dtype=np.bool_)
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        return bits[start:start + n].view(np.bool_)
+    dtype = np.dtype(kind.to_pandas_dtype())
+    if data is None or n == 0:
+        return np.zeros(n, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype)[start:start + n]
 
 
 # ---- deciding -----------------------------------------------------------------------

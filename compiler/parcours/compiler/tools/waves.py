@@ -48,7 +48,7 @@ from parcours.runtime import AccumulatorSpec, Decision, EpisodeError, Ledger, Re
 
 from . import columns
 from .columns import (ColumnarPolicy, assembled, decide_one, decisions_table, episodes,
-                      read_batch)
+                      numpy_of, read_batch)
 
 _NO_SLOT = -1
 Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period), the ledger's
@@ -137,6 +137,8 @@ class Rows:
     def patch(self, rows: list[int], items: Sequence[Mapping[str, object]],
               specs: Sequence[AccumulatorSpec]) -> None:
         def replaced(column: pa.Array | None, values: dict[int, object]) -> pa.Array:
+            if column is not None and pa.types.is_dictionary(column.type):
+                column = column.dictionary_decode()
             cells: list[object] = [None] * self.n if column is None or not \
                 pa.types.is_string(column.type) else column.to_pylist()
             for row, value in values.items():
@@ -179,12 +181,21 @@ def _key_column(table: pa.Table, path: str) -> pa.Array | None:
 def _codes(array: pa.Array | None, n: int) -> tuple[Any, list[str]]:
     """Each row's key as an index in the distinct keys (-1: no key: absent, empty or not
     a string), and the distinct keys."""
-    if array is None or not (pa.types.is_string(array.type) or
-                             pa.types.is_large_string(array.type)):
+    if array is not None and pa.types.is_dictionary(array.type) and \
+            pa.types.is_string(array.type.value_type):  # Parquet's strings read as such
+        distinct = array.dictionary.dictionary_encode()  # a dictionary may repeat a value
+        keys: list[str] = distinct.dictionary.to_pylist()
+        codes = numpy_of(distinct.indices).astype(np.int64)[
+            numpy_of(array.indices.fill_null(0))] if len(keys) else \
+            np.zeros(n, dtype=np.int64)
+        codes[numpy_of(array.is_null())] = -1
+    elif array is None or not (pa.types.is_string(array.type) or
+                               pa.types.is_large_string(array.type)):
         return np.full(n, -1, dtype=np.int64), []
-    encoded = array.dictionary_encode()
-    keys: list[str] = encoded.dictionary.to_pylist()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        encoded = array.dictionary_encode()
+        keys = encoded.dictionary.to_pylist()
+        codes = numpy_of(encoded.indices.fill_null(-1)).astype(np.int64)
     if "" in keys:
         codes[codes == keys.index("")] = -1
     return codes, keys
@@ -251,7 +262,7 @@ def _ties(view: Rows, rows: Any, sort_key: Any, same: Any,
     rank = np.zeros(len(rows), dtype=np.int64)
     if view.ids is not None:
         ids = view.ids.take(pa.array(rows[where])).fill_null("")
-        rank[where] = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy()
+        rank[where] = numpy_of(pc.rank(ids, sort_keys="ascending", tiebreaker="dense"))
     order = np.lexsort((np.arange(len(rows)), rank, sort_key))
     rows, sort_key, rank = rows[order], sort_key[order], rank[order]
     same = (sort_key[1:] == sort_key[:-1]) & (rank[1:] == rank[:-1])
