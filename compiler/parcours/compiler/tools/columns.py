@@ -339,6 +339,9 @@ class _Batch:
         self.bad |= _filled(wrong, False)
 
     def convert(self, f: Any, array: pa.Array | None) -> Any:
+        if (array is None or array.null_count == len(array)) and f.default is not None \
+                and self.n > 1 and f.kind in ("money", "enum", "date"):
+            return self.constant(f)  # absent, or null on every row: the default
         if array is None:
             array = pa.nulls(self.n)
         missing = _nulls(array)
@@ -378,6 +381,19 @@ class _Batch:
         self.all_bad = True  # a column of another type: the row engine names the field
         return None
 
+    def constant(self, f: Any) -> Any:
+        """A field's default on every row, converted once."""
+        outer_bad, outer_n = self.bad, self.n
+        self.bad, self.n = np.zeros(1, dtype=np.bool_), 1
+        try:
+            value = self.convert(f, pa.array([f.default]))
+        finally:
+            inner_bad, self.bad, self.n = self.bad, outer_bad, outer_n
+        if value is None:
+            return None
+        self.bad |= bool(inner_bad[0])
+        return np.full(self.n, value[0], dtype=value.dtype)
+
     def by_dictionary(self, f: Any, array: pa.DictionaryArray, missing: Any) -> Any:
         """A dictionary-encoded column (Parquet's strings read as such): its distinct
         values converted once, then looked up by index."""
@@ -394,7 +410,8 @@ class _Batch:
         indices = _filled(array.indices, 0).astype(np.intp)
         if not len(values):  # every row null: each is bad already
             return np.zeros(self.n, dtype=values.dtype)
-        self.bad |= inner_bad[indices]
+        if inner_bad.any():
+            self.bad |= inner_bad[indices]
         return values[indices]
 
     def dates(self, array: pa.Array) -> Any:

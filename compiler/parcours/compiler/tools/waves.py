@@ -263,8 +263,10 @@ def _ties(view: Rows, rows: Any, sort_key: Any, same: Any,
     if view.ids is not None:
         ids = view.ids.take(pa.array(rows[where])).fill_null("")
         rank[where] = numpy_of(pc.rank(ids, sort_keys="ascending", tiebreaker="dense"))
-    order = np.lexsort((np.arange(len(rows)), rank, sort_key))
-    rows, sort_key, rank = rows[order], sort_key[order], rank[order]
+    # the tied rows are runs of `rows`: each run is put in order among its own places
+    order = where[np.lexsort((where, rank[where], sort_key[where]))]
+    rows, rank = rows.copy(), rank.copy()
+    rows[where], rank[where] = rows[order], rank[order]
     same = (sort_key[1:] == sort_key[:-1]) & (rank[1:] == rank[:-1])
     if same.any():
         runs = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
@@ -368,8 +370,11 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
     engine: dict[int, Decision | EpisodeError] = {}
     by_engine = np.zeros(n, dtype=np.bool_)
     active: Any = None  # every row
+    longest = max((int(np.diff(np.append(t.starts, len(t.chain))).max(initial=0))
+                   for t in totals), default=0)
     while active is None or len(active):
         out.rounds += 1
+        assert out.rounds <= longest + 1, "the amounts used do not settle"  # cannot happen
         before = counted.copy()  # what the amounts used of this round come from
         if active is None:
             sub, leave, size = inputs, base_bad.copy(), n
