@@ -77,36 +77,45 @@ def peer_columns(columns: dict[str, Any], policy: Any, peer: Any) -> dict[str, A
     return out
 
 
-def bench_compute(n: int, rounds: int, peers: Path) -> None:
-    from parcours.compiler.tools import columns, tables, waves
-    from parcours.runtime import Ledger, specs_of
-
+def load_peer(peers: Path) -> Any:
+    """The peers' `vectorised.py` as a module."""
     spec = importlib.util.spec_from_file_location("vectorised_peer", peers / "vectorised.py")
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot import {peers / 'vectorised.py'}")
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
-    policy = tables.load_columnar(POLICY)
-    table = pq.read_table(episodes(n)[1])
+    return peer
+
+
+POLICY_RUN = "columnar to a fixed point (the policy)"
+ROUNDS_ONLY = "columnar, its rounds only (slots and chains ready)"
+ONE_BATCH = "columnar, one batch, nothing used before"
+PEER = "numpy peer (no annual cap)"
+
+
+def compute_runs(policy: Any, table: Any, peer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What (a) times, as functions of no argument, on `table` (episodes in Arrow), and
+    what the last run of the policy found (`rounds`, `outcome`, `bad`, `batch_result`)."""
+    from parcours.compiler.tools import columns, waves
+    from parcours.runtime import specs_of
+
     batch = columns.read_batch(policy, table)
-    ours_in, bad = batch.columns, batch.bad
+    ours_in, bad, n = batch.columns, batch.bad, table.num_rows
     theirs_in = peer_columns(ours_in, policy, peer)
     decide = policy.columnar.decide_columns
-    ledger = Ledger(specs_of(policy.row))
-    taken = [0]
-    outcome: list[Any] = []
+    specs = specs_of(policy.row)
+    info: dict[str, Any] = {"bad": bad, "rounds": 0, "batch_result": None}
     chains: list[Any] = []
 
     def slots() -> list[Any]:
         view = waves.Rows(table, ours_in["date"])
         return [waves.groups(spec, view, lambda rows: [str(r) for r in rows])
-                for spec in ledger.specs]
+                for spec in specs]
 
     def fixed_point() -> None:
         decided = waves.decide_until_fixed(policy.columnar, policy.row.decide, ours_in, bad,
                                            slots(), lambda row: {}, lambda row: row + 1)
-        taken[0] = decided.rounds
-        outcome[:] = [decided]
+        info["rounds"], info["outcome"] = decided.rounds, decided
 
     def rounds_only() -> None:
         if not chains:
@@ -118,41 +127,52 @@ def bench_compute(n: int, rounds: int, peers: Path) -> None:
                                  lambda row: {}, lambda row: row + 1)
 
     def one_batch() -> None:
-        decide(ours_in, n)
+        info["batch_result"] = decide(ours_in, n)
 
     def the_peer() -> None:
         peer.decide(theirs_in)
 
-    runs = {"columnar to a fixed point (the policy)": fixed_point,
-            "columnar, its rounds only (slots and chains ready)": rounds_only,
-            "columnar, one batch, nothing used before": one_batch,
-            "numpy peer (no annual cap)": the_peer}
+    return {POLICY_RUN: fixed_point, ROUNDS_ONLY: rounds_only, ONE_BATCH: one_batch,
+            PEER: the_peer}, info
+
+
+def interleaved(runs: dict[str, Any], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each run, round by round (one warm-up first; the order reversed every
+    other round)."""
     for run_once in runs.values():
         run_once()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    ratios: list[float] = []
     for r in range(rounds):
         names = list(runs) if r % 2 == 0 else list(reversed(runs))
         for name in names:
             start = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - start)
-        ratios.append(times["numpy peer (no annual cap)"][-1]
-                      / times["columnar to a fixed point (the policy)"][-1])
+    return times
+
+
+def bench_compute(n: int, rounds: int, peers: Path) -> None:
+    from parcours.compiler.tools import tables
+
+    peer = load_peer(peers)
+    policy = tables.load_columnar(POLICY)
+    table = pq.read_table(episodes(n)[1])
+    runs, info = compute_runs(policy, table, peer)
+    times = interleaved(runs, rounds)
+    ratios = [p / r for p, r in zip(times[PEER], times[POLICY_RUN])]
     print(f"\n(a) compute, {n:,} France episodes in columns, {rounds} interleaved rounds "
-          f"({taken[0]} rounds to the fixed point)\n")
-    print("| engine | median s | decisions/s |\n|---|---:|---:|")
+          f"({info['rounds']} rounds to the fixed point)\n")
+    print("| engine | median s | decisions/s | × peer |\n|---|---:|---:|---:|")
+    peer_median = statistics.median(times[PEER])
     for name, timed in times.items():
         median = statistics.median(timed)
-        print(f"| {name} | {median:.4f} | {n / median / 1e6:.2f} M |")
-    capped = int((outcome[0].result["flat_fee"] != decide(ours_in, n)["flat_fee"]).sum())
-    rounds_ratio = statistics.median(
-        p / r for p, r in zip(times["numpy peer (no annual cap)"],
-                              times["columnar, its rounds only (slots and chains ready)"]))
+        print(f"| {name} | {median:.4f} | {n / median / 1e6:.2f} M | "
+              f"{peer_median / median:.2f} |")
+    capped = int((info["outcome"].result["flat_fee"]
+                  != info["batch_result"]["flat_fee"]).sum())
     print(f"\nours (the policy)/peer in decisions/s: {statistics.median(ratios):.2f} "
           f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)}); rows left to the row "
-          f"engine: {int(bad.sum())}; flat fees the annual cap cut: {capped:,}; its rounds "
-          f"only/peer: {rounds_ratio:.2f}")
+          f"engine: {int(info['bad'].sum())}; flat fees the annual cap cut: {capped:,}")
 
 
 def run(args: list[str]) -> float:

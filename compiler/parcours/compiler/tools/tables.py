@@ -29,9 +29,6 @@ from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, json_
                               read_episodes, specs_of)
 
 from ..backends.python.loader import load_module
-from ..diagnostics import CompileError
-from ..pipeline import analyse
-from .. import backends
 from .columns import ColumnarPolicy, decision_schema, episode_schema, keep_freed_memory
 from .waves import decide_episodes, decide_row_table, decide_table
 
@@ -48,10 +45,25 @@ def format_of(path: str, named: str | None = None) -> str:
     return _SUFFIXES.get(Path(path).suffix.lower(), "jsonl")
 
 
-def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
+def load_columnar(path: str | os.PathLike[str], cache: bool = False) -> ColumnarPolicy:
     """A `.parcours` policy compiled by both backends, from one analysis.  Raises
     CompileError for a policy with errors, `Unsupported` (a CodegenError) for a construct
-    the columnar backend does not decide yet."""
+    the columnar backend does not decide yet.  With `cache`, the two modules are kept in
+    the compiled-module cache (`backends/python/cache.py`, entries of their own beside
+    `decide`'s) and taken from it while the policy and its imports are unchanged: a run
+    then neither parses nor checks the policy."""
+    from ..backends.python import cache as modules
+
+    keep_freed_memory()
+    keys = (f"{path}#columnar", f"{path}#row")  # entries of their own
+    if cache:
+        found = [modules.cached(key) for key in keys]
+        if found[0] is not None and found[1] is not None:
+            return ColumnarPolicy(found[0], found[1])
+    from .. import backends
+    from ..diagnostics import CompileError
+    from ..pipeline import analyse
+
     analysis = analyse(path, verify=False)
     if analysis.program is None:
         raise CompileError(analysis.diagnostics, analysis.sources)
@@ -59,7 +71,9 @@ def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
     row_text = backends.get("python").generate(program)
     columnar_text = backends.get("columnar").generate(program)
     name = f"parcours_{program.policy.id}"
-    keep_freed_memory()
+    if cache:
+        modules.store(keys[0], analysis.files, name + "_columnar", columnar_text)
+        modules.store(keys[1], analysis.files, name, row_text)
     return ColumnarPolicy(load_module(name + "_columnar", columnar_text, f"<{path} columnar>"),
                           load_module(name, row_text, f"<{path}>"))
 
