@@ -161,12 +161,14 @@ def _by_value(values: Any, text: Any) -> pa.Array:
 
 def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[str, Any],
                         rows: Any) -> pa.Table:
-    """The table of the rows `rows` (indexes) of a `decide_columns` result."""
+    """The table of the rows `rows` (indexes, or `slice(None)`: every row, without a
+    copy) of a `decide_columns` result."""
     col, meta = policy.columnar, policy.meta
-    n = len(rows)
     rule = np.asarray(result["rule"])[rows]
+    n = len(rule)
     out: dict[str, pa.Array] = {
-        "id": pc.take(ids, rows) if len(ids) else pa.nulls(n, pa.string()),
+        "id": pa.nulls(n, pa.string()) if not len(ids) else
+        ids if isinstance(rows, slice) else pc.take(ids, rows),
         "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
         "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
         "rule": _coded(rule, col.RULE_NAMES),
@@ -218,7 +220,7 @@ def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa
     per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
     col, meta = policy.columnar, policy.meta
     names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
-    key = np.zeros(len(rows), dtype=np.int64)
+    key = np.zeros(len(np.asarray(result["rule"])[rows]), dtype=np.int64)
     for name, radix in zip(names, col.RADICES):
         key *= radix
         key += np.asarray(result[name])[rows]
@@ -642,12 +644,14 @@ def assembled(policy: ColumnarPolicy, table: pa.Table, result: Mapping[str, Any]
     if result is None:
         return decisions_table(policy.meta, decided)
     ids = table.column("id").combine_chunks() if "id" in table.column_names else pa.array([])
-    good_table = _columnar_decisions(policy, ids, result, np.flatnonzero(~bad))
+    good = np.flatnonzero(~bad)
+    good_table = _columnar_decisions(policy, ids, result,
+                                     slice(None) if len(good) == len(bad) else good)
     if not decided:
         return good_table
     merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)]) \
         .unify_dictionaries()
-    order = np.argsort(np.concatenate([np.flatnonzero(~bad), np.asarray(decided_rows)]),
+    order = np.argsort(np.concatenate([good, np.asarray(decided_rows)]),
                        kind="stable")
     return merged.take(order)
 

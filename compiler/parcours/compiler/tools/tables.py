@@ -178,8 +178,8 @@ class DecisionSink:
         self.fmt, self.handle = fmt, handle
         self.schema = decision_schema(meta)
         self.writer: Any = None
-        if fmt == "parquet":
-            self.writer = pq.ParquetWriter(handle, self.schema)
+        if fmt == "parquet":  # no min/max statistics: a third of the time to write
+            self.writer = pq.ParquetWriter(handle, self.schema, write_statistics=False)
         elif fmt == "arrow":
             self.writer = ipc.new_file(handle, self.schema)
 
