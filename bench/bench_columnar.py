@@ -77,6 +77,17 @@ def peer_columns(columns: dict[str, Any], policy: Any, peer: Any) -> dict[str, A
     return out
 
 
+def read_table(path: Path, policy: Any) -> Any:
+    """A Parquet file of episodes as `decide --engine columnar` reads it (its strings
+    dictionary-encoded)."""
+    import pyarrow as pa
+
+    from parcours.compiler.tools import tables
+
+    return pa.concat_tables(list(tables.read_batches(str(path), "parquet",
+                                                     tables.dictionary_fields(policy))))
+
+
 def load_peer(peers: Path) -> Any:
     """The peers' `vectorised.py` as a module."""
     spec = importlib.util.spec_from_file_location("vectorised_peer", peers / "vectorised.py")
@@ -156,7 +167,7 @@ def bench_compute(n: int, rounds: int, peers: Path) -> None:
 
     peer = load_peer(peers)
     policy = tables.load_columnar(POLICY)
-    table = pq.read_table(episodes(n)[1])
+    table = read_table(episodes(n)[1], policy)
     runs, info = compute_runs(policy, table, peer)
     times = interleaved(runs, rounds)
     ratios = [p / r for p, r in zip(times[PEER], times[POLICY_RUN])]

@@ -252,14 +252,12 @@ def columnar_compute(data: Path, work: Path | None, rounds: int = 5) -> list[str
     columns in one process (bench/bench_columnar.py's runs), as table lines."""
     if work is None or not (work / "vectorised.py").is_file():
         return []
-    import pyarrow.parquet as pq
-
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_columnar as columnar
     from parcours.compiler.tools import tables
 
     policy = tables.load_columnar(POLICY)
-    table = pq.read_table(parquet_episodes(data))
+    table = columnar.read_table(parquet_episodes(data), policy)
     runs, info = columnar.compute_runs(policy, table, columnar.load_peer(work))
     del runs[columnar.ROUNDS_ONLY]
     times = columnar.interleaved(runs, rounds)

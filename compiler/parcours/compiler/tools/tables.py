@@ -84,14 +84,26 @@ def load_columnar(path: str | os.PathLike[str], cache: bool = False) -> Columnar
 def read_batches(path: str, fmt: str, strings: Iterable[str] = ()) -> Iterator[pa.Table]:
     """The episode table of a Parquet or Arrow IPC file, a batch at a time.  The Parquet
     columns `strings` names (paths such as `visit.specialty`) that hold strings are read
-    dictionary-encoded: each distinct value once, an index per row."""
+    dictionary-encoded: each distinct value once, an index per row.  They are read a
+    row group at a time (Arrow reads a dictionary inside a struct only within one); a row
+    group whose dictionary changes inside it is read as plain strings."""
     if fmt == "parquet":
         names = set(strings)
         schema = pq.read_schema(path)
-        encoded = [name for name in names if _is_string(schema, name.split("."))]
-        parquet = pq.ParquetFile(path, read_dictionary=encoded or None)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            yield pa.Table.from_batches([batch])
+        encoded = sorted(name for name in names if _is_string(schema, name.split(".")))
+        if not encoded:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+                yield pa.Table.from_batches([batch])
+            return
+        parquet = pq.ParquetFile(path, read_dictionary=encoded)
+        for group in range(parquet.metadata.num_row_groups):
+            try:
+                parts = list(parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]))
+            except pa.ArrowNotImplementedError:
+                parts = list(pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS,
+                                                               row_groups=[group]))
+            for batch in parts:
+                yield pa.Table.from_batches([batch])
         return
     with pa.memory_map(path) as source:
         try:
@@ -117,6 +129,18 @@ def _is_string(schema: Any, parts: list[str]) -> bool:
             return False
         kind = found.type
     return bool(pa.types.is_string(kind))
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """The schema with each dictionary-encoded column (in a struct too) as its values."""
+    def plain(kind: Any) -> Any:
+        if pa.types.is_dictionary(kind):
+            return kind.value_type
+        if pa.types.is_struct(kind):
+            return pa.struct([kind.field(i).with_type(plain(kind.field(i).type))
+                              for i in range(kind.num_fields)])
+        return kind
+    return pa.schema([f.with_type(plain(f.type)) for f in schema])
 
 
 def dictionary_fields(policy: ColumnarPolicy) -> list[str]:
@@ -242,6 +266,8 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
         dictionary_fields(policy) if isinstance(policy, ColumnarPolicy) else ())
     if whole:
         parts = list(tables)
+        if len({part.schema for part in parts}) > 1:  # some row groups read as plain strings
+            parts = [part.cast(_plain(part.schema)) for part in parts]
         tables = [pa.concat_tables(parts) if parts else pa.table({})]
     for table in tables:
         if table.num_rows == 0 and whole:
