@@ -375,7 +375,6 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
     while active is None or len(active):
         out.rounds += 1
         assert out.rounds <= longest + 1, "the amounts used do not settle"  # cannot happen
-        before = counted.copy()  # what the amounts used of this round come from
         if active is None:
             sub, leave, size = inputs, base_bad.copy(), n
         else:
@@ -387,10 +386,12 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
         result = col.decide_columns(sub, size)
         leave |= result["bad"]
         kept = ~leave
+        left = bool(leave.any())
+        before = counted.copy() if left else None  # what this round's amounts come from
         if active is None:
             out.result = dict(result)
             out.bad = leave
-            rows = np.arange(n)
+            rows: Any = slice(None)  # every row, without an array of them
         else:
             rows = active
             for name, values in result.items():
@@ -402,16 +403,18 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
             out.bad[rows] = leave
         counted[rows] = kept
         for a in amounts:
-            a.adds[rows[kept]] = np.asarray(result[a.t.spec.adds])[kept]
-        stale = rows[kept & by_engine[rows]]
-        for row in stale.tolist():
-            del engine[row]
-        by_engine[stale] = False
-        if leave.any():
+            adds = np.asarray(result[a.t.spec.adds])
+            a.adds[rows] = np.where(kept, adds, 0) if left else adds
+        if engine:
+            stale = np.arange(n)[rows][kept & by_engine[rows]]
+            for row in stale.tolist():
+                del engine[row]
+            by_engine[stale] = False
+        if left:
             for a in amounts:
                 if not a.fresh:
                     a.seen, a.fresh = a.seen_before(before), True
-        for row in rows[leave].tolist():
+        for row in (np.arange(n)[rows][leave].tolist() if left else []):
             filled = dict(episode(row))
             for a in amounts:
                 if a.t.group[row] >= 0:
