@@ -12,10 +12,12 @@ as JSON Lines and as Parquet).  Figures, printed as markdown:
     `--n` episodes already in numpy columns, timed in one process and interleaved for
     `--rounds` rounds; the median of each gives decisions/s, the ratio ours/peer is the
     median of the per-round ratios of decisions/s.  France has an accumulator (the
-    annual cap of 50 EUR of flat fees per patient.id): "ours" is the whole run in
-    waves (the ledger's order, the waves, `decide_columns` once per wave, the totals;
-    `tools/waves.py`), and, for reference, one `decide_columns` over the whole batch
-    with nothing used before (not the policy's decisions).  The peer encodes a smaller
+    annual cap of 50 EUR of flat fees per patient.id): "ours" is the whole run to the
+    accumulator's fixed point (the slots and their chains in the ledger's order, then
+    `decide_columns` in rounds until no amount used changes; `tools/waves.py`), the
+    same rounds with the slots worked out beforehand, and, for reference, one
+    `decide_columns` over the whole batch with nothing used before (not the policy's
+    decisions).  The peer encodes a smaller
     France (no annual cap, no sectors, acts or penalty cap), so it does less work.
 (b) end to end: `parcours decide --engine columnar -i EPISODES.parquet -o D.parquet` and
     the row engine's `parcours decide -i EPISODES.jsonl -o D.jsonl` (its ledger: the

@@ -236,7 +236,7 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
     row engine (a Python module and its bound `decide`), writing the decisions to `sink`
     in input order and reporting each rejection by its row (or line) number.  A policy
     with accumulators decides the whole file as one run, in the ledger's order (the
-    columnar engine in waves, `waves`), from `ledger`'s totals when given, which then
+    columnar engine to a fixed point, `waves`), from `ledger`'s totals when given, which then
     hold the run's."""
     counts = Counts()
 
@@ -250,7 +250,7 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
         sink.write(decisions)
 
     row = policy.row if isinstance(policy, ColumnarPolicy) else policy
-    whole = bool(specs_of(row))  # accumulators: one run over the whole input, in waves
+    whole = bool(specs_of(row))  # accumulators: one run over the whole input
     if input_format == "jsonl":
         assert not isinstance(input_path, str)
         chunks: Iterable[list[_Item]] = _json_batches(input_path)
