@@ -375,23 +375,31 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
     while active is None or len(active):
         out.rounds += 1
         assert out.rounds <= longest + 1, "the amounts used do not settle"  # cannot happen
-        if active is None:
+        # Most rows to decide again: every row, rather than gathering and scattering
+        # most of them (a row whose amount did not change gets the same result again).
+        every = active is None or 2 * len(active) > n
+        if every:
             sub, leave, size = inputs, base_bad.copy(), n
         else:
             sub = {path: values[active] for path, values in inputs.items()}
             leave, size = base_bad[active], len(active)
         for a in amounts:
-            keyed = (a.t.group if active is None else a.t.group[active]) >= 0
+            keyed = (a.t.group if every else a.t.group[active]) >= 0
             leave |= keyed & (sub[a.t.spec.field] >= limit)
         result = col.decide_columns(sub, size)
         leave |= result["bad"]
         kept = ~leave
         left = bool(leave.any())
         before = counted.copy() if left else None  # what this round's amounts come from
-        if active is None:
+        redo = leave  # the rows for the row engine (in `rows`)
+        if every:
             out.result = dict(result)
             out.bad = leave
             rows: Any = slice(None)  # every row, without an array of them
+            if active is not None and left:  # the others keep what the row engine gave
+                moved = np.zeros(n, dtype=np.bool_)
+                moved[active] = True
+                redo = leave & moved
         else:
             rows = active
             for name, values in result.items():
@@ -401,10 +409,19 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
                     whole = out.result[name] = np.array(whole)
                 whole[rows] = values
             out.bad[rows] = leave
-        counted[rows] = kept
+        if redo is leave:
+            counted[rows] = kept
+        else:  # a row the row engine decided keeps its count and adds
+            counted[redo] = False
+            counted[kept] = True
         for a in amounts:
             adds = np.asarray(result[a.t.spec.adds])
-            a.adds[rows] = np.where(kept, adds, 0) if left else adds
+            if not left:
+                a.adds[rows] = adds
+            elif redo is leave:
+                a.adds[rows] = np.where(kept, adds, 0)
+            else:
+                np.copyto(a.adds, adds, where=kept)
         if engine:
             stale = np.arange(n)[rows][kept & by_engine[rows]]
             for row in stale.tolist():
@@ -414,7 +431,7 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
             for a in amounts:
                 if not a.fresh:
                     a.seen, a.fresh = a.seen_before(before), True
-        for row in (np.arange(n)[rows][leave].tolist() if left else []):
+        for row in (np.arange(n)[rows][redo].tolist() if left else []):
             filled = dict(episode(row))
             for a in amounts:
                 if a.t.group[row] >= 0:
