@@ -18,7 +18,9 @@ each key's episodes taken in (date, episode id) order whatever the input order
   (`adds`) when decided with their own u.  Round 1 decides every row as one batch with
   u = the slot's starting total (zero, or `--state-in`'s); each round then works out u
   again with a prefix sum of the adds along each chain and decides again only the
-  rows whose u changed, until none changes.  After round k the first k rows of every
+  rows whose u changed (every row when more than half did: the others get the same
+  results again, which costs less than gathering and scattering most rows), until
+  none changes.  After round k the first k rows of every
   chain have their ledger's u, so it ends, at the latest after as many rounds as the
   longest chain has rows, and on annual caps after three or four: the u of a row
   changes only when a row before it stopped adding (its cap reached).
