@@ -12,10 +12,12 @@ as JSON Lines and as Parquet).  Figures, printed as markdown:
     `--n` episodes already in numpy columns, timed in one process and interleaved for
     `--rounds` rounds; the median of each gives decisions/s, the ratio ours/peer is the
     median of the per-round ratios of decisions/s.  France has an accumulator (the
-    annual cap of 50 EUR of flat fees per patient.id): "ours" is the whole run in
-    waves (the ledger's order, the waves, `decide_columns` once per wave, the totals;
-    `tools/waves.py`), and, for reference, one `decide_columns` over the whole batch
-    with nothing used before (not the policy's decisions).  The peer encodes a smaller
+    annual cap of 50 EUR of flat fees per patient.id): "ours" is the whole run to the
+    accumulator's fixed point (the slots and their chains in the ledger's order, then
+    `decide_columns` in rounds until no amount used changes; `tools/waves.py`), the
+    same rounds with the slots worked out beforehand, and, for reference, one
+    `decide_columns` over the whole batch with nothing used before (not the policy's
+    decisions).  The peer encodes a smaller
     France (no annual cap, no sectors, acts or penalty cap), so it does less work.
 (b) end to end: `parcours decide --engine columnar -i EPISODES.parquet -o D.parquet` and
     the row engine's `parcours decide -i EPISODES.jsonl -o D.jsonl` (its ledger: the
@@ -77,66 +79,113 @@ def peer_columns(columns: dict[str, Any], policy: Any, peer: Any) -> dict[str, A
     return out
 
 
-def bench_compute(n: int, rounds: int, peers: Path) -> None:
-    from parcours.compiler.tools import columns, tables, waves
-    from parcours.runtime import Ledger, specs_of
+def read_table(path: Path, policy: Any) -> Any:
+    """A Parquet file of episodes as `decide --engine columnar` reads it (its strings
+    dictionary-encoded)."""
+    import pyarrow as pa
 
+    from parcours.compiler.tools import tables
+
+    return pa.concat_tables(list(tables.read_batches(str(path), "parquet",
+                                                     tables.dictionary_fields(policy))))
+
+
+def load_peer(peers: Path) -> Any:
+    """The peers' `vectorised.py` as a module."""
     spec = importlib.util.spec_from_file_location("vectorised_peer", peers / "vectorised.py")
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot import {peers / 'vectorised.py'}")
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
-    policy = tables.load_columnar(POLICY)
-    table = pq.read_table(episodes(n)[1])
+    return peer
+
+
+POLICY_RUN = "columnar to a fixed point (the policy)"
+ROUNDS_ONLY = "columnar, its rounds only (slots and chains ready)"
+ONE_BATCH = "columnar, one batch, nothing used before"
+PEER = "numpy peer (no annual cap)"
+
+
+def compute_runs(policy: Any, table: Any, peer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What (a) times, as functions of no argument, on `table` (episodes in Arrow), and
+    what the last run of the policy found (`rounds`, `outcome`, `bad`, `batch_result`)."""
+    from parcours.compiler.tools import columns, waves
+    from parcours.runtime import specs_of
+
     batch = columns.read_batch(policy, table)
-    ours_in, bad = batch.columns, batch.bad
+    ours_in, bad, n = batch.columns, batch.bad, table.num_rows
     theirs_in = peer_columns(ours_in, policy, peer)
     decide = policy.columnar.decide_columns
-    ledger = Ledger(specs_of(policy.row))
-    waves_count = [0]
-    outcome: list[Any] = []
+    specs = specs_of(policy.row)
+    info: dict[str, Any] = {"bad": bad, "rounds": 0, "batch_result": None}
+    chains: list[Any] = []
 
-    def in_waves() -> None:
+    def slots() -> list[Any]:
         view = waves.Rows(table, ours_in["date"])
-        year = waves.years(view.days)
-        totals = [waves.groups(spec, view, year) for spec in ledger.specs]
-        order = waves.ledger_order(view, lambda rows: [str(r) for r in rows])
-        wave = waves.waves(totals, order, n)
-        waves_count[0] = int(wave.max()) + 1
-        outcome[:] = [waves.decide_in_waves(policy.columnar, policy.row.decide, ours_in, bad,
-                                            totals, wave, lambda row: {}, lambda row: row + 1)]
+        return [waves.groups(spec, view, lambda rows: [str(r) for r in rows])
+                for spec in specs]
+
+    def fixed_point() -> None:
+        decided = waves.decide_until_fixed(policy.columnar, policy.row.decide, ours_in, bad,
+                                           slots(), lambda row: {}, lambda row: row + 1)
+        info["rounds"], info["outcome"] = decided.rounds, decided
+
+    def rounds_only() -> None:
+        if not chains:
+            chains[:] = slots()
+        for t in chains:  # the totals start again from zero
+            t.amount[:] = 0
+            t.seen[:] = False
+        waves.decide_until_fixed(policy.columnar, policy.row.decide, ours_in, bad, chains,
+                                 lambda row: {}, lambda row: row + 1)
 
     def one_batch() -> None:
-        decide(ours_in, n)
+        info["batch_result"] = decide(ours_in, n)
 
     def the_peer() -> None:
         peer.decide(theirs_in)
 
-    runs = {"columnar in waves (the policy)": in_waves,
-            "columnar, one batch, nothing used before": one_batch,
-            "numpy peer (no annual cap)": the_peer}
+    return {POLICY_RUN: fixed_point, ROUNDS_ONLY: rounds_only, ONE_BATCH: one_batch,
+            PEER: the_peer}, info
+
+
+def interleaved(runs: dict[str, Any], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each run, round by round (one warm-up first; the order reversed every
+    other round)."""
     for run_once in runs.values():
         run_once()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    ratios: list[float] = []
     for r in range(rounds):
         names = list(runs) if r % 2 == 0 else list(reversed(runs))
         for name in names:
             start = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - start)
-        ratios.append(times["numpy peer (no annual cap)"][-1]
-                      / times["columnar in waves (the policy)"][-1])
+    return times
+
+
+def bench_compute(n: int, rounds: int, peers: Path) -> None:
+    from parcours.compiler.tools import tables
+
+    peer = load_peer(peers)
+    policy = tables.load_columnar(POLICY)
+    table = read_table(episodes(n)[1], policy)
+    runs, info = compute_runs(policy, table, peer)
+    times = interleaved(runs, rounds)
+    ratios = [p / r for p, r in zip(times[PEER], times[POLICY_RUN])]
     print(f"\n(a) compute, {n:,} France episodes in columns, {rounds} interleaved rounds "
-          f"({waves_count[0]} waves)\n")
-    print("| engine | median s | decisions/s |\n|---|---:|---:|")
+          f"({info['rounds']} rounds to the fixed point)\n")
+    print("| engine | median s | decisions/s | × peer |\n|---|---:|---:|---:|")
+    peer_median = statistics.median(times[PEER])
     for name, timed in times.items():
         median = statistics.median(timed)
-        print(f"| {name} | {median:.4f} | {n / median / 1e6:.2f} M |")
-    capped = int((outcome[0].result["flat_fee"] != decide(ours_in, n)["flat_fee"]).sum())
-    print(f"\nours (in waves)/peer in decisions/s: {statistics.median(ratios):.2f} "
+        print(f"| {name} | {median:.4f} | {n / median / 1e6:.2f} M | "
+              f"{peer_median / median:.2f} |")
+    capped = int((info["outcome"].result["flat_fee"]
+                  != info["batch_result"]["flat_fee"]).sum())
+    print(f"\nours (the policy)/peer in decisions/s: {statistics.median(ratios):.2f} "
           f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)}); rows left to the row "
-          f"engine: {int(bad.sum())}; flat fees the annual cap cut: {capped:,}")
+          f"engine: {int(info['bad'].sum())}; flat fees the annual cap cut: {capped:,}")
 
 
 def run(args: list[str]) -> float:

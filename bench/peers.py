@@ -21,7 +21,13 @@ Printed, as one markdown table (also written to `--out`):
    function, in one process, interleaved, median of 5 rounds;
 3. start-up: one episode through `parcours decide` (a compiled module; a `.parcours`
    policy with its compiled module cached; the same without the cache) against the
-   hand-written peer, median wall time of 7 runs and CPU time (user + system).
+   hand-written peer, median wall time of 7 runs and CPU time (user + system);
+4. the columnar engine (needs the columnar extra, numpy and pyarrow; left out with a
+   note without it): `parcours decide --engine columnar` from the same episodes as
+   Parquet to Parquet, its row in the end-to-end table and its ratio to the row
+   engine (`--jobs 1`); and its compute against the numpy peer's `decide` on the same
+   columns in one process (`bench/bench_columnar.py`'s runs: one batch without the
+   ledger, and the policy with its accumulator's fixed point).
 
 The interpreter for the peers is the peers' own (`DIR/.cache/venv`, made by their
 `run.sh`) when it exists, else this one; a peer whose library is missing (numpy,
@@ -186,6 +192,88 @@ def timed_peak(command: Sequence[str]) -> tuple[float, tuple[float, float]]:
     return wall, (usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
+# ---- 1b. the columnar engine -----------------------------------------------------------------
+
+
+def columnar_available() -> bool:
+    try:
+        import numpy  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def parquet_episodes(data: Path) -> Path:
+    """The episodes as Parquet (the JSON contract's columns; an amount written as a JSON
+    number is its decimal text), made once next to them."""
+    import json as json_
+
+    from parcours.compiler.tools import tables
+
+    target = data.with_suffix(".parquet")
+    if target.exists():
+        return target
+
+    def items() -> Any:
+        with open(data, "rb") as handle:
+            for line in handle:
+                item = json_.loads(line, parse_float=Decimal)
+                visit = item.get("visit")
+                if isinstance(visit, dict) and isinstance(visit.get("fee"), (int, Decimal)):
+                    visit["fee"] = str(visit["fee"])
+                yield item
+
+    with open(target, "wb") as handle:
+        tables.write_episodes(handle, items(), "parquet")
+    return target
+
+
+def columnar_end_to_end(data: Path, work: Path, size: int, runs: int) -> dict[str, Any]:
+    """`parcours decide france.parcours --engine columnar`, Parquet in and out: the
+    end-to-end row (whole process, start-up and compiling the policy included)."""
+    parquet = parquet_episodes(data)
+    command = [PARCOURS, "decide", str(POLICY), "--engine", "columnar", "-q",
+               "-i", str(parquet), "-o", str(work / "decisions.parquet")]
+    walls, peaks = [], []
+    for _ in range(runs):
+        wall, peak = timed_peak(command)
+        walls.append(wall)
+        peaks.append(peak)
+    wall = statistics.median(walls)
+    return {"peer": "parcours --engine columnar (Parquet → Parquet)", "n": size,
+            "e2e_per_s": size / wall, "wall_s": wall,
+            "peak_mib": statistics.median(p for p, _ in peaks),
+            "cpu_s": statistics.median(c for _, c in peaks)}
+
+
+def columnar_compute(data: Path, work: Path | None, rounds: int = 5) -> list[str]:
+    """The columnar engine's compute against the numpy peer's `decide`, on the same
+    columns in one process (bench/bench_columnar.py's runs), as table lines."""
+    if work is None or not (work / "vectorised.py").is_file():
+        return []
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_columnar as columnar
+    from parcours.compiler.tools import tables
+
+    policy = tables.load_columnar(POLICY)
+    table = columnar.read_table(parquet_episodes(data), policy)
+    runs, info = columnar.compute_runs(policy, table, columnar.load_peer(work))
+    del runs[columnar.ROUNDS_ONLY]
+    times = columnar.interleaved(runs, rounds)
+    peer = statistics.median(times[columnar.PEER])
+    n = table.num_rows
+    out = ["", f"Columnar compute, France, {n:,} episodes already in columns (median of "
+           f"{rounds} interleaved rounds; the policy: {info['rounds']} round(s) to the "
+           f"accumulator's fixed point, slots worked out included; rows left to the row "
+           f"engine: {int(info['bad'].sum())}):", "",
+           "| compute | s | decisions/s | × numpy peer |", "|---|---|---|---|"]
+    for name, values in times.items():
+        median = statistics.median(values)
+        out.append(f"| {name} | {median:.4f} | {rate(n / median)} | {peer / median:.2f} |")
+    return out
+
+
 # ---- 2. per call ---------------------------------------------------------------------------
 
 
@@ -248,7 +336,8 @@ def start_up(commands: dict[str, list[str]], rounds: int = 7) -> dict[str, tuple
 
 
 def table(rows: list[dict[str, Any]], calls: dict[str, float],
-          starts: dict[str, tuple[float, float]], size: int, with_peers: bool) -> str:
+          starts: dict[str, tuple[float, float]], size: int, with_peers: bool,
+          compute: Sequence[str] = ()) -> str:
     peers = [r for r in rows if not r["peer"].startswith("parcours") and "e2e_per_s" in r]
     best = max(peers, key=lambda r: r["e2e_per_s"]) if peers else None
     out = [f"End to end, JSON Lines, France, {size:,} episodes of "
@@ -270,7 +359,17 @@ def table(rows: list[dict[str, Any]], calls: dict[str, float],
                    f"{rate(per_cpu) if per_cpu else '–'} | "
                    f"{f'{per_cpu / best_cpu:.2f}' if per_cpu and best_cpu else '–'} | "
                    f"{row['peak_mib']:.0f} |")
-    out.append("| parcours --engine columnar (Parquet) | – | – | – | – | – | – | – |")
+    row_engine = next((r for r in rows if r["peer"] == "parcours --jobs 1"
+                       and "e2e_per_s" in r), None)
+    columnar = next((r for r in rows if "columnar" in r["peer"]), None)
+    if columnar is None:
+        out += ["", "The columnar engine (Parquet → Parquet) needs the columnar extra "
+                "(pip install 'parcours[columnar]'): its figures are left out."]
+    elif row_engine is not None:
+        out += ["", f"Columnar (Parquet → Parquet) against the row engine (`--jobs 1`, "
+                f"JSON Lines): {columnar['e2e_per_s'] / row_engine['e2e_per_s']:.1f}× "
+                "in decisions/s."]
+    out += compute
     load = os.getloadavg()[0]
     out += ["", f"Load average when the table was made: {load:.1f} on {os.cpu_count()} cores "
             "(wall times stretch when other work shares the cores; CPU times much less)."]
@@ -315,6 +414,13 @@ def main() -> None:
             rows = end_to_end_with_peers(work, module, python, args.size, args.runs)
         else:
             rows = end_to_end_alone(module, data, work, args.size, args.runs)
+        compute: list[str] = []
+        if columnar_available():
+            rows.append(columnar_end_to_end(data, work, args.size, args.runs))
+            compute = columnar_compute(data, work if peers is not None else None)
+        else:
+            say("note: numpy and pyarrow are missing (the columnar extra): the columnar "
+                "figures are left out")
         calls = per_call(work if peers is not None else None, module, data,
                          min(args.size, 100_000))
         one = work / "one.jsonl"
@@ -334,7 +440,7 @@ def main() -> None:
         subprocess.run(commands["parcours decide france.parcours (cached)"],
                        stdout=subprocess.DEVNULL, check=True)  # fills the cache
         starts = start_up(commands)
-        text = table(rows, calls, starts, args.size, python is not None)
+        text = table(rows, calls, starts, args.size, python is not None, compute)
         print(text)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")

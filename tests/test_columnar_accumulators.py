@@ -119,25 +119,141 @@ def test_a_parquet_input_is_decided_with_the_ledger(tmp_path: Path) -> None:
         assert out.read_text() == reference, engine
 
 
-def test_waves_follow_each_key_in_date_then_id_order() -> None:
-    """The wave of a row is its rank in its (key, year) group in the ledger's order."""
+def test_chains_follow_each_key_in_date_then_id_order() -> None:
+    """A row's group is its (key, year); the chain holds the keyed rows by key, then in
+    the ledger's order (date, id, then the episode's text)."""
     from parcours.compiler.tools import waves
     from parcours.runtime import AccumulatorSpec
 
-    table = pa.table({"id": ["b", "a", "c", "d", "e"],
+    table = pa.table({"id": ["b", "a", "c", "d", "e", "a"],
                       "patient": pa.array([{"id": "p"}, {"id": "p"}, {"id": None},
-                                           {"id": "q"}, {"id": "p"}])})
-    days = np.array([10, 10, 10, 5, 400], dtype=np.int64)  # e: another year
+                                           {"id": "q"}, {"id": "p"}, {"id": "p"}])})
+    days = np.array([10, 10, 10, 5, 400, 10], dtype=np.int64)  # e: another year
     view = waves.Rows(table, days)
     spec = AccumulatorSpec("acc", "acc_used", ("patient.id",), "calendar_year", "x", ())
-    totals = [waves.groups(spec, view, waves.years(days))]
-    order = waves.ledger_order(view, lambda rows: [str(r) for r in rows])
-    assert order.tolist() == [3, 1, 0, 2, 4]
-    assert waves.waves(totals, order, 5).tolist() == [1, 0, 0, 0, 0]
-    assert totals[0].group[2] == -1
-    assert sorted(s[1:] for s in totals[0].slots) == [(("p",), "1970"), (("p",), "1971"),
-                                                       (("q",), "1970")]
-    assert totals[0].group[0] == totals[0].group[1] != totals[0].group[4]
+    texts = {1: "z", 5: "y"}  # rows 1 and 5: the same key, date and id
+    totals = waves.groups(spec, view, lambda rows: [texts[r] for r in rows])
+    assert totals.chain.tolist() == [5, 1, 0, 4, 3]
+    assert totals.starts.tolist() == [0, 3, 4]
+    assert totals.group.tolist() == [0, 0, -1, 2, 1, 0]
+    assert totals.slots == [("acc", ("p",), "1970"), ("acc", ("p",), "1971"),
+                            ("acc", ("q",), "1970")]
+    adds = np.array([1, 2, 100, 4, 8, 16], dtype=np.int64)
+    assert totals.before(adds).tolist() == [0, 16, 18, 0, 0]  # along the chain
+    assert totals.sums(adds).tolist() == [19, 8, 4]
+
+
+TWO = """
+policy two {
+  title "two" country "FR" currency EUR status in_force valid from 2020-01-01
+}
+source s = "doc"
+input date: date
+input patient.id: id
+input patient.home: id
+input patient.age: int[0..130]
+input visit.fee: money
+decision {
+  pathway { ok }
+  output fee: money totals patient
+}
+param cap_amount: money = 5.00 EUR cite s
+param home_cap: money = 7.00 EUR cite s
+param per_visit: money = 2.00 EUR cite s
+accumulator pf: money per patient.id over calendar_year adds fee cap cap_amount cite s
+accumulator hh: money per patient.home over calendar_year adds fee cap home_cap cite s
+rules pathway { default ok: ok cite s }
+output fee: money = case {
+  when patient.age < 18: 0.00 EUR
+  else: min(min(per_visit, pf.left), hh.left)
+}
+"""
+
+
+def two_episodes(seed: int, size: int = 300) -> list[dict[str, Any]]:
+    """Episodes for TWO: a person's cap (5.00, 2.00 a visit: reached exactly after a
+    1.00) and a household's (7.00) bind each other; some rows without a key, some with
+    an amount stated, some the batch leaves (an unreadable fee), some rejected."""
+    rng = random.Random(seed)
+    items = []
+    for _ in range(size):
+        item: dict[str, Any] = {
+            "id": f"e{rng.randrange(size // 2):03d}",
+            "date": rng.choice(["2024-01-01", "2024-01-01", "2024-05-02", "2025-03-03"]),
+            "patient": {"age": rng.choice([10, 40, 50])}, "visit": {"fee": "10.00"}}
+        if rng.random() < 0.9:
+            item["patient"]["id"] = f"p{rng.randrange(6)}"
+        if rng.random() < 0.9:
+            item["patient"]["home"] = f"h{rng.randrange(3)}"
+        if rng.random() < 0.05:
+            item["visit"]["fee"] = rng.choice(["abc", 10])
+        if rng.random() < 0.05:
+            item[rng.choice(["pf_used", "hh_used"])] = rng.choice(["1.50", "6.99", "x"])
+        items.append(item)
+    return items
+
+
+def test_two_accumulators_reach_the_ledgers_fixed_point(tmp_path: Path) -> None:
+    """Two accumulators, each capping the other's adds: the columnar engine's decisions,
+    rejections and state are the row engine's, in order, shuffled and from a state."""
+    policy = tmp_path / "two.parcours"
+    policy.write_text(TWO, encoding="utf-8")
+    state = tmp_path / "state.jsonl"
+    state.write_text('{"accumulator":"hh","key":["h1"],"period":"2024","used":"3.00"}\n'
+                     '{"accumulator":"pf","key":["p2"],"period":"2024","used":"4.50"}\n')
+    capped = 0
+    for seed in range(3):
+        items = two_episodes(seed)
+        if seed == 2:
+            random.Random(seed).shuffle(items)
+        source = tmp_path / f"{seed}.jsonl"
+        source.write_bytes(text(items))
+        runs = []
+        for engine in ("compiled", "columnar"):
+            out = tmp_path / f"{engine}.state"
+            done = cli("decide", str(policy), "--engine", engine, "-i", str(source),
+                       "--state-in", str(state), "--state-out", str(out))
+            assert done.returncode == 1, done.stderr  # some episodes are rejected
+            runs.append((done.stdout, done.stderr, sorted(out.read_text().splitlines())))
+        assert runs[0] == runs[1]
+        fees = [json.loads(line)["fee"] for line in runs[0][0].splitlines()]
+        capped += sum(fee not in ("0.00", "2.00") for fee in fees)  # what was left
+    assert capped > 0
+
+
+def test_the_fixed_point_takes_a_few_rounds_not_one_a_visit() -> None:
+    """One key's 60 episodes, shuffled (the cap reached exactly on the 25th): a few
+    rounds, not 60, and the ledger's flat fees."""
+    from parcours.compiler.tools import columns, waves
+    from parcours.runtime import Ledger, specs_of
+
+    policy = tables.load_columnar(ROOT / "policies" / "france.parcours")
+    base = json.loads((ROOT / "policies" / "samples" / "episodes.jsonl").read_text()
+                      .splitlines()[0])
+    items = []
+    for day in range(60):
+        item = json.loads(json.dumps(base))
+        item.update(id=f"e{day:02d}", date=f"2025-01-{1 + day % 28:02d}")
+        item["patient"].update(id="p", age=40, low_income_cover=False)
+        item["patient"].pop("pregnancy_month", None)
+        item["visit"].update(specialty="general_practice")
+        items.append(item)
+    random.Random(1).shuffle(items)
+    table = tables._table(items)
+    batch = columns.read_batch(policy, table)
+    view = waves.Rows(table, batch.columns["date"])
+    totals = [waves.groups(spec, view, lambda rows: [waves.compact(items[r]) for r in rows])
+              for spec in specs_of(policy.row)]
+    out = waves.decide_until_fixed(policy.columnar, policy.row.decide, batch.columns,
+                                   batch.bad, totals, lambda row: items[row],
+                                   lambda row: row + 1)
+    assert 2 <= out.rounds <= 5
+    ledger = Ledger(specs_of(policy.row))
+    order = sorted(range(60), key=lambda i: (str(items[i]["date"]), str(items[i]["id"])))
+    expected = {i: ledger.decide(policy.row.decide, items[i]) for i in order}
+    fees = [str(expected[i].to_dict()["flat_fee"]) for i in range(60)]
+    assert [f"{v / 100:.2f}" for v in out.result["flat_fee"].tolist()] == fees
+    assert sorted(fees).count("0.00") == 60 - 25  # 25 visits at 2.00 reach 50.00
 
 
 def test_state_in_and_out_through_tables(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ import click
 
 from parcours.runtime import PolicyMeta, Rejection
 
-from .common import (EXIT_OK, EXIT_PROBLEMS, bind, fail, load, open_in, open_out,
-                     quiet_exit_on_closed_pipe)
+from .common import (EXIT_OK, EXIT_PROBLEMS, _import_paths_given, bind, fail, load,
+                     open_in, open_out, quiet_exit_on_closed_pipe)
 
 TABLE_FORMATS = ("jsonl", "parquet", "arrow")
 
@@ -51,7 +51,7 @@ def _modules(policy: str, engine: str) -> Any:
     if Path(policy).suffix == ".py":
         fail(f"--engine columnar needs a .parcours policy; {policy} is a generated module")
     try:
-        return tables, tables.load_columnar(policy)
+        return tables, tables.load_columnar(policy, cache=not _import_paths_given())
     except CompileError as exc:
         click.echo(exc.render(), err=True)
         fail(f"{policy} does not compile ({exc})")
@@ -119,7 +119,10 @@ class TableSummary:
             self.by_pathway[entry["values"]] = self.by_pathway.get(entry["values"], 0) \
                 + entry["counts"]
         for name, _ in self.outputs:
-            amounts = pc.cast(table.column(name), pa.decimal128(38, self.meta.decimals))
+            column = table.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(pa.string())
+            amounts = pc.cast(column, pa.decimal128(38, self.meta.decimals))
             total = pc.sum(amounts).as_py() or Decimal(0)
             self.totals[name] = self.totals.get(name, Decimal(0)) + total
 

@@ -15,7 +15,8 @@ step marked: a cell that does not parse by the fast rules, a broken constraint, 
 division by zero, and the like.  Those rows get exactly the row engine's decision or
 rejection, by construction; the others are the batch's.  The decisions come out as a
 table with the columns and values of the JSON decisions (`decision_schema`): money and
-rates as their JSON strings, sources as a list of strings.
+rates as their JSON strings, sources as a list of strings, the strings that repeat
+(rules, amounts, members, documents) dictionary-encoded.
 """
 
 from __future__ import annotations
@@ -32,10 +33,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rejection,
-                              episode_id, format_rate, shown)
+                              episode_id, shown)
+
+from .decision_tables import EPOCH, columnar_decisions
+from .decision_tables import REPEATED as REPEATED  # what callers take from here
+from .decision_tables import decision_schema as decision_schema
+from .decision_tables import decisions_table as decisions_table
+from .decision_tables import numpy_of as numpy_of
 
 ID_MAX_LENGTH = 200  # characters of an id (the row engine's bound, ir.ID_MAX_LENGTH)
-MIN_DAY = date.min.toordinal() - date(1970, 1, 1).toordinal()
+MIN_DAY = date.min.toordinal() - EPOCH
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
@@ -51,6 +58,25 @@ class ColumnarPolicy:
     def meta(self) -> PolicyMeta:
         meta: PolicyMeta = self.row.POLICY
         return meta
+
+
+def keep_freed_memory() -> None:
+    """Ask the C allocator (glibc's) to keep the memory numpy frees for the next array
+    rather than hand it back to the system: a batch's temporaries (half a megabyte each)
+    are then reused pages, not fresh ones the kernel zeroes on first touch, which cost
+    `decide_columns` about half its time.  Freed memory stays with the process (up to a
+    gigabyte at the top of the heap).  Elsewhere (another C library) it does nothing."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: arrays under 32 MiB come from the heap
+    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: the heap's free top is kept up to 1 GiB
 
 
 # ---- episodes as the JSON contract has them ---------------------------------------
@@ -72,156 +98,6 @@ def episodes(table: pa.Table | pa.RecordBatch) -> list[dict[str, object]]:
     """The JSON episodes a table stands for: null cells left out, decimals as strings,
     dates as ISO strings."""
     return [_json_value(row) for row in table.to_pylist()]  # type: ignore[misc]
-
-
-# ---- decisions as a table ------------------------------------------------------
-
-
-# The columns whose values repeat (a policy, a pathway, a rule, a document) are
-# dictionary-encoded: one copy of each string, an index per row.
-REPEATED = pa.dictionary(pa.int32(), pa.string())
-
-
-def decision_schema(meta: PolicyMeta) -> pa.Schema:
-    """The columns of a decision, in the JSON decision's order."""
-    kinds = {"int": pa.int64(), "bool": pa.bool_()}
-    fields = [pa.field("id", pa.string())]
-    fields += [pa.field(name, REPEATED) for name in
-               ("policy", "policy_version", "pathway", "rule", "currency")]
-    fields += [pa.field(o.name, kinds.get(o.kind, pa.string())) for o in meta.outputs]
-    fields.append(pa.field("sources", pa.list_(REPEATED)))
-    return pa.schema(fields)
-
-
-def decisions_table(meta: PolicyMeta, decisions: Sequence[Decision]) -> pa.Table:
-    """Row-engine decisions as a table (their JSON values, column by column)."""
-    schema = decision_schema(meta)
-    rows = [d.to_dict() for d in decisions]
-    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema},
-                    schema=schema)
-
-
-def _repeat(value: str, n: int) -> pa.Array:
-    return _coded(np.zeros(n, dtype=np.int32), [value])
-
-
-def _coded(indices: Any, values: Sequence[str]) -> pa.Array:
-    """A dictionary-encoded string column: `values[indices[row]]` on each row."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)),
-                                          pa.array(list(values), pa.string()))
-
-
-def _money_text(minor: Any, decimals: int) -> pa.Array:
-    """Integer minor units as the JSON text of the amounts ("27.50"), through decimal128."""
-    minor = np.ascontiguousarray(minor, dtype=np.int64)
-    pairs = np.empty((len(minor), 2), dtype=np.int64)
-    pairs[:, 0] = minor
-    pairs[:, 1] = minor >> 63  # the high word of a two's complement 128-bit integer
-    amounts = pa.Array.from_buffers(pa.decimal128(18, decimals), len(minor),
-                                    [None, pa.py_buffer(pairs)])
-    return pc.cast(amounts, pa.string())
-
-
-def _by_value(values: Any, text: Any) -> pa.Array:
-    """Each value's text, computed once per distinct value (a hash, not a sort)."""
-    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
-    distinct = encoded.dictionary.to_pylist()
-    return pc.take(pa.array([text(v) for v in distinct], pa.string()), encoded.indices)
-
-
-def _columnar_decisions(policy: ColumnarPolicy, ids: pa.Array, result: Mapping[str, Any],
-                        rows: Any) -> pa.Table:
-    """The table of the rows `rows` (indexes) of a `decide_columns` result."""
-    col, meta = policy.columnar, policy.meta
-    n = len(rows)
-    rule = np.asarray(result["rule"])[rows]
-    out: dict[str, pa.Array] = {
-        "id": pc.take(ids, rows) if len(ids) else pa.nulls(n, pa.string()),
-        "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
-        "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
-        "rule": _coded(rule, col.RULE_NAMES),
-        "currency": _repeat(meta.currency, n),
-    }
-    for spec in col.OUTPUTS:
-        values = np.asarray(result[spec.name])[rows]
-        if spec.kind == "money":
-            out[spec.name] = _money_text(values, col.DECIMALS)
-        elif spec.kind == "rate":
-            scale = spec.scale
-            out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
-        elif spec.kind == "decimal":
-            exps = np.asarray(result[spec.name + ":exponent"])[rows]
-            out[spec.name] = _decimal_text(values, exps, spec.scale)
-        elif spec.kind == "enum":
-            out[spec.name] = pc.take(pa.array(spec.members, pa.string()), values)
-        elif spec.kind == "date":
-            out[spec.name] = pc.cast(pa.array(values.astype(np.int32), pa.date32()), pa.string())
-        elif spec.kind == "bool":
-            out[spec.name] = pa.array(values, pa.bool_())
-        else:
-            out[spec.name] = pa.array(values, pa.int64())
-    out["sources"] = _sources(policy, result, rows)
-    return pa.table(out, schema=decision_schema(meta))
-
-
-def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
-    """Decimals as the row engine writes them (`format(value, "f")`): each value (an
-    integer at `scale`) with the digits of its exponent, worked out once per distinct
-    (value, exponent)."""
-    pairs = np.stack([np.asarray(values, dtype=np.int64), np.asarray(exps, dtype=np.int64)],
-                     axis=1)
-    if not len(pairs):
-        return pa.array([], pa.string())
-    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    texts = [format(Decimal(value).scaleb(-scale).quantize(Decimal(1).scaleb(exp)), "f")
-             for value, exp in distinct.tolist()]
-    return pc.take(pa.array(texts, pa.string()), pa.array(inverse.reshape(-1)))
-
-
-def _rule_pathway(col: Any) -> Any:
-    """Each rule's pathway, as an index in PATHWAYS."""
-    return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
-
-
-def _sources(policy: ColumnarPolicy, result: Mapping[str, Any], rows: Any) -> pa.Array:
-    """Each decision's documents, from its path (rule, branches, period), worked out once
-    per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
-    col, meta = policy.columnar, policy.meta
-    names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
-    key = np.zeros(len(rows), dtype=np.int64)
-    for name, radix in zip(names, col.RADICES):
-        key *= radix
-        key += np.asarray(result[name])[rows]
-
-    def documents(packed: int) -> list[str]:
-        path = []
-        for radix in reversed(col.RADICES):
-            packed, part = divmod(packed, radix)
-            path.append(part)
-        seen: dict[str, None] = {}
-        for group in meta.sources_of(tuple(reversed(path))):
-            seen.update(dict.fromkeys(group))
-        return list(seen)
-
-    encoded = pa.array(key).dictionary_encode()
-    lists = [documents(k) for k in encoded.dictionary.to_pylist()]
-    return _lists(lists, encoded.indices.to_numpy(zero_copy_only=False))
-
-
-def _lists(lists: list[list[str]], index: Any) -> pa.Array:
-    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded,
-    built with array arithmetic (no string is copied per row)."""
-    names = list(dict.fromkeys(name for found in lists for name in found))
-    number = {name: i for i, name in enumerate(names)}
-    lengths = np.array([len(found) for found in lists] + [0], dtype=np.int64)
-    flat = np.array([number[name] for found in lists for name in found], dtype=np.int32)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    row_lengths = lengths[index]
-    offsets = np.zeros(len(index) + 1, dtype=np.int32)
-    np.cumsum(row_lengths, out=offsets[1:])
-    child = flat[np.repeat(starts[index] - offsets[:-1], row_lengths)
-                 + np.arange(offsets[-1])] if offsets[-1] else np.zeros(0, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), _coded(child, names))
 
 
 # ---- columns a columnar module reads -----------------------------------------------
@@ -269,7 +145,7 @@ class _Batch:
                 return
         if "currency" in names:
             other = pc.not_equal(table.column("currency"), currency).combine_chunks()
-            self.bad |= other.fill_null(False).to_numpy(zero_copy_only=False)
+            self.bad |= numpy_of(other.fill_null(False))
         for f in fields:
             head, _, key = f.path.rpartition(".")
             array: pa.Array | None
@@ -294,6 +170,13 @@ class _Batch:
         ID_MAX_LENGTH characters when present; not an input of the batch."""
         if array is None or pa.types.is_null(array.type):
             return
+        if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type):
+            length = pc.utf8_length(array.dictionary)
+            wrong = pc.or_(pc.equal(length, 0), pc.greater(length, ID_MAX_LENGTH))
+            indices = _filled(array.indices, 0).astype(np.intp)
+            if len(array.dictionary):
+                self.bad |= _filled(wrong, False)[indices] & ~_nulls(array)
+            return
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
             self.all_bad = True
             return
@@ -302,9 +185,16 @@ class _Batch:
         self.bad |= _filled(wrong, False)
 
     def convert(self, f: Any, array: pa.Array | None) -> Any:
+        if (array is None or array.null_count == len(array)) and f.default is not None \
+                and self.n > 1 and f.kind in ("money", "enum", "date"):
+            return self.constant(f)  # absent, or null on every row: the default
         if array is None:
             array = pa.nulls(self.n)
         missing = _nulls(array)
+        if pa.types.is_dictionary(array.type):
+            if not missing.any() or f.default is None:
+                return self.by_dictionary(f, array, missing)
+            array = array.dictionary_decode()
         if missing.any():
             if f.default is None:
                 self.bad |= missing
@@ -336,6 +226,39 @@ class _Batch:
             return self.money(array)
         self.all_bad = True  # a column of another type: the row engine names the field
         return None
+
+    def constant(self, f: Any) -> Any:
+        """A field's default on every row, converted once."""
+        outer_bad, outer_n = self.bad, self.n
+        self.bad, self.n = np.zeros(1, dtype=np.bool_), 1
+        try:
+            value = self.convert(f, pa.array([f.default]))
+        finally:
+            inner_bad, self.bad, self.n = self.bad, outer_bad, outer_n
+        if value is None:
+            return None
+        self.bad |= bool(inner_bad[0])
+        return np.full(self.n, value[0], dtype=value.dtype)
+
+    def by_dictionary(self, f: Any, array: pa.DictionaryArray, missing: Any) -> Any:
+        """A dictionary-encoded column (Parquet's strings read as such): its distinct
+        values converted once, then looked up by index."""
+        self.bad |= missing
+        outer_bad, outer_n = self.bad, self.n
+        self.bad = np.zeros(len(array.dictionary), dtype=np.bool_)
+        self.n = len(array.dictionary)
+        try:
+            values = self.convert(f, array.dictionary)
+        finally:
+            inner_bad, self.bad, self.n = self.bad, outer_bad, outer_n
+        if values is None:
+            return None
+        indices = _filled(array.indices, 0).astype(np.intp)
+        if not len(values):  # every row null: each is bad already
+            return np.zeros(self.n, dtype=values.dtype)
+        if inner_bad.any():
+            self.bad |= inner_bad[indices]
+        return values[indices]
 
     def dates(self, array: pa.Array) -> Any:
         t = array.type
@@ -432,14 +355,14 @@ def _iso_days(array: pa.Array) -> tuple[Any, Any] | None:
 def _nulls(array: pa.Array) -> Any:
     if array.null_count == 0:
         return np.zeros(len(array), dtype=np.bool_)
-    return array.is_null().to_numpy(zero_copy_only=False)
+    return numpy_of(array.is_null())
 
 
 def _filled(array: pa.Array, value: object) -> Any:
     """The values as numpy, nulls replaced by `value` (a copy only when there are nulls)."""
     if array.null_count:
         array = array.fill_null(value)
-    return array.to_numpy(zero_copy_only=False)
+    return numpy_of(array)
 
 
 # ---- deciding -----------------------------------------------------------------------
@@ -545,12 +468,14 @@ def assembled(policy: ColumnarPolicy, table: pa.Table, result: Mapping[str, Any]
     if result is None:
         return decisions_table(policy.meta, decided)
     ids = table.column("id").combine_chunks() if "id" in table.column_names else pa.array([])
-    good_table = _columnar_decisions(policy, ids, result, np.flatnonzero(~bad))
+    good = np.flatnonzero(~bad)
+    good_table = columnar_decisions(policy, ids, result,
+                                     slice(None) if len(good) == len(bad) else good)
     if not decided:
         return good_table
     merged = pa.concat_tables([good_table, decisions_table(policy.meta, decided)]) \
         .unify_dictionaries()
-    order = np.argsort(np.concatenate([np.flatnonzero(~bad), np.asarray(decided_rows)]),
+    order = np.argsort(np.concatenate([good, np.asarray(decided_rows)]),
                        kind="stable")
     return merged.take(order)
 

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from parcours.runtime import Rejection, specs_of
 
 from ..backends.python.loader import load_module
-from .columns import ColumnarPolicy, decision_schema
+from .columns import ColumnarPolicy, decision_schema, keep_freed_memory
 from .tables import BATCH_ROWS
 from .waves import decide_table
 
@@ -90,6 +90,7 @@ def policy_texts(path: str | os.PathLike[str]) -> PolicyTexts:
 
 def _policy(texts: PolicyTexts) -> ColumnarPolicy:
     # load_module registers each text under its digest: a worker loads it once
+    keep_freed_memory()
     return ColumnarPolicy(load_module(texts.name + "_columnar", texts.columnar, "<columnar>"),
                           load_module(texts.name, texts.row, "<row>"))
 

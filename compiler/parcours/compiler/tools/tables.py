@@ -29,10 +29,7 @@ from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, json_
                               read_episodes, specs_of)
 
 from ..backends.python.loader import load_module
-from ..diagnostics import CompileError
-from ..pipeline import analyse
-from .. import backends
-from .columns import ColumnarPolicy, decision_schema, episode_schema
+from .columns import ColumnarPolicy, decision_schema, episode_schema, keep_freed_memory
 from .waves import decide_episodes, decide_row_table, decide_table
 
 FORMATS = ("jsonl", "parquet", "arrow")
@@ -48,10 +45,25 @@ def format_of(path: str, named: str | None = None) -> str:
     return _SUFFIXES.get(Path(path).suffix.lower(), "jsonl")
 
 
-def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
+def load_columnar(path: str | os.PathLike[str], cache: bool = False) -> ColumnarPolicy:
     """A `.parcours` policy compiled by both backends, from one analysis.  Raises
     CompileError for a policy with errors, `Unsupported` (a CodegenError) for a construct
-    the columnar backend does not decide yet."""
+    the columnar backend does not decide yet.  With `cache`, the two modules are kept in
+    the compiled-module cache (`backends/python/cache.py`, entries of their own beside
+    `decide`'s) and taken from it while the policy and its imports are unchanged: a run
+    then neither parses nor checks the policy."""
+    from ..backends.python import cache as modules
+
+    keep_freed_memory()
+    keys = (f"{path}#columnar", f"{path}#row")  # entries of their own
+    if cache:
+        found = [modules.cached(key) for key in keys]
+        if found[0] is not None and found[1] is not None:
+            return ColumnarPolicy(found[0], found[1])
+    from .. import backends
+    from ..diagnostics import CompileError
+    from ..pipeline import analyse
+
     analysis = analyse(path, verify=False)
     if analysis.program is None:
         raise CompileError(analysis.diagnostics, analysis.sources)
@@ -59,6 +71,9 @@ def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
     row_text = backends.get("python").generate(program)
     columnar_text = backends.get("columnar").generate(program)
     name = f"parcours_{program.policy.id}"
+    if cache:
+        modules.store(keys[0], analysis.files, name + "_columnar", columnar_text)
+        modules.store(keys[1], analysis.files, name, row_text)
     return ColumnarPolicy(load_module(name + "_columnar", columnar_text, f"<{path} columnar>"),
                           load_module(name, row_text, f"<{path}>"))
 
@@ -66,12 +81,29 @@ def load_columnar(path: str | os.PathLike[str]) -> ColumnarPolicy:
 # ---- reading -------------------------------------------------------------------------
 
 
-def read_batches(path: str, fmt: str) -> Iterator[pa.Table]:
-    """The episode table of a Parquet or Arrow IPC file, a batch at a time."""
+def read_batches(path: str, fmt: str, strings: Iterable[str] = ()) -> Iterator[pa.Table]:
+    """The episode table of a Parquet or Arrow IPC file, a batch at a time.  The Parquet
+    columns `strings` names (paths such as `visit.specialty`) that hold strings are read
+    dictionary-encoded: each distinct value once, an index per row.  They are read a
+    row group at a time (Arrow reads a dictionary inside a struct only within one); a row
+    group whose dictionary changes inside it is read as plain strings."""
     if fmt == "parquet":
-        parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            yield pa.Table.from_batches([batch])
+        names = set(strings)
+        schema = pq.read_schema(path)
+        encoded = sorted(name for name in names if _is_string(schema, name.split(".")))
+        if not encoded:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+                yield pa.Table.from_batches([batch])
+            return
+        parquet = pq.ParquetFile(path, read_dictionary=encoded)
+        for group in range(parquet.metadata.num_row_groups):
+            try:
+                parts = list(parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]))
+            except pa.ArrowNotImplementedError:
+                parts = list(pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS,
+                                                               row_groups=[group]))
+            for batch in parts:
+                yield pa.Table.from_batches([batch])
         return
     with pa.memory_map(path) as source:
         try:
@@ -84,6 +116,37 @@ def read_batches(path: str, fmt: str) -> Iterator[pa.Table]:
         stream = ipc.open_stream(source)
         for batch in stream:
             yield pa.Table.from_batches([batch])
+
+
+def _is_string(schema: Any, parts: list[str]) -> bool:
+    kind: Any = schema
+    for part in parts:
+        fields = [kind.field(i) for i in range(kind.num_fields)] \
+            if isinstance(kind, pa.StructType) else list(kind) \
+            if isinstance(kind, pa.Schema) else []
+        found = next((f for f in fields if f.name == part), None)
+        if found is None:
+            return False
+        kind = found.type
+    return bool(pa.types.is_string(kind))
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """The schema with each dictionary-encoded column (in a struct too) as its values."""
+    def plain(kind: Any) -> Any:
+        if pa.types.is_dictionary(kind):
+            return kind.value_type
+        if pa.types.is_struct(kind):
+            return pa.struct([kind.field(i).with_type(plain(kind.field(i).type))
+                              for i in range(kind.num_fields)])
+        return kind
+    return pa.schema([f.with_type(plain(f.type)) for f in schema])
+
+
+def dictionary_fields(policy: ColumnarPolicy) -> list[str]:
+    """The inputs worth reading dictionary-encoded: dates, amounts, members and keys
+    repeat (a few thousand distinct values in a million rows)."""
+    return [f.path for f in policy.columnar.FIELDS if f.kind in ("date", "money", "enum", "id")]
 
 
 def read_json_table(path: str, policy: ColumnarPolicy) -> pa.Table:
@@ -139,8 +202,8 @@ class DecisionSink:
         self.fmt, self.handle = fmt, handle
         self.schema = decision_schema(meta)
         self.writer: Any = None
-        if fmt == "parquet":
-            self.writer = pq.ParquetWriter(handle, self.schema)
+        if fmt == "parquet":  # no min/max statistics: a third of the time to write
+            self.writer = pq.ParquetWriter(handle, self.schema, write_statistics=False)
         elif fmt == "arrow":
             self.writer = ipc.new_file(handle, self.schema)
 
@@ -173,7 +236,7 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
     row engine (a Python module and its bound `decide`), writing the decisions to `sink`
     in input order and reporting each rejection by its row (or line) number.  A policy
     with accumulators decides the whole file as one run, in the ledger's order (the
-    columnar engine in waves, `waves`), from `ledger`'s totals when given, which then
+    columnar engine to a fixed point, `waves`), from `ledger`'s totals when given, which then
     hold the run's."""
     counts = Counts()
 
@@ -187,7 +250,7 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
         sink.write(decisions)
 
     row = policy.row if isinstance(policy, ColumnarPolicy) else policy
-    whole = bool(specs_of(row))  # accumulators: one run over the whole input, in waves
+    whole = bool(specs_of(row))  # accumulators: one run over the whole input
     if input_format == "jsonl":
         assert not isinstance(input_path, str)
         chunks: Iterable[list[_Item]] = _json_batches(input_path)
@@ -198,9 +261,13 @@ def decide_file(policy: ColumnarPolicy | types.ModuleType, decide: Callable[...,
         return counts
     assert isinstance(input_path, str)
     first = 1
-    tables: Iterable[pa.Table] = read_batches(input_path, input_format)
+    tables: Iterable[pa.Table] = read_batches(
+        input_path, input_format,
+        dictionary_fields(policy) if isinstance(policy, ColumnarPolicy) else ())
     if whole:
         parts = list(tables)
+        if len({part.schema for part in parts}) > 1:  # some row groups read as plain strings
+            parts = [part.cast(_plain(part.schema)) for part in parts]
         tables = [pa.concat_tables(parts) if parts else pa.table({})]
     for table in tables:
         if table.num_rows == 0 and whole:

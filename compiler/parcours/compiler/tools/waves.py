@@ -1,25 +1,33 @@
-"""Accumulators in the columnar engine: a table decided in waves.
+"""Accumulators in the columnar engine: a table decided to a fixed point.
 
 A policy's accumulator (an annual cap per person) makes an episode's decision depend on
 the episodes of the same key and period decided before it: the amount used so far
 reaches the decision as the input `NAME_used`, which the row engine's ledger fills in,
 each key's episodes taken in (date, episode id) order whatever the input order
-(`parcours.runtime.ledger`).  The columnar engine decides the same way, a wave at a
-time:
+(`parcours.runtime.ledger`).  The columnar engine finds the same amounts by iterating:
 
 - each row's slot for each accumulator: its key (`patient.id`) and period (the year of
   its date) as one group number; a row without its key is a person of its own (no
   slot: its `NAME_used` is the one it states, zero when absent);
-- the rows in the ledger's order: date, then episode id, then (for two rows with the
-  same date and id) the episode's compact JSON text, which is its line for a line
-  written compactly, as `parcours population` writes them;
-- each row's wave: its rank among the rows of its group (with several accumulators,
-  one more than the latest wave among its predecessors in every group it belongs to);
-- wave k decides its rows as one batch, `NAME_used` taken from each group's running
-  total, then adds each row's output (`adds`) to its group's total.  A row the batch
-  leaves is decided in its wave by the row engine, with the same amount used filled
-  in, and what it adds counts as well; a rejected episode adds nothing, as in the
-  ledger.
+- the rows of each accumulator's slots in the ledger's order (a chain): slot, date,
+  then episode id, then (for two rows with the same date and id) the episode's compact
+  JSON text, which is its line for a line written compactly, as `parcours population`
+  writes them;
+- with u the amount used before each row, the ledger's decisions are the one solution
+  of u = start(slot) + the sum of what the rows before it in its slot's chain add
+  (`adds`) when decided with their own u.  Round 1 decides every row as one batch with
+  u = the slot's starting total (zero, or `--state-in`'s); each round then works out u
+  again with a prefix sum of the adds along each chain and decides again only the
+  rows whose u changed (every row when more than half did: the others get the same
+  results again, which costs less than gathering and scattering most rows), until
+  none changes.  After round k the first k rows of every
+  chain have their ledger's u, so it ends, at the latest after as many rounds as the
+  longest chain has rows, and on annual caps after three or four: the u of a row
+  changes only when a row before it stopped adding (its cap reached).
+- a row the batch leaves (an amount it cannot read, a broken constraint) is decided by
+  the row engine in each round its u changes, with that amount filled in as the
+  ledger's text (`0` before anything was added), and what it adds counts as well; a
+  rejected episode adds nothing, as in the ledger.
 
 The decisions are the ledger's, row for row; the caller writes them in input order.
 """
@@ -42,7 +50,7 @@ from parcours.runtime import AccumulatorSpec, Decision, EpisodeError, Ledger, Re
 
 from . import columns
 from .columns import (ColumnarPolicy, assembled, decide_one, decisions_table, episodes,
-                      read_batch)
+                      numpy_of, read_batch)
 
 _NO_SLOT = -1
 Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period), the ledger's
@@ -50,16 +58,20 @@ Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period), th
 
 @dataclass(slots=True)
 class Totals:
-    """The running totals of one accumulator, by group, in minor units, and each
-    group's slot (key, period) for a state to start from or to write."""
+    """One accumulator over a table: each row's group (its slot as a number, _NO_SLOT
+    for none), the chain of the keyed rows in the ledger's order, and each group's
+    total in minor units (the starting one, then the run's)."""
 
     spec: AccumulatorSpec
     group: Any  # the group of each row, _NO_SLOT for none
     count: int  # how many groups
     named: Callable[[], list[Slot]]  # each group's slot, worked out when a state needs it
+    chain: Any = None  # the keyed rows, group by group, each group's in the ledger's order
+    starts: Any = None  # where each group begins in `chain` (groups numbered in that order)
     amount: Any = None  # int64 by group
     seen: Any = None  # whether the group's total is the ledger's sum (not its initial 0)
     _slots: list[Slot] | None = None
+    _first: Any = None
 
     def __post_init__(self) -> None:
         self.amount = np.zeros(self.count, dtype=np.int64)
@@ -71,10 +83,32 @@ class Totals:
             self._slots = self.named()
         return self._slots
 
+    @property
+    def first(self) -> Any:
+        """For each row of the chain, the position of its group's first row."""
+        if self._first is None:
+            lengths = np.diff(np.append(self.starts, len(self.chain)))
+            self._first = np.repeat(self.starts, lengths)
+        return self._first
+
+    def before(self, values: Any) -> Any:
+        """For each row of the chain, the sum of `values` (by row) over the rows before
+        it in its group."""
+        along = values[self.chain]
+        total = np.cumsum(along, dtype=np.int64)
+        total -= along
+        return total - total[self.first]
+
+    def sums(self, values: Any) -> Any:
+        """The sum of `values` (by row) over each group."""
+        if not len(self.chain):
+            return np.zeros(0, dtype=np.int64)
+        return np.add.reduceat(values[self.chain].astype(np.int64), self.starts)
+
 
 @dataclass(slots=True)
 class Outcome:
-    """What the waves decided: the batch's result over every row, the rows it left to
+    """What the rounds decided: the batch's result over every row, the rows it left to
     the row engine, and those rows' decisions and rejections."""
 
     result: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +116,7 @@ class Outcome:
     decided: list[Decision] = field(default_factory=list)
     decided_rows: list[int] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    rounds: int = 0
 
 
 class Rows:
@@ -104,6 +139,8 @@ class Rows:
     def patch(self, rows: list[int], items: Sequence[Mapping[str, object]],
               specs: Sequence[AccumulatorSpec]) -> None:
         def replaced(column: pa.Array | None, values: dict[int, object]) -> pa.Array:
+            if column is not None and pa.types.is_dictionary(column.type):
+                column = column.dictionary_decode()
             cells: list[object] = [None] * self.n if column is None or not \
                 pa.types.is_string(column.type) else column.to_pylist()
             for row, value in values.items():
@@ -146,12 +183,21 @@ def _key_column(table: pa.Table, path: str) -> pa.Array | None:
 def _codes(array: pa.Array | None, n: int) -> tuple[Any, list[str]]:
     """Each row's key as an index in the distinct keys (-1: no key: absent, empty or not
     a string), and the distinct keys."""
-    if array is None or not (pa.types.is_string(array.type) or
-                             pa.types.is_large_string(array.type)):
+    if array is not None and pa.types.is_dictionary(array.type) and \
+            pa.types.is_string(array.type.value_type):  # Parquet's strings read as such
+        distinct = array.dictionary.dictionary_encode()  # a dictionary may repeat a value
+        keys: list[str] = distinct.dictionary.to_pylist()
+        codes = numpy_of(distinct.indices).astype(np.int64)[
+            numpy_of(array.indices.fill_null(0))] if len(keys) else \
+            np.zeros(n, dtype=np.int64)
+        codes[numpy_of(array.is_null())] = -1
+    elif array is None or not (pa.types.is_string(array.type) or
+                               pa.types.is_large_string(array.type)):
         return np.full(n, -1, dtype=np.int64), []
-    encoded = array.dictionary_encode()
-    keys: list[str] = encoded.dictionary.to_pylist()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        encoded = array.dictionary_encode()
+        keys = encoded.dictionary.to_pylist()
+        codes = numpy_of(encoded.indices.fill_null(-1)).astype(np.int64)
     if "" in keys:
         codes[codes == keys.index("")] = -1
     return codes, keys
@@ -162,92 +208,79 @@ def years(days: Any) -> Any:
     return np.asarray(days, dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
-def groups(spec: AccumulatorSpec, view: Rows, year: Any) -> Totals:
-    """The slot of each row for `spec`: (key, period) as a group number."""
-    n = view.n
+def groups(spec: AccumulatorSpec, view: Rows, texts: Callable[[list[int]], list[str]]
+           ) -> Totals:
+    """The slot of each row for `spec` as a group number, and the chain: the keyed rows
+    sorted by key, date, episode id, then `texts(rows)` (the episodes' JSON text, asked
+    only for rows whose key, date and id are the same).  The period is the date's year,
+    so a key's rows of one year are next to each other in that order."""
+    n, days = view.n, view.days
     code = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=np.bool_)
-    distinct: list[list[str]] = []
+    parts: list[tuple[Any, list[str]]] = []
     for path in spec.keys:
         codes, keys = _codes(view.column(path), n)
         missing |= codes < 0
+        parts.append((codes, keys))
         code = code * max(len(keys), 1) + np.maximum(codes, 0)
-        distinct.append(keys)
-    code = code * 10000 + np.clip(year, 0, 9999)
-    # distinct (key, year) codes by hashing (first seen, first numbered), not by sorting
-    encoded = pa.array(code, mask=missing).dictionary_encode()
-    unique = encoded.dictionary.to_numpy()
-    group = encoded.indices.fill_null(_NO_SLOT).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(spec.keys) > 1:  # numbered again, densely: no product of counts overflows
+            code = np.unique(code, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    keyed = np.flatnonzero(~missing)
+    low = int(days.min(initial=0))
+    span = int(days.max(initial=0)) - low + 1
+    sort_key = code[keyed] * span + (days[keyed] - low)
+    step = np.diff(sort_key)
+    if not (step >= 0).all():  # not already in key, date order (a population is)
+        by = np.argsort(sort_key, kind="stable")
+        keyed, sort_key = keyed[by], sort_key[by]
+        step = np.diff(sort_key)
+    if (step == 0).any():
+        keyed = _ties(view, keyed, sort_key, step == 0, texts)
+    year = years(days[keyed])
+    new = np.ones(len(keyed), dtype=np.bool_)
+    new[1:] = (code[keyed][1:] != code[keyed][:-1]) | (year[1:] != year[:-1])
+    starts = np.flatnonzero(new)
+    group = np.full(n, _NO_SLOT, dtype=np.int64)
+    group[keyed] = np.cumsum(new) - 1
+    heads = keyed[starts]
 
     def named() -> list[Slot]:
-        slots: list[Slot] = []
-        for packed in unique.tolist():
-            packed, period = divmod(packed, 10000)
-            parts = []
-            for keys in reversed(distinct):
-                packed, index = divmod(packed, max(len(keys), 1))
-                parts.append(keys[index])
-            slots.append((spec.name, tuple(reversed(parts)), f"{period:04d}"))
-        return slots
+        return [(spec.name, tuple(keys[codes[row]] for codes, keys in parts), f"{period:04d}")
+                for row, period in zip(heads.tolist(), year[starts].tolist())]
 
-    return Totals(spec, group, len(unique), named)
+    totals = Totals(spec, group, len(starts), named)
+    totals.chain, totals.starts = keyed, starts
+    return totals
 
 
-def ledger_order(view: Rows, texts: Any) -> Any:
-    """The rows in the ledger's order: date, episode id, then the episode's JSON text
-    (`texts(rows)`, asked only for rows whose date and id are the same)."""
-    n, days = view.n, view.days
+def _ties(view: Rows, rows: Any, sort_key: Any, same: Any,
+          texts: Callable[[list[int]], list[str]]) -> Any:
+    """`rows` (sorted by key and date) with each run of the same key and date put in
+    the order of the episode ids, then of `texts`."""
+    tied = np.zeros(len(rows), dtype=np.bool_)
+    tied[1:] |= same
+    tied[:-1] |= same
+    where = np.flatnonzero(tied)
+    rank = np.zeros(len(rows), dtype=np.int64)
     if view.ids is not None:
-        rank = pc.rank(view.ids, sort_keys="ascending",
-                       tiebreaker="dense").to_numpy().astype(np.int64)
-    else:
-        rank = np.zeros(n, dtype=np.int64)
-    order = np.lexsort((np.arange(n), rank, days))
-    same = (days[order][1:] == days[order][:-1]) & (rank[order][1:] == rank[order][:-1])
-    if not same.any():
-        return order
-    runs = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
-    for begin, end in zip(runs[::2].tolist(), runs[1::2].tolist()):
-        rows = order[begin:end + 1]
-        text = texts(rows.tolist())
-        order[begin:end + 1] = rows[np.argsort(np.array(text, dtype=object), kind="stable")]
-    return order
+        ids = view.ids.take(pa.array(rows[where])).fill_null("")
+        rank[where] = numpy_of(pc.rank(ids, sort_keys="ascending", tiebreaker="dense"))
+    # the tied rows are runs of `rows`: each run is put in order among its own places
+    order = where[np.lexsort((where, rank[where], sort_key[where]))]
+    rows, rank = rows.copy(), rank.copy()
+    rows[where], rank[where] = rows[order], rank[order]
+    same = (sort_key[1:] == sort_key[:-1]) & (rank[1:] == rank[:-1])
+    if same.any():
+        runs = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
+        for begin, end in zip(runs[::2].tolist(), runs[1::2].tolist()):
+            run = rows[begin:end + 1]
+            text = texts(run.tolist())
+            rows[begin:end + 1] = run[np.argsort(np.array(text, dtype=object), kind="stable")]
+    return rows
 
 
 def compact(episode: Mapping[str, object]) -> str:
     return json.dumps(episode, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def waves(totals: Sequence[Totals], order: Any, n: int) -> Any:
-    """Each row's wave: its rank in its group (several accumulators: one more than the
-    latest wave among its predecessors in each of its groups)."""
-    wave = np.zeros(n, dtype=np.int64)
-    if len(totals) == 1:
-        g = totals[0].group[order]
-        keyed = g >= 0
-        rows, gk = order[keyed], g[keyed]
-        s = np.argsort(gk, kind="stable")
-        gs = gk[s]
-        starts = np.concatenate([[True], gs[1:] != gs[:-1]]) if len(gs) else \
-            np.zeros(0, dtype=np.bool_)
-        index = np.arange(len(gs))
-        first = np.maximum.accumulate(np.where(starts, index, 0)) if len(gs) else index
-        wave[rows[s]] = index - first
-        return wave
-    last = [np.full(t.count, -1, dtype=np.int64) for t in totals]
-    columns = [t.group.tolist() for t in totals]
-    for row in order.tolist():
-        w = 0
-        for a in range(len(totals)):
-            g = columns[a][row]
-            if g >= 0:
-                w = max(w, int(last[a][g]) + 1)
-        wave[row] = w
-        for a in range(len(totals)):
-            g = columns[a][row]
-            if g >= 0:
-                last[a][g] = w
-    return wave
 
 
 def start_from(totals: Sequence[Totals], ledger: Ledger, decimals: int) -> None:
@@ -269,70 +302,167 @@ def into_ledger(totals: Sequence[Totals], ledger: Ledger, decimals: int) -> None
             ledger.used[t.slots[g]] = Decimal(int(t.amount[g])).scaleb(-decimals)
 
 
-def amount_text(t: Totals, g: int, decimals: int) -> str:
+def amount_text(amount: int, seen: bool, decimals: int) -> str:
     """The amount used as the ledger writes it into an episode (`0` before anything)."""
-    if not t.seen[g]:
+    if not seen:
         return "0"
-    return str(Decimal(int(t.amount[g])).scaleb(-decimals))
+    return str(Decimal(amount).scaleb(-decimals))
 
 
-def decide_in_waves(col: Any, decide: Any, columns: Mapping[str, Any], base_bad: Any,
-                    totals: Sequence[Totals], wave: Any,
-                    episode: Any, number: Any) -> Outcome:
-    """Decide every row wave by wave (see the module's docstring).  `columns`: the batch's
-    input arrays; `base_bad`: the rows the batch cannot take; `episode(row)`: a row's
-    JSON episode, for the row engine; `number(row)`: its number, for a rejection."""
+class _Amounts:
+    """Each row's amount used before it, for one accumulator: the one it states, or for
+    a row of a slot the prefix sum of what its chain's rows before it add."""
+
+    def __init__(self, t: Totals, stated: Any, n: int) -> None:
+        self.t = t
+        self.used = np.array(stated, dtype=np.int64)
+        self.seen = np.zeros(n, dtype=np.bool_)
+        self.adds = np.zeros(n, dtype=np.int64)
+        self.used[t.chain] = t.amount[t.group[t.chain]]
+        self.seen[t.chain] = t.seen[t.group[t.chain]]
+        self.fresh = True  # whether `seen` holds for the amounts `used` holds
+
+    def again(self, counted: Any, changed: Any, engine: Any) -> None:
+        """Work out each row's amount from the adds; mark the rows whose amount changed,
+        and the rows of the row engine (`engine`, when some are) whose text of it
+        changes (`0` until something was added)."""
+        t, chain = self.t, self.t.chain
+        group = t.group[chain]
+        used = t.amount[group] + t.before(self.adds)
+        moved = used != self.used[chain]
+        rows = chain[moved]
+        self.used[rows] = used[moved]
+        changed[rows] = True
+        self.fresh = engine is not None
+        if engine is not None:
+            seen = self.seen_before(counted)
+            changed |= engine & (seen != self.seen)
+            self.seen = seen
+
+    def seen_before(self, counted: Any) -> Any:
+        """Whether the ledger holds a total for each row's slot when it comes (a state's,
+        or a decided row before it)."""
+        t = self.t
+        seen = np.zeros(len(counted), dtype=np.bool_)
+        seen[t.chain] = t.seen[t.group[t.chain]] | (t.before(counted) > 0)
+        return seen
+
+    def close(self, counted: Any) -> None:
+        """The run's totals into the group totals."""
+        t = self.t
+        t.amount += t.sums(self.adds)
+        t.seen |= t.sums(counted) > 0
+
+
+def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_bad: Any,
+                       totals: Sequence[Totals], episode: Any, number: Any) -> Outcome:
+    """Decide every row, in rounds, until no row's amount used changes (see the module's
+    docstring).  `columns`: the batch's input arrays; `base_bad`: the rows the batch
+    cannot take; `episode(row)`: a row's JSON episode, for the row engine; `number(row)`:
+    its number, for a rejection."""
     n = len(base_bad)
     out = Outcome(bad=np.zeros(n, dtype=np.bool_))
     decimals = col.DECIMALS
     limit = 10 ** (9 + decimals)  # the largest amount an input may hold, in minor units
-    by_wave = np.argsort(wave, kind="stable")
-    bounds = np.searchsorted(wave[by_wave], np.arange(int(wave.max(initial=0)) + 2))
-    for k in range(len(bounds) - 1):
-        rows = by_wave[bounds[k]:bounds[k + 1]]
-        if not len(rows):
-            continue
-        sub = {path: values[rows] for path, values in columns.items()}
-        leave = base_bad[rows].copy()
-        for t in totals:
-            g = t.group[rows]
-            keyed = g >= 0
-            used = sub[t.spec.field]
-            used[keyed] = t.amount[g[keyed]]
-            leave |= keyed & (used >= limit)
-        result = col.decide_columns(sub, len(rows))
+    amounts = [_Amounts(t, columns[t.spec.field], n) for t in totals]
+    inputs = dict(columns)
+    for a in amounts:
+        inputs[a.t.spec.field] = a.used
+    counted = np.zeros(n, dtype=np.bool_)  # decided (a rejected episode adds nothing)
+    engine: dict[int, Decision | EpisodeError] = {}
+    by_engine = np.zeros(n, dtype=np.bool_)
+    active: Any = None  # every row
+    longest = max((int(np.diff(np.append(t.starts, len(t.chain))).max(initial=0))
+                   for t in totals), default=0)
+    while active is None or len(active):
+        out.rounds += 1
+        assert out.rounds <= longest + 1, "the amounts used do not settle"  # cannot happen
+        # Most rows to decide again: every row, rather than gathering and scattering
+        # most of them (a row whose amount did not change gets the same result again).
+        every = active is None or 2 * len(active) > n
+        if every:
+            sub, leave, size = inputs, base_bad.copy(), n
+        else:
+            sub = {path: values[active] for path, values in inputs.items()}
+            leave, size = base_bad[active], len(active)
+        for a in amounts:
+            keyed = (a.t.group if every else a.t.group[active]) >= 0
+            leave |= keyed & (sub[a.t.spec.field] >= limit)
+        result = col.decide_columns(sub, size)
         leave |= result["bad"]
-        for name, values in result.items():
-            if name not in out.result:
-                out.result[name] = np.zeros(n, dtype=np.asarray(values).dtype)
-            out.result[name][rows] = values
-        out.bad[rows] = leave
-        good = rows[~leave]
-        for t in totals:
-            g = t.group[good]
-            keyed = g >= 0
-            adds = np.asarray(result[t.spec.adds])[~leave]
-            t.amount[g[keyed]] += adds[keyed]
-            t.seen[g[keyed]] = True
-        for row in rows[leave].tolist():
+        kept = ~leave
+        left = bool(leave.any())
+        before = counted.copy() if left else None  # what this round's amounts come from
+        redo = leave  # the rows for the row engine (in `rows`)
+        if every:
+            out.result = dict(result)
+            out.bad = leave
+            rows: Any = slice(None)  # every row, without an array of them
+            if active is not None and left:  # the others keep what the row engine gave
+                moved = np.zeros(n, dtype=np.bool_)
+                moved[active] = True
+                redo = leave & moved
+        else:
+            rows = active
+            for name, values in result.items():
+                whole = out.result[name]
+                if not whole.flags.writeable or whole.base is not None or \
+                        any(whole is c for c in inputs.values()):
+                    whole = out.result[name] = np.array(whole)
+                whole[rows] = values
+            out.bad[rows] = leave
+        if redo is leave:
+            counted[rows] = kept
+        else:  # a row the row engine decided keeps its count and adds
+            counted[redo] = False
+            counted[kept] = True
+        for a in amounts:
+            adds = np.asarray(result[a.t.spec.adds])
+            if not left:
+                a.adds[rows] = adds
+            elif redo is leave:
+                a.adds[rows] = np.where(kept, adds, 0)
+            else:
+                np.copyto(a.adds, adds, where=kept)
+        if engine:
+            stale = np.arange(n)[rows][kept & by_engine[rows]]
+            for row in stale.tolist():
+                del engine[row]
+            by_engine[stale] = False
+        if left:
+            for a in amounts:
+                if not a.fresh:
+                    a.seen, a.fresh = a.seen_before(before), True
+        for row in (np.arange(n)[rows][redo].tolist() if left else []):
             filled = dict(episode(row))
-            for t in totals:
-                g = int(t.group[row])
-                if g >= 0:
-                    filled[t.spec.field] = amount_text(t, g, decimals)
-            outcome = decide_one(decide, filled)
-            if isinstance(outcome, EpisodeError):
-                out.rejections.append(Rejection(number(row), outcome))
-                continue
+            for a in amounts:
+                if a.t.group[row] >= 0:
+                    filled[a.t.spec.field] = amount_text(int(a.used[row]), bool(a.seen[row]),
+                                                         decimals)
+            outcome = engine[row] = decide_one(decide, filled)
+            by_engine[row] = True
+            decided = not isinstance(outcome, EpisodeError)
+            counted[row] = decided
+            for a in amounts:
+                a.adds[row] = 0
+                if decided:
+                    assert isinstance(outcome, Decision)
+                    added = outcome.values[outcome.policy.index[a.t.spec.adds]]
+                    assert isinstance(added, Decimal)
+                    a.adds[row] = int(added.scaleb(decimals).to_integral_value())
+        changed = np.zeros(n, dtype=np.bool_)
+        for a in amounts:
+            a.again(counted, changed, by_engine if by_engine.any() else None)
+        active = np.flatnonzero(changed)
+    for a in amounts:
+        a.close(counted)
+    for row in sorted(engine):
+        outcome = engine[row]
+        if isinstance(outcome, EpisodeError):
+            out.rejections.append(Rejection(number(row), outcome))
+        else:
             out.decided.append(outcome)
             out.decided_rows.append(row)
-            for t in totals:
-                g = int(t.group[row])
-                if g >= 0:
-                    added = outcome.values[outcome.policy.index[t.spec.adds]]
-                    assert isinstance(added, Decimal)
-                    t.amount[g] += int(added.scaleb(decimals).to_integral_value())
-                    t.seen[g] = True
     out.rejections.sort(key=lambda r: r.line)
     return out
 
@@ -341,9 +471,10 @@ def decide_accumulated(policy: ColumnarPolicy, table: pa.Table, batch: Any,
                         numbers: Sequence[int] | int,
                         originals: Sequence[Mapping[str, object]] | None,
                         ledger: Ledger | None, forced: Any) -> tuple[pa.Table, list[Rejection]]:
-    """A table of a policy with accumulators, decided in waves (`waves`).  A row `forced`
-    to the row engine may stand for an episode the table could not hold (`originals`):
-    its key, date and id are read from that episode."""
+    """A table of a policy with accumulators, decided to a fixed point
+    (`decide_until_fixed`).  A row `forced` to the row engine may stand for an episode
+    the table could not hold (`originals`): its key, date and id are read from that
+    episode."""
     def episode(row: int) -> Mapping[str, object]:
         return originals[row] if originals is not None else episodes(table.slice(row, 1))[0]
 
@@ -359,14 +490,12 @@ def decide_accumulated(policy: ColumnarPolicy, table: pa.Table, batch: Any,
     view = Rows(table, batch.columns["date"])
     if originals is not None and forced is not None and forced.any():
         view.patch(np.flatnonzero(forced).tolist(), originals, specs_of(policy.row))
-    year = years(view.days)
-    totals = [groups(spec, view, year) for spec in specs_of(policy.row)]
+    texts = lambda rows: [compact(episode(r)) for r in rows]  # noqa: E731
+    totals = [groups(spec, view, texts) for spec in specs_of(policy.row)]
     if ledger is not None:
         start_from(totals, ledger, col.DECIMALS)
-    order = ledger_order(view, lambda rows: [compact(episode(r)) for r in rows])
-    wave = waves(totals, order, batch.n)
-    out = decide_in_waves(col, policy.row.decide, batch.columns, batch.bad, totals,
-                                wave, episode, number)
+    out = decide_until_fixed(col, policy.row.decide, batch.columns, batch.bad, totals,
+                             episode, number)
     if ledger is not None:
         into_ledger(totals, ledger, col.DECIMALS)
     return assembled(policy, table, out.result, out.bad, out.decided,

@@ -1,0 +1,205 @@
+"""Decisions as Arrow tables: the columns of a JSON decision, from a columnar module's
+result or from the row engine's decisions (see `columns`, which decides the tables).
+
+Money and rates are their JSON strings, sources a list of strings; the strings that
+repeat (policy, version, pathway, rule, currency, the text outputs, the documents) are
+dictionary-encoded: one copy of each distinct string, an index per row, each distinct
+amount's text worked out once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.runtime import Decision, PolicyMeta, format_rate
+
+EPOCH = date(1970, 1, 1).toordinal()
+# `policy` below: a columns.ColumnarPolicy (its columnar module and its metadata)
+
+
+# ---- decisions as a table ------------------------------------------------------
+
+
+# The columns whose values repeat (a policy, a pathway, a rule, a document) are
+# dictionary-encoded: one copy of each string, an index per row.
+REPEATED = pa.dictionary(pa.int32(), pa.string())
+
+
+def decision_schema(meta: PolicyMeta) -> pa.Schema:
+    """The columns of a decision, in the JSON decision's order.  Outputs written as text
+    (money, rates, decimals, members, dates) take few distinct values: dictionary-encoded
+    too."""
+    kinds = {"int": pa.int64(), "bool": pa.bool_()}
+    fields = [pa.field("id", pa.string())]
+    fields += [pa.field(name, REPEATED) for name in
+               ("policy", "policy_version", "pathway", "rule", "currency")]
+    fields += [pa.field(o.name, kinds.get(o.kind, REPEATED)) for o in meta.outputs]
+    fields.append(pa.field("sources", pa.list_(REPEATED)))
+    return pa.schema(fields)
+
+
+def decisions_table(meta: PolicyMeta, decisions: Sequence[Decision]) -> pa.Table:
+    """Row-engine decisions as a table (their JSON values, column by column)."""
+    schema = decision_schema(meta)
+    rows = [d.to_dict() for d in decisions]
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema},
+                    schema=schema)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return _coded(np.zeros(n, dtype=np.int32), [value])
+
+
+def _coded(indices: Any, values: Sequence[str]) -> pa.Array:
+    """A dictionary-encoded string column: `values[indices[row]]` on each row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)),
+                                          pa.array(list(values), pa.string()))
+
+
+def _money_text(minor: Any, decimals: int) -> pa.Array:
+    """Integer minor units as the JSON text of the amounts ("27.50"), each distinct
+    amount written once (through decimal128), dictionary-encoded."""
+    distinct, indices = _distinct(minor)
+    pairs = np.empty((len(distinct), 2), dtype=np.int64)
+    pairs[:, 0] = distinct
+    pairs[:, 1] = distinct >> 63  # the high word of a two's complement 128-bit integer
+    amounts = pa.Array.from_buffers(pa.decimal128(18, decimals), len(distinct),
+                                    [None, pa.py_buffer(pairs)])
+    return pa.DictionaryArray.from_arrays(indices, pc.cast(amounts, pa.string()))
+
+
+def _distinct(values: Any) -> tuple[Any, pa.Array]:
+    """The distinct values (int64, numpy) and each row's index among them (by hashing)."""
+    encoded = pa.array(np.ascontiguousarray(values, dtype=np.int64)).dictionary_encode()
+    return numpy_of(encoded.dictionary), encoded.indices
+
+
+def _by_value(values: Any, text: Any) -> pa.Array:
+    """Each value's text, computed once per distinct value (a hash, not a sort)."""
+    distinct, indices = _distinct(values)
+    return pa.DictionaryArray.from_arrays(
+        indices, pa.array([text(v) for v in distinct.tolist()], pa.string()))
+
+
+def columnar_decisions(policy: Any, ids: pa.Array, result: Mapping[str, Any],
+                        rows: Any) -> pa.Table:
+    """The table of the rows `rows` (indexes, or `slice(None)`: every row, without a
+    copy) of a `decide_columns` result."""
+    col, meta = policy.columnar, policy.meta
+    rule = np.asarray(result["rule"])[rows]
+    n = len(rule)
+    out: dict[str, pa.Array] = {
+        "id": pa.nulls(n, pa.string()) if not len(ids) else
+        ids if isinstance(rows, slice) else pc.take(ids, rows),
+        "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
+        "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
+        "rule": _coded(rule, col.RULE_NAMES),
+        "currency": _repeat(meta.currency, n),
+    }
+    for spec in col.OUTPUTS:
+        values = np.asarray(result[spec.name])[rows]
+        if spec.kind == "money":
+            out[spec.name] = _money_text(values, col.DECIMALS)
+        elif spec.kind == "rate":
+            scale = spec.scale
+            out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
+        elif spec.kind == "decimal":
+            exps = np.asarray(result[spec.name + ":exponent"])[rows]
+            out[spec.name] = _decimal_text(values, exps, spec.scale)
+        elif spec.kind == "enum":
+            out[spec.name] = _coded(values, spec.members)
+        elif spec.kind == "date":
+            out[spec.name] = _by_value(values, lambda v: date.fromordinal(v + EPOCH).isoformat())
+        elif spec.kind == "bool":
+            out[spec.name] = pa.array(values, pa.bool_())
+        else:
+            out[spec.name] = pa.array(values, pa.int64())
+    out["sources"] = _sources(policy, result, rows)
+    return pa.table(out, schema=decision_schema(meta))
+
+
+def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
+    """Decimals as the row engine writes them (`format(value, "f")`): each value (an
+    integer at `scale`) with the digits of its exponent, worked out once per distinct
+    (value, exponent)."""
+    pairs = np.stack([np.asarray(values, dtype=np.int64), np.asarray(exps, dtype=np.int64)],
+                     axis=1)
+    if not len(pairs):
+        return pa.array([], REPEATED)
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    texts = [format(Decimal(value).scaleb(-scale).quantize(Decimal(1).scaleb(exp)), "f")
+             for value, exp in distinct.tolist()]
+    return _coded(inverse.reshape(-1), texts)
+
+
+def _rule_pathway(col: Any) -> Any:
+    """Each rule's pathway, as an index in PATHWAYS."""
+    return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
+
+
+def _sources(policy: Any, result: Mapping[str, Any], rows: Any) -> pa.Array:
+    """Each decision's documents, from its path (rule, branches, period), worked out once
+    per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
+    col, meta = policy.columnar, policy.meta
+    names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
+    key = np.zeros(len(np.asarray(result["rule"])[rows]), dtype=np.int64)
+    for name, radix in zip(names, col.RADICES):
+        key *= radix
+        key += np.asarray(result[name])[rows]
+
+    def documents(packed: int) -> list[str]:
+        path = []
+        for radix in reversed(col.RADICES):
+            packed, part = divmod(packed, radix)
+            path.append(part)
+        seen: dict[str, None] = {}
+        for group in meta.sources_of(tuple(reversed(path))):
+            seen.update(dict.fromkeys(group))
+        return list(seen)
+
+    encoded = pa.array(key).dictionary_encode()
+    lists = [documents(k) for k in encoded.dictionary.to_pylist()]
+    return _lists(lists, numpy_of(encoded.indices))
+
+
+def _lists(lists: list[list[str]], index: Any) -> pa.Array:
+    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded,
+    built with array arithmetic (no string is copied per row)."""
+    names = list(dict.fromkeys(name for found in lists for name in found))
+    number = {name: i for i, name in enumerate(names)}
+    lengths = np.array([len(found) for found in lists] + [0], dtype=np.int64)
+    flat = np.array([number[name] for found in lists for name in found], dtype=np.int32)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    row_lengths = lengths[index]
+    offsets = np.zeros(len(index) + 1, dtype=np.int32)
+    np.cumsum(row_lengths, out=offsets[1:])
+    child = flat[np.repeat(starts[index] - offsets[:-1], row_lengths)
+                 + np.arange(offsets[-1])] if offsets[-1] else np.zeros(0, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), _coded(child, names))
+
+
+def numpy_of(array: pa.Array) -> Any:
+    """A primitive array without nulls (booleans, integers) as numpy, read from its
+    buffers: pyarrow's `to_numpy` would import pandas (a third of a second) first."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n, start, kind = len(array), array.offset, array.type
+    if array.null_count or not (pa.types.is_boolean(kind) or pa.types.is_integer(kind)):
+        return array.to_numpy(zero_copy_only=False)
+    data = array.buffers()[1]
+    if pa.types.is_boolean(kind):
+        if data is None or n == 0:
+            return np.zeros(n, dtype=np.bool_)
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        return bits[start:start + n].view(np.bool_)
+    dtype = np.dtype(kind.to_pandas_dtype())
+    if data is None or n == 0:
+        return np.zeros(n, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype)[start:start + n]
