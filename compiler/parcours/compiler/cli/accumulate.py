@@ -29,6 +29,10 @@ from .common import fail, open_out
 from .partition import Partition, sorted_parts
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from parcours.runtime.ledger import Slot
+
     from ..tools.accumulate import Bound
     from .jobs import Pinned, Tally
 from .progress import Progress
@@ -41,7 +45,7 @@ class Run:
     decide: Callable[[Mapping[str, object]], Decision]
     ledger: Ledger | None = None
     numbers: list[int] = field(default_factory=lambda: [0])
-    retired: list[str] = field(default_factory=list)
+    retired: list[tuple[Slot, Decimal]] = field(default_factory=list)  # dropped totals
     buffer: int = DEFAULT_BUFFER
     order: InputOrder | None = None
     sorted: bool = False  # the run goes through a sort (its lines were not in key order)
@@ -69,9 +73,11 @@ class Run:
             _write_all(self.order, write)
 
     def state(self) -> Iterator[str]:
-        yield from self.retired
-        if self.ledger is not None:
-            yield from self.ledger.state_lines()
+        """The state file's lines: every total, dropped or held, sorted (accumulator, key,
+        period), so that it is the same whatever the order or the split of the run."""
+        held = self.ledger.used.items() if self.ledger is not None else ()
+        for slot, amount in sorted(chain(self.retired, held)):
+            yield state_line(slot, amount)
 
 
 def _write_all(texts: Iterable[str], write: Callable[[str], object]) -> None:
@@ -131,7 +137,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
         run = Run(lines, ledger.sorted_decider(function), ledger, numbers, buffer=buffer,
                   sorted=True)
         if keep_state:
-            ledger.retired = lambda slot, amount: run.retired.append(state_line(slot, amount))
+            ledger.retired = lambda slot, amount: run.retired.append((slot, amount))
     else:  # decide as the lines come: the same decisions as in sorted order
         run = Run(lines, ledger.decider(function), ledger, numbers, buffer=buffer)
     run.function, run.keep_state = function, keep_state
@@ -260,7 +266,7 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
             split.fork()
             held = _pinned(Pinned(split.work_sorted, split.finish_sorted, jobs),
                            ((p, l, n) for p, l, n, _ in parts), emit)
-            split.restore(held, run.retired if run.keep_state else None)
+            split.restore(held)
             break
     _write_all(order, write)
     for _, text in sorted(kept):

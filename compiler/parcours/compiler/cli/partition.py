@@ -7,11 +7,10 @@ key it owns; an episode without a key (a person of its own) is decided by the wo
 place in the block gives.  Each returns its decisions and rejections by input line
 number, which the command merges back into input order, and at the end the totals it
 holds.  In a sorted run (lines out of (date, id) order) a worker drops the totals of past
-years as one process does; the command then puts the dropped totals of every worker back
-in the order one process writes them to `--state-out`: by the year that dropped them,
-then in the order the totals were first added (the place of their first episode in the
-sorted run).  So the output, the rejections, the summary and the state file are the same
-byte for byte whatever the number of processes.
+years as one process does, and keeps them for the state file when one is written.  The
+state file lists its totals sorted (accumulator, key, period), so the output, the
+rejections, the summary and the state file are the same byte for byte whatever the
+number of processes.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from parcours.runtime import (Decision, DecisionWriter, EpisodeError, Ledger, Rejection,
-                              key_owner, key_reader, slot_owner, state_line)
+                              key_owner, key_reader, slot_owner)
 from parcours.runtime import decided as outcomes
 
 if TYPE_CHECKING:
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 # pairs), its rejections as (input line, text), the counts decided and rejected, the
 # block's tally state, the lines the block holds.
 Result = tuple[Any, Any, list[tuple[int, str]], int, int, object, int]
-Tag = tuple[int, int]  # when a total was first added: (0, place before the fork) or (1, place)
 
 
 class Partition:
@@ -47,12 +45,8 @@ class Partition:
         self.decide = ledger.decider(function)
         self.key = key_reader(ledger.specs[0].keys)
         self.writer: DecisionWriter | None = None
-        # a sorted run: where each total held was first added, the totals dropped (with
-        # theirs) and the years that dropped totals, in this worker
-        self.tags: dict[Any, Tag] = {}
-        self.dropped: list[tuple[Any, Any, Tag]] | None = None
-        self.years: set[str] = set()
-        self.place = 0
+        self.sorted_decide = ledger.sorted_decider(function)
+        self.dropped: list[tuple[Any, Any]] = []  # a sorted run: the totals this worker dropped
 
     def _mine(self, index: int, jobs: int, lines: list[bytes]) -> list[bool]:
         count, key, owner = len(lines), self.key, key_owner
@@ -82,9 +76,7 @@ class Partition:
             end = start + 1
             while end < count and mine[end]:
                 end += 1
-            self.place = first + start
             for number, outcome in outcomes(decide, lines[start:end], first + start):
-                self.place = number + 1  # the place of the next line decided
                 if isinstance(outcome, EpisodeError):
                     if numbers is not None:
                         number = numbers[number - first]
@@ -116,22 +108,6 @@ class Partition:
                 if slot_owner(slot, jobs) == index]
 
     # ---- sorted lines --------------------------------------------------------------
-    def sorted_decide(self, episode: Mapping[str, object]) -> Decision:
-        """`Ledger.sorted_decider`, noting where each total was first added."""
-        ledger, used = self.ledger, self.ledger.used
-        day = episode.get("date")
-        if type(day) is str and len(day) == 10:
-            year = day[:4]
-            if year > ledger._year:
-                self.years.add(year)
-                ledger.retire_before(year)
-        before = len(used)
-        decision = self.decide(episode)
-        if len(used) > before:
-            for slot in islice(reversed(used), len(used) - before):
-                self.tags[slot] = (1, self.place)
-        return decision
-
     def work_sorted(self, index: int, jobs: int,
                     part: tuple[int, list[bytes], list[int]]) -> Result:
         """The block `part` (its place in the sorted run, its lines, their input line
@@ -143,44 +119,22 @@ class Partition:
                 len(texts), len(rejections), state, count)
 
     def fork(self) -> None:
-        """Before the workers are forked: the totals held so far are first (in the order
-        one process holds them), and a worker keeps what it drops when the state is kept."""
-        self.tags = {slot: (0, n) for n, slot in enumerate(self.ledger.used)}
-        self.years = set()
-        if self.keep_state:
-            dropped: list[tuple[Any, Any, Tag]] = []
-            self.dropped = dropped
-            tags = self.tags
-            self.ledger.retired = lambda slot, amount: dropped.append(
-                (slot, amount, tags.pop(slot)))
-        else:
-            self.ledger.retired = lambda slot, amount: self.tags.pop(slot)
+        """Before the workers are forked: a worker keeps what it drops when the state is
+        written."""
+        self.ledger.retired = (lambda slot, amount: self.dropped.append((slot, amount))) \
+            if self.keep_state else None
 
-    def finish_sorted(self, index: int, jobs: int
-                      ) -> tuple[list[tuple[Any, Any, Tag]], set[str]]:
-        """This worker's totals, dropped or held, each with its tag (when the state is
-        written); the years it saw."""
+    def finish_sorted(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
+        """The totals of the slots this worker owns, dropped or held (when the state is
+        written)."""
         if not self.keep_state:
-            return [], self.years
-        held = [(slot, amount, self.tags[slot]) for slot, amount in self.ledger.used.items()]
-        return ([entry for entry in chain(self.dropped or [], held)
-                 if slot_owner(entry[0], jobs) == index], self.years)
+            return []
+        return [(slot, amount) for slot, amount in chain(self.dropped, self.ledger.used.items())
+                if slot_owner(slot, jobs) == index]
 
-    def restore(self, held: list[tuple[list[tuple[Any, Any, Tag]], set[str]]],
-                retired: list[str] | None) -> None:
-        """The workers' totals back in this process: those one process would have dropped
-        appended to `retired` in its order, the rest into the ledger."""
-        entries = [entry for part, _ in held for entry in part]
-        years = sorted(set().union(*(seen for _, seen in held)))
-        for year in years:
-            gone = sorted((e for e in entries if e[0][2] < year), key=lambda e: e[2])
-            if gone:
-                entries = [e for e in entries if e[0][2] >= year]
-                if retired is not None:
-                    retired.extend(state_line(slot, amount) for slot, amount, _ in gone)
-        self.ledger.used = {slot: amount for slot, amount, _ in entries}
-        if years:
-            self.ledger._year = years[-1]
+    def restore(self, held: list[list[tuple[Any, Any]]]) -> None:
+        """The workers' totals back in this process's ledger (for the state file)."""
+        self.ledger.used = {slot: amount for part in held for slot, amount in part}
 
 
 def sorted_parts(lines: Iterator[bytes], numbers: list[int], size: int
