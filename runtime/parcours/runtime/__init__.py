@@ -16,8 +16,8 @@ The runtime holds no global state.
 from .abi import ABI_VERSION, GENERATED_IMPORTS
 from .batch import (BatchStats, Block, DecisionWriter, Rejection, blocks, decide_block,
                     decide_stream, decided, decision_json)
-from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, Ledger, StateError, decide_with_state,
-                     period_of, specs_of, state_line)
+from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, Ledger, Slot, StateError,
+                     decide_with_state, period_of, specs_of, state_line)
 from .order import (InputOrder, in_key_order, key_owner, key_reader, ledger_lines, slot_owner,
                     sorted_lines, two_pass)
 from .lines import Unreadable, json_safe, parse_episode, read_episodes
@@ -32,7 +32,7 @@ from .params import KEY_SEPARATOR, ParamSpec, apply_overrides, key_text, split_n
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
-    "AccumulatorSpec", "DEFAULT_BUFFER", "InputOrder", "Ledger", "StateError",
+    "AccumulatorSpec", "DEFAULT_BUFFER", "InputOrder", "Ledger", "Slot", "StateError",
     "decide_with_state", "in_key_order", "ledger_lines", "period_of", "sorted_lines", "specs_of",
     "state_line", "two_pass", "key_owner", "key_reader", "slot_owner",
     "ABI_VERSION", "BatchStats", "Block", "Decision", "DecisionWriter", "EpisodeError",

@@ -31,7 +31,7 @@ from .partition import Partition, sorted_parts
 if TYPE_CHECKING:
     from decimal import Decimal
 
-    from parcours.runtime.ledger import Slot
+    from parcours.runtime import Slot
 
     from ..tools.accumulate import Bound
     from .jobs import Pinned, Tally
