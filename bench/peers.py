@@ -143,7 +143,8 @@ def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs
         """The harness's subprocess.run, also reading the CPU time `/usr/bin/time -v` gives."""
         done: subprocess.CompletedProcess[str] = subprocess.run(command, **options)
         peer = next((m for part in command
-                     if (m := re.search(r"bench-(.+)-\d+\.jsonl$", part))), None)
+                     if (m := re.fullmatch(r"bench-(.+)-\d+\.jsonl", os.path.basename(part)))),
+                    None)  # the output file's own name: the work folder's may hold "bench-" too
         user = re.search(r"User time \(seconds\): ([0-9.]+)", done.stderr or "")
         system = re.search(r"System time \(seconds\): ([0-9.]+)", done.stderr or "")
         if peer and user and system:
