@@ -152,7 +152,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
 
-        out = BinaryOut(sink)  # a worker's decisions come as bytes: written as they are
+        # A worker's decisions come as bytes: written as they are, to the file or stdout.
+        out = BinaryOut(sink, sys.stdout if output_path in (None, "-") else None)
 
         def emit(result: tuple[Block | Encoded, object]) -> None:
             nonlocal decided, rejected

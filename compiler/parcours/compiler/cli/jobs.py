@@ -25,6 +25,8 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 from parcours.runtime import Block, Decision, DecisionWriter, blocks, decide_block
 
+from ..files import OutputError
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -135,12 +137,15 @@ def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | 
 
 class BinaryOut:
     """Writes text, or UTF-8 bytes (a worker's `Encoded` decisions), to `sink` in order:
-    bytes go to the binary layer under a text file (its text flushed first), so that the
-    command never decodes them; a sink without one (standard output) takes their text."""
+    bytes go to the binary layer under it (its text flushed first), so that the command
+    never decodes them: an output file's own, or that of `stream` (standard output, whose
+    write errors are then `OutputError`s naming `name`); without one, their text."""
 
-    def __init__(self, sink: Any) -> None:
-        self.sink, self.buffer = sink, getattr(sink, "buffer", None)
-        self.flushed = False
+    def __init__(self, sink: Any, stream: Any = None, name: str = "standard output") -> None:
+        self.sink, self.name, self.flushed = sink, name, False
+        self.buffer = getattr(sink, "buffer", None)
+        if self.buffer is None and stream is not None:
+            self.buffer = getattr(stream, "buffer", None)
 
     def write(self, text: str | bytes) -> None:
         if type(text) is str:
@@ -152,7 +157,12 @@ class BinaryOut:
             if not self.flushed:
                 self.sink.flush()
                 self.flushed = True
-            self.buffer.write(text)
+            try:
+                self.buffer.write(text)
+            except OutputError:
+                raise
+            except OSError as exc:
+                raise OutputError(self.name, exc.strerror or str(exc), exc.errno) from None
 
 
 class Run:
