@@ -16,7 +16,7 @@ from .accumulate import (buffer_option, decide_ordered, state_in_option, state_o
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
                      jobs_option, load, open_in, open_out, parse_sets, quiet_option)
 from .decide_tables import decide_tables, wants_tables
-from .jobs import Run, decide_blocks
+from .jobs import BinaryOut, Encoded, Run, decide_blocks
 from .progress import progress_for
 
 
@@ -152,13 +152,16 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
 
-        def emit(result: tuple[Block, object]) -> None:
+        # A worker's decisions come as bytes: written as they are, to the file or stdout.
+        out = BinaryOut(sink, sys.stdout if output_path in (None, "-") else None)
+
+        def emit(result: tuple[Block | Encoded, object]) -> None:
             nonlocal decided, rejected
             block, state = result
             if block.rejections:
                 progress.clear()
                 stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
-            sink.write(block.text)
+            out.write(block.text)
             if state is not None:
                 totals.merge(state)
             decided += block.decided
@@ -175,7 +178,9 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
                                                    Summary, totals.merge if summary else None)
             else:  # no accumulator, or no line with a key: blocks in any process
                 lines = source if ordered is None else cast(IO[bytes], ordered.lines)
-                with Run(decide_blocks(function, Summary if summary else None), jobs) as run:
+                tally = Summary if summary else None
+                with Run(decide_blocks(function, tally), jobs,
+                         decide_blocks(function, tally, encoded=True)) as run:
                     run.run(lines, emit)
         finally:
             progress.clear()

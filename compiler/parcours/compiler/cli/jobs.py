@@ -15,13 +15,17 @@ The output is the same byte for byte whatever the number of jobs.
 from __future__ import annotations
 
 import gc
+import io
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, Protocol, Self
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 from parcours.runtime import Block, Decision, DecisionWriter, blocks, decide_block
+
+from ..files import OutputError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -64,38 +68,117 @@ def _quiet_worker() -> None:
     sys.stdout = sys.stderr = devnull
 
 
-def _work(block: bytes, first: int, fast: bool) -> object:
+def _work(block: bytes | tuple[int, int], first: int, fast: bool) -> object:
     function: Callable[[bytes, int, bool], object] = _WORK["function"]
-    return function(block, first, fast)
+    if type(block) is tuple:  # (offset, length) in the input file: read here
+        block = _pread(_WORK["fd"], *block)
+    return function(block, first, fast)  # type: ignore[arg-type]
 
 
-def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | None
-                  ) -> Callable[[bytes, int, bool], tuple[Block, object]]:
+def _pread(fd: int, offset: int, length: int) -> bytes:
+    """`length` bytes of the file `fd` from `offset` (a descriptor inherited by the fork;
+    `os.pread` leaves the command's position in it alone)."""
+    data = os.pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < length:
+        more = os.pread(fd, length - got, offset + got)
+        if not more:
+            raise OSError(f"the input file shrank while it was read ({got} of {length} "
+                          f"bytes at offset {offset})")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _regular(source: IO[bytes]) -> int | None:
+    """The descriptor of `source` when it is a regular file (its blocks can be read by
+    offset in the workers), else None (a pipe, a terminal: the blocks' bytes are sent)."""
+    try:
+        fd = source.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+class Encoded(NamedTuple):
+    """A worker's `Block`, its decisions' text as UTF-8 bytes: the command writes them
+    to the output's binary layer as they are (never decoded and encoded again)."""
+
+    text: bytes
+    rejections: list[str]
+    decided: int
+    rejected: int
+
+
+def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | None,
+                  encoded: bool = False
+                  ) -> Callable[[bytes, int, bool], tuple[Block | Encoded, object]]:
     """The work on one block for `parcours decide`: its decisions (one `DecisionWriter`
-    a process) and, when a tally is kept, the block's tally's state."""
+    a process) and, when a tally is kept, the block's tally's state.  `encoded`: the
+    decisions as UTF-8 bytes (an `Encoded`), the work of a worker process."""
     writers: list[DecisionWriter] = []
 
-    def work(block: bytes, first: int, fast: bool) -> tuple[Block, object]:
+    def work(block: bytes, first: int, fast: bool) -> tuple[Block | Encoded, object]:
         if not writers:
             writers.append(DecisionWriter())
         counted = tally() if tally is not None else None
         result = decide_block(decide, writers[0], block, first,
                               counted.add if counted is not None else None, fast)
-        return result, (counted.state() if counted is not None else None)
+        state = counted.state() if counted is not None else None
+        if encoded:
+            return Encoded(result.text.encode(), *result[1:]), state
+        return result, state
 
     return work
+
+
+class BinaryOut:
+    """Writes text, or UTF-8 bytes (a worker's `Encoded` decisions), to `sink` in order:
+    bytes go to the binary layer under it (its text flushed first), so that the command
+    never decodes them: an output file's own, or that of `stream` (standard output, whose
+    write errors are then `OutputError`s naming `name`); without one, their text."""
+
+    def __init__(self, sink: Any, stream: Any = None, name: str = "standard output") -> None:
+        self.sink, self.name, self.flushed = sink, name, False
+        self.buffer = getattr(sink, "buffer", None)
+        if self.buffer is None and stream is not None:
+            self.buffer = getattr(stream, "buffer", None)
+
+    def write(self, text: str | bytes) -> None:
+        if type(text) is str:
+            self.sink.write(text)
+            self.flushed = False
+        elif self.buffer is None:
+            self.sink.write(text.decode())  # type: ignore[union-attr]
+        else:
+            if not self.flushed:
+                self.sink.flush()
+                self.flushed = True
+            try:
+                self.buffer.write(text)
+            except OutputError:
+                raise
+            except OSError as exc:
+                raise OutputError(self.name, exc.strerror or str(exc), exc.errno) from None
 
 
 class Run:
     """`function(block, first line number, fast)` on each block of `source` (JSON Lines,
     bytes), in `jobs` processes; `emit` gets each block's result, in input order."""
 
-    def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int) -> None:
+    def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int,
+                 remote: Callable[[bytes, int, bool], Any] | None = None) -> None:
+        """`remote`: the function workers run (by default `function`), e.g. one whose
+        results are cheaper to send back."""
         self.function, self.jobs = function, max(1, jobs)
+        self.remote = remote if remote is not None else function
 
     def __enter__(self) -> Self:
         _WORK.clear()
-        _WORK["function"] = self.function
+        _WORK["function"] = self.remote
         # A batch makes many short-lived objects and no cycles of its own: the cycle
         # collector runs less often, and never again over what is loaded by now (the
         # policy, the command), which forked workers then share without copying.
@@ -122,20 +205,26 @@ class Run:
         rest = _chain(following, parts) if following is not None else parts
         for block in rest:
             if self.jobs > 1 and seen >= PARALLEL_BYTES and _can_fork():
-                self._parallel(_chain(block, rest), start, emit)
+                fd = _regular(source)
+                offset = source.tell() - len(block) if fd is not None else 0
+                self._parallel(_chain(block, rest), start, emit, fd, offset)
                 return
             emit(self.function(block, start, True))
             start += block.count(b"\n")
             seen += len(block)
 
-    def _parallel(self, parts: Iterator[bytes], start: int,
-                  emit: Callable[[Any], object]) -> None:
+    def _parallel(self, parts: Iterator[bytes], start: int, emit: Callable[[Any], object],
+                  fd: int | None = None, offset: int = 0) -> None:
+        """The blocks of `parts` in worker processes; from a regular file (`fd`, the
+        first block at `offset`) each worker reads its block itself, by offset and
+        length, rather than receive its bytes through a pipe."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         sys.stdout.flush()
         sys.stderr.flush()
         window = WINDOW_PER_JOB * self.jobs
+        _WORK["fd"] = fd
         pending: deque[Future[Any]] = deque()
         with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker) as pool:
@@ -146,8 +235,11 @@ class Run:
                 pass
             try:
                 for block in parts:
-                    pending.append(pool.submit(_work, block, start, True))
+                    size = len(block)
+                    pending.append(pool.submit(_work, block if fd is None else (offset, size),
+                                               start, True))
                     start += block.count(b"\n")
+                    offset += size
                     if len(pending) >= window:
                         emit(pending.popleft().result())
                 while pending:
