@@ -22,9 +22,6 @@ from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, Decisio
                               InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
                               decide_stream, ledger_lines, specs_of, state_line)
 
-from .common import buffer_option as buffer_option  # the options live in `common`, which
-from .common import state_in_option as state_in_option  # imports click only when a command
-from .common import state_out_option as state_out_option  # is built: this module needs none
 from .common import fail, open_out
 from .partition import Partition, sorted_parts
 

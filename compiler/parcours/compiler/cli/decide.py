@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
-from typing import IO, cast
 
 import click
 
-from parcours.runtime import Block, Decision, PolicyMeta, specs_of
+from parcours.runtime import Decision, PolicyMeta, specs_of
 
-from .accumulate import Run as Ordered
-from .accumulate import (buffer_option, decide_ordered, state_in_option, state_out_option, wrap,
-                         write_state)
-from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, fail, import_path_option,
-                     jobs_option, load, open_in, open_out, parse_sets, quiet_option)
+from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, buffer_option, fail,
+                     import_path_option, jobs_option, load, parse_sets, quiet_option,
+                     state_in_option, state_out_option)
 from .decide_tables import decide_tables, wants_tables
-from .jobs import BinaryOut, Encoded, Run, decide_blocks
-from .progress import progress_for
+from .stream import decide_lines
 
 
 def totalled(policy: PolicyMeta) -> tuple[tuple[str, str], ...]:
@@ -140,52 +135,13 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
     module = load(policy, engine)
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)
-    stderr = sys.stderr
     totals = Summary()
-
-    ledgered = bool(specs_of(module))
-    if not ledgered and (state_in is not None or state_out is not None):
+    if not specs_of(module) and (state_in is not None or state_out is not None):
         fail(f"{'--state-in' if state_in is not None else '--state-out'}: the policy declares "
              "no accumulator")
-    ordered: Ordered | None = None
-    decided = rejected = 0
-    with open_in(input_path) as source, open_out(output_path) as sink:
-        progress = progress_for("deciding", quiet, source=source)
-
-        # A worker's decisions come as bytes: written as they are, to the file or stdout.
-        out = BinaryOut(sink, sys.stdout if output_path in (None, "-") else None)
-
-        def emit(result: tuple[Block | Encoded, object]) -> None:
-            nonlocal decided, rejected
-            block, state = result
-            if block.rejections:
-                progress.clear()
-                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
-            out.write(block.text)
-            if state is not None:
-                totals.merge(state)
-            decided += block.decided
-            rejected += block.rejected
-            progress.tick(block.decided + block.rejected)
-
-        try:
-            if ledgered:  # a key's episodes in order: split by key across the jobs
-                ordered = wrap(module, function, source, state_in, sort_buffer,
-                               state_out is not None, progress)
-            if ordered is not None and not ordered.keyless:
-                decided, rejected = decide_ordered(ordered, sink.write, progress,
-                                                   totals.add if summary else None, jobs,
-                                                   Summary, totals.merge if summary else None)
-            else:  # no accumulator, or no line with a key: blocks in any process
-                lines = source if ordered is None else cast(IO[bytes], ordered.lines)
-                tally = Summary if summary else None
-                with Run(decide_blocks(function, tally), jobs,
-                         decide_blocks(function, tally, encoded=True)) as run:
-                    run.run(lines, emit)
-        finally:
-            progress.clear()
-    if ordered is not None:
-        write_state(ordered, state_out)
+    decided, rejected = decide_lines(module, function, input_path, output_path, quiet, jobs,
+                                     state_in, state_out, sort_buffer,
+                                     totals if summary else None, Summary if summary else None)
     if summary:
         meta: PolicyMeta = module.POLICY
         click.echo(totals.render(meta.id, meta.currency, decided, rejected,

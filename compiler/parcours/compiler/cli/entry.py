@@ -126,42 +126,16 @@ def decide(policy: str, input_path: str = "-", output_path: str = "-", jobs: int
            quiet: bool = False) -> NoReturn:
     """`parcours decide POLICY [-i IN] [-o OUT] [-j N] [-q]`, as the command runs it
     (cli/decide.py) with its other options at their defaults."""
-    from parcours.runtime import Block, DEFAULT_BUFFER, specs_of
-
-    from .accumulate import decide_ordered, wrap
-    from .common import EXIT_OK, EXIT_PROBLEMS, bind, echo_error, load, open_in, open_out
-    from .jobs import Run, cores, decide_blocks
-    from .progress import progress_for
+    from .common import EXIT_OK, EXIT_PROBLEMS, bind, echo_error, load
+    from .jobs import cores
+    from .stream import decide_lines
 
     module = load(policy)
     gc.freeze()  # what start-up made lives to the end: no collection goes over it again
     gc.enable()
     function = bind(module, {}, False)
-    stderr = sys.stderr
-    decided = rejected = 0
-    with open_in(input_path) as source, open_out(output_path) as sink:
-        progress = progress_for("deciding", quiet, source=source)
-
-        def emit(result: tuple[Block, object]) -> None:
-            nonlocal decided, rejected
-            block, _ = result
-            if block.rejections:
-                progress.clear()
-                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
-            sink.write(block.text)
-            decided += block.decided
-            rejected += block.rejected
-            progress.tick(block.decided + block.rejected)
-
-        try:
-            if specs_of(module):  # one process: a key's episodes are decided in order
-                ordered = wrap(module, function, source, None, DEFAULT_BUFFER, False, progress)
-                decided, rejected = decide_ordered(ordered, sink.write, progress, None)
-            else:
-                with Run(decide_blocks(function, None), jobs or cores()) as run:
-                    run.run(source, emit)
-        finally:
-            progress.clear()
+    decided, rejected = decide_lines(module, function, input_path, output_path, quiet,
+                                     jobs or cores())
     if not quiet:
         echo_error(f"{decided} decided, {rejected} rejected")
     raise SystemExit(EXIT_PROBLEMS if rejected else EXIT_OK)

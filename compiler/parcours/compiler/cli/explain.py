@@ -12,9 +12,9 @@ from parcours.runtime import (Decision, EpisodeError, PolicyGap, Unreadable, jso
                               parse_episode, render, shown, specs_of)
 
 from ..tools.accumulate import Bound
-from .accumulate import explain_with_state, state_in_option
-from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load,
-                     parse_sets)
+from .accumulate import explain_with_state
+from .common import (ENGINES, EXIT_PROBLEMS, bind, fail, import_path_option, load, parse_sets,
+                     state_in_option)
 
 
 @click.command(name="explain", short_help="Explain one decision, rule by rule, with sources.")

@@ -1,0 +1,71 @@
+"""The run of `parcours decide` on JSON Lines, shared by the click command (cli/decide.py)
+and the console script's click-free short path (cli/entry.py): a stream through one
+policy, in blocks on `jobs` cores, or through the ledgers of its accumulators."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import IO, TYPE_CHECKING, cast
+
+from parcours.runtime import DEFAULT_BUFFER, Block, Decision, specs_of
+
+from .accumulate import Run as Ordered
+from .accumulate import decide_ordered, wrap, write_state
+from .common import open_in, open_out
+from .jobs import BinaryOut, Encoded, Run, decide_blocks
+from .progress import progress_for
+
+if TYPE_CHECKING:
+    import types
+
+    from .jobs import Tally
+
+
+def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
+                 input_path: str, output_path: str, quiet: bool, jobs: int,
+                 state_in: str | None = None, state_out: str | None = None,
+                 sort_buffer: int = DEFAULT_BUFFER, totals: Tally | None = None,
+                 tally: Callable[[], Tally] | None = None) -> tuple[int, int]:
+    """Decide every episode of `input_path` into `output_path`, rejections on stderr, a
+    progress line unless `quiet`; `totals` (with `tally`, its kind) sums the decisions for
+    `--summary`.  (decided, rejected)."""
+    stderr = sys.stderr
+    ordered: Ordered | None = None
+    decided = rejected = 0
+    with open_in(input_path) as source, open_out(output_path) as sink:
+        progress = progress_for("deciding", quiet, source=source)
+        # A worker's decisions come as bytes: written as they are, to the file or stdout.
+        out = BinaryOut(sink, sys.stdout if output_path in (None, "-") else None)
+
+        def emit(result: tuple[Block | Encoded, object]) -> None:
+            nonlocal decided, rejected
+            block, state = result
+            if block.rejections:
+                progress.clear()
+                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+            out.write(block.text)
+            if state is not None and totals is not None:
+                totals.merge(state)
+            decided += block.decided
+            rejected += block.rejected
+            progress.tick(block.decided + block.rejected)
+
+        try:
+            if specs_of(module):  # a key's episodes in order: split by key across the jobs
+                ordered = wrap(module, function, source, state_in, sort_buffer,
+                               state_out is not None, progress)
+            if ordered is not None and not ordered.keyless:
+                decided, rejected = decide_ordered(
+                    ordered, sink.write, progress, totals.add if totals is not None else None,
+                    jobs, tally, totals.merge if totals is not None else None)
+            else:  # no accumulator, or no line with a key: blocks in any process
+                lines = source if ordered is None else cast(IO[bytes], ordered.lines)
+                with Run(decide_blocks(function, tally), jobs,
+                         decide_blocks(function, tally, encoded=True)) as run:
+                    run.run(lines, emit)
+        finally:
+            progress.clear()
+    if ordered is not None:
+        write_state(ordered, state_out)
+    return decided, rejected
