@@ -48,11 +48,17 @@ def test_the_options_read_without_click_mean_what_they_mean_in_decide() -> None:
         assert isinstance(param, click.Option) and param.is_flag is not takes_value, option
         assert not param.multiple and param.expose_value, option
     # Every option of decide not read here is at the default `entry.decide` runs with.
-    parsed = decide.make_context("decide", [str(FRANCE)]).params
+    parsed = decide.make_context("decide", [str(FRANCE)], parent=group_context()).params
     assert parsed == {"policy": str(FRANCE), "input_path": "-", "output_path": "-",
                       "explain": False, "sets": (), "engine": "compiled", "fmt": None,
                       "summary": False, "state_in": None, "state_out": None,
                       "sort_buffer": DEFAULT_BUFFER, "jobs": cores(), "quiet": False}
+
+
+def group_context() -> click.Context:
+    """The context `parcours` gives its commands (its settings: `-h` for help), so that a
+    command parsed here is the command the group runs (click keeps its help option)."""
+    return click.Context(main, info_name="parcours", **main.context_settings)
 
 
 @pytest.mark.parametrize("arguments", [
@@ -74,7 +80,8 @@ def test_what_is_read_here_is_what_click_reads(arguments: list[str], tmp_path: P
             sys.stdin = saved
     assert short is not None, arguments
     policy, input_path, output_path, jobs, quiet = short
-    parsed = main.commands["decide"].make_context("decide", list(arguments)).params
+    parsed = main.commands["decide"].make_context("decide", list(arguments),
+                                                  parent=group_context()).params
     assert (parsed["policy"], parsed["input_path"], parsed["output_path"], parsed["quiet"]) == \
         (policy, input_path, output_path, quiet)
     assert parsed["jobs"] == (cores() if jobs is None else jobs)
