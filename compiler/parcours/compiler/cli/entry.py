@@ -6,8 +6,8 @@ Importing click and building the command line costs more than deciding a few epi
 -j/--jobs and -q/--quiet, each written plainly (`-i FILE`, `--input FILE`,
 `--input=FILE`), a JSON Lines input that is a regular file of at most
 `jobs.PARALLEL_BYTES` (a run that never forks) and a JSON Lines output, is decided here
-by the very functions the `decide` command calls (`common.load`, `jobs.Run`,
-`accumulate.wrap`, ...): same decisions, same messages, same exit codes.  Anything else
+by the run the `decide` command calls (`common.load`, then `stream.decide_lines`): same
+decisions, same messages, same exit codes.  Anything else
 (another command, --help, --summary, --set, a table format, a repeated or unusual
 option, standard input from a pipe, a long input) is parsed and run by click, which
 holds the options' one definition; tests/test_entry.py checks that the options read
