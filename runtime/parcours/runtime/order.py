@@ -175,12 +175,14 @@ class KeyOrder:
             self.expected = 1 if self.token in (b'"id":', b'"date":') else 0
 
     def block(self, block: bytes) -> bool:
-        """A block of whole lines: at once when none of them can have a key (each the usual
-        line without one, see `_usual_line`), else line by line."""
+        """A block of whole lines: at once when none of them can have a key (no backslash,
+        each line starting with its id, no other field of the key's name; see
+        `_usual_line`), else line by line."""
         if self.fast is not None and self.number > 0:  # (the first line may have a BOM)
             count = block.count(b"\n") + (not block.endswith(b"\n"))
             if b"\\" not in block and block.count(self.token) == self.expected * count and \
-                    len(_HEADS(b"\n" + block)) == count:
+                    block.startswith(_HEAD_START) and block.count(b"\n" + _HEAD_START) == \
+                    count - 1:  # every line starts with its id (so no other "id": is a key's)
                 self.number += count
                 return True
         return self.lines(block.splitlines(keepends=True) if b"\r" not in block
@@ -256,7 +258,7 @@ class KeyOrder:
 
 
 # every line of "\n" + a block that starts with its id and date (`_HEAD`)
-_HEADS = re.compile(rb'\n\{"id":"[^"\\\n]*","date":"[0-9]{4}-[0-9]{2}-[0-9]{2}"').findall
+_HEAD_START = b'{"id":"'  # how each line of a block settled at once starts
 
 
 def _lines_of(block: bytes) -> Iterator[bytes]:
