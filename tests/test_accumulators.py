@@ -16,9 +16,8 @@ from parcours.compiler import ir
 from parcours.compiler.analysis.regions import full_domain
 from parcours.compiler.cli import main
 from parcours.compiler.pipeline import analyse, load_policy
-from parcours.runtime import (EpisodeError, Ledger, decide_with_state, in_key_order, sorted_lines,
-                              specs_of)
-from parcours.runtime.ledger import Slot
+from parcours.runtime import (EpisodeError, Ledger, Slot, decide_with_state, in_key_order,
+                              sorted_lines, specs_of)
 
 ROOT = Path(__file__).resolve().parent.parent
 FRANCE = ROOT / "policies" / "france.parcours"
@@ -179,15 +178,24 @@ def run_lines(*args: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.startswith("{")]
 
 
+def as_given_and_shuffled(tmp_path: Path, episodes: list[dict[str, Any]], seed: int,
+                          buffer: int) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """France's decisions of `episodes` as given and shuffled (sorted with `buffer` lines
+    in memory), which must be the same decisions; (as given, shuffled, the shuffled
+    episodes)."""
+    shuffled = list(episodes)
+    random.Random(seed).shuffle(shuffled)
+    first = run_lines(str(FRANCE), "-i", str(write(tmp_path / "a.jsonl", episodes)))
+    second = run_lines(str(FRANCE), "-i", str(write(tmp_path / "b.jsonl", shuffled)),
+                       "--sort-buffer", str(buffer))
+    assert sorted(first) == sorted(second)
+    return first, second, shuffled
+
+
 def test_decide_does_not_depend_on_line_order(tmp_path: Path) -> None:
     episodes = [adult(f"e{n:03d}", f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}", f"p-{n % 2}")
                 for n in range(60)]
-    shuffled = list(episodes)
-    random.Random(5).shuffle(shuffled)
-    first = run_lines(str(FRANCE), "-i", str(write(tmp_path / "a.jsonl", episodes)))
-    second = run_lines(str(FRANCE), "-i", str(write(tmp_path / "b.jsonl", shuffled)),
-                       "--sort-buffer", "7")
-    assert sorted(first) == sorted(second)
+    first, second, shuffled = as_given_and_shuffled(tmp_path, episodes, 5, 7)
     # written in input order
     assert [json.loads(line)["id"] for line in second] == [e["id"] for e in shuffled]
     fees = [Decimal(json.loads(line)["flat_fee"]) for line in first]
@@ -293,11 +301,6 @@ def test_a_run_in_key_order_needs_no_sort(tmp_path: Path) -> None:
     assert not in_key_order(iter(lines[::-1]), specs)
     twice = lines[:1] + lines[:1]  # the same date and id twice: not strictly in order
     assert not in_key_order(iter(twice), specs)
-    shuffled = list(episodes)
-    random.Random(7).shuffle(shuffled)
-    straight = run_lines(str(FRANCE), "-i", str(write(tmp_path / "a.jsonl", episodes)))
-    sorted_run = run_lines(str(FRANCE), "-i", str(write(tmp_path / "b.jsonl", shuffled)),
-                           "--sort-buffer", "11")
-    assert sorted(straight) == sorted(sorted_run)
+    straight, _, _ = as_given_and_shuffled(tmp_path, episodes, 7, 11)
     assert [json.loads(line)["id"] for line in straight] == [e["id"] for e in episodes]
     assert sum(Decimal(json.loads(line)["flat_fee"]) for line in straight) == Decimal("150.00")
