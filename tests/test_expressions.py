@@ -36,10 +36,11 @@ KEYS = ROOT / "tests" / "fixtures" / "keys.parcours"  # keyed tables, sets of va
 
 
 @lru_cache(maxsize=None)
-def engines() -> tuple[types.ModuleType, types.ModuleType]:
-    program = analyse(FIXTURE).program
+def engines(policy: Path = FIXTURE) -> tuple[types.ModuleType, types.ModuleType]:
+    """The generated module and the reference interpreter of `policy`."""
+    program = analyse(policy).program
     assert program is not None
-    return load_policy(FIXTURE), as_module(program)
+    return load_policy(policy), as_module(program)
 
 
 def episode(**changes: Any) -> dict[str, Any]:
@@ -58,9 +59,12 @@ def episode(**changes: Any) -> dict[str, Any]:
     return base
 
 
-def decide_both(ep: dict[str, Any]) -> Any:
-    compiled, interpreted = engines()
-    first, second = compiled.decide(ep), interpreted.decide(ep)
+def decide_both(ep: dict[str, Any], policy: Path = FIXTURE,
+                sets: dict[str, str] | None = None) -> Any:
+    """`ep`'s decision, which both engines must make alike (its explanation too)."""
+    compiled, interpreted = engines(policy)
+    first, second = ((m.decide(ep, m.with_overrides(sets)) if sets else m.decide(ep))
+                     for m in (compiled, interpreted))
     assert decision_json(first) == decision_json(second)
     one, other = compiled.explain(ep), interpreted.explain(ep)
     assert (decision_json(one), one.trace) == (decision_json(other), other.trace)
@@ -355,11 +359,6 @@ def test_the_generated_module_passes_mypy_strict(tmp_path: Path, fixture: Path) 
 # `weight` by (bool, sector) with decimal values; `young` and the rules test sets of values.
 
 
-@lru_cache(maxsize=None)
-def keyed_engines() -> tuple[types.ModuleType, types.ModuleType]:
-    program = analyse(KEYS).program
-    assert program is not None
-    return load_policy(KEYS), as_module(program)
 
 
 def visit(**changes: Any) -> dict[str, Any]:
@@ -376,13 +375,7 @@ def visit(**changes: Any) -> dict[str, Any]:
 
 
 def decide_keyed(ep: dict[str, Any], sets: dict[str, str] | None = None) -> Any:
-    compiled, interpreted = keyed_engines()
-    first, second = ((m.decide(ep, m.with_overrides(sets)) if sets else m.decide(ep))
-                     for m in (compiled, interpreted))
-    assert decision_json(first) == decision_json(second)
-    one, other = compiled.explain(ep), interpreted.explain(ep)
-    assert (decision_json(one), one.trace) == (decision_json(other), other.trace)
-    return first
+    return decide_both(ep, KEYS, sets)
 
 
 def test_a_table_keyed_by_two_enums_and_decimal_outputs() -> None:
@@ -476,14 +469,14 @@ def test_set_overrides_a_bool_key_a_whole_table_and_a_decimal() -> None:
     ("session_weight", "x", "session_weight is a decimal number"),
 ])
 def test_bad_overrides_name_the_keys(name: str, value: str, words: str) -> None:
-    for module in keyed_engines():
+    for module in engines(KEYS):
         with pytest.raises(OverrideError) as caught:
             module.with_overrides({name: value})
         assert words in str(caught.value)
 
 
 def test_a_decimal_is_written_exactly_never_in_exponent_form() -> None:
-    compiled, _ = keyed_engines()
+    compiled, _ = engines(KEYS)
     meta = compiled.POLICY
     assert meta.json_value("decimal", Decimal("1E-7")) == "0.0000001"
     assert meta.json_value("decimal", Decimal("2.50")) == "2.50"
