@@ -43,13 +43,9 @@ def engines(policy: Path = FIXTURE) -> tuple[types.ModuleType, types.ModuleType]
     return load_policy(policy), as_module(program)
 
 
-def episode(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "date": "2025-03-10",
-        "patient": {"birth_date": "1980-05-01", "age": 44},
-        "visit": {"specialty": "cardiology", "fee": "30.00", "sessions": 3,
-                  "admitted": "2025-01-02"},
-    }
+def changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes`: `section__field=value` sets one field, `section=value` a
+    whole section (or a top-level field)."""
     for path, value in changes.items():
         section, _, name = path.partition("__")
         if name:
@@ -57,6 +53,16 @@ def episode(**changes: Any) -> dict[str, Any]:
         else:
             base[section] = value
     return base
+
+
+def episode(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "date": "2025-03-10",
+        "patient": {"birth_date": "1980-05-01", "age": 44},
+        "visit": {"specialty": "cardiology", "fee": "30.00", "sessions": 3,
+                  "admitted": "2025-01-02"},
+    }
+    return changed(base, changes)
 
 
 def decide_both(ep: dict[str, Any], policy: Path = FIXTURE,
@@ -365,13 +371,7 @@ def visit(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"date": "2025-03-01", "patient": {"age": 30},
                             "visit": {"specialty": "cardiology", "sector": "2", "fee": "30.00",
                                       "sessions": 3}}
-    for path, value in changes.items():
-        section, _, name = path.partition("__")
-        if name:
-            base[section][name] = value
-        else:
-            base[section] = value
-    return base
+    return changed(base, changes)
 
 
 def decide_keyed(ep: dict[str, Any], sets: dict[str, str] | None = None) -> Any:
