@@ -86,15 +86,9 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
         from ..backends.python.cache import load_generated
 
         try:
-            generated = load_generated(policy)
+            return load_generated(policy)
         except (OSError, SyntaxError, ImportError) as exc:
             fail(f"cannot load {policy}: {exc}")
-        except Exception as exc:  # the module's own code failed as it ran: its error, no traceback
-            fail(f"cannot load {policy}: {type(exc).__name__}: {exc}")
-        if not all(hasattr(generated, name) for name in ("POLICY", "decide", "explain")):
-            fail(f"cannot load {policy}: not a module written by `parcours compile` "
-                 "(it has no POLICY, decide and explain)")
-        return generated
     cache = engine == "compiled" and not _import_paths_given()
     if cache:  # before importing any of the compiler: a second run needs none of it
         from ..backends.python.cache import cached

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .loader import load_module, plain, sha256, stem
+from .loader import load_module, plain, sha256, stem, written_by_compile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -165,7 +165,7 @@ def load_generated(path: str | os.PathLike[str]) -> types.ModuleType:
     origin = plain(os.fspath(path))
     with open(origin, encoding="utf-8") as handle:
         text = handle.read()
-    return load_module(stem(origin), text, origin, code_of(text, origin))
+    return written_by_compile(load_module(stem(origin), text, origin, code_of(text, origin)))
 
 
 def code_of(text: str, origin: str, where: str | None = None) -> types.CodeType:

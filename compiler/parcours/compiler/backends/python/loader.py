@@ -62,9 +62,24 @@ def load_module(name: str, text: str, origin: str,
     sys.modules[unique] = module
     try:
         exec(code, module.__dict__)
+    except ImportError:
+        del sys.modules[unique]
+        raise
+    except Exception as exc:  # the module's own code failed as it ran: say so, as an import
+        del sys.modules[unique]
+        raise ImportError(f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
         del sys.modules[unique]
         raise
+    return module
+
+
+def written_by_compile(module: types.ModuleType) -> types.ModuleType:
+    """`module`, a `.py` file given as a policy, if it is a decision module; else
+    ImportError (any Python file can be named where a policy is expected)."""
+    if not all(hasattr(module, name) for name in ("POLICY", "decide", "explain")):
+        raise ImportError("not a module written by `parcours compile` (it has no POLICY, "
+                          "decide and explain)")
     return module
 
 
@@ -72,4 +87,4 @@ def load_generated(path: str | os.PathLike[str]) -> types.ModuleType:
     """An already generated `.py` decision module."""
     origin = plain(os.fspath(path))
     with open(origin, encoding="utf-8") as handle:
-        return load_module(stem(origin), handle.read(), origin)
+        return written_by_compile(load_module(stem(origin), handle.read(), origin))
