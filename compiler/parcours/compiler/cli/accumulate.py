@@ -225,7 +225,7 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
 
             held = _pinned(Pinned(split.work, split.finish, jobs), _numbered(chunks, first), emit)
             if split.keep_state:
-                split.ledger.used = dict(chain.from_iterable(held))
+                split.restore(held)
             return counts[0], counts[1]
     return decided, rejected
 

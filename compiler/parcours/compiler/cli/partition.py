@@ -40,7 +40,7 @@ class Partition:
 
     def __init__(self, function: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
                  tally: Callable[[], Tally] | None, keep_state: bool = False) -> None:
-        self.function, self.ledger, self.tally = function, ledger, tally
+        self.ledger, self.tally = ledger, tally
         self.keep_state = keep_state  # the totals go back to the command (`--state-out`)
         self.decide = ledger.decider(function)
         self.key = key_reader(ledger.specs[0].keys)
