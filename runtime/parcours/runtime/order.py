@@ -31,6 +31,7 @@ from .ledger import DEFAULT_BUFFER, AccumulatorSpec, Slot
 # A line that starts with its id and date, as written by `parcours population` and most
 # exports: read without decoding the whole line (a top-level key: the object's first two)
 _HEAD = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})"').match
+_HEAD_START = b'{"id":"'  # how each line of a block settled at once starts (`KeyOrder.block`)
 
 
 def sort_key(raw: bytes) -> tuple[bytes, bytes, bytes]:
@@ -259,10 +260,6 @@ class KeyOrder:
                 return None
             last[slot] = order
         return keyed
-
-
-# every line of "\n" + a block that starts with its id and date (`_HEAD`)
-_HEAD_START = b'{"id":"'  # how each line of a block settled at once starts
 
 
 def _lines_of(block: bytes) -> Iterator[bytes]:
