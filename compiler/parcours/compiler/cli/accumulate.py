@@ -259,7 +259,7 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
         seen += length
         if seen >= PARALLEL_BYTES and can_fork():
             split.fork()
-            held = _pinned(Pinned(split.work_sorted, split.finish_sorted, jobs),
+            held = _pinned(Pinned(split.work_sorted, split.finish, jobs),
                            ((p, l, n) for p, l, n, _ in parts), emit)
             split.restore(held)
             break
