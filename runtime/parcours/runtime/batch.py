@@ -21,7 +21,7 @@ from .decision import Decision, PolicyMeta
 from .money import format_money, format_rate
 from .episode import episode_id
 from .errors import EpisodeError, PolicyGap, one_line, shown
-from .lines import _keys, _read, fast_decoder, json_safe
+from .lines import _keys, fast_decoder, json_safe, read_episodes
 
 Decide = Callable[[Mapping[str, object]], Decision]
 
@@ -179,7 +179,7 @@ def decided(decide: Decide, lines: Iterable[bytes | str], first: int = 1, fast: 
             ) -> Iterator[tuple[int, Decision | EpisodeError]]:
     """(line number, decision or the error that rejects the episode) for each episode of
     `lines`, the first numbered `first`; what an episode's decision raises costs only it."""
-    for number, item in _read(lines, first, fast_decoder() if fast else None):
+    for number, item in read_episodes(lines, fast, first):
         if isinstance(item, EpisodeError):
             yield number, item
             continue
@@ -269,7 +269,7 @@ def decide_block(decide: Decide, encode: DecisionWriter, block: bytes, first: in
             if count == raw.count(b":"):
                 episode: Mapping[str, object] = value  # type: ignore[assignment]
             else:  # the standard library path words the error (or reads a BOM, a blank)
-                item = next((item for _, item in _read((raw,), number, None)), BLANK)
+                item = next((item for _, item in read_episodes((raw,), False, number)), BLANK)
                 if item is BLANK:
                     continue
                 if isinstance(item, EpisodeError):

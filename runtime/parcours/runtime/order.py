@@ -31,6 +31,7 @@ from .ledger import DEFAULT_BUFFER, AccumulatorSpec, Slot
 # A line that starts with its id and date, as written by `parcours population` and most
 # exports: read without decoding the whole line (a top-level key: the object's first two)
 _HEAD = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})"').match
+_HEAD_START = b'{"id":"'  # how each line of a block settled at once starts (`KeyOrder.block`)
 
 
 def sort_key(raw: bytes) -> tuple[bytes, bytes, bytes]:
@@ -96,12 +97,17 @@ def _usual_line(keys: tuple[str, ...]) -> tuple[Callable[[bytes], re.Match[bytes
     fast = re.compile(rb'\{"id":"([^"\\]*)","date":"([0-9]{4}-[0-9]{2}-[0-9]{2})","'
                       + re.escape(section.encode()) + rb'":\{"' + name
                       + rb'":"([^"\\]+)"').match
-    token = b'"' + field_name.encode() + b'":'
-    expected = 1 if field_name in ("id", "date") else 0  # the head's own field
+    token, expected = _field_token(field_name)
 
     def keyless(raw: bytes) -> bool:
         return raw.count(token) == expected and b"\\" not in raw and _HEAD(raw) is not None
     return fast, keyless
+
+
+def _field_token(name: str) -> tuple[bytes, int]:
+    """`"name":` of the key's field, and how many times the usual line's head holds it
+    (once when the field is the head's own `id` or `date`)."""
+    return b'"' + name.encode() + b'":', 1 if name in ("id", "date") else 0
 
 
 def key_reader(keys: tuple[str, ...]) -> Callable[[bytes], bytes | None]:
@@ -171,8 +177,7 @@ class KeyOrder:
         if len(specs) == 1:
             self.fast, self.keyless = _usual_line(specs[0].keys)
         if self.fast is not None:
-            self.token = b'"' + specs[0].keys[0].split(".", 1)[1].encode() + b'":'
-            self.expected = 1 if self.token in (b'"id":', b'"date":') else 0
+            self.token, self.expected = _field_token(specs[0].keys[0].split(".", 1)[1])
 
     def block(self, block: bytes) -> bool:
         """A block of whole lines: at once when none of them can have a key (no backslash,
@@ -255,10 +260,6 @@ class KeyOrder:
                 return None
             last[slot] = order
         return keyed
-
-
-# every line of "\n" + a block that starts with its id and date (`_HEAD`)
-_HEAD_START = b'{"id":"'  # how each line of a block settled at once starts
 
 
 def _lines_of(block: bytes) -> Iterator[bytes]:

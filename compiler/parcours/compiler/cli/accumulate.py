@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import sys
+import types
 from array import array
 from collections import deque
-import types
-from typing import IO, TYPE_CHECKING, Any, cast
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import chain, islice
 from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
                               InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
     from ..tools.accumulate import Bound
     from .jobs import Pinned, Tally
-from .progress import Progress
+    from .progress import Progress
+
 
 @dataclass(slots=True)
 class Run:
@@ -111,8 +112,8 @@ def load_ledger(specs: tuple[AccumulatorSpec, ...], state_in: str | None) -> Led
 
 
 def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
-         source: Iterable[bytes], state_in: str | None = None, buffer: int = DEFAULT_BUFFER,
-         keep_state: bool = False, progress: Progress | None = None) -> Run:
+         source: Iterable[bytes], progress: Progress, state_in: str | None = None,
+         buffer: int = DEFAULT_BUFFER, keep_state: bool = False) -> Run:
     """The run for `module`, which has accumulators: through a ledger, in its order.
 
     The lines come in the ledger's order (`ledger_lines`: as they come when each key's
@@ -121,14 +122,11 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     again, anything else from a temporary copy)."""
     specs = specs_of(module)
     ledger = load_ledger(specs, state_in)
-    if progress is not None:
-        progress.first_pass()
+    progress.first_pass()
     numbers, keyed = [0], [True]
-    lines, sorted_ = ledger_lines(source, specs, buffer, numbers, None, keyed,
-                                  progress.tick if progress is not None else None)
+    lines, sorted_ = ledger_lines(source, specs, buffer, numbers, None, keyed, progress.tick)
     if not keyed[0]:  # every episode a person of its own: the policy's function alone
-        if progress is not None:
-            progress.restart(numbers[1] if len(numbers) > 1 else 0)
+        progress.restart(numbers[1] if len(numbers) > 1 else 0)
         return Run(lines, function, ledger, numbers, buffer=buffer, keyless=True)
     if sorted_:
         run = Run(lines, ledger.sorted_decider(function), ledger, numbers, buffer=buffer,
@@ -138,7 +136,7 @@ def wrap(module: types.ModuleType, function: Callable[[Mapping[str, object]], De
     else:  # decide as the lines come: the same decisions as in sorted order
         run = Run(lines, ledger.decider(function), ledger, numbers, buffer=buffer)
     run.function, run.keep_state = function, keep_state
-    if progress is not None and run.sorted:  # in order, `decide_ordered` restarts it
+    if run.sorted:  # in order, `decide_ordered` restarts the progress line
         run.lines = progress.counted(phased(run.lines, run.numbers, progress.restart))
     return run
 
@@ -225,7 +223,7 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
 
             held = _pinned(Pinned(split.work, split.finish, jobs), _numbered(chunks, first), emit)
             if split.keep_state:
-                split.ledger.used = dict(chain.from_iterable(held))
+                split.restore(held)
             return counts[0], counts[1]
     return decided, rejected
 
@@ -261,7 +259,7 @@ def sorted_in_parts(run: Run, split: Partition, jobs: int, write: Callable[[str]
         seen += length
         if seen >= PARALLEL_BYTES and can_fork():
             split.fork()
-            held = _pinned(Pinned(split.work_sorted, split.finish_sorted, jobs),
+            held = _pinned(Pinned(split.work_sorted, split.finish, jobs),
                            ((p, l, n) for p, l, n, _ in parts), emit)
             split.restore(held)
             break

@@ -179,18 +179,12 @@ class Run:
     def __enter__(self) -> Self:
         _WORK.clear()
         _WORK["function"] = self.remote
-        # A batch makes many short-lived objects and no cycles of its own: the cycle
-        # collector runs less often, and never again over what is loaded by now (the
-        # policy, the command), which forked workers then share without copying.
-        self._threshold = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(max(self._threshold[0], GC_THRESHOLD), *self._threshold[1:])
+        self._threshold = _batch_gc()
         return self
 
     def __exit__(self, *exc: object) -> None:
         _WORK.clear()
-        gc.set_threshold(*self._threshold)
-        gc.unfreeze()
+        _restore_gc(self._threshold)
 
     def run(self, source: IO[bytes], emit: Callable[[Any], object]) -> None:
         parts = blocks(source)
@@ -204,7 +198,7 @@ class Run:
         start, seen = 1 + block.count(b"\n"), len(block)
         rest = _chain(following, parts) if following is not None else parts
         for block in rest:
-            if self.jobs > 1 and seen >= PARALLEL_BYTES and _can_fork():
+            if self.jobs > 1 and seen >= PARALLEL_BYTES and can_fork():
                 fd = _regular(source)
                 offset = source.tell() - len(block) if fd is not None else 0
                 self._parallel(_chain(block, rest), start, emit, fd, offset)
@@ -249,7 +243,24 @@ class Run:
                     future.cancel()
 
 
-def _can_fork() -> bool:
+def _batch_gc() -> tuple[int, ...]:
+    """A batch makes many short-lived objects and no cycles of its own: the cycle
+    collector runs less often, and never again over what is loaded by now (the policy,
+    the command), which forked workers then share without copying.  The thresholds
+    before, for `_restore_gc`."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+    return threshold
+
+
+def _restore_gc(threshold: tuple[int, ...]) -> None:
+    gc.set_threshold(*threshold)
+    gc.unfreeze()
+
+
+def can_fork() -> bool:
+    """Whether workers can be forked here (they are not on every system)."""
     import multiprocessing  # only for a run long enough to fork: start-up stays short
 
     return "fork" in multiprocessing.get_all_start_methods()
@@ -284,9 +295,7 @@ class Pinned:
         sys.stderr.flush()
         _WORK.clear()
         _WORK["pinned"] = (self.work, self.finish)
-        threshold = gc.get_threshold()
-        gc.freeze()  # what is loaded by now is shared with the workers, never copied
-        gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+        threshold = _batch_gc()
         context = multiprocessing.get_context("fork")
         queues, replies, workers = [], [], []
         try:
@@ -325,8 +334,7 @@ class Pinned:
                 queue.close()
                 queue.cancel_join_thread()
             _WORK.clear()
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
+            _restore_gc(threshold)
 
 
 def _wide(*pipes: int) -> None:
@@ -373,8 +381,3 @@ def _reply(receive: Any) -> Any:
 
 class WorkerError(RuntimeError):
     """A pinned worker that failed or ended: the command exits 2 with this message."""
-
-
-def can_fork() -> bool:
-    """Whether workers can be forked here (they are not on every system)."""
-    return _can_fork()

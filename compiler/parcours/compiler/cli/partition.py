@@ -40,7 +40,7 @@ class Partition:
 
     def __init__(self, function: Callable[[Mapping[str, object]], Decision], ledger: Ledger,
                  tally: Callable[[], Tally] | None, keep_state: bool = False) -> None:
-        self.function, self.ledger, self.tally = function, ledger, tally
+        self.ledger, self.tally = ledger, tally
         self.keep_state = keep_state  # the totals go back to the command (`--state-out`)
         self.decide = ledger.decider(function)
         self.key = key_reader(ledger.specs[0].keys)
@@ -100,11 +100,12 @@ class Partition:
                 len(rejections), state, count)
 
     def finish(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
-        """The totals of the slots this worker owns (every worker holds the ones loaded
-        before the fork; each gives back its own), when the state is written."""
+        """The totals of the slots this worker owns, dropped (a sorted run, see `fork`) or
+        held (every worker holds the ones loaded before the fork; each gives back its
+        own), when the state is written."""
         if not self.keep_state:
             return []
-        return [(slot, amount) for slot, amount in self.ledger.used.items()
+        return [(slot, amount) for slot, amount in chain(self.dropped, self.ledger.used.items())
                 if slot_owner(slot, jobs) == index]
 
     # ---- sorted lines --------------------------------------------------------------
@@ -123,14 +124,6 @@ class Partition:
         written."""
         self.ledger.retired = (lambda slot, amount: self.dropped.append((slot, amount))) \
             if self.keep_state else None
-
-    def finish_sorted(self, index: int, jobs: int) -> list[tuple[Any, Any]]:
-        """The totals of the slots this worker owns, dropped or held (when the state is
-        written)."""
-        if not self.keep_state:
-            return []
-        return [(slot, amount) for slot, amount in chain(self.dropped, self.ledger.used.items())
-                if slot_owner(slot, jobs) == index]
 
     def restore(self, held: list[list[tuple[Any, Any]]]) -> None:
         """The workers' totals back in this process's ledger (for the state file)."""

@@ -53,8 +53,8 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
 
         try:
             if specs_of(module):  # a key's episodes in order: split by key across the jobs
-                ordered = wrap(module, function, source, state_in, sort_buffer,
-                               state_out is not None, progress)
+                ordered = wrap(module, function, source, progress, state_in, sort_buffer,
+                               state_out is not None)
             if ordered is not None and not ordered.keyless:
                 decided, rejected = decide_ordered(
                     ordered, sink.write, progress, totals.add if totals is not None else None,
