@@ -20,7 +20,7 @@ from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, Ledger, Slot, StateError,
                      decide_with_state, period_of, specs_of, state_line)
 from .order import (InputOrder, in_key_order, key_owner, key_reader, ledger_lines, slot_owner,
                     sorted_lines, two_pass)
-from .lines import Unreadable, json_safe, parse_episode, read_episodes
+from .lines import Unreadable, json_safe, lines_in, parse_episode, read_episodes
 from .decision import OUTPUT_KINDS, ROLES, Decision, OutputField, PolicyMeta
 from .episode import (bad_date, bad_enum, bad_value, broken_constraint, episode_id, field_error,
                       missing_field, money_missing, not_an_object, out_of_range, outside_validity,
@@ -41,7 +41,7 @@ __all__ = [
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
     "bad_date", "bad_enum", "bad_value", "blocks", "branch_steps", "broken_constraint",
     "decide_block", "decide_stream", "decided",
-    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
+    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe", "lines_in",
     "key_text",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",

@@ -50,6 +50,11 @@ class _Duplicate(ValueError):
     """Raised by the strict object hook; the slow path then finds where."""
 
 
+def lines_in(block: bytes) -> int:
+    """How many lines a block of whole lines holds (its last may lack its newline)."""
+    return block.count(b"\n") + (not block.endswith(b"\n"))
+
+
 def _strict_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result = dict(pairs)
     if len(result) != len(pairs):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .ledger import DEFAULT_BUFFER, AccumulatorSpec, Slot
+from .lines import lines_in
 
 
 # A line that starts with its id and date, as written by `parcours population` and most
@@ -179,12 +180,11 @@ class KeyOrder:
         if self.fast is not None:
             self.token, self.expected = _field_token(specs[0].keys[0].split(".", 1)[1])
 
-    def block(self, block: bytes) -> bool:
-        """A block of whole lines: at once when none of them can have a key (no backslash,
-        each line starting with its id, no other field of the key's name; see
-        `_usual_line`), else line by line."""
+    def block(self, block: bytes, count: int) -> bool:
+        """A block of whole lines (`count` of them): at once when none of them can have a
+        key (no backslash, each line starting with its id, no other field of the key's name;
+        see `_usual_line`), else line by line."""
         if self.fast is not None and self.number > 0:  # (the first line may have a BOM)
-            count = block.count(b"\n") + (not block.endswith(b"\n"))
             if b"\\" not in block and block.count(self.token) == self.expected * count and \
                     block.startswith(_HEAD_START) and block.count(b"\n" + _HEAD_START) == \
                     count - 1:  # every line starts with its id (so no other "id": is a key's)
@@ -333,11 +333,11 @@ def ledger_lines(lines: Iterable[bytes | str], specs: tuple[AccumulatorSpec, ...
         blocks, again = two_pass(lines, blocks=True)
         order, in_order, read = KeyOrder(specs), True, 0
         for block in blocks:
-            count = block.count(b"\n") + (not block.endswith(b"\n"))
+            count = lines_in(block)
             read += count
             if tick is not None:
                 tick(count)
-            in_order = in_order and order.block(block)
+            in_order = in_order and order.block(block, count)
         if keyed is not None:
             keyed[:] = [order.keyed]
         if numbers is not None:

@@ -9,7 +9,6 @@ worker processes (`cli/partition.py`).
 from __future__ import annotations
 
 import io
-import sys
 import types
 from array import array
 from collections import deque
@@ -20,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
                               InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
-                              decide_stream, ledger_lines, specs_of, state_line)
+                              decide_stream, ledger_lines, lines_in, specs_of, state_line)
 
 from .common import fail, open_out
 from .partition import Partition, sorted_parts
@@ -153,8 +152,7 @@ def decide_ordered(run: Run, write: Callable[[str], object], progress: Progress,
     key for every accumulator, the keys are split across `jobs` worker processes
     (`Partition`): each block's `tally()` there, its state given to `merge` here."""
     def report(rejection: object) -> None:
-        progress.clear()
-        sys.stderr.write(f"rejected: {rejection}\n")
+        progress.reject((rejection,))
 
     split = None
     if jobs > 1 and run.ledger is not None and run.function is not None and \
@@ -193,13 +191,11 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
     chunks = blocks(cast(IO[bytes], lines)) if isinstance(lines, io.BufferedIOBase) else \
         (b"".join(chunk) for chunk in _chunks(iter(lines)))
     for data in chunks:
-        count = data.count(b"\n") + (not data.endswith(b"\n"))
+        count = lines_in(data)
         # an input of a few lines is read by the standard library: importing msgspec costs more
         fast = first > 1 or count >= 8
         block = decide_block(decide, writer, data, first, observe, fast)
-        if block.rejections:
-            progress.clear()
-            sys.stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+        progress.reject(block.rejections)
         write(block.text)
         decided, rejected = decided + block.decided, rejected + block.rejected
         first += count
@@ -215,9 +211,7 @@ def in_blocks(decide: Callable[[Mapping[str, object]], Decision], lines: Iterabl
                     if result[5] is not None and merge is not None:
                         merge(result[5])
                 rejections = sorted(chain.from_iterable(r[2] for r in results))
-                if rejections:
-                    progress.clear()
-                    sys.stderr.write("".join(f"rejected: {text}\n" for _, text in rejections))
+                progress.reject(text for _, text in rejections)
                 write(_in_place(results))
                 progress.tick(results[0][6])
 
@@ -303,7 +297,7 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
 def _numbered(chunks: Iterator[bytes], first: int) -> Iterator[tuple[int, bytes]]:
     for data in chunks:
         yield first, data
-        first += data.count(b"\n") + (not data.endswith(b"\n"))
+        first += lines_in(data)
 
 
 def write_state(run: Run, path: str | None) -> None:

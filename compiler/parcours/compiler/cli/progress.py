@@ -103,6 +103,13 @@ class Progress:
         self._write("\r" + text + padding)
         self.width = len(text)
 
+    def reject(self, rejections: Iterable[object]) -> None:
+        """Each rejection on stderr as `rejected: TEXT`, the progress line removed first."""
+        text = "".join(f"rejected: {rejection}\n" for rejection in rejections)
+        if text:
+            self.clear()
+            sys.stderr.write(text)
+
     def clear(self) -> None:
         """Remove the line (before another message, and at the end)."""
         if self.width:

@@ -30,20 +30,17 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
     """Decide every episode of `input_path` into `output_path`, rejections on stderr, a
     progress line unless `quiet`; `totals` (with `tally`, its kind) sums the decisions for
     `--summary`.  (decided, rejected)."""
-    stderr = sys.stderr
     ordered: Ordered | None = None
     decided = rejected = 0
     with open_in(input_path) as source, open_out(output_path) as sink:
         progress = progress_for("deciding", quiet, source=source)
         # A worker's decisions come as bytes: written as they are, to the file or stdout.
-        out = BinaryOut(sink, sys.stdout if output_path in (None, "-") else None)
+        out = BinaryOut(sink, sys.stdout if output_path == "-" else None)
 
         def emit(result: tuple[Block | Encoded, object]) -> None:
             nonlocal decided, rejected
             block, state = result
-            if block.rejections:
-                progress.clear()
-                stderr.write("".join(f"rejected: {text}\n" for text in block.rejections))
+            progress.reject(block.rejections)
             out.write(block.text)
             if state is not None and totals is not None:
                 totals.merge(state)
