@@ -378,9 +378,7 @@ def read_batch(policy: ColumnarPolicy, table: pa.Table) -> _Batch:
 def input_columns(policy: ColumnarPolicy, table: pa.Table) -> tuple[dict[str, Any], Any]:
     """The arrays `decide_columns` reads from `table`, and the rows to leave to the row
     engine (every row when the table's columns do not have the contract's shape)."""
-    col = policy.columnar
-    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
-                   (col.VALID_FROM, col.VALID_UNTIL))
+    batch = read_batch(policy, table)
     return batch.columns, np.ones(batch.n, dtype=np.bool_) if batch.all_bad else batch.bad
 
 
@@ -431,8 +429,7 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     col = policy.columnar
-    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
-                   (col.VALID_FROM, col.VALID_UNTIL))
+    batch = read_batch(policy, table)
     n = batch.n
     if force is not None:
         batch.bad |= force
