@@ -22,7 +22,7 @@ rates as their JSON strings, sources as a list of strings, the strings that repe
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -500,8 +500,3 @@ def decide_episodes(row: types.ModuleType, decide: Any,
         else:
             decided.append(outcome)
     return decisions_table(row.POLICY, decided), rejections
-
-
-def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
-    for start in range(0, table.num_rows, size):
-        yield table.slice(start, size)
