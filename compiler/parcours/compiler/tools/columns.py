@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rejection,
-                              episode_id, shown)
+from parcours.runtime import Decision, EpisodeError, PolicyMeta, Rejection
+from parcours.runtime.batch import UNDECIDED, undecided
 
 from .decision_tables import EPOCH, columnar_decisions
 from .decision_tables import REPEATED as REPEATED  # what callers take from here
@@ -408,13 +408,8 @@ def decide_one(decide: Any, episode: Mapping[str, object]) -> Decision | Episode
     try:
         decision: Decision = decide(episode)
         return decision
-    except EpisodeError as error:
-        return error
-    except PolicyGap as gap:
-        return EpisodeError(episode_id(episode), "", f"undecided: {gap}")
-    except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
-            RecursionError) as exc:
-        return EpisodeError(episode_id(episode), "", f"cannot be decided: {shown(str(exc), 200)}")
+    except UNDECIDED as exc:
+        return undecided(episode, exc)
 
 
 def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
