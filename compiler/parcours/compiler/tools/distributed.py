@@ -166,7 +166,7 @@ def _split(source: str, index: int, path: Sequence[str], buckets: int) -> list[p
     # a hash of each distinct key's text, the same in every file and every process
     if not path:  # every row in bucket 0
         return [table] + [table.slice(0, 0)] * (buckets - 1)
-    encoded = pc.cast(_key(table, path), pa.string()).combine_chunks().dictionary_encode()
+    encoded = _key(table, path).combine_chunks().dictionary_encode()
     hashes = np.array([zlib.crc32(str(v).encode("utf-8")) % buckets
                        for v in encoded.dictionary.to_pylist()] + [0], dtype=np.int64)
     indices = encoded.indices.fill_null(len(hashes) - 1).to_numpy(zero_copy_only=False)
