@@ -47,7 +47,7 @@ from parcours.runtime import Rejection, specs_of
 
 from ..backends.python.loader import load_module
 from .columns import ColumnarPolicy, decision_schema, keep_freed_memory
-from .tables import BATCH_ROWS
+from .tables import BATCH_ROWS, generate_both
 from .waves import decide_table
 
 ORDER = "__parcours_row"  # the column that keeps input order through a shuffle
@@ -75,17 +75,8 @@ MAX_REJECTIONS = 1000  # rejections kept as text; the count is always complete
 
 def policy_texts(path: str | os.PathLike[str]) -> PolicyTexts:
     """Both backends' modules for a `.parcours` policy (CompileError, Unsupported)."""
-    from .. import backends
-    from ..diagnostics import CompileError
-    from ..pipeline import analyse
-
-    analysis = analyse(path, verify=False)
-    if analysis.program is None:
-        raise CompileError(analysis.diagnostics, analysis.sources)
-    program = analysis.program
-    return PolicyTexts(f"parcours_{program.policy.id}",
-                       backends.get("columnar").generate(program),
-                       backends.get("python").generate(program))
+    _, name, columnar, row = generate_both(path)
+    return PolicyTexts(name, columnar, row)
 
 
 def _policy(texts: PolicyTexts) -> ColumnarPolicy:
