@@ -25,8 +25,9 @@ partitions; a `partition_by` other than that key is refused, and accumulators ke
 different fields put every row in one partition.
 
 `client` is a `distributed.Client` (a cluster's scheduler); without one, Dask's local
-threaded scheduler runs the tasks.  `parcours distribute` is the command for it.  Rejections come back as text naming the file and
-the row: `episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
+threaded scheduler runs the tasks.  `parcours distribute` is the command for it.
+Rejections come back as text naming the file and the row:
+`episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
 """
 
 from __future__ import annotations
