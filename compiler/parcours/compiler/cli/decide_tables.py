@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -159,13 +159,9 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
         with _output(out_fmt, output_path) as handle:
             sink = tables.DecisionSink(handle, out_fmt, meta)
             try:
-                if in_fmt == "jsonl":
-                    with open_in(input_path) as source:
-                        counts = tables.decide_file(columnar or module, decide, source, in_fmt,
-                                                    sink, reject, totals.add if summary else None,
-                                                    ledger)
-                else:
-                    counts = tables.decide_file(columnar or module, decide, input_path, in_fmt,
+                with open_in(input_path) if in_fmt == "jsonl" else \
+                        nullcontext(input_path) as source:
+                    counts = tables.decide_file(columnar or module, decide, source, in_fmt,
                                                 sink, reject, totals.add if summary else None,
                                                 ledger)
             finally:

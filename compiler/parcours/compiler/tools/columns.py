@@ -22,7 +22,7 @@ rates as their JSON strings, sources as a list of strings, the strings that repe
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import (Decision, EpisodeError, PolicyGap, PolicyMeta, Rejection,
-                              episode_id, shown)
+from parcours.runtime import Decision, EpisodeError, PolicyMeta, Rejection
+from parcours.runtime.batch import UNDECIDED, undecided
 
 from .decision_tables import EPOCH, columnar_decisions
 from .decision_tables import REPEATED as REPEATED  # what callers take from here
@@ -378,9 +378,7 @@ def read_batch(policy: ColumnarPolicy, table: pa.Table) -> _Batch:
 def input_columns(policy: ColumnarPolicy, table: pa.Table) -> tuple[dict[str, Any], Any]:
     """The arrays `decide_columns` reads from `table`, and the rows to leave to the row
     engine (every row when the table's columns do not have the contract's shape)."""
-    col = policy.columnar
-    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
-                   (col.VALID_FROM, col.VALID_UNTIL))
+    batch = read_batch(policy, table)
     return batch.columns, np.ones(batch.n, dtype=np.bool_) if batch.all_bad else batch.bad
 
 
@@ -410,13 +408,8 @@ def decide_one(decide: Any, episode: Mapping[str, object]) -> Decision | Episode
     try:
         decision: Decision = decide(episode)
         return decision
-    except EpisodeError as error:
-        return error
-    except PolicyGap as gap:
-        return EpisodeError(episode_id(episode), "", f"undecided: {gap}")
-    except (ArithmeticError, TypeError, KeyError, AttributeError, ValueError,
-            RecursionError) as exc:
-        return EpisodeError(episode_id(episode), "", f"cannot be decided: {shown(str(exc), 200)}")
+    except UNDECIDED as exc:
+        return undecided(episode, exc)
 
 
 def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
@@ -431,8 +424,7 @@ def decide_table(policy: ColumnarPolicy, table: pa.Table | pa.RecordBatch,
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     col = policy.columnar
-    batch = _Batch(table, col.FIELDS, col.CURRENCY, col.DECIMALS,
-                   (col.VALID_FROM, col.VALID_UNTIL))
+    batch = read_batch(policy, table)
     n = batch.n
     if force is not None:
         batch.bad |= force
@@ -503,8 +495,3 @@ def decide_episodes(row: types.ModuleType, decide: Any,
         else:
             decided.append(outcome)
     return decisions_table(row.POLICY, decided), rejections
-
-
-def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
-    for start in range(0, table.num_rows, size):
-        yield table.slice(start, size)

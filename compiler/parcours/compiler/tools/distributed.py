@@ -25,8 +25,9 @@ partitions; a `partition_by` other than that key is refused, and accumulators ke
 different fields put every row in one partition.
 
 `client` is a `distributed.Client` (a cluster's scheduler); without one, Dask's local
-threaded scheduler runs the tasks.  `parcours distribute` is the command for it.  Rejections come back as text naming the file and
-the row: `episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
+threaded scheduler runs the tasks.  `parcours distribute` is the command for it.
+Rejections come back as text naming the file and the row:
+`episodes/a.parquet: episode ep-7 (line 12): field visit.fee: ...`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from parcours.runtime import Rejection, specs_of
 
 from ..backends.python.loader import load_module
 from .columns import ColumnarPolicy, decision_schema, keep_freed_memory
-from .tables import BATCH_ROWS
+from .tables import BATCH_ROWS, generate_both
 from .waves import decide_table
 
 ORDER = "__parcours_row"  # the column that keeps input order through a shuffle
@@ -75,17 +76,8 @@ MAX_REJECTIONS = 1000  # rejections kept as text; the count is always complete
 
 def policy_texts(path: str | os.PathLike[str]) -> PolicyTexts:
     """Both backends' modules for a `.parcours` policy (CompileError, Unsupported)."""
-    from .. import backends
-    from ..diagnostics import CompileError
-    from ..pipeline import analyse
-
-    analysis = analyse(path, verify=False)
-    if analysis.program is None:
-        raise CompileError(analysis.diagnostics, analysis.sources)
-    program = analysis.program
-    return PolicyTexts(f"parcours_{program.policy.id}",
-                       backends.get("columnar").generate(program),
-                       backends.get("python").generate(program))
+    _, name, columnar, row = generate_both(path)
+    return PolicyTexts(name, columnar, row)
 
 
 def _policy(texts: PolicyTexts) -> ColumnarPolicy:
@@ -166,7 +158,7 @@ def _split(source: str, index: int, path: Sequence[str], buckets: int) -> list[p
     # a hash of each distinct key's text, the same in every file and every process
     if not path:  # every row in bucket 0
         return [table] + [table.slice(0, 0)] * (buckets - 1)
-    encoded = pc.cast(_key(table, path), pa.string()).combine_chunks().dictionary_encode()
+    encoded = _key(table, path).combine_chunks().dictionary_encode()
     hashes = np.array([zlib.crc32(str(v).encode("utf-8")) % buckets
                        for v in encoded.dictionary.to_pylist()] + [0], dtype=np.int64)
     indices = encoded.indices.fill_null(len(hashes) - 1).to_numpy(zero_copy_only=False)

@@ -60,6 +60,19 @@ def load_columnar(path: str | os.PathLike[str], cache: bool = False) -> Columnar
         found = [modules.cached(key) for key in keys]
         if found[0] is not None and found[1] is not None:
             return ColumnarPolicy(found[0], found[1])
+    files, name, columnar_text, row_text = generate_both(path)
+    if cache:
+        modules.store(keys[0], files, name + "_columnar", columnar_text)
+        modules.store(keys[1], files, name, row_text)
+    return ColumnarPolicy(load_module(name + "_columnar", columnar_text, f"<{path} columnar>"),
+                          load_module(name, row_text, f"<{path}>"))
+
+
+def generate_both(path: str | os.PathLike[str]
+                  ) -> tuple[list[tuple[Path, bytes]], str, str, str]:
+    """One analysis of a `.parcours` policy and both backends' modules: (the files it
+    read, the row module's name, the columnar module's text, the row module's text).
+    Raises CompileError for a policy with errors, `Unsupported` as `load_columnar`."""
     from .. import backends
     from ..diagnostics import CompileError
     from ..pipeline import analyse
@@ -68,14 +81,8 @@ def load_columnar(path: str | os.PathLike[str], cache: bool = False) -> Columnar
     if analysis.program is None:
         raise CompileError(analysis.diagnostics, analysis.sources)
     program = analysis.program
-    row_text = backends.get("python").generate(program)
-    columnar_text = backends.get("columnar").generate(program)
-    name = f"parcours_{program.policy.id}"
-    if cache:
-        modules.store(keys[0], analysis.files, name + "_columnar", columnar_text)
-        modules.store(keys[1], analysis.files, name, row_text)
-    return ColumnarPolicy(load_module(name + "_columnar", columnar_text, f"<{path} columnar>"),
-                          load_module(name, row_text, f"<{path}>"))
+    return (analysis.files, f"parcours_{program.policy.id}",
+            backends.get("columnar").generate(program), backends.get("python").generate(program))
 
 
 # ---- reading -------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from parcours.runtime import AccumulatorSpec, Decision, EpisodeError, Ledger, Re
 from . import columns
 from .columns import (ColumnarPolicy, assembled, decide_one, decisions_table, episodes,
                       numpy_of, read_batch)
+from .decision_tables import EPOCH
 
 _NO_SLOT = -1
 Slot = tuple[str, tuple[str, ...], str]  # (accumulator, key values, period), the ledger's
@@ -162,9 +163,6 @@ class Rows:
                     if type(day) is str and len(day) == 10 else 0
             except ValueError:
                 self.days[row] = 0  # rejected: the episode adds nothing
-
-
-EPOCH = date(1970, 1, 1).toordinal()
 
 
 def _key_column(table: pa.Table, path: str) -> pa.Array | None:

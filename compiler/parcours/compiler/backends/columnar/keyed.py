@@ -17,8 +17,7 @@ from typing import Any
 
 from ... import ir
 from ..python.spelling import ident
-from .values import FALSE, TRUE, Val, exponent_of, is_literal
-
+from .values import FALSE, TRUE, Val, exponent_of, is_literal, literal
 
 
 def table_key(em: Any, e: ir.TableKey) -> Val:
@@ -44,7 +43,7 @@ def table_key(em: Any, e: ir.TableKey) -> Val:
             size = len(column.members)
         stride *= size
     if not terms:
-        return Val(repr(constant), 0, constant, constant)
+        return literal(constant, 0)
     if constant:
         terms.append(repr(constant))
     text = terms[0] if len(terms) == 1 else "(" + " + ".join(reversed(terms)) + ")"

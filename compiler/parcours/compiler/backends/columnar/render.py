@@ -14,7 +14,7 @@ from ... import ir
 from ...meta import VERSION
 from ..python.spelling import CodegenError, ident, py_literal, source_file
 from .emit import _Emitter
-from .values import day_number
+from .values import day_number, index_type
 
 GENERATOR = f"parcours {VERSION}"
 
@@ -75,7 +75,7 @@ def generate(program: ir.Program) -> str:
         valid_until=None if p.valid_until is None else day_number(p.valid_until),
         n_periods=len(e.periods), min_day=day_number(date.min), max_day=day_number(date.max),
         body=e.body, exponents=e.exponents,
-        result_types={"period": "np.int8" if len(e.periods) < 127 else "np.int32",
+        result_types={"period": index_type(len(e.periods)),
                       "bad": "np.bool_", **e.dtypes,
                       **{name: "np.int64" for name in e.exponents}})
     constants = "\n".join(f"{name} = {literal}" for name, literal in e.constants.items())
