@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -130,10 +130,11 @@ class TableSummary:
 def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | None,
                   engine: str, sets: dict[str, str], explain: bool, summary: bool,
                   quiet: bool, summary_type: Any, totalled: Callable[[PolicyMeta], Any],
-                  state_in: str | None = None, state_out: str | None = None) -> None:
+                  state_in: str | None = None, state_out: str | None = None) -> NoReturn:
     """Decide a file through tables and exit as `decide` does (`summary_type` and
     `totalled`: decide's, for the same --summary; `state_in`, `state_out`: the
     accumulators' state files, as decide's)."""
+    _WRITTEN.clear()  # an earlier run's output (in this process) is not this run's
     if explain:
         fail("--explain writes JSON Lines traces: use the compiled or interpreted engine "
              "with JSON Lines input and output")
