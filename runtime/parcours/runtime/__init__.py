@@ -14,8 +14,8 @@ The runtime holds no global state.
 """
 
 from .abi import ABI_VERSION, GENERATED_IMPORTS
-from .batch import (BatchStats, Block, DecisionWriter, Rejection, blocks, decide_block,
-                    decide_stream, decided, decision_json)
+from .batch import (UNDECIDED, BatchStats, Block, DecisionWriter, Rejection, blocks,
+                    decide_block, decide_stream, decided, decision_json, undecided)
 from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, Ledger, Slot, StateError,
                      decide_with_state, period_of, specs_of, state_line)
 from .order import (InputOrder, in_key_order, key_owner, key_reader, ledger_lines, slot_owner,
@@ -40,9 +40,9 @@ __all__ = [
     "OutputField", "ROLES", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
     "bad_date", "bad_enum", "bad_value", "blocks", "branch_steps", "broken_constraint",
-    "decide_block", "decide_stream", "decided",
-    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe", "lines_in",
-    "key_text",
+    "decide_block", "decide_stream", "decided", "UNDECIDED", "undecided",
+    "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",
+    "lines_in", "key_text",
     "missing_field", "money_missing", "not_an_object", "one_line", "out_of_range",
     "outside_validity", "parse_episode", "read_episodes", "render", "rule_steps", "shown",
     "split_name", "to_money", "to_rate", "unit_of", "unit_text", "unknown_field", "wrong_currency",

@@ -32,8 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import Decision, EpisodeError, PolicyMeta, Rejection
-from parcours.runtime.batch import UNDECIDED, undecided
+from parcours.runtime import UNDECIDED, Decision, EpisodeError, PolicyMeta, Rejection, undecided
 
 from .decision_tables import EPOCH, columnar_decisions
 from .decision_tables import REPEATED as REPEATED  # what callers take from here
