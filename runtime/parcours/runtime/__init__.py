@@ -14,8 +14,9 @@ The runtime holds no global state.
 """
 
 from .abi import ABI_VERSION, GENERATED_IMPORTS
-from .batch import (UNDECIDED, BatchStats, Block, DecisionWriter, Rejection, blocks,
-                    decide_block, decide_stream, decided, decision_json, undecided)
+from .batch import (BLOCK_BYTES, UNDECIDED, BatchStats, Block, DecisionWriter, Encoded,
+                    Rejection, blocks, decide_block, decide_stream, decided, decision_json,
+                    undecided)
 from .ledger import (DEFAULT_BUFFER, AccumulatorSpec, Ledger, Slot, StateError,
                      decide_with_state, period_of, specs_of, state_line)
 from .order import (InputOrder, in_key_order, key_owner, key_reader, ledger_lines, slot_owner,
@@ -35,7 +36,8 @@ __all__ = [
     "AccumulatorSpec", "DEFAULT_BUFFER", "InputOrder", "Ledger", "Slot", "StateError",
     "decide_with_state", "in_key_order", "ledger_lines", "period_of", "sorted_lines", "specs_of",
     "state_line", "two_pass", "key_owner", "key_reader", "slot_owner",
-    "ABI_VERSION", "BatchStats", "Block", "Decision", "DecisionWriter", "EpisodeError",
+    "ABI_VERSION", "BLOCK_BYTES", "BatchStats", "Block", "Decision", "DecisionWriter", "Encoded",
+    "EpisodeError",
     "GENERATED_IMPORTS", "KEY_SEPARATOR", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS",
     "OutputField", "ROLES", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
     "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",

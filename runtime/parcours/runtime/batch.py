@@ -289,6 +289,16 @@ def decide_block(decide: Decide, encode: DecisionWriter, block: bytes, first: in
     return Block("\n".join(out), rejections, len(out) - 1 if out else 0, len(rejections))
 
 
+class Encoded(NamedTuple):
+    """A `Block` with its decisions' text as UTF-8 bytes (the work of a worker process, or
+    of the columnar engine): written to a binary output as it is, never decoded again."""
+
+    text: bytes
+    rejections: list[str]
+    decided: int
+    rejected: int
+
+
 BLANK: Mapping[str, object] = {}  # what `decide_block` reads a blank line as (never decided)
 
 

@@ -11,7 +11,7 @@ from parcours.runtime import Decision, PolicyMeta, specs_of
 from .common import (ENGINES, EXIT_OK, EXIT_PROBLEMS, bind, buffer_option, fail,
                      import_path_option, jobs_option, load, parse_sets, quiet_option,
                      state_in_option, state_out_option)
-from .decide_tables import decide_tables, wants_tables
+from .decide_tables import columnar_lines, decide_tables, wants_tables
 from .stream import decide_lines
 
 
@@ -129,10 +129,13 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       2  the policy does not load, the input cannot be read, the output cannot be
          written, or a --set is bad
     """
-    if wants_tables(engine, input_path, output_path, fmt):
+    plain = not (explain or sets or summary or state_in or state_out)
+    lines = columnar_lines(policy, input_path, output_path, fmt, plain) \
+        if engine == "columnar" else None
+    if lines is None and wants_tables(engine, input_path, output_path, fmt):
         decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,
                       summary, quiet, Summary, totalled, state_in=state_in, state_out=state_out)
-    module = load(policy, engine)
+    module = load(policy, engine) if lines is None else lines[0].row
     overrides = parse_sets(sets)
     function = bind(module, overrides, explain)
     totals = Summary()
@@ -141,7 +144,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
              "no accumulator")
     decided, rejected = decide_lines(module, function, input_path, output_path, quiet, jobs,
                                      state_in, state_out, sort_buffer,
-                                     totals if summary else None, Summary if summary else None)
+                                     totals if summary else None, Summary if summary else None,
+                                     None if lines is None else lines[1])
     if summary:
         meta: PolicyMeta = module.POLICY
         click.echo(totals.render(meta.id, meta.currency, decided, rejected,

@@ -18,10 +18,14 @@ import click
 
 from parcours.runtime import PolicyMeta, Rejection
 
+from .stream import Columnar
+
 from .common import (EXIT_OK, EXIT_PROBLEMS, _import_paths_given, bind, fail, load,
                      open_in, open_out, quiet_exit_on_closed_pipe)
 
 TABLE_FORMATS = ("jsonl", "parquet", "arrow")
+# The extensions of table files (tools.tables.format_of, without importing pyarrow).
+TABLE_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather", ".ipc", ".arrows")
 
 
 def wants_tables(engine: str, input_path: str, output_path: str, fmt: str | None) -> bool:
@@ -29,10 +33,37 @@ def wants_tables(engine: str, input_path: str, output_path: str, fmt: str | None
     from pathlib import Path
 
     def is_table(path: str) -> bool:
-        return Path(path).suffix.lower() in (".parquet", ".pq", ".arrow", ".feather", ".ipc",
-                                             ".arrows")
+        return Path(path).suffix.lower() in TABLE_SUFFIXES
     return engine == "columnar" or fmt in ("parquet", "arrow") or \
         is_table(input_path) or is_table(output_path)
+
+
+COLUMNAR_BLOCK_BYTES = 1 << 21  # a block of JSON Lines for the columnar engine
+
+
+def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | None,
+                   plain: bool) -> tuple[Any, Columnar] | None:
+    """For `--engine columnar` from JSON Lines to JSON Lines, a `plain` run (no --explain,
+    --set, --summary or state file): the policy's modules and the work on a block of lines
+    (`json_columns.ColumnarLines`), for `stream.decide_lines`; None for a run that goes
+    through tables (`decide_tables`), or when msgspec (the `fast` extra) is missing."""
+    from pathlib import Path
+
+    if not plain or fmt not in (None, "jsonl") or any(
+            Path(p).suffix.lower() in TABLE_SUFFIXES for p in (input_path, output_path)):
+        return None
+    try:
+        import msgspec  # noqa: F401
+    except ImportError:
+        return None
+    _, columnar = _modules(policy, "columnar")
+    from ..tools.json_columns import ColumnarLines
+
+    work = ColumnarLines(columnar)
+    if not work.shape.supported:
+        return None
+    return columnar, (lambda block, first, fast: (work(block, first), None),
+                      COLUMNAR_BLOCK_BYTES)
 
 
 def _modules(policy: str, engine: str) -> Any:

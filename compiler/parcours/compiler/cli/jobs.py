@@ -21,9 +21,10 @@ import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, Self
+from typing import IO, TYPE_CHECKING, Any, Protocol, Self
 
-from parcours.runtime import Block, Decision, DecisionWriter, blocks, decide_block
+from parcours.runtime import (BLOCK_BYTES, Block, Decision, DecisionWriter, Encoded, blocks,
+                              decide_block)
 
 from ..files import OutputError
 
@@ -103,16 +104,6 @@ def _regular(source: IO[bytes]) -> int | None:
         return None
 
 
-class Encoded(NamedTuple):
-    """A worker's `Block`, its decisions' text as UTF-8 bytes: the command writes them
-    to the output's binary layer as they are (never decoded and encoded again)."""
-
-    text: bytes
-    rejections: list[str]
-    decided: int
-    rejected: int
-
-
 def decide_blocks(decide: Callable[..., Decision], tally: Callable[[], Tally] | None,
                   encoded: bool = False
                   ) -> Callable[[bytes, int, bool], tuple[Block | Encoded, object]]:
@@ -170,10 +161,11 @@ class Run:
     bytes), in `jobs` processes; `emit` gets each block's result, in input order."""
 
     def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int,
-                 remote: Callable[[bytes, int, bool], Any] | None = None) -> None:
+                 remote: Callable[[bytes, int, bool], Any] | None = None,
+                 size: int = BLOCK_BYTES) -> None:
         """`remote`: the function workers run (by default `function`), e.g. one whose
-        results are cheaper to send back."""
-        self.function, self.jobs = function, max(1, jobs)
+        results are cheaper to send back; `size`: the bytes of a full block."""
+        self.function, self.jobs, self.size = function, max(1, jobs), size
         self.remote = remote if remote is not None else function
 
     def __enter__(self) -> Self:
@@ -187,7 +179,7 @@ class Run:
         _restore_gc(self._threshold)
 
     def run(self, source: IO[bytes], emit: Callable[[Any], object]) -> None:
-        parts = blocks(source)
+        parts = blocks(source, self.size)
         block = next(parts, None)
         if block is None:
             return

@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, cast
 
-from parcours.runtime import DEFAULT_BUFFER, Block, Decision, specs_of
+from parcours.runtime import DEFAULT_BUFFER, Block, Decision, Encoded, specs_of
 
 from .accumulate import Run as Ordered
 from .accumulate import decide_ordered, wrap, write_state
 from .common import open_in, open_out
-from .jobs import BinaryOut, Encoded, Run, decide_blocks
+from .jobs import BinaryOut, Run, decide_blocks
 from .progress import progress_for
 
 if TYPE_CHECKING:
@@ -21,15 +21,22 @@ if TYPE_CHECKING:
 
     from .jobs import Tally
 
+# The columnar engine's work on a block (bytes, its first line's number, fast) and the size
+# of its blocks in bytes.
+Columnar = tuple[Callable[[bytes, int, bool], tuple[Encoded, None]], int]
+
 
 def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
                  input_path: str, output_path: str, quiet: bool, jobs: int,
                  state_in: str | None = None, state_out: str | None = None,
                  sort_buffer: int = DEFAULT_BUFFER, totals: Tally | None = None,
-                 tally: Callable[[], Tally] | None = None) -> tuple[int, int]:
+                 tally: Callable[[], Tally] | None = None,
+                 columnar: Columnar | None = None) -> tuple[int, int]:
     """Decide every episode of `input_path` into `output_path`, rejections on stderr, a
     progress line unless `quiet`; `totals` (with `tally`, its kind) sums the decisions for
-    `--summary`.  (decided, rejected)."""
+    `--summary`.  With `columnar` (`--engine columnar`, its blocks' work and their size),
+    the blocks are decided by the columnar engine; a run through the ledgers of
+    accumulators still goes episode by episode (`function`).  (decided, rejected)."""
     ordered: Ordered | None = None
     decided = rejected = 0
     with open_in(input_path) as source, open_out(output_path) as sink:
@@ -58,8 +65,10 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
                     jobs, tally, totals.merge if totals is not None else None)
             else:  # no accumulator, or no line with a key: blocks in any process
                 lines = source if ordered is None else cast(IO[bytes], ordered.lines)
-                with Run(decide_blocks(function, tally), jobs,
-                         decide_blocks(function, tally, encoded=True)) as run:
+                work = Run(decide_blocks(function, tally), jobs,
+                           decide_blocks(function, tally, encoded=True)) if columnar is None \
+                    else Run(columnar[0], jobs, size=columnar[1])
+                with work as run:
                     run.run(lines, emit)
         finally:
             progress.clear()

@@ -9,6 +9,7 @@ amount's text worked out once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import Decision, PolicyMeta, format_rate
+from parcours.runtime import Decision, PolicyMeta, format_rate, json_safe
 
 EPOCH = date(1970, 1, 1).toordinal()
 # `policy` below: a columns.ColumnarPolicy (its columnar module and its metadata)
@@ -104,25 +105,29 @@ def columnar_decisions(policy: Any, ids: pa.Array, result: Mapping[str, Any],
         "currency": _repeat(meta.currency, n),
     }
     for spec in col.OUTPUTS:
-        values = np.asarray(result[spec.name])[rows]
-        if spec.kind == "money":
-            out[spec.name] = _money_text(values, col.DECIMALS)
-        elif spec.kind == "rate":
-            scale = spec.scale
-            out[spec.name] = _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
-        elif spec.kind == "decimal":
-            exps = np.asarray(result[spec.name + ":exponent"])[rows]
-            out[spec.name] = _decimal_text(values, exps, spec.scale)
-        elif spec.kind == "enum":
-            out[spec.name] = _coded(values, spec.members)
-        elif spec.kind == "date":
-            out[spec.name] = _by_value(values, lambda v: date.fromordinal(v + EPOCH).isoformat())
-        elif spec.kind == "bool":
-            out[spec.name] = pa.array(values, pa.bool_())
-        else:
-            out[spec.name] = pa.array(values, pa.int64())
+        out[spec.name] = _output(col, spec, result, rows)
     out["sources"] = _sources(policy, result, rows)
     return pa.table(out, schema=decision_schema(meta))
+
+
+def _output(col: Any, spec: Any, result: Mapping[str, Any], rows: Any) -> pa.Array:
+    """The column of one output: its JSON values (text outputs dictionary-encoded)."""
+    values = np.asarray(result[spec.name])[rows]
+    if spec.kind == "money":
+        return _money_text(values, col.DECIMALS)
+    if spec.kind == "rate":
+        scale = spec.scale
+        return _by_value(values, lambda v: format_rate(Decimal(v).scaleb(-scale)))
+    if spec.kind == "decimal":
+        exps = np.asarray(result[spec.name + ":exponent"])[rows]
+        return _decimal_text(values, exps, spec.scale)
+    if spec.kind == "enum":
+        return _coded(values, spec.members)
+    if spec.kind == "date":
+        return _by_value(values, lambda v: date.fromordinal(v + EPOCH).isoformat())
+    if spec.kind == "bool":
+        return pa.array(values, pa.bool_())
+    return pa.array(values, pa.int64())
 
 
 def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
@@ -144,28 +149,53 @@ def _rule_pathway(col: Any) -> Any:
     return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
 
 
-def _sources(policy: Any, result: Mapping[str, Any], rows: Any) -> pa.Array:
-    """Each decision's documents, from its path (rule, branches, period), worked out once
-    per distinct path: the path as one integer (mixed radix), distinct ones by hashing."""
-    col, meta = policy.columnar, policy.meta
+def _paths(col: Any, result: Mapping[str, Any], rows: Any) -> Any:
+    """Each row's path (rule, branches, period) as one integer (mixed radix)."""
     names = ["rule"] + [f"b_{name}" for name in col.BRANCHED] + ["period"]
     key = np.zeros(len(np.asarray(result["rule"])[rows]), dtype=np.int64)
     for name, radix in zip(names, col.RADICES):
         key *= radix
         key += np.asarray(result[name])[rows]
+    return key
 
-    def documents(packed: int) -> list[str]:
-        path = []
-        for radix in reversed(col.RADICES):
-            packed, part = divmod(packed, radix)
-            path.append(part)
+
+def _unpacked(col: Any, key: int) -> tuple[int, ...]:
+    path = []
+    for radix in reversed(col.RADICES):
+        key, part = divmod(key, radix)
+        path.append(part)
+    return tuple(reversed(path))
+
+
+# Per policy (its metadata, whose id keys it), the texts that depend on a decision's path
+# only, by packed path: its documents, and the JSON text around its outputs.
+_BY_PATH: dict[int, tuple[PolicyMeta, dict[int, list[str]], dict[int, tuple[str, str]]]] = {}
+
+
+def _by_path(meta: PolicyMeta) -> tuple[dict[int, list[str]], dict[int, tuple[str, str]]]:
+    known = _BY_PATH.get(id(meta))
+    if known is None or known[0] is not meta:
+        known = _BY_PATH[id(meta)] = (meta, {}, {})
+    return known[1], known[2]
+
+
+def _documents(policy: Any, key: int) -> list[str]:
+    """The documents of the decisions of a packed path, each once, in order."""
+    cache = _by_path(policy.meta)[0]
+    found = cache.get(key)
+    if found is None:
         seen: dict[str, None] = {}
-        for group in meta.sources_of(tuple(reversed(path))):
+        for group in policy.meta.sources_of(_unpacked(policy.columnar, key)):
             seen.update(dict.fromkeys(group))
-        return list(seen)
+        cache[key] = found = list(seen)
+    return found
 
-    encoded = pa.array(key).dictionary_encode()
-    lists = [documents(k) for k in encoded.dictionary.to_pylist()]
+
+def _sources(policy: Any, result: Mapping[str, Any], rows: Any) -> pa.Array:
+    """Each decision's documents, from its path, worked out once per distinct path
+    (distinct ones by hashing)."""
+    encoded = pa.array(_paths(policy.columnar, result, rows)).dictionary_encode()
+    lists = [_documents(policy, k) for k in encoded.dictionary.to_pylist()]
     return _lists(lists, numpy_of(encoded.indices))
 
 
@@ -203,3 +233,84 @@ def numpy_of(array: pa.Array) -> Any:
     if data is None or n == 0:
         return np.zeros(n, dtype=dtype)
     return np.frombuffer(data, dtype=dtype)[start:start + n]
+
+
+# ---- decisions as JSON Lines -----------------------------------------------------------
+
+
+# What encode_basestring escapes, and what json_safe escapes besides (RE2 syntax).
+_ESCAPED = r'["\\\x00-\x1f\x{0085}\x{2028}\x{2029}]'
+
+
+def _json_text(value: object) -> str:
+    """A value's JSON text as `decision_json` writes it."""
+    return json_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def _texts(column: pa.Array) -> pa.Array:
+    """Each row's JSON text of one column of a decision table."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return _texts(column.dictionary).take(column.indices)
+    if pa.types.is_boolean(kind):
+        return pc.if_else(column, "true", "false")
+    if pa.types.is_integer(kind):
+        return pc.cast(column, pa.string())
+    if pa.types.is_list(kind):  # sources: the items' texts joined, in brackets
+        items = _texts(column.values)
+        lists = pa.ListArray.from_arrays(column.offsets, items)
+        return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    escaped = pc.match_substring_regex(column, _ESCAPED)
+    if pc.any(escaped).as_py():  # a string that JSON escapes: each row as json writes it
+        return pa.array([_json_text(v) for v in column.to_pylist()], pa.string())
+    quoted = pc.binary_join_element_wise('"', column, '"', "")
+    return quoted.fill_null("null") if column.null_count else quoted
+
+
+def json_lines(policy: Any, ids: pa.Array, result: Mapping[str, Any], rows: Any) -> pa.Array:
+    """The decisions of the rows `rows` of a `decide_columns` result (`ids`: the table's
+    ids, empty for none) as the row engine writes them (`decision_json`, with its
+    newline), as one string array.  What depends on a decision's path only (the text
+    from `"policy"` to `"currency"`, and the sources) is written once per path and kept;
+    each output's distinct values once per call; the rows' texts are joined by Arrow,
+    without a Python string per row."""
+    col, meta = policy.columnar, policy.meta
+    paths = pa.array(_paths(col, result, rows)).dictionary_encode()
+    if not len(paths):
+        return pa.array([], pa.string())
+    texts = _by_path(meta)[1]
+    around = [texts.get(k) or _around(policy, k) for k in paths.dictionary.to_pylist()]
+    heads = pa.array([a[0] for a in around], pa.string())
+    tails = pa.array([a[1] for a in around], pa.string())
+    parts: list[pa.Array | str] = [
+        '{"id":', _texts(pa.nulls(len(paths), pa.string()) if not len(ids) else
+                         ids if isinstance(rows, slice) else pc.take(ids, rows)),
+        heads.take(paths.indices)]
+    for spec in col.OUTPUTS:
+        parts += ["," + _json_text(spec.name) + ":", _texts(_output(col, spec, result, rows))]
+    parts.append(tails.take(paths.indices))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _around(policy: Any, key: int) -> tuple[str, str]:
+    """The text between a decision's id and its first output, and the text after its last
+    output, for the decisions of a packed path; kept."""
+    col, meta = policy.columnar, policy.meta
+    rule = _unpacked(col, key)[0]
+    head = {"policy": meta.id, "policy_version": meta.version,
+            "pathway": col.PATHWAYS[_rule_pathway(col)[rule]], "rule": col.RULE_NAMES[rule],
+            "currency": meta.currency}
+    found = ("," + _json_text(head)[1:-1],
+             ',"sources":' + _json_text(_documents(policy, key)) + "}\n")
+    _by_path(meta)[1][key] = found
+    return found
+
+
+def joined(array: pa.Array) -> bytes:
+    """The bytes of a string array without nulls, end to end (its data buffer)."""
+    if not len(array):
+        return b""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    start, end = offsets[array.offset], offsets[array.offset + len(array)]
+    data: bytes = array.buffers()[2].slice(start, end - start).to_pybytes()
+    return data
