@@ -23,12 +23,13 @@ the row engine decided are its `DecisionWriter`'s, put back in their place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import repeat
-from operator import attrgetter, is_not
+from operator import is_not
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
+from msgspec.structs import astuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +43,10 @@ _INT64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 # An amount is kept as its JSON text (`msgspec.Raw`): a string's or a number's, exactly.
 _TYPES: dict[str, Any] = {"bool": bool, "int": _INT64, "enum": str, "date": str, "id": str,
                           "money": msgspec.Raw}
+
+_ARROW = {"bool": pa.bool_(), "int": pa.int64(), "enum": pa.string(), "date": pa.string(),
+          "id": pa.string()}
+
 
 class _Section(NamedTuple):
     name: str
@@ -59,7 +64,7 @@ class Shape:
             head, _, key = f.path.rpartition(".")
             entry = (key, f.kind, f.default is not None or f.kind == "id")
             (sections.setdefault(head, []) if head else top).append(entry)
-        self.top = tuple(top)
+        self.top_fields = (("id", "id", True), ("currency", "enum", True), *top)
         self.sections = tuple(_Section(name, all(opt for _, _, opt in fields), tuple(fields))
                               for name, fields in sections.items())
         allowed = {"id", "currency", *(k for k, _, _ in top), *sections}
@@ -96,35 +101,34 @@ class _Columns:
     """Decoded rows as the arrays of an episode table, and each row's count of keys."""
 
     def __init__(self, shape: Shape, rows: list[Any]) -> None:
-        self.n = n = len(rows)
-        self.keys = np.full(n, shape.required, dtype=np.int64)
-        top_names = ["id", "currency"] + [key for key, _, _ in shape.top]
-        kinds = {"id": "id", "currency": "enum", **{k: kind for k, kind, _ in shape.top}}
+        self.n = len(rows)
+        self.keys = np.full(self.n, shape.required, dtype=np.int64)
         self.arrays: dict[str, pa.Array] = {}
-        for name in top_names:
-            array = self.column(list(map(attrgetter(name), rows)), kinds[name],
-                                name in ("id", "currency") or
-                                any(k == name and opt for k, _, opt in shape.top))
+        # the rows transposed (C loops): a tuple of values per field, in the struct's order
+        columns = dict(zip(shape.episode.__struct_fields__, zip(*map(astuple, rows))))
+        for name, kind, optional in shape.top_fields:
+            array = self.column(columns[name], kind, optional)
             if array is not None:
                 self.arrays[name] = array
         for section in shape.sections:
-            values = list(map(attrgetter(section.name), rows))
+            values: Sequence[Any] = columns[section.name]
             if section.optional:
                 present = self.presence(values)
                 if present is not None and not present.any():
                     continue
                 empty = shape.structs[section.name]()
                 values = [empty if v is msgspec.UNSET else v for v in values]
+            inner = zip(*map(astuple, values))
             arrays, names = [], []
-            for key, kind, optional in section.fields:
-                array = self.column(list(map(attrgetter(key), values)), kind, optional)
+            for (key, kind, optional), found in zip(section.fields, inner):
+                array = self.column(found, kind, optional)
                 if array is not None:
                     arrays.append(array)
                     names.append(key)
             if arrays:
                 self.arrays[section.name] = pa.StructArray.from_arrays(arrays, names)
 
-    def presence(self, values: list[Any]) -> Any:
+    def presence(self, values: Sequence[Any]) -> Any:
         """Where an optional value is present (counted as a key); None: everywhere."""
         unset = values.count(msgspec.UNSET)
         if not unset:
@@ -136,23 +140,20 @@ class _Columns:
         self.keys += present
         return present
 
-    def column(self, values: list[Any], kind: str, optional: bool) -> pa.Array | None:
+    def column(self, values: Sequence[Any], kind: str, optional: bool) -> pa.Array | None:
         """The values as an Arrow array (None: absent on every row)."""
+        absent = None  # where the value is absent: a null
         if optional:
             present = self.presence(values)
             if present is not None:
                 if not present.any():
                     return None
-                values = [None if v is msgspec.UNSET else v for v in values]
-        if kind == "bool":
-            return pa.array(values, pa.bool_())
-        if kind == "int":
-            return pa.array(values, pa.int64())
+                absent = ~present
         if kind == "money":
-            return _amounts(pa.array([None if v is None else bytes(v) for v in values]
-                                     if None in values else list(map(bytes, values)),
+            return _amounts(pa.array(list(map(bytes, values)) if absent is None else
+                                     [None if v is msgspec.UNSET else bytes(v) for v in values],
                                      pa.binary()))
-        return pa.array(values, pa.string())
+        return pa.array(values, _ARROW[kind], mask=absent)
 
 
 def _amounts(raw: pa.Array) -> pa.Array:
@@ -223,9 +224,13 @@ class ColumnarLines:
         """The lines decoded one by one (msgspec's `decode_lines` would take two values on
         one line, and skip a blank one): the rows, their places in `lines` and their
         colons, and the places of the lines msgspec refuses."""
+        colons = list(map(bytes.count, lines, repeat(b":")))
+        try:  # the usual block: every line is read (in a C loop)
+            return list(map(self.decode, lines)), list(range(len(lines))), colons, []
+        except Exception:
+            pass
         rows: list[Any] = []
         places: list[int] = []
-        colons: list[int] = []
         others: list[int] = []
         decode = self.decode
         for index, raw in enumerate(lines):
@@ -235,7 +240,7 @@ class ColumnarLines:
                 others.append(index)
                 continue
             places.append(index)
-            colons.append(raw.count(b":"))
+        colons = [colons[i] for i in places] if others else colons
         return rows, places, colons, others
 
     def row_engine(self, lines: list[bytes], first: int, indexes: list[int],
