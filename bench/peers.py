@@ -16,7 +16,9 @@ Printed, as one markdown table (also written to `--out`):
 
 1. end to end, JSON Lines in and out: decisions/s from the whole-process wall time
    (start-up included), peak RSS, and the ratio to the best peer of the same run
-   (the harness's median of `--runs` runs, each peer in turn);
+   (the harness's median of `--runs` runs, each peer in turn): the row engine on the
+   compiled module and, with the columnar extra, `--engine columnar` on the policy (its
+   modules compiled and cached before any timing), each with one job and two;
 2. per call: `decide()` on pre-parsed episodes, ours against the hand-written peer's
    function, in one process, interleaved, median of 5 rounds;
 3. start-up: one episode through `parcours decide` (a compiled module; a `.parcours`
@@ -24,8 +26,9 @@ Printed, as one markdown table (also written to `--out`):
    hand-written peer, median wall time of 7 runs and CPU time (user + system);
 4. the columnar engine (needs the columnar extra, numpy and pyarrow; left out with a
    note without it): `parcours decide --engine columnar` from the same episodes as
-   Parquet to Parquet, its row in the end-to-end table and its ratio to the row
-   engine (`--jobs 1`); and its compute against the numpy peer's `decide` on the same
+   Parquet to Parquet, and the row engine on the same files, their rows in the
+   end-to-end table and the ratios of the columnar engine to the row engine (on the same
+   Parquet files, and on JSON Lines with `--jobs 1`); and its compute against the numpy peer's `decide` on the same
    columns in one process (`bench/bench_columnar.py`'s runs: one batch without the
    ledger, and the policy with its accumulator's fixed point).
 
@@ -85,6 +88,11 @@ def set_up(peers: Path | None, work: Path, size: int) -> tuple[Path, Path, str |
     (work / ".cache" / "data").mkdir(parents=True, exist_ok=True)
     module = work / "france.py"
     subprocess.run([PARCOURS, "compile", str(POLICY), "-o", str(module), "-q"], check=True)
+    if columnar_available():  # the columnar engine's modules compiled and cached before timing
+        empty = work / "empty.jsonl"
+        empty.write_bytes(b"")
+        subprocess.run([PARCOURS, "decide", str(POLICY), "--engine", "columnar", "-i",
+                        str(empty), "-o", os.devnull, "-q"], check=True)
     data = work / ".cache" / "data" / f"ep-{size}.jsonl"
     if peers is None:
         subprocess.run([PARCOURS, "population", "--size", str(size), "--seed", str(SEED),
@@ -109,9 +117,22 @@ def set_up(peers: Path | None, work: Path, size: int) -> tuple[Path, Path, str |
 # ---- 1. end to end -------------------------------------------------------------------------
 
 
-def parcours_command(module: Path, jobs: int) -> Callable[[str, str, str], list[str]]:
-    return lambda i, o, t: [PARCOURS, "decide", str(module), "--input", i, "--output", o,
-                            "--jobs", str(jobs), "-q"]
+def parcours_command(policy: Path, jobs: int, *extra: str
+                     ) -> Callable[[str, str, str], list[str]]:
+    return lambda i, o, t: [PARCOURS, "decide", str(policy), *extra, "--input", i, "--output",
+                            o, "--jobs", str(jobs), "-q"]
+
+
+def parcours_programs(module: Path) -> dict[str, Callable[[str, str, str], list[str]]]:
+    """The parcours programs of the end-to-end table, JSON Lines in and out: the row engine
+    on the compiled module, and (with the columnar extra) the columnar engine on the policy,
+    one job and two each."""
+    programs = {f"parcours --jobs {jobs}": parcours_command(module, jobs) for jobs in (1, 2)}
+    if columnar_available():
+        for jobs in (1, 2):
+            programs[f"parcours --engine columnar --jobs {jobs}"] = \
+                parcours_command(POLICY, jobs, "--engine", "columnar")
+    return programs
 
 
 def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs: int
@@ -121,8 +142,8 @@ def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     harness.PEERS.pop("parcours", None)
-    harness.PEERS["parcours --jobs 1"] = parcours_command(module, 1)
-    harness.PEERS["parcours --jobs 2"] = parcours_command(module, 2)
+    ours = parcours_programs(module)
+    harness.PEERS.update(ours)
     chosen = ["handwritten", "handwritten-stream"]
     if has_modules(python, "numpy"):
         chosen.append("vectorised")
@@ -133,7 +154,7 @@ def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs
     else:
         say("note: OpenFisca is missing from the peers' interpreter: openfisca left out "
             "(the peers' run.sh installs it in their .cache/venv)")
-    chosen += ["parcours --jobs 1", "parcours --jobs 2"]
+    chosen += list(ours)
     argv = sys.argv
     sys.argv = ["bench.py", "--sizes", str(size), "--runs", str(runs), "--limit-s", "600",
                 "--peers", *chosen]
@@ -167,15 +188,15 @@ def end_to_end_with_peers(work: Path, module: Path, python: str, size: int, runs
 def end_to_end_alone(module: Path, data: Path, work: Path, size: int, runs: int
                      ) -> list[dict[str, Any]]:
     rows = []
-    for jobs in (1, 2):
+    for name, program in parcours_programs(module).items():
         walls, peaks = [], []
         for _ in range(runs):
-            command = parcours_command(module, jobs)(str(data), str(work / "out.jsonl"), "")
+            command = program(str(data), str(work / "out.jsonl"), "")
             wall, peak = timed_peak(command)
             walls.append(wall)
             peaks.append(peak)
         wall = statistics.median(walls)
-        rows.append({"peer": f"parcours --jobs {jobs}", "n": size, "e2e_per_s": size / wall,
+        rows.append({"peer": name, "n": size, "e2e_per_s": size / wall,
                      "wall_s": wall, "peak_mib": statistics.median(p for p, _ in peaks),
                      "cpu_s": statistics.median(c for _, c in peaks)})
     return rows
@@ -230,22 +251,27 @@ def parquet_episodes(data: Path) -> Path:
     return target
 
 
-def columnar_end_to_end(data: Path, work: Path, size: int, runs: int) -> dict[str, Any]:
-    """`parcours decide france.parcours --engine columnar`, Parquet in and out: the
-    end-to-end row (whole process, start-up and compiling the policy included)."""
+def columnar_end_to_end(data: Path, work: Path, size: int, runs: int
+                        ) -> list[dict[str, Any]]:
+    """`parcours decide france.parcours --engine columnar`, Parquet in and out, and the row
+    engine on the same Parquet files: their end-to-end rows (whole process, start-up
+    included; the policy's modules cached)."""
     parquet = parquet_episodes(data)
-    command = [PARCOURS, "decide", str(POLICY), "--engine", "columnar", "-q",
-               "-i", str(parquet), "-o", str(work / "decisions.parquet")]
-    walls, peaks = [], []
-    for _ in range(runs):
-        wall, peak = timed_peak(command)
-        walls.append(wall)
-        peaks.append(peak)
-    wall = statistics.median(walls)
-    return {"peer": "parcours --engine columnar (Parquet → Parquet)", "n": size,
-            "e2e_per_s": size / wall, "wall_s": wall,
-            "peak_mib": statistics.median(p for p, _ in peaks),
-            "cpu_s": statistics.median(c for _, c in peaks)}
+    rows = []
+    for name, engine in (("parcours --engine columnar (Parquet → Parquet)", "columnar"),
+                         ("parcours --engine compiled (Parquet → Parquet)", "compiled")):
+        command = [PARCOURS, "decide", str(POLICY), "--engine", engine, "-q",
+                   "-i", str(parquet), "-o", str(work / f"decisions-{engine}.parquet")]
+        walls, peaks = [], []
+        for _ in range(runs):
+            wall, peak = timed_peak(command)
+            walls.append(wall)
+            peaks.append(peak)
+        wall = statistics.median(walls)
+        rows.append({"peer": name, "n": size, "e2e_per_s": size / wall, "wall_s": wall,
+                     "peak_mib": statistics.median(p for p, _ in peaks),
+                     "cpu_s": statistics.median(c for _, c in peaks)})
+    return rows
 
 
 def columnar_compute(data: Path, work: Path | None, rounds: int = 5) -> list[str]:
@@ -360,16 +386,20 @@ def table(rows: list[dict[str, Any]], calls: dict[str, float],
                    f"{rate(per_cpu) if per_cpu else '–'} | "
                    f"{f'{per_cpu / best_cpu:.2f}' if per_cpu and best_cpu else '–'} | "
                    f"{row['peak_mib']:.0f} |")
-    row_engine = next((r for r in rows if r["peer"] == "parcours --jobs 1"
-                       and "e2e_per_s" in r), None)
-    columnar = next((r for r in rows if "columnar" in r["peer"]), None)
+    def found(name: str) -> dict[str, Any] | None:
+        return next((r for r in rows if r["peer"] == name and "e2e_per_s" in r), None)
+
+    row_engine = found("parcours --jobs 1")
+    columnar = found("parcours --engine columnar (Parquet → Parquet)")
+    row_tables = found("parcours --engine compiled (Parquet → Parquet)")
     if columnar is None:
-        out += ["", "The columnar engine (Parquet → Parquet) needs the columnar extra "
+        out += ["", "The columnar engine needs the columnar extra "
                 "(pip install 'parcours[columnar]'): its figures are left out."]
-    elif row_engine is not None:
-        out += ["", f"Columnar (Parquet → Parquet) against the row engine (`--jobs 1`, "
-                f"JSON Lines): {columnar['e2e_per_s'] / row_engine['e2e_per_s']:.1f}× "
-                "in decisions/s."]
+    elif row_engine is not None and row_tables is not None:
+        out += ["", "Columnar (Parquet → Parquet) against the row engine: "
+                f"{columnar['e2e_per_s'] / row_tables['e2e_per_s']:.1f}× on the same Parquet "
+                f"files, {columnar['e2e_per_s'] / row_engine['e2e_per_s']:.1f}× its JSON Lines "
+                "(`--jobs 1`), in decisions/s."]
     out += compute
     load = os.getloadavg()[0]
     out += ["", f"Load average when the table was made: {load:.1f} on {os.cpu_count()} cores "
@@ -417,7 +447,7 @@ def main() -> None:
             rows = end_to_end_alone(module, data, work, args.size, args.runs)
         compute: list[str] = []
         if columnar_available():
-            rows.append(columnar_end_to_end(data, work, args.size, args.runs))
+            rows += columnar_end_to_end(data, work, args.size, args.runs)
             compute = columnar_compute(data, work if peers is not None else None)
         else:
             say("note: numpy and pyarrow are missing (the columnar extra): the columnar "
