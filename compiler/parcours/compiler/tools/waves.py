@@ -360,6 +360,11 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
     its number, for a rejection."""
     n = len(base_bad)
     out = Outcome(bad=np.zeros(n, dtype=np.bool_))
+    if not any(t.count for t in totals):  # no row has a key: one round, with what rows state
+        result = col.decide_columns(columns, n)
+        out.result, out.bad, out.rounds = dict(result), base_bad | result["bad"], 1
+        return _settled(out, {row: decide_one(decide, episode(row))
+                              for row in np.flatnonzero(out.bad).tolist()}, number)
     decimals = col.DECIMALS
     limit = 10 ** (9 + decimals)  # the largest amount an input may hold, in minor units
     amounts = [_Amounts(t, columns[t.spec.field], n) for t in totals]
@@ -454,6 +459,11 @@ def decide_until_fixed(col: Any, decide: Any, columns: Mapping[str, Any], base_b
         active = np.flatnonzero(changed)
     for a in amounts:
         a.close(counted)
+    return _settled(out, engine, number)
+
+
+def _settled(out: Outcome, engine: dict[int, Decision | EpisodeError], number: Any) -> Outcome:
+    """`out` with the row engine's decisions and rejections (`engine`, by row)."""
     for row in sorted(engine):
         outcome = engine[row]
         if isinstance(outcome, EpisodeError):
