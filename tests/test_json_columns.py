@@ -165,3 +165,28 @@ def test_decide_columnar_on_json_lines_writes_the_row_engines_output(name: str,
         done = run_cli("decide", path, "--engine", "columnar", "-i", str(source), "--jobs", jobs)
         assert (done.returncode, done.stdout, done.stderr) == \
             (row.returncode, row.stdout, row.stderr)
+
+
+@pytest.mark.slow
+def test_a_key_found_late_starts_the_run_over_through_the_ledger(tmp_path: Path) -> None:
+    """France decided as if no line had a key (no first pass) until a block holds one:
+    then from the start again through the ledger, without writing again the rejections
+    already written."""
+    lines = [json.loads(line) for line in population("france", 9000, 17)]
+    for episode in lines[:8000]:  # persons named only in the last lines
+        episode["patient"].pop("id", None)
+    texts = [json.dumps(episode) for episode in lines]
+    texts[10] = '{"id": "dup", "id": "dup"}'
+    texts[4000] = "not json"
+    texts[8500] = texts[8500].replace('"date": "', '"date": "x', 1)
+    source = tmp_path / "episodes.jsonl"
+    source.write_text("\n".join(texts) + "\n")
+    path = str(ROOT / "policies" / "france.parcours")
+    row = run_cli("decide", path, "-i", str(source), "-o", str(tmp_path / "row.jsonl"))
+    assert row.returncode == 1 and row.stderr.count(b"rejected:") == 3
+    for jobs in ("1", "2"):
+        out = tmp_path / f"columnar-{jobs}.jsonl"
+        done = run_cli("decide", path, "--engine", "columnar", "-i", str(source), "-o",
+                       str(out), "--jobs", jobs)
+        assert (done.returncode, done.stderr) == (row.returncode, row.stderr)
+        assert out.read_bytes() == (tmp_path / "row.jsonl").read_bytes()

@@ -62,7 +62,7 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     work = ColumnarLines(columnar)
     if not work.shape.supported:
         return None
-    return columnar, (lambda block, first, fast: (work(block, first), None),
+    return columnar, (lambda block, first, fast: (work(block, first), work.keyed),
                       COLUMNAR_BLOCK_BYTES)
 
 

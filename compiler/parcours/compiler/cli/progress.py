@@ -59,6 +59,7 @@ class Progress:
         self.next_check = self.step
         self.started = self.last_check = self.last_draw = clock()
         self.width = 0  # of the line on screen, 0 when none is
+        self.shown = 0  # rejections already written by an attempt that started over
 
     def tick(self, count: int = 1) -> None:
         """`count` more episodes; cheap unless a clock check is due."""
@@ -104,7 +105,12 @@ class Progress:
         self.width = len(text)
 
     def reject(self, rejections: Iterable[object]) -> None:
-        """Each rejection on stderr as `rejected: TEXT`, the progress line removed first."""
+        """Each rejection on stderr as `rejected: TEXT`, the progress line removed first
+        (but the first ones `again` says were written already)."""
+        if self.shown:
+            rejections = list(rejections)
+            skipped = min(self.shown, len(rejections))
+            rejections, self.shown = rejections[skipped:], self.shown - skipped
         text = "".join(f"rejected: {rejection}\n" for rejection in rejections)
         if text:
             self.clear()
@@ -131,6 +137,14 @@ class Progress:
         """The line says `label` until `restart`: a run with accumulators reads its input
         once (its order, a sort) before it decides."""
         self.label = label
+
+    def again(self, shown: int) -> None:
+        """The run starts over from its first episode (a guess about its input proved
+        wrong): counted from zero, and its first `shown` rejections, written by the first
+        attempt, are the same and not written again."""
+        self.done, self.step, self.next_check = 0, 64, 64
+        self.started = self.last_check = self.last_draw = self.clock()
+        self.shown = shown
 
     def restart(self, total: int) -> None:
         """A second pass over `total` episodes (a run sorted for its accumulators: the
@@ -160,6 +174,14 @@ class NoProgress(Progress):
 
     def clear(self) -> None:
         return None
+
+    def again(self, shown: int) -> None:
+        """The run starts over from its first episode (a guess about its input proved
+        wrong): counted from zero, and its first `shown` rejections, written by the first
+        attempt, are the same and not written again."""
+        self.done, self.step, self.next_check = 0, 64, 64
+        self.started = self.last_check = self.last_draw = self.clock()
+        self.shown = shown
 
     def restart(self, total: int) -> None:
         return None

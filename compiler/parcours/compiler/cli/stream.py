@@ -4,6 +4,8 @@ policy, in blocks on `jobs` cores, or through the ledgers of its accumulators.""
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, cast
@@ -21,9 +23,22 @@ if TYPE_CHECKING:
 
     from .jobs import Tally
 
-# The columnar engine's work on a block (bytes, its first line's number, fast) and the size
-# of its blocks in bytes.
-Columnar = tuple[Callable[[bytes, int, bool], tuple[Encoded, None]], int]
+class _Keyed(Exception):
+    """A block decided as if no line had a key holds one (see `decide_lines`)."""
+
+
+def _regular(stream: IO[bytes] | IO[str]) -> bool:
+    """Whether `stream` is a regular file, which can be read or written again from its
+    start."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and stream.seekable()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+# The columnar engine's work on a block (bytes, its first line's number, fast): its
+# decisions and whether a line of it has an accumulator's key; and the size of its blocks.
+Columnar = tuple[Callable[[bytes, int, bool], tuple[Encoded, bool]], int]
 
 
 def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
@@ -36,7 +51,9 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
     progress line unless `quiet`; `totals` (with `tally`, its kind) sums the decisions for
     `--summary`.  With `columnar` (`--engine columnar`, its blocks' work and their size),
     the blocks are decided by the columnar engine; a run through the ledgers of
-    accumulators still goes episode by episode (`function`).  (decided, rejected)."""
+    accumulators still goes episode by episode (`function`), and between two regular
+    files a policy with accumulators is first decided as if no line had a key (see
+    below).  (decided, rejected)."""
     ordered: Ordered | None = None
     decided = rejected = 0
     with open_in(input_path) as source, open_out(output_path) as sink:
@@ -47,6 +64,8 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
         def emit(result: tuple[Block | Encoded, object]) -> None:
             nonlocal decided, rejected
             block, state = result
+            if guessed and state is True:  # a key: the guess was wrong
+                raise _Keyed
             progress.reject(block.rejections)
             out.write(block.text)
             if state is not None and totals is not None:
@@ -55,7 +74,29 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
             rejected += block.rejected
             progress.tick(block.decided + block.rejected)
 
+        # The columnar engine finds an accumulator's keys as it decides: a run that can
+        # start over (both files regular) is first decided as if no line had a key,
+        # without the first pass that looks for them, and starts over through the ledger
+        # at the first block with a key.  What it wrote before that block, decisions and
+        # rejections of lines without keys, is what the ledger's run writes too.
+        guessed = columnar is not None and bool(specs_of(module)) and state_in is None \
+            and state_out is None and output_path != "-" and _regular(source) \
+            and _regular(cast(IO[str], sink))
         try:
+            if guessed:
+                assert columnar is not None
+                try:
+                    with Run(columnar[0], jobs, size=columnar[1]) as run:
+                        run.run(source, emit)
+                    return decided, rejected
+                except _Keyed:
+                    guessed = False
+                    progress.again(rejected)
+                    decided = rejected = 0
+                    cast(IO[str], sink).seek(0)  # a regular file (`_regular`)
+                    cast(IO[str], sink).truncate()
+                    out.flushed = False
+                    source.seek(0)
             if specs_of(module):  # a key's episodes in order: split by key across the jobs
                 ordered = wrap(module, function, source, progress, state_in, sort_buffer,
                                state_out is not None)

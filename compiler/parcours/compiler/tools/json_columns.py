@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import DecisionWriter, Encoded, decide_block
+from parcours.runtime import DecisionWriter, Encoded, decide_block, key_reader, specs_of
 
 from .columns import ColumnarPolicy, read_batch
 from .decision_tables import joined, json_lines
@@ -168,6 +168,23 @@ def _amounts(raw: pa.Array) -> pa.Array:
     return pc.if_else(pc.match_substring(text, "\\"), "\\", inner)
 
 
+def _has_key(table: pa.Table, paths: tuple[str, ...]) -> bool:
+    """Whether a row of an episode table has every part of a key (a non-empty string)."""
+    found: Any = None
+    for path in paths:
+        head, _, key = path.rpartition(".")
+        if (head or key) not in table.column_names:
+            return False
+        column = table.column(head or key).combine_chunks()
+        if head:
+            if key not in {column.type.field(i).name for i in range(column.type.num_fields)}:
+                return False
+            column = column.field(key)
+        part = pc.fill_null(pc.greater(pc.utf8_length(column), 0), False)
+        found = part if found is None else pc.and_(found, part)
+    return found is not None and bool(pc.any(found).as_py())
+
+
 def _utf8(raw: bytes) -> str:
     try:
         return raw.decode()
@@ -182,6 +199,9 @@ class ColumnarLines:
 
     def __init__(self, policy: ColumnarPolicy) -> None:
         self.policy = policy
+        # each accumulator's key fields, and a reader of its key from a line's text
+        self.keys = [(spec.keys, key_reader(spec.keys)) for spec in specs_of(policy.row)]
+        self.keyed = False  # whether a line of the last block has an accumulator's key
         self.shape = Shape(policy)
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(self.shape.episode).decode
         self.decide = policy.row.decide
@@ -189,6 +209,7 @@ class ColumnarLines:
         self.handed_over = 0  # lines the row engine read, so far (a figure for tests)
 
     def __call__(self, block: bytes, first: int = 1, fast: bool = True) -> Encoded:
+        self.keyed = False
         lines = block.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
@@ -205,6 +226,7 @@ class ColumnarLines:
                 return self.row_engine(lines, first, others, None)
             columns = _Columns(self.shape, rows)
         table = pa.table(columns.arrays)
+        self.keyed = any(_has_key(table, paths) for paths, _ in self.keys)
         batch = read_batch(self.policy, table)
         if batch.all_bad:
             return self.row_engine(lines, first, list(range(len(lines))), None)
@@ -251,6 +273,9 @@ class ColumnarLines:
         decided = 0
         own: dict[int, str] = {}
         self.handed_over += len(indexes)
+        if self.keys and not self.keyed:
+            self.keyed = any(read(lines[index]) is not None for index in indexes
+                             for _, read in self.keys)
         for index in indexes:
             done = decide_block(self.decide, self.writer, lines[index] + b"\n",
                                 first + index, None, False)
