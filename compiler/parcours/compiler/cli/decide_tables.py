@@ -57,13 +57,13 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     except ImportError:
         return None
     _, columnar = _modules(policy, "columnar")
-    from ..tools.json_columns import ColumnarLines
+    from ..tools.json_columns import ColumnarLines, newlines
 
     work = ColumnarLines(columnar)
     if not work.shape.supported:
         return None
-    return columnar, (lambda block, first, fast: (work(block, first), work.keyed),
-                      COLUMNAR_BLOCK_BYTES)
+    return columnar, Columnar(lambda block, first, fast: (work(block, first), work.keyed),
+                              COLUMNAR_BLOCK_BYTES, newlines)
 
 
 def _modules(policy: str, engine: str) -> Any:

@@ -162,10 +162,14 @@ class Run:
 
     def __init__(self, function: Callable[[bytes, int, bool], Any], jobs: int,
                  remote: Callable[[bytes, int, bool], Any] | None = None,
-                 size: int = BLOCK_BYTES) -> None:
+                 size: int = BLOCK_BYTES,
+                 newlines: Callable[[bytes], int] | None = None) -> None:
         """`remote`: the function workers run (by default `function`), e.g. one whose
-        results are cheaper to send back; `size`: the bytes of a full block."""
+        results are cheaper to send back; `size`: the bytes of a full block; `newlines`:
+        how to count a block's newlines, which numbers the next block's lines (by
+        default `bytes.count`)."""
         self.function, self.jobs, self.size = function, max(1, jobs), size
+        self.newlines = newlines or _newlines
         self.remote = remote if remote is not None else function
 
     def __enter__(self) -> Self:
@@ -187,7 +191,7 @@ class Run:
         # An input of one block (a few lines) is read faster by the standard library than
         # msgspec takes to import: the C reader is for longer inputs.
         emit(self.function(block, 1, following is not None))
-        start, seen = 1 + block.count(b"\n"), len(block)
+        start, seen = 1 + self.newlines(block), len(block)
         rest = _chain(following, parts) if following is not None else parts
         for block in rest:
             if self.jobs > 1 and seen >= PARALLEL_BYTES and can_fork():
@@ -196,7 +200,7 @@ class Run:
                 self._parallel(_chain(block, rest), start, emit, fd, offset)
                 return
             emit(self.function(block, start, True))
-            start += block.count(b"\n")
+            start += self.newlines(block)
             seen += len(block)
 
     def _parallel(self, parts: Iterator[bytes], start: int, emit: Callable[[Any], object],
@@ -224,7 +228,7 @@ class Run:
                     size = len(block)
                     pending.append(pool.submit(_work, block if fd is None else (offset, size),
                                                start, True))
-                    start += block.count(b"\n")
+                    start += self.newlines(block)
                     offset += size
                     if len(pending) >= window:
                         emit(pending.popleft().result())
@@ -233,6 +237,10 @@ class Run:
             finally:
                 for future in pending:
                     future.cancel()
+
+
+def _newlines(block: bytes) -> int:
+    return block.count(b"\n")
 
 
 def _batch_gc() -> tuple[int, ...]:

@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
 from parcours.runtime import DEFAULT_BUFFER, Block, Decision, Encoded, specs_of
 
@@ -36,9 +36,17 @@ def _regular(stream: IO[bytes] | IO[str]) -> bool:
         return False
 
 
-# The columnar engine's work on a block (bytes, its first line's number, fast): its
-# decisions and whether a line of it has an accumulator's key; and the size of its blocks.
-Columnar = tuple[Callable[[bytes, int, bool], tuple[Encoded, bool]], int]
+class Columnar(NamedTuple):
+    """The columnar engine's run over JSON Lines (`--engine columnar`)."""
+
+    # the work on a block (bytes, its first line's number, fast): its decisions, and
+    # whether a line of it has an accumulator's key
+    work: Callable[[bytes, int, bool], tuple[Encoded, bool]]
+    size: int  # the bytes of a full block
+    newlines: Callable[[bytes], int]  # how it counts a block's newlines
+
+    def run(self, jobs: int) -> Run:
+        return Run(self.work, jobs, size=self.size, newlines=self.newlines)
 
 
 def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, object]], Decision],
@@ -86,7 +94,7 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
             if guessed:
                 assert columnar is not None
                 try:
-                    with Run(columnar[0], jobs, size=columnar[1]) as run:
+                    with columnar.run(jobs) as run:
                         run.run(source, emit)
                     return decided, rejected
                 except _Keyed:
@@ -108,7 +116,7 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
                 lines = source if ordered is None else cast(IO[bytes], ordered.lines)
                 work = Run(decide_blocks(function, tally), jobs,
                            decide_blocks(function, tally, encoded=True)) if columnar is None \
-                    else Run(columnar[0], jobs, size=columnar[1])
+                    else columnar.run(jobs)
                 with work as run:
                     run.run(lines, emit)
         finally:
