@@ -292,6 +292,20 @@ def json_lines(policy: Any, ids: pa.Array, result: Mapping[str, Any], rows: Any)
     return pc.binary_join_element_wise(*parts, "")
 
 
+def table_lines(table: pa.Table) -> pa.Array:
+    """Each decision of a decision table as the row engine writes it (`decision_json`, with
+    its newline), as one string array: each column's distinct texts worked out once, the
+    rows' texts joined by Arrow."""
+    if not table.num_rows:
+        return pa.array([], pa.string())
+    parts: list[pa.Array | str] = []
+    for index, name in enumerate(table.column_names):
+        parts += [("{" if index == 0 else ",") + _json_text(name) + ":",
+                  _texts(table.column(name).combine_chunks())]
+    parts.append("}\n")
+    return pc.binary_join_element_wise(*parts, "")
+
+
 def _around(policy: Any, key: int) -> tuple[str, str]:
     """The text between a decision's id and its first output, and the text after its last
     output, for the decisions of a packed path; kept."""

@@ -12,7 +12,6 @@ of the formats.  See docs/performance.md and docs/cli.md.
 
 from __future__ import annotations
 
-import json
 import os
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -25,11 +24,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, json_safe,
-                              read_episodes, specs_of)
+from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, read_episodes,
+                              specs_of)
 
 from ..backends.python.loader import load_module
 from .columns import ColumnarPolicy, decision_schema, episode_schema, keep_freed_memory
+from .decision_tables import joined, table_lines
 from .waves import decide_episodes, decide_row_table, decide_table
 
 FORMATS = ("jsonl", "parquet", "arrow")
@@ -219,9 +219,7 @@ class DecisionSink:
             self.writer.write_table(table) if self.fmt == "parquet" else \
                 self.writer.write(table)
             return
-        lines = "".join(json_safe(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-                        + "\n" for row in table.to_pylist())
-        self.handle.write(lines)  # type: ignore[call-overload]
+        self.handle.write(joined(table_lines(table)).decode())  # type: ignore[call-overload]
 
     def close(self) -> None:
         if self.writer is not None:
