@@ -139,9 +139,9 @@ def test_mangled_lines_give_the_row_engines_bytes(noise: bytes, at: int, token: 
     assert by_columns("france", block, 3)[0] == by_row_engine("france", block, 3)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+def run_cli(*args: str, given: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "parcours.compiler.cli", *args],
-                          capture_output=True, env=dict(os.environ), check=False)
+                          capture_output=True, env=dict(os.environ), check=False, input=given)
 
 
 @pytest.mark.slow
@@ -165,6 +165,10 @@ def test_decide_columnar_on_json_lines_writes_the_row_engines_output(name: str,
         done = run_cli("decide", path, "--engine", "columnar", "-i", str(source), "--jobs", jobs)
         assert (done.returncode, done.stdout, done.stderr) == \
             (row.returncode, row.stdout, row.stderr)
+    piped = run_cli("decide", path, "--engine", "columnar", "--jobs", "2",
+                    given=source.read_bytes())  # a pipe: blocks as they come
+    assert (piped.returncode, piped.stdout, piped.stderr) == \
+        (row.returncode, row.stdout, row.stderr)
 
 
 @pytest.mark.slow
