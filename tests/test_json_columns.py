@@ -165,6 +165,9 @@ def test_decide_columnar_on_json_lines_writes_the_row_engines_output(name: str,
         done = run_cli("decide", path, "--engine", "columnar", "-i", str(source), "--jobs", jobs)
         assert (done.returncode, done.stdout, done.stderr) == \
             (row.returncode, row.stdout, row.stderr)
+    summed = [run_cli("decide", path, *engine, "-i", str(source), "--summary", "--jobs", "2")
+              for engine in ((), ("--engine", "columnar"))]
+    assert summed[0].stderr == summed[1].stderr and b"6997 decided, 4 rejected" in summed[0].stderr
     piped = run_cli("decide", path, "--engine", "columnar", "--jobs", "2",
                     given=source.read_bytes())  # a pipe: blocks as they come
     assert (piped.returncode, piped.stdout, piped.stderr) == \
@@ -186,11 +189,12 @@ def test_a_key_found_late_starts_the_run_over_through_the_ledger(tmp_path: Path)
     source = tmp_path / "episodes.jsonl"
     source.write_text("\n".join(texts) + "\n")
     path = str(ROOT / "policies" / "france.parcours")
-    row = run_cli("decide", path, "-i", str(source), "-o", str(tmp_path / "row.jsonl"))
+    row = run_cli("decide", path, "-i", str(source), "-o", str(tmp_path / "row.jsonl"),
+                  "--summary")
     assert row.returncode == 1 and row.stderr.count(b"rejected:") == 3
-    for jobs in ("1", "2"):
+    for jobs in ("1", "2"):  # the summary counts each episode once
         out = tmp_path / f"columnar-{jobs}.jsonl"
         done = run_cli("decide", path, "--engine", "columnar", "-i", str(source), "-o",
-                       str(out), "--jobs", jobs)
+                       str(out), "--jobs", jobs, "--summary")
         assert (done.returncode, done.stderr) == (row.returncode, row.stderr)
         assert out.read_bytes() == (tmp_path / "row.jsonl").read_bytes()

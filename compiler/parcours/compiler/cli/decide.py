@@ -129,8 +129,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
       2  the policy does not load, the input cannot be read, the output cannot be
          written, or a --set is bad
     """
-    plain = not (explain or sets or summary or state_in or state_out)
-    lines = columnar_lines(policy, input_path, output_path, fmt, plain) \
+    plain = not (explain or sets or state_in or state_out)
+    lines = columnar_lines(policy, input_path, output_path, fmt, plain, summary) \
         if engine == "columnar" else None
     if lines is None and wants_tables(engine, input_path, output_path, fmt):
         decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,

@@ -42,11 +42,12 @@ COLUMNAR_BLOCK_BYTES = 1 << 21  # a block of JSON Lines for the columnar engine
 
 
 def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | None,
-                   plain: bool) -> tuple[Any, Columnar] | None:
+                   plain: bool, summary: bool) -> tuple[Any, Columnar] | None:
     """For `--engine columnar` from JSON Lines to JSON Lines, a `plain` run (no --explain,
-    --set, --summary or state file): the policy's modules and the work on a block of lines
-    (`json_columns.ColumnarLines`), for `stream.decide_lines`; None for a run that goes
-    through tables (`decide_tables`), or when msgspec (the `fast` extra) is missing."""
+    --set or state file): the policy's modules and the work on a block of lines
+    (`json_columns.ColumnarLines`, which tallies each block for `summary`), for
+    `stream.decide_lines`; None for a run that goes through tables (`decide_tables`), or
+    when msgspec (the `fast` extra) is missing."""
     from pathlib import Path
 
     if not plain or fmt not in (None, "jsonl") or any(
@@ -59,11 +60,12 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     _, columnar = _modules(policy, "columnar")
     from ..tools.json_columns import ColumnarLines, newlines
 
-    work = ColumnarLines(columnar)
+    work = ColumnarLines(columnar, summary)
     if not work.shape.supported:
         return None
-    return columnar, Columnar(lambda block, first, fast: (work(block, first), work.keyed),
-                              COLUMNAR_BLOCK_BYTES, newlines)
+    return columnar, Columnar(
+        lambda block, first, fast: (work(block, first), (work.keyed, work.summary)),
+        COLUMNAR_BLOCK_BYTES, newlines)
 
 
 def _modules(policy: str, engine: str) -> Any:

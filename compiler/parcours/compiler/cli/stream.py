@@ -40,8 +40,8 @@ class Columnar(NamedTuple):
     """The columnar engine's run over JSON Lines (`--engine columnar`)."""
 
     # the work on a block (bytes, its first line's number, fast): its decisions, and
-    # whether a line of it has an accumulator's key
-    work: Callable[[bytes, int, bool], tuple[Encoded, bool]]
+    # whether a line of it has an accumulator's key with the block's tally's state
+    work: Callable[[bytes, int, bool], tuple[Encoded, tuple[bool, object]]]
     size: int  # the bytes of a full block
     newlines: Callable[[bytes], int]  # how it counts a block's newlines
 
@@ -69,15 +69,22 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
         # A worker's decisions come as bytes: written as they are, to the file or stdout.
         out = BinaryOut(sink, sys.stdout if output_path == "-" else None)
 
+        guessed_states: list[object] = []  # the tallies of a guess, merged when it holds
+
         def emit(result: tuple[Block | Encoded, object]) -> None:
             nonlocal decided, rejected
             block, state = result
-            if guessed and state is True:  # a key: the guess was wrong
-                raise _Keyed
+            if columnar is not None:
+                keyed, state = cast(tuple[bool, object], state)
+                if guessed and keyed:  # a key: the guess was wrong
+                    raise _Keyed
             progress.reject(block.rejections)
             out.write(block.text)
             if state is not None and totals is not None:
-                totals.merge(state)
+                if guessed:
+                    guessed_states.append(state)
+                else:
+                    totals.merge(state)
             decided += block.decided
             rejected += block.rejected
             progress.tick(block.decided + block.rejected)
@@ -96,6 +103,9 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
                 try:
                     with columnar.run(jobs) as run:
                         run.run(source, emit)
+                    for state in guessed_states:
+                        assert totals is not None  # (a state is kept only for a tally)
+                        totals.merge(state)
                     return decided, rejected
                 except _Keyed:
                     guessed = False

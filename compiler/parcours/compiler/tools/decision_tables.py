@@ -100,7 +100,7 @@ def columnar_decisions(policy: Any, ids: pa.Array, result: Mapping[str, Any],
         "id": pa.nulls(n, pa.string()) if not len(ids) else
         ids if isinstance(rows, slice) else pc.take(ids, rows),
         "policy": _repeat(meta.id, n), "policy_version": _repeat(meta.version, n),
-        "pathway": _coded(_rule_pathway(col)[rule], col.PATHWAYS),
+        "pathway": _coded(rule_pathway(col)[rule], col.PATHWAYS),
         "rule": _coded(rule, col.RULE_NAMES),
         "currency": _repeat(meta.currency, n),
     }
@@ -144,7 +144,7 @@ def _decimal_text(values: Any, exps: Any, scale: int) -> pa.Array:
     return _coded(inverse.reshape(-1), texts)
 
 
-def _rule_pathway(col: Any) -> Any:
+def rule_pathway(col: Any) -> Any:
     """Each rule's pathway, as an index in PATHWAYS."""
     return np.array([col.PATHWAYS.index(p) for p in col.RULE_PATHWAYS], dtype=np.int32)
 
@@ -312,7 +312,7 @@ def _around(policy: Any, key: int) -> tuple[str, str]:
     col, meta = policy.columnar, policy.meta
     rule = _unpacked(col, key)[0]
     head = {"policy": meta.id, "policy_version": meta.version,
-            "pathway": col.PATHWAYS[_rule_pathway(col)[rule]], "rule": col.RULE_NAMES[rule],
+            "pathway": col.PATHWAYS[rule_pathway(col)[rule]], "rule": col.RULE_NAMES[rule],
             "currency": meta.currency}
     found = ("," + _json_text(head)[1:-1],
              ',"sources":' + _json_text(_documents(policy, key)) + "}\n")

@@ -24,6 +24,7 @@ the row engine decided are its `DecisionWriter`'s, put back in their place.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from itertools import repeat
 from operator import is_not
 from typing import Annotated, Any, NamedTuple
@@ -34,10 +35,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import DecisionWriter, Encoded, decide_block, key_reader, specs_of
+from parcours.runtime import (Decision, DecisionWriter, Encoded, decide_block, key_reader,
+                              specs_of)
 
 from .columns import ColumnarPolicy, read_batch
-from .decision_tables import joined, json_lines
+from .decision_tables import joined, json_lines, rule_pathway
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 # An amount is kept as its JSON text (`msgspec.Raw`): a string's or a number's, exactly.
@@ -203,8 +205,12 @@ class ColumnarLines:
     decided by the columnar engine, the rows it cannot take by the row engine, into the
     bytes `parcours decide` writes with the row engine."""
 
-    def __init__(self, policy: ColumnarPolicy) -> None:
+    def __init__(self, policy: ColumnarPolicy, tally: bool = False) -> None:
         self.policy = policy
+        # with `tally`, each block's counts by pathway and totals of the totalled outputs
+        # (`summary`: the state `parcours decide --summary` adds up)
+        self.totalled = [name for name, _ in policy.meta.totalled()] if tally else None
+        self.summary: tuple[dict[str, int], dict[str, Decimal]] | None = None
         # each accumulator's key fields, and a reader of its key from a line's text
         self.keys = [(spec.keys, key_reader(spec.keys)) for spec in specs_of(policy.row)]
         self.keyed = False  # whether a line of the last block has an accumulator's key
@@ -216,6 +222,8 @@ class ColumnarLines:
 
     def __call__(self, block: bytes, first: int = 1, fast: bool = True) -> Encoded:
         self.keyed = False
+        if self.totalled is not None:
+            self.summary = ({}, {name: Decimal(0) for name in self.totalled})
         lines = block.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
@@ -243,10 +251,35 @@ class ColumnarLines:
             others = sorted(others + [places[i] for i in np.flatnonzero(bad).tolist()])
             good = np.flatnonzero(~bad)
             places = [places[i] for i in good.tolist()]
+        if self.summary is not None:
+            self.add(result, good)
         ids = table.column("id").combine_chunks() if "id" in table.column_names else \
             pa.array([], pa.string())
         return self.row_engine(lines, first, others,
                                (places, json_lines(self.policy, ids, result, good)))
+
+    def add(self, result: Any, rows: Any) -> None:
+        """The counts and totals of the batch's decisions (the rows `rows` of `result`)."""
+        assert self.summary is not None and self.totalled is not None
+        col = self.policy.columnar
+        by_pathway, totals = self.summary
+        counts = np.bincount(rule_pathway(col)[np.asarray(result["rule"])[rows]],
+                             minlength=len(col.PATHWAYS))
+        for pathway, count in zip(col.PATHWAYS, counts.tolist()):
+            if count:
+                by_pathway[pathway] = by_pathway.get(pathway, 0) + count
+        scales = {spec.name: spec.scale for spec in col.OUTPUTS}
+        for name in self.totalled:
+            total = int(np.asarray(result[name])[rows].sum(dtype=np.int64))
+            totals[name] += Decimal(total).scaleb(-scales[name])
+
+    def observe(self, decision: Decision) -> None:
+        """A decision of the row engine, in the block's counts and totals."""
+        assert self.summary is not None and self.totalled is not None
+        by_pathway, totals = self.summary
+        by_pathway[decision.pathway] = by_pathway.get(decision.pathway, 0) + 1
+        for name in self.totalled:
+            totals[name] += decision.values[decision.policy.index[name]]  # type: ignore[operator]
 
     def each_line(self, lines: list[bytes]) -> tuple[list[Any], list[int], list[int], list[int]]:
         """The lines decoded one by one (msgspec's `decode_lines` would take two values on
@@ -284,7 +317,8 @@ class ColumnarLines:
                              for _, read in self.keys)
         for index in indexes:
             done = decide_block(self.decide, self.writer, lines[index] + b"\n",
-                                first + index, None, False)
+                                first + index, None if self.summary is None else self.observe,
+                                False)
             rejections += done.rejections
             decided += done.decided
             if done.text:
