@@ -75,8 +75,6 @@ def _modules(policy: str, engine: str) -> Any:
         fail(f"tables need the columnar extra (pip install 'parcours[columnar]'): {exc}")
     if engine != "columnar":
         return tables, None
-    from ..backends.python.spelling import CodegenError
-    from ..diagnostics import CompileError
     from pathlib import Path
 
     if not Path(policy).exists():
@@ -85,13 +83,18 @@ def _modules(policy: str, engine: str) -> Any:
         fail(f"--engine columnar needs a .parcours policy; {policy} is a generated module")
     try:
         return tables, tables.load_columnar(policy, cache=not _import_paths_given())
-    except CompileError as exc:
-        click.echo(exc.render(), err=True)
-        fail(f"{policy} does not compile ({exc})")
-    except CodegenError as exc:
-        fail(str(exc))
-    except (OSError, SyntaxError, ImportError) as exc:
-        fail(f"cannot load {policy}: {exc}")
+    except Exception as exc:  # the compiler's errors imported only then: a cached run is quick
+        from ..backends.python.spelling import CodegenError
+        from ..diagnostics import CompileError
+
+        if isinstance(exc, CompileError):
+            click.echo(exc.render(), err=True)
+            fail(f"{policy} does not compile ({exc})")
+        if isinstance(exc, CodegenError):
+            fail(str(exc))
+        if isinstance(exc, (OSError, SyntaxError, ImportError)):
+            fail(f"cannot load {policy}: {exc}")
+        raise
 
 
 class _Written:
