@@ -2,10 +2,10 @@
 engine's bytes: `parcours decide --engine columnar` on JSON Lines in and out.
 
 Reading.  Each line is decoded by msgspec into typed structs built from the policy's
-input fields (`Shape`): booleans, integers within 64 bits, strings, amounts as strings or
-integers, sections as structs, an unknown field refused; a field the contract makes
+input fields (`Shape`): booleans, integers within 64 bits, strings, an amount as its raw
+JSON text, sections as structs, an unknown field refused; a field the contract makes
 optional is `UNSET` when absent.  A line msgspec refuses (bad JSON, a wrong type, an
-explicit `null`, a number with a fraction, a byte order mark, a blank line) is not the
+explicit `null` where a value is wanted, a byte order mark, a blank line) is not the
 batch's: the row engine reads and decides it, and alone words its error.  msgspec keeps
 the last value of a field named twice, so a decoded line is the batch's only when its
 colons are as many as the keys it holds; a colon inside a string sends its line to the
@@ -13,12 +13,9 @@ row engine too.  The columns then go through `columns.read_batch`, which marks t
 whose values the batch cannot take (an unknown member, an amount with too many places,
 a date outside the policy...), and those rows are decided by the row engine as well.
 
-Writing.  A decision's JSON text is its id, then a tail that depends only on its path
-(rule, branches, period: the pathway and the sources) and its outputs' values.  The
-tails are rendered once per distinct (path, values) by the columnar decisions' own
-rendering (`columnar_decisions`, the bytes `DecisionSink` writes) and kept; each row's
-line is its id and its tail joined by Arrow, without a Python string per row.  Lines
-the row engine decided are its `DecisionWriter`'s, put back in their place.
+Writing.  The batch's decisions are written by `decision_tables.json_lines` (each piece
+of text worked out once per distinct value or path, the rows joined by Arrow); the
+lines the row engine decided are its `DecisionWriter`'s, put back in their places.
 """
 
 from __future__ import annotations
@@ -211,6 +208,7 @@ class ColumnarLines:
         # (`summary`: the state `parcours decide --summary` adds up)
         self.totalled = [name for name, _ in policy.meta.totalled()] if tally else None
         self.summary: tuple[dict[str, int], dict[str, Decimal]] | None = None
+        self.scales = {spec.name: spec.scale for spec in policy.columnar.OUTPUTS}
         # each accumulator's key fields, and a reader of its key from a line's text
         self.keys = [(spec.keys, key_reader(spec.keys)) for spec in specs_of(policy.row)]
         self.keyed = False  # whether a line of the last block has an accumulator's key
@@ -229,7 +227,7 @@ class ColumnarLines:
             lines.pop()
         rows, places, colons, others = self.each_line(lines)
         if not rows or not self.shape.supported:
-            return self.row_engine(lines, first, list(range(len(lines))), None)
+            return self.assembled(lines, first, list(range(len(lines))), None)
         columns = _Columns(self.shape, rows)
         fine = columns.keys == np.asarray(colons)
         if not fine.all():  # a field named twice, or a colon in a string
@@ -237,13 +235,13 @@ class ColumnarLines:
             others = sorted(others + [places[i] for i in np.flatnonzero(~fine).tolist()])
             rows, places = [rows[i] for i in keep], [places[i] for i in keep]
             if not rows:
-                return self.row_engine(lines, first, others, None)
+                return self.assembled(lines, first, others, None)
             columns = _Columns(self.shape, rows)
         table = pa.table(columns.arrays)
         self.keyed = any(_has_key(table, paths) for paths, _ in self.keys)
         batch = read_batch(self.policy, table)
         if batch.all_bad:
-            return self.row_engine(lines, first, list(range(len(lines))), None)
+            return self.assembled(lines, first, list(range(len(lines))), None)
         result = self.policy.columnar.decide_columns(batch.columns, columns.n)
         bad = batch.bad | result["bad"]
         good: Any = slice(None)
@@ -255,7 +253,7 @@ class ColumnarLines:
             self.add(result, good)
         ids = table.column("id").combine_chunks() if "id" in table.column_names else \
             pa.array([], pa.string())
-        return self.row_engine(lines, first, others,
+        return self.assembled(lines, first, others,
                                (places, json_lines(self.policy, ids, result, good)))
 
     def add(self, result: Any, rows: Any) -> None:
@@ -268,10 +266,9 @@ class ColumnarLines:
         for pathway, count in zip(col.PATHWAYS, counts.tolist()):
             if count:
                 by_pathway[pathway] = by_pathway.get(pathway, 0) + count
-        scales = {spec.name: spec.scale for spec in col.OUTPUTS}
         for name in self.totalled:
             total = int(np.asarray(result[name])[rows].sum(dtype=np.int64))
-            totals[name] += Decimal(total).scaleb(-scales[name])
+            totals[name] += Decimal(total).scaleb(-self.scales[name])
 
     def observe(self, decision: Decision) -> None:
         """A decision of the row engine, in the block's counts and totals."""
@@ -282,7 +279,7 @@ class ColumnarLines:
             totals[name] += decision.values[decision.policy.index[name]]  # type: ignore[operator]
 
     def each_line(self, lines: list[bytes]) -> tuple[list[Any], list[int], list[int], list[int]]:
-        """The lines decoded one by one (msgspec's `decode_lines` would take two values on
+        """The lines decoded (one by one: msgspec's `decode_lines` would take two values on
         one line, and skip a blank one): the rows, their places in `lines` and their
         colons, and the places of the lines msgspec refuses."""
         colons = list(map(bytes.count, lines, repeat(b":")))
@@ -304,10 +301,10 @@ class ColumnarLines:
         colons = [colons[i] for i in places] if others else colons
         return rows, places, colons, others
 
-    def row_engine(self, lines: list[bytes], first: int, indexes: list[int],
-                   batch: tuple[list[int], pa.Array] | None) -> Encoded:
-        """The block's bytes: the row engine's on the lines `indexes`, the batch's lines
-        (`batch`: their indexes and texts) in theirs."""
+    def assembled(self, lines: list[bytes], first: int, indexes: list[int],
+                  batch: tuple[list[int], pa.Array] | None) -> Encoded:
+        """The block's decisions and rejections: the row engine's of the lines `indexes`,
+        and the batch's lines (`batch`: their indexes and texts) in their places."""
         rejections: list[str] = []
         decided = 0
         own: dict[int, str] = {}
