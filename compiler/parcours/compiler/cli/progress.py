@@ -142,16 +142,18 @@ class Progress:
         """The run starts over from its first episode (a guess about its input proved
         wrong): counted from zero, and its first `shown` rejections, written by the first
         attempt, are the same and not written again."""
-        self.done, self.step, self.next_check = 0, 64, 64
-        self.started = self.last_check = self.last_draw = self.clock()
+        self._from_zero()
         self.shown = shown
 
     def restart(self, total: int) -> None:
         """A second pass over `total` episodes (a run sorted for its accumulators: the
         first pass read and sorted them, this one decides them)."""
         self.label = self.second_label
-        self.total, self.position, self.size, self.done = total, None, None, 0
-        self.step, self.next_check = 64, 64
+        self.total, self.position, self.size = total, None, None
+        self._from_zero()
+
+    def _from_zero(self) -> None:
+        self.done, self.step, self.next_check = 0, 64, 64
         self.started = self.last_check = self.last_draw = self.clock()
 
     def counted(self, items: Iterable[T]) -> Iterator[T]:
@@ -174,14 +176,6 @@ class NoProgress(Progress):
 
     def clear(self) -> None:
         return None
-
-    def again(self, shown: int) -> None:
-        """The run starts over from its first episode (a guess about its input proved
-        wrong): counted from zero, and its first `shown` rejections, written by the first
-        attempt, are the same and not written again."""
-        self.done, self.step, self.next_check = 0, 64, 64
-        self.started = self.last_check = self.last_draw = self.clock()
-        self.shown = shown
 
     def restart(self, total: int) -> None:
         return None
