@@ -18,10 +18,9 @@ import click
 
 from parcours.runtime import PolicyMeta, Rejection
 
-from .stream import Columnar
-
 from .common import (EXIT_OK, EXIT_PROBLEMS, _import_paths_given, bind, fail, load,
                      open_in, open_out, quiet_exit_on_closed_pipe)
+from .stream import Columnar
 
 TABLE_FORMATS = ("jsonl", "parquet", "arrow")
 # The extensions of table files (tools.tables.format_of, without importing pyarrow).

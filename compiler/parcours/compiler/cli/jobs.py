@@ -94,11 +94,12 @@ def _pread(fd: int, offset: int, length: int) -> bytes:
     return b"".join(parts)
 
 
-def _regular(source: IO[bytes]) -> int | None:
-    """The descriptor of `source` when it is a regular file (its blocks can be read by
-    offset in the workers), else None (a pipe, a terminal: the blocks' bytes are sent)."""
+def regular_fd(stream: IO[bytes] | IO[str]) -> int | None:
+    """The descriptor of `stream` when it is a regular file (blocks of an input can be read
+    by offset in the workers; a file can be read or written again from its start), else
+    None (a pipe, a terminal: an input's blocks' bytes are sent)."""
     try:
-        fd = source.fileno()
+        fd = stream.fileno()
         return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
@@ -195,7 +196,7 @@ class Run:
         rest = _chain(following, parts) if following is not None else parts
         for block in rest:
             if self.jobs > 1 and seen >= PARALLEL_BYTES and can_fork():
-                fd = _regular(source)
+                fd = regular_fd(source)
                 offset = source.tell() - len(block) if fd is not None else 0
                 self._parallel(_chain(block, rest), start, emit, fd, offset)
                 return

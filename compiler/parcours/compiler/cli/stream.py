@@ -4,8 +4,6 @@ policy, in blocks on `jobs` cores, or through the ledgers of its accumulators.""
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, NamedTuple, cast
@@ -15,7 +13,7 @@ from parcours.runtime import DEFAULT_BUFFER, Block, Decision, Encoded, specs_of
 from .accumulate import Run as Ordered
 from .accumulate import decide_ordered, wrap, write_state
 from .common import open_in, open_out
-from .jobs import BinaryOut, Run, decide_blocks
+from .jobs import BinaryOut, Run, decide_blocks, regular_fd
 from .progress import progress_for
 
 if TYPE_CHECKING:
@@ -23,17 +21,9 @@ if TYPE_CHECKING:
 
     from .jobs import Tally
 
+
 class _Keyed(Exception):
     """A block decided as if no line had a key holds one (see `decide_lines`)."""
-
-
-def _regular(stream: IO[bytes] | IO[str]) -> bool:
-    """Whether `stream` is a regular file, which can be read or written again from its
-    start."""
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and stream.seekable()
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 class Columnar(NamedTuple):
@@ -95,8 +85,8 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
         # at the first block with a key.  What it wrote before that block, decisions and
         # rejections of lines without keys, is what the ledger's run writes too.
         guessed = columnar is not None and bool(specs_of(module)) and state_in is None \
-            and state_out is None and output_path != "-" and _regular(source) \
-            and _regular(cast(IO[str], sink))
+            and state_out is None and output_path != "-" and regular_fd(source) is not None \
+            and regular_fd(cast(IO[str], sink)) is not None
         try:
             if guessed:
                 assert columnar is not None
@@ -111,7 +101,7 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
                     guessed = False
                     progress.again(rejected)
                     decided = rejected = 0
-                    cast(IO[str], sink).seek(0)  # a regular file (`_regular`)
+                    cast(IO[str], sink).seek(0)  # a regular file (`regular_fd`)
                     cast(IO[str], sink).truncate()
                     out.flushed = False
                     source.seek(0)
