@@ -198,3 +198,20 @@ def test_a_key_found_late_starts_the_run_over_through_the_ledger(tmp_path: Path)
                        str(out), "--jobs", jobs, "--summary")
         assert (done.returncode, done.stderr) == (row.returncode, row.stderr)
         assert out.read_bytes() == (tmp_path / "row.jsonl").read_bytes()
+
+
+def test_the_command_runs_without_importing_pandas(tmp_path: Path) -> None:
+    """pyarrow would import pandas (half of the start-up) only to look for pandas objects;
+    the command's own process refuses it, and decides the same."""
+    source = tmp_path / "episodes.jsonl"
+    source.write_bytes(b"\n".join(population("morocco", 50)) + b"\n")
+    code = ("import sys\nfrom parcours.compiler.cli.entry import main\n"
+            f"sys.argv = ['parcours', 'decide', {str(ROOT / 'policies' / 'morocco.parcours')!r},"
+            f" '--engine', 'columnar', '-i', {str(source)!r}, '-o',"
+            f" {str(tmp_path / 'out.jsonl')!r}, '-q']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n"
+            "    print(exc.code, 'pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert done.stdout.split() == [b"0", b"False"]
+    row = run_cli("decide", str(ROOT / "policies" / "morocco.parcours"), "-i", str(source))
+    assert (tmp_path / "out.jsonl").read_bytes() == row.stdout

@@ -56,6 +56,7 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
         import msgspec  # noqa: F401
     except ImportError:
         return None
+    _without_pandas()
     _, columnar = _modules(policy, "columnar")
     from ..tools.json_columns import ColumnarLines, newlines
 
@@ -65,6 +66,30 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     return columnar, Columnar(
         lambda block, first, fast: (work(block, first), (work.keyed, work.summary)),
         COLUMNAR_BLOCK_BYTES, newlines)
+
+
+class _NoPandas:
+    """An import finder that refuses pandas (see `_without_pandas`)."""
+
+    @staticmethod
+    def find_spec(name: str, *args: object) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not used by this run")
+
+
+def _without_pandas() -> None:
+    """The command's process runs as if pandas were not installed (pyarrow works without
+    it, and the columnar extra does not ask for it): pyarrow would import it, a fifth of a
+    second and half of this run's start-up, only to ask whether the lists it converts are
+    pandas objects.  Only in the console script's own process (`entry.OWN_PROCESS`), which
+    imports nothing else that wants pandas; never in a caller's (a test's, a notebook's)."""
+    import sys
+
+    from . import entry
+
+    if entry.OWN_PROCESS and "pandas" not in sys.modules and \
+            not any(isinstance(f, _NoPandas) for f in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())
 
 
 def _modules(policy: str, engine: str) -> Any:

@@ -21,6 +21,11 @@ import os
 import sys
 from typing import NoReturn
 
+# Whether this process is the console script's own (set by `main`), not a library's caller
+# of the click group, such as a test: what only a whole process may change (a run that
+# refuses to import pandas, cli/decide_tables.py) asks.
+OWN_PROCESS = False
+
 # A short run's options: the policy, the input, the output, --jobs (None: the default) and
 # --quiet.
 Short = tuple[str, str, str, int | None, bool]
@@ -39,6 +44,8 @@ LINES_SUFFIXES = ("", ".jsonl", ".json", ".ndjson", ".txt")
 
 def main() -> None:
     """`parcours`: a short decide here, anything else through click."""
+    global OWN_PROCESS
+    OWN_PROCESS = True
     arguments = sys.argv[1:]
     if arguments[:1] == ["decide"] and not _completing():
         # Start-up makes many objects and no garbage: the cycle collector would go over
