@@ -213,6 +213,10 @@ def groups(spec: AccumulatorSpec, view: Rows, texts: Callable[[list[int]], list[
     only for rows whose key, date and id are the same).  The period is the date's year,
     so a key's rows of one year are next to each other in that order."""
     n, days = view.n, view.days
+    if any(view.column(path) is None for path in spec.keys):  # no row has this key
+        totals = Totals(spec, np.full(n, _NO_SLOT, dtype=np.int64), 0, list)
+        totals.chain = totals.starts = np.zeros(0, dtype=np.int64)
+        return totals
     code = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=np.bool_)
     parts: list[tuple[Any, list[str]]] = []
