@@ -292,18 +292,22 @@ def json_lines(policy: Any, ids: pa.Array, result: Mapping[str, Any], rows: Any)
     return pc.binary_join_element_wise(*parts, "")
 
 
-def table_lines(table: pa.Table) -> pa.Array:
-    """Each decision of a decision table as the row engine writes it (`decision_json`, with
-    its newline), as one string array: each column's distinct texts worked out once, the
-    rows' texts joined by Arrow."""
-    if not table.num_rows:
+def table_lines(batch: pa.RecordBatch) -> pa.Array:
+    """Each decision of a batch of a decision table as the row engine writes it
+    (`decision_json`, with its newline), as one string array: each column's distinct
+    texts worked out once, the rows' texts joined by Arrow.  (A string array holds at
+    most 2 GiB: batches of `LINES_BATCH` rows.)"""
+    if not batch.num_rows:
         return pa.array([], pa.string())
     parts: list[pa.Array | str] = []
-    for index, name in enumerate(table.column_names):
+    for index, name in enumerate(batch.schema.names):
         parts += [("{" if index == 0 else ",") + _json_text(name) + ":",
-                  _texts(table.column(name).combine_chunks())]
+                  _texts(batch.column(name))]
     parts.append("}\n")
     return pc.binary_join_element_wise(*parts, "")
+
+
+LINES_BATCH = 1 << 16  # decisions a `table_lines` call writes
 
 
 def _around(policy: Any, key: int) -> tuple[str, str]:

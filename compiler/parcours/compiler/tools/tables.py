@@ -29,7 +29,7 @@ from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, read_
 
 from ..backends.python.loader import load_module
 from .columns import ColumnarPolicy, decision_schema, episode_schema, keep_freed_memory
-from .decision_tables import joined, table_lines
+from .decision_tables import LINES_BATCH, joined, table_lines
 from .waves import decide_episodes, decide_row_table, decide_table
 
 FORMATS = ("jsonl", "parquet", "arrow")
@@ -219,7 +219,8 @@ class DecisionSink:
             self.writer.write_table(table) if self.fmt == "parquet" else \
                 self.writer.write(table)
             return
-        self.handle.write(joined(table_lines(table)).decode())  # type: ignore[call-overload]
+        for batch in table.to_batches(max_chunksize=LINES_BATCH):
+            self.handle.write(joined(table_lines(batch)).decode())  # type: ignore[call-overload]
 
     def close(self) -> None:
         if self.writer is not None:
