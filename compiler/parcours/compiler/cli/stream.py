@@ -47,8 +47,8 @@ def decide_lines(module: types.ModuleType, function: Callable[[Mapping[str, obje
                  columnar: Columnar | None = None) -> tuple[int, int]:
     """Decide every episode of `input_path` into `output_path`, rejections on stderr, a
     progress line unless `quiet`; `totals` (with `tally`, its kind) sums the decisions for
-    `--summary`.  With `columnar` (`--engine columnar`, its blocks' work and their size),
-    the blocks are decided by the columnar engine; a run through the ledgers of
+    `--summary`.  With `columnar` (`--engine columnar`: its work on a block, and the
+    blocks' size), the blocks are decided by the columnar engine; a run through the ledgers of
     accumulators still goes episode by episode (`function`), and between two regular
     files a policy with accumulators is first decided as if no line had a key (see
     below).  (decided, rejected)."""
