@@ -80,8 +80,8 @@ class _NoPandas:
 def _without_pandas() -> None:
     """The command's process runs as if pandas were not installed (pyarrow works without
     it, and the columnar extra does not ask for it): pyarrow would import it, a fifth of a
-    second and half of this run's start-up, only to ask whether the lists it converts are
-    pandas objects.  Only in the console script's own process (`entry.OWN_PROCESS`), which
+    second and half of a columnar run's start-up, only to ask whether the lists and arrays
+    it converts are pandas objects.  Only in the console script's own process (`entry.OWN_PROCESS`), which
     imports nothing else that wants pandas; never in a caller's (a test's, a notebook's)."""
     import sys
 
@@ -195,6 +195,7 @@ def decide_tables(policy: str, input_path: str, output_path: str, fmt: str | Non
     `totalled`: decide's, for the same --summary; `state_in`, `state_out`: the
     accumulators' state files, as decide's)."""
     _WRITTEN.clear()  # an earlier run's output (in this process) is not this run's
+    _without_pandas()
     if explain:
         fail("--explain writes JSON Lines traces: use the compiled or interpreted engine "
              "with JSON Lines input and output")

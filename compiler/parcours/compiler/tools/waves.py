@@ -126,11 +126,19 @@ class Rows:
 
     def __init__(self, table: pa.Table, days: Any) -> None:
         self.table, self.n = table, table.num_rows
-        self.days = np.array(days, dtype=np.int64)
+        self.days = np.asarray(days, dtype=np.int64)  # copied if `patch` changes a day
         self.columns: dict[str, pa.Array | None] = {}
-        self.ids: pa.Array | None = None
-        if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
-            self.ids = table.column("id").combine_chunks()
+        self._ids: pa.Array | None = None
+        self._ids_read = False
+
+    @property
+    def ids(self) -> pa.Array | None:
+        """The episode ids (read when asked: only rows with a key and a day in common)."""
+        if not self._ids_read:
+            table, self._ids_read = self.table, True
+            if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
+                self._ids = table.column("id").combine_chunks()
+        return self._ids
 
     def column(self, path: str) -> pa.Array | None:
         if path not in self.columns:
@@ -155,7 +163,8 @@ class Rows:
                     key = spec.key_of(items[row])
                     values[row] = None if key is None else key[i]
                 self.columns[path] = replaced(self.column(path), values)
-        self.ids = replaced(self.ids, {row: items[row].get("id") for row in rows})
+        self._ids = replaced(self.ids, {row: items[row].get("id") for row in rows})
+        self.days = self.days.copy()
         for row in rows:
             day = items[row].get("date")
             try:
