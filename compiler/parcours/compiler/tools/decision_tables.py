@@ -200,19 +200,16 @@ def _sources(policy: Any, result: Mapping[str, Any], rows: Any) -> pa.Array:
 
 
 def _lists(lists: list[list[str]], index: Any) -> pa.Array:
-    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded,
-    built with array arithmetic (no string is copied per row)."""
+    """The column whose row r holds `lists[index[r]]`, its strings dictionary-encoded: the
+    distinct lists as one small list array, taken by each row's index (no string is
+    copied per row)."""
     names = list(dict.fromkeys(name for found in lists for name in found))
     number = {name: i for i, name in enumerate(names)}
-    lengths = np.array([len(found) for found in lists] + [0], dtype=np.int64)
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum([len(found) for found in lists], out=offsets[1:])
     flat = np.array([number[name] for found in lists for name in found], dtype=np.int32)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    row_lengths = lengths[index]
-    offsets = np.zeros(len(index) + 1, dtype=np.int32)
-    np.cumsum(row_lengths, out=offsets[1:])
-    child = flat[np.repeat(starts[index] - offsets[:-1], row_lengths)
-                 + np.arange(offsets[-1])] if offsets[-1] else np.zeros(0, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), _coded(child, names))
+    distinct = pa.ListArray.from_arrays(pa.array(offsets), _coded(flat, names))
+    return distinct.take(pa.array(np.asarray(index, dtype=np.int64)))
 
 
 def numpy_of(array: pa.Array) -> Any:
