@@ -72,10 +72,7 @@ class Shape:
             shape.get(s.name) == {k for k, _, _ in s.fields} for s in self.sections) and \
             len(shape) == 1 + len(self.sections)
         structs: dict[str, type] = {}
-        fields: list[Any] = [("id", str | msgspec.UnsetType, msgspec.UNSET),
-                             ("currency", str | msgspec.UnsetType, msgspec.UNSET)]
-        for key, kind, optional in top:
-            fields.append(_field(key, kind, optional))
+        fields: list[Any] = [_field(*f) for f in self.top_fields]
         for section in self.sections:
             struct = msgspec.defstruct(f"_{section.name}", [_field(*f) for f in section.fields],
                                        forbid_unknown_fields=True, gc=False, kw_only=True)
