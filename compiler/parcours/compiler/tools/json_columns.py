@@ -37,6 +37,7 @@ from parcours.runtime import (Decision, DecisionWriter, Encoded, decide_block, k
 
 from .columns import ColumnarPolicy, read_batch
 from .decision_tables import joined, json_lines, rule_pathway
+from .waves import key_column
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 # An amount is kept as its JSON text (`msgspec.Raw`): a string's or a number's, exactly.
@@ -178,19 +179,13 @@ def newlines(block: bytes) -> int:
 
 def _has_key(table: pa.Table, paths: tuple[str, ...]) -> bool:
     """Whether a row of an episode table has every part of a key (a non-empty string)."""
-    found: Any = None
+    found: Any = True
     for path in paths:
-        head, _, key = path.rpartition(".")
-        if (head or key) not in table.column_names:
+        column = key_column(table, path)
+        if column is None:
             return False
-        column = table.column(head or key).combine_chunks()
-        if head:
-            if key not in {column.type.field(i).name for i in range(column.type.num_fields)}:
-                return False
-            column = column.field(key)
-        part = pc.fill_null(pc.greater(pc.utf8_length(column), 0), False)
-        found = part if found is None else pc.and_(found, part)
-    return found is not None and bool(pc.any(found).as_py())
+        found = pc.and_(found, pc.fill_null(pc.greater(pc.utf8_length(column), 0), False))
+    return bool(pc.any(found).as_py())
 
 
 def _utf8(raw: bytes) -> str:

@@ -142,7 +142,7 @@ class Rows:
 
     def column(self, path: str) -> pa.Array | None:
         if path not in self.columns:
-            self.columns[path] = _key_column(self.table, path)
+            self.columns[path] = key_column(self.table, path)
         return self.columns[path]
 
     def patch(self, rows: list[int], items: Sequence[Mapping[str, object]],
@@ -174,7 +174,8 @@ class Rows:
                 self.days[row] = 0  # rejected: the episode adds nothing
 
 
-def _key_column(table: pa.Table, path: str) -> pa.Array | None:
+def key_column(table: pa.Table, path: str) -> pa.Array | None:
+    """The column of a field (`patient.id`) of an episode table, None when absent."""
     column: Any = table
     for part in path.split("."):
         names = column.column_names if isinstance(column, pa.Table) else \
