@@ -153,6 +153,7 @@ def test_decide_columnar_on_json_lines_writes_the_row_engines_output(name: str,
     ledger of its annual cap."""
     lines = [line.decode() for line in population(name, 7000, 13)]
     lines[5] = '{"id": "dup", "id": "dup"}'
+    lines[7] = json.dumps({**json.loads(lines[7]), "id": "a:colon"})  # the row engine's
     lines[3100] = "not json"
     lines[6999] = json.dumps({**json.loads(lines[6999]), "date": "2025-02-30"})
     source = tmp_path / "episodes.jsonl"

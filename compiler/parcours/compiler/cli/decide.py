@@ -130,7 +130,8 @@ def decide(policy: str, input_path: str, output_path: str, explain: bool,
          written, or a --set is bad
     """
     plain = not (explain or sets or state_in or state_out)
-    lines = columnar_lines(policy, input_path, output_path, fmt, plain, summary) \
+    lines = columnar_lines(policy, input_path, output_path, fmt, plain,
+                           Summary if summary else None) \
         if engine == "columnar" else None
     if lines is None and wants_tables(engine, input_path, output_path, fmt):
         decide_tables(policy, input_path, output_path, fmt, engine, parse_sets(sets), explain,

@@ -41,10 +41,11 @@ COLUMNAR_BLOCK_BYTES = 1 << 21  # a block of JSON Lines for the columnar engine
 
 
 def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | None,
-                   plain: bool, summary: bool) -> tuple[Any, Columnar] | None:
+                   plain: bool, tally: Callable[[], Any] | None
+                   ) -> tuple[Any, Columnar] | None:
     """For `--engine columnar` from JSON Lines to JSON Lines, a `plain` run (no --explain,
     --set or state file): the policy's modules and the work on a block of lines
-    (`json_columns.ColumnarLines`, which tallies each block for `summary`), for
+    (`json_columns.ColumnarLines`, which tallies each block with `tally`, --summary's), for
     `stream.decide_lines`; None for a run that goes through tables (`decide_tables`), or
     when msgspec (the `fast` extra) is missing."""
     from pathlib import Path
@@ -60,7 +61,7 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     _, columnar = _modules(policy, "columnar")
     from ..tools.json_columns import ColumnarLines, newlines
 
-    work = ColumnarLines(columnar, summary)
+    work = ColumnarLines(columnar, tally)
     if not work.shape.supported:
         return None
     return columnar, Columnar(

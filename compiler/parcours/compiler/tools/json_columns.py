@@ -32,8 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.runtime import (Decision, DecisionWriter, Encoded, decide_block, key_reader,
-                              specs_of)
+from parcours.runtime import DecisionWriter, Encoded, decide_block, key_reader, specs_of
 
 from .columns import ColumnarPolicy, read_batch
 from .decision_tables import joined, json_lines, rule_pathway
@@ -200,12 +199,13 @@ class ColumnarLines:
     decided by the columnar engine, the rows it cannot take by the row engine, into the
     bytes `parcours decide` writes with the row engine."""
 
-    def __init__(self, policy: ColumnarPolicy, tally: bool = False) -> None:
-        self.policy = policy
-        # with `tally`, each block's counts by pathway and totals of the totalled outputs
-        # (`summary`: the state `parcours decide --summary` adds up)
-        self.totalled = [name for name, _ in policy.meta.totalled()] if tally else None
-        self.summary: tuple[dict[str, int], dict[str, Decimal]] | None = None
+    def __init__(self, policy: ColumnarPolicy, tally: Callable[[], Any] | None = None) -> None:
+        """`tally`: what `parcours decide --summary` adds up (`jobs.Tally`), a new one for
+        each block; the block's `state()` is then in `summary`."""
+        self.policy, self.tally = policy, tally
+        self.counted: Any = None  # the block's tally
+        self.summary: object = None
+        self.totalled = [name for name, _ in policy.meta.totalled()]
         self.scales = {spec.name: spec.scale for spec in policy.columnar.OUTPUTS}
         # each accumulator's key fields, and a reader of its key from a line's text
         self.keys = [(spec.keys, key_reader(spec.keys)) for spec in specs_of(policy.row)]
@@ -218,8 +218,7 @@ class ColumnarLines:
 
     def __call__(self, block: bytes, first: int = 1, fast: bool = True) -> Encoded:
         self.keyed = False
-        if self.totalled is not None:
-            self.summary = ({}, {name: Decimal(0) for name in self.totalled})
+        self.counted = self.tally() if self.tally is not None else None
         lines = block.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
@@ -250,7 +249,7 @@ class ColumnarLines:
             others = sorted(others + [places[i] for i in np.flatnonzero(bad).tolist()])
             good = np.flatnonzero(~bad)
             places = [places[i] for i in good.tolist()]
-        if self.summary is not None:
+        if self.counted is not None:
             self.add(result, good)
         ids = table.column("id").combine_chunks() if "id" in table.column_names else \
             pa.array([], pa.string())
@@ -258,26 +257,16 @@ class ColumnarLines:
                                (places, json_lines(self.policy, ids, result, good)))
 
     def add(self, result: Any, rows: Any) -> None:
-        """The counts and totals of the batch's decisions (the rows `rows` of `result`)."""
-        assert self.summary is not None and self.totalled is not None
+        """The counts by pathway and totals of the batch's decisions (the rows `rows` of
+        `result`), added to the block's tally as a state of its own."""
         col = self.policy.columnar
-        by_pathway, totals = self.summary
         counts = np.bincount(rule_pathway(col)[np.asarray(result["rule"])[rows]],
                              minlength=len(col.PATHWAYS))
-        for pathway, count in zip(col.PATHWAYS, counts.tolist()):
-            if count:
-                by_pathway[pathway] = by_pathway.get(pathway, 0) + count
-        for name in self.totalled:
-            total = int(np.asarray(result[name])[rows].sum(dtype=np.int64))
-            totals[name] += Decimal(total).scaleb(-self.scales[name])
-
-    def observe(self, decision: Decision) -> None:
-        """A decision of the row engine, in the block's counts and totals."""
-        assert self.summary is not None and self.totalled is not None
-        by_pathway, totals = self.summary
-        by_pathway[decision.pathway] = by_pathway.get(decision.pathway, 0) + 1
-        for name in self.totalled:
-            totals[name] += decision.values[decision.policy.index[name]]  # type: ignore[operator]
+        by_pathway = {pathway: count for pathway, count in zip(col.PATHWAYS, counts.tolist())
+                      if count}
+        totals = {name: Decimal(int(np.asarray(result[name])[rows].sum(dtype=np.int64)))
+                  .scaleb(-self.scales[name]) for name in self.totalled}
+        self.counted.merge((by_pathway, totals))
 
     def each_line(self, lines: list[bytes]) -> tuple[list[Any], list[int], list[int]]:
         """The lines decoded (one by one: msgspec's `decode_lines` would take two values on
@@ -313,12 +302,13 @@ class ColumnarLines:
                              for _, read in self.keys)
         for index in indexes:
             done = decide_block(self.decide, self.writer, lines[index] + b"\n",
-                                first + index, None if self.summary is None else self.observe,
-                                False)
+                                first + index,
+                                None if self.counted is None else self.counted.add, False)
             rejections += done.rejections
             decided += done.decided
             if done.text:
                 own[index] = done.text
+        self.summary = None if self.counted is None else self.counted.state()
         if batch is None:
             text = "".join(own[i] for i in sorted(own)).encode()
             return Encoded(text, rejections, decided, len(rejections))
