@@ -108,13 +108,26 @@ def load(policy: str, engine: str = "compiled") -> types.ModuleType:
 
         return load_policy(policy, engine)
     except CompileError as exc:
-        echo_error(exc.render())
-        echo_error(f"error: {policy} does not compile ({exc})")
-        raise SystemExit(EXIT_USAGE) from None
+        compile_failed(policy, exc)
+        raise  # not reached: a compile error exits
     except ValueError as exc:
         fail(str(exc))
     except (OSError, SyntaxError, ImportError) as exc:
         fail(f"cannot load {policy}: {exc}")
+
+
+def compile_failed(policy: str, exc: BaseException) -> None:
+    """Exit 2 for a policy the compiler refuses: its diagnostics and one line, or a
+    construct a backend does not support yet; return for any other error (the caller's).
+    The compiler's error classes are imported only here: a cached run never needs them."""
+    from ..backends.python.spelling import CodegenError
+    from ..diagnostics import CompileError
+
+    if isinstance(exc, CompileError):
+        echo_error(exc.render())
+        fail(f"{policy} does not compile ({exc})")
+    if isinstance(exc, CodegenError):
+        fail(str(exc))
 
 
 def suffix(path: str) -> str:

@@ -18,8 +18,8 @@ import click
 
 from parcours.runtime import PolicyMeta, Rejection
 
-from .common import (EXIT_OK, EXIT_PROBLEMS, _import_paths_given, bind, fail, load,
-                     open_in, open_out, quiet_exit_on_closed_pipe)
+from .common import (EXIT_OK, EXIT_PROBLEMS, _import_paths_given, bind, compile_failed, fail,
+                     load, open_in, open_out, quiet_exit_on_closed_pipe, suffix)
 from .stream import Columnar
 
 TABLE_FORMATS = ("jsonl", "parquet", "arrow")
@@ -27,14 +27,14 @@ TABLE_FORMATS = ("jsonl", "parquet", "arrow")
 TABLE_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather", ".ipc", ".arrows")
 
 
+def _is_table(path: str) -> bool:
+    return suffix(path).lower() in TABLE_SUFFIXES
+
+
 def wants_tables(engine: str, input_path: str, output_path: str, fmt: str | None) -> bool:
     """Whether a run goes through tables: the columnar engine or a table format."""
-    from pathlib import Path
-
-    def is_table(path: str) -> bool:
-        return Path(path).suffix.lower() in TABLE_SUFFIXES
     return engine == "columnar" or fmt in ("parquet", "arrow") or \
-        is_table(input_path) or is_table(output_path)
+        _is_table(input_path) or _is_table(output_path)
 
 
 COLUMNAR_BLOCK_BYTES = 1 << 21  # a block of JSON Lines for the columnar engine
@@ -48,10 +48,8 @@ def columnar_lines(policy: str, input_path: str, output_path: str, fmt: str | No
     (`json_columns.ColumnarLines`, which tallies each block with `tally`, --summary's), for
     `stream.decide_lines`; None for a run that goes through tables (`decide_tables`), or
     when msgspec (the `fast` extra) is missing."""
-    from pathlib import Path
-
-    if not plain or fmt not in (None, "jsonl") or any(
-            Path(p).suffix.lower() in TABLE_SUFFIXES for p in (input_path, output_path)):
+    if not plain or fmt not in (None, "jsonl") or _is_table(input_path) or \
+            _is_table(output_path):
         return None
     try:
         import msgspec  # noqa: F401
@@ -108,17 +106,10 @@ def _modules(policy: str, engine: str) -> Any:
         fail(f"--engine columnar needs a .parcours policy; {policy} is a generated module")
     try:
         return tables, tables.load_columnar(policy, cache=not _import_paths_given())
-    except Exception as exc:  # the compiler's errors imported only then: a cached run is quick
-        from ..backends.python.spelling import CodegenError
-        from ..diagnostics import CompileError
-
-        if isinstance(exc, CompileError):
-            click.echo(exc.render(), err=True)
-            fail(f"{policy} does not compile ({exc})")
-        if isinstance(exc, CodegenError):
-            fail(str(exc))
-        if isinstance(exc, (OSError, SyntaxError, ImportError)):
-            fail(f"cannot load {policy}: {exc}")
+    except (OSError, SyntaxError, ImportError) as exc:
+        fail(f"cannot load {policy}: {exc}")
+    except Exception as exc:
+        compile_failed(policy, exc)
         raise
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .common import EXIT_OK, EXIT_PROBLEMS, fail, quiet_option
+from .common import EXIT_OK, EXIT_PROBLEMS, compile_failed, fail, quiet_option
 
 
 @click.command(name="distribute", short_help="Decide a Parquet dataset on Dask.")
@@ -49,9 +49,6 @@ def distribute(policy: str, source: str, target: str, partition_by: str | None,
         from ..tools.distributed import decide_dataset as run
     except ImportError as exc:
         fail(f"distribute needs the dask extra (pip install 'parcours[dask]'): {exc}")
-    from ..backends.python.spelling import CodegenError
-    from ..diagnostics import CompileError
-
     client: Any = None
     cluster: Any = None
     try:
@@ -67,13 +64,11 @@ def distribute(policy: str, source: str, target: str, partition_by: str | None,
                                        dashboard_address=None)
                 client = Client(cluster)
         result = run(policy, source, target, partition_by, partitions, client)
-    except CompileError as exc:
-        click.echo(exc.render(), err=True)
-        fail(f"{policy} does not compile ({exc})")
-    except CodegenError as exc:
-        fail(str(exc))
     except (OSError, ValueError) as exc:
         fail(str(exc))
+    except Exception as exc:
+        compile_failed(policy, exc)
+        raise
     finally:
         if client is not None:
             client.close()
