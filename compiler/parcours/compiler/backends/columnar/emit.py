@@ -95,7 +95,10 @@ class _Emitter:
         raise self.refuse(f"a value of type {type_}")
 
     def array(self, values: Sequence[ir.Value], type_: ir.Type, scale: int) -> str:
-        dtype = "np.bool_" if isinstance(type_, ir.BoolT) else "np.int64"
+        # an enum's codes in the smallest integer (a lookup's result is then a quarter of
+        # the memory to write and read again); every index sum starts from np.intp
+        dtype = "np.bool_" if isinstance(type_, ir.BoolT) else \
+            index_type(len(type_.members)) if isinstance(type_, ir.EnumT) else "np.int64"
         inner = ", ".join(self.scalar(v, type_, scale) for v in values)
         return f"np.array([{inner}], dtype={dtype})"
 
@@ -335,9 +338,11 @@ class _Emitter:
 
     def param(self, prm: ir.Param) -> Val:
         values = self.per_period(prm.values) if prm.dated else [prm.values[0].value.value]
+        if all(type(v) is type(values[0]) and v == values[0] for v in values):
+            values = values[:1]  # the same in every period: one constant, no lookup
         scale = self.values_scale(values, prm.type)
         low, high = self.bounds(values, scale)
-        if prm.dated:
+        if len(values) > 1:
             name = self.const(self.array(values, prm.type, scale), prm.name)
             lut = ("", 1, tuple(scaled(v, scale) for v in values
                                 if isinstance(v, (int, Decimal)))) if numeric(prm.type) else None
@@ -515,18 +520,23 @@ class _Emitter:
         for i, t in texts.items():
             if i not in constant:
                 computed.setdefault(t, []).append(i)
-        if constant:
+        if constant and computed and len(set(constant.values())) == 1:
+            # one constant for every other branch (a zero, often): no lookup by branch
+            current = next(iter(constant.values()))
+        elif constant:
             table = [constant.get(i, "0") for i in range(len(out.branches))]
             dtype = dtype_of(out.type)
             lookup = self.const(f"np.array([{', '.join(table)}], dtype={dtype})", out.name,
                                 "VALUES")
-            self.line(f"{var} = {lookup}[{branch}]")
+            current = f"{lookup}[{branch}]"
         else:  # every value computed: start from the last one's
-            last = computed.popitem()[0]
-            self.line(f"{var} = {last}")
+            current = computed.popitem()[0]
+        if not computed:
+            self.line(f"{var} = {current}")
         for t, indexes in computed.items():
             mask = " | ".join(f"({branch} == {i})" for i in indexes)
-            self.line(f"{var} = np.where({mask}, {t}, {var})")
+            self.line(f"{var} = np.where({mask}, {t}, {current})")
+            current = var
 
     def lookup(self, out: ir.Output, var: str, branch: str, values: dict[int, Val]) -> bool:
         """When every branch's value is a function of one key and the period (constants,
