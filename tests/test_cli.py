@@ -233,6 +233,21 @@ def test_compile_missing_file(tmp_path: Path) -> None:
     assert not (tmp_path / "X.py").exists()
 
 
+
+@pytest.mark.parametrize("engine", ["", "interpreted", "columnar"])
+def test_a_schema_file_is_no_policy(france_path: Path, tmp_path: Path, engine: str) -> None:
+    """A schema file checks on its own, but compiling or deciding with it names what it is
+    (before, an empty list of errors: a blank line and "0 error(s)")."""
+    schema = str(france_path.parent / "episode.parcours")
+    episodes = write_lines(tmp_path / "e.jsonl", ["{}"])
+    command = ["compile", schema, "-o", str(tmp_path / "X.py")] if not engine else \
+        ["decide", schema, "--engine", engine, "-i", str(episodes), "-o", str(tmp_path / "d")]
+    result = invoke(*command)
+    assert result.exit_code == (1 if not engine else 2)
+    assert "error[E203]" in result.stderr and "is a schema file" in result.stderr
+    assert "0 error(s)" not in result.stderr
+    assert invoke("check", schema).exit_code == 0
+
 # ---- explain ------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from . import ir
 from .sema.check import check
 from . import backends
 from .backends.python.loader import load_generated, load_module
-from .diagnostics import CompileError, Diagnostic, Diagnostics, render
+from .diagnostics import CompileError, Diagnostic, Diagnostics, Span, render
 from .sema.load import load
 from .analysis.verify import verify_program
 
@@ -72,8 +72,20 @@ def compile_policy(path: str | os.PathLike[str], data: bytes | None = None,
     generator = backends.get(backend)
     analysis = analyse(path, data, verify)
     if analysis.program is None:
-        raise CompileError(analysis.diagnostics, analysis.sources)
+        raise not_compiled(analysis)
     return analysis, generator.generate(analysis.program)
+
+
+def not_compiled(analysis: Analysis) -> CompileError:
+    """The errors of a policy that gives no program; a schema file, which has none and no
+    error (`check` accepts it on its own), is told so rather than given an empty list."""
+    found = analysis.diagnostics
+    if not any(d.is_error for d in found):
+        found = found + [Diagnostic(
+            "E203", "error", f"`{analysis.path}` is a schema file: it has no "
+            "`policy NAME { … }` to compile or decide with", Span(analysis.path, 1, 1, 1, 1),
+            "give a policy that imports it")]
+    return CompileError(found, analysis.sources)
 
 
 def load_policy(path: str | os.PathLike[str], engine: str = "compiled") -> types.ModuleType:
@@ -90,7 +102,7 @@ def load_policy(path: str | os.PathLike[str], engine: str = "compiled") -> types
 
         analysis = analyse(path, verify=False)
         if analysis.program is None:
-            raise CompileError(analysis.diagnostics, analysis.sources)
+            raise not_compiled(analysis)
         return as_module(analysis.program)
     analysis, text = compile_policy(path, verify=False)
     assert analysis.program is not None

@@ -126,6 +126,12 @@ def discover(paths: Iterable[str]) -> list[Path]:
         path = Path(text)
         if path.is_dir():
             found.extend(sorted(path.rglob(f"*{SUFFIX}")))
+        elif path.suffix == ".parcours":  # a policy named for its tests: say where they are
+            tests = path.with_name(path.stem + SUFFIX)
+            raise PolicyTestError(f"{text} is a .parcours file, not a test file: a policy's "
+                                  f"tests are in a {SUFFIX} file"
+                                  + (f" ({tests})" if tests.is_file() else "")
+                                  + "; give that file or its folder")
         elif path.is_file():
             found.append(path)
         else:

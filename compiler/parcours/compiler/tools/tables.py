@@ -74,12 +74,11 @@ def generate_both(path: str | os.PathLike[str]
     read, the row module's name, the columnar module's text, the row module's text).
     Raises CompileError for a policy with errors, `Unsupported` as `load_columnar`."""
     from .. import backends
-    from ..diagnostics import CompileError
-    from ..pipeline import analyse
+    from ..pipeline import analyse, not_compiled
 
     analysis = analyse(path, verify=False)
     if analysis.program is None:
-        raise CompileError(analysis.diagnostics, analysis.sources)
+        raise not_compiled(analysis)
     program = analysis.program
     return (analysis.files, f"parcours_{program.policy.id}",
             backends.get("columnar").generate(program), backends.get("python").generate(program))

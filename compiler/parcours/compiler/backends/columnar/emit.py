@@ -30,7 +30,7 @@ from parcours.runtime import MINOR_UNITS
 from ... import ir
 from ...ir import ops
 from ..python.spelling import CodegenError, _Names, ident, py_literal, source_file, where
-from .keyed import output_exponent, table_key
+from .keyed import branch_lookup, output_exponent, table_key
 from .values import (FALSE, MAX_AMOUNT_DIGITS, MAX_SCALE, TRUE, Lut, Unsupported, Val, combine,
                      corners, day_number, dtype_of, index_type, is_literal, literal, lut_of,
                      numeric, scale_of, scaled, span)
@@ -513,7 +513,7 @@ class _Emitter:
         if single is not None:
             self.line(f"{var} = {texts[single] if single >= 0 else 0}")
             return
-        if self.lookup(out, var, branch, {i: v.at(scale) for i, v in values.items()}):
+        if branch_lookup(self, out, var, branch, {i: v.at(scale) for i, v in values.items()}):
             return
         constant = {i: t for i, t in texts.items() if is_literal(t)}
         computed: dict[str, list[int]] = {}
@@ -537,35 +537,6 @@ class _Emitter:
             mask = " | ".join(f"({branch} == {i})" for i in indexes)
             self.line(f"{var} = np.where({mask}, {t}, {current})")
             current = var
-
-    def lookup(self, out: ir.Output, var: str, branch: str, values: dict[int, Val]) -> bool:
-        """When every branch's value is a function of one key and the period (constants,
-        dated parameters, a table by one enum input, sums and products of those): the
-        output as one lookup by (branch, key, period) in a table computed here."""
-        n = len(self.periods)
-        luts = {i: lut_of(v, n) for i, v in values.items()}
-        keys = {lut[0] for lut in luts.values() if lut is not None and lut[0]}
-        if not numeric(out.type) and not isinstance(out.type, ir.IntT) or \
-                any(lut is None for lut in luts.values()) or len(keys) > 1 or \
-                all(v.lut is None for v in values.values()):
-            return False
-        key = next(iter(keys), "")
-        size = next((lut[1] for lut in luts.values() if lut and lut[0]), 1)
-        if len(out.branches) * size * n > 1 << 16:
-            return False
-        table: list[int] = []
-        for i in range(len(out.branches)):
-            lut = luts.get(i)
-            for k in range(size):
-                for p in range(n):
-                    table.append(0 if lut is None else lut[2][(k if lut[0] else 0) * n + p])
-        name = self.const(f"np.array([{', '.join(map(str, table))}], dtype=np.int64)",
-                          out.name, "VALUES")
-        # np.intp first: a branch index is int8, which the products would overflow
-        index = f"(np.intp({size}) * {branch} + {key})" if key else branch
-        self.line(f"{var} = {name}[np.intp({n}) * {index} + period]" if n > 1 else
-                  f"{var} = {name}[{index}]")
-        return True
 
     def outputs(self) -> tuple[list[str], list[str]]:
         """The declared outputs' specs and the texts of their final values (money at the

@@ -1,5 +1,6 @@
-"""Tables keyed by several values or by a bool, and the digits of a decimal output, in the
-columnar backend (functions of the emitter, `emit._Emitter`).
+"""Tables keyed by several values or by a bool, an output looked up by its branch and key,
+and the digits of a decimal output, in the columnar backend (functions of the emitter,
+`emit._Emitter`).
 
 A keyed table's key is the index of a combination in the key enum (`ops.key_members`:
 the first column varies slowest, a bool's `true` before its `false`), in mixed radix.
@@ -17,7 +18,7 @@ from typing import Any
 
 from ... import ir
 from ..python.spelling import ident
-from .values import FALSE, TRUE, Val, exponent_of, is_literal, literal
+from .values import FALSE, TRUE, Val, exponent_of, is_literal, literal, lut_of, numeric
 
 
 def table_key(em: Any, e: ir.TableKey) -> Val:
@@ -134,3 +135,34 @@ def output_exponent(em: Any, out: ir.Output) -> str | None:
     for i, t in reversed(list(enumerate(texts))):
         text = f"np.where({branch} == {i}, {t}, {text})"
     return text
+
+
+def branch_lookup(em: Any, out: ir.Output, var: str, branch: str,
+                  values: dict[int, Val]) -> bool:
+    """When every branch's value is a function of one key and the period (constants,
+    dated parameters, a table by one enum input, sums and products of those): the
+    output as one lookup by (branch, key, period) in a table computed here."""
+    n = len(em.periods)
+    luts = {i: lut_of(v, n) for i, v in values.items()}
+    keys = {lut[0] for lut in luts.values() if lut is not None and lut[0]}
+    if not numeric(out.type) and not isinstance(out.type, ir.IntT) or \
+            any(lut is None for lut in luts.values()) or len(keys) > 1 or \
+            all(v.lut is None for v in values.values()):
+        return False
+    key = next(iter(keys), "")
+    size = next((lut[1] for lut in luts.values() if lut and lut[0]), 1)
+    if len(out.branches) * size * n > 1 << 16:
+        return False
+    table: list[int] = []
+    for i in range(len(out.branches)):
+        lut = luts.get(i)
+        for k in range(size):
+            for p in range(n):
+                table.append(0 if lut is None else lut[2][(k if lut[0] else 0) * n + p])
+    name = em.const(f"np.array([{', '.join(map(str, table))}], dtype=np.int64)",
+                    out.name, "VALUES")
+    # np.intp first: a branch index is int8, which the products would overflow
+    index = f"(np.intp({size}) * {branch} + {key})" if key else branch
+    em.line(f"{var} = {name}[np.intp({n}) * {index} + period]" if n > 1 else
+            f"{var} = {name}[{index}]")
+    return True

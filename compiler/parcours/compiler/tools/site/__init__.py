@@ -15,9 +15,9 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from ...diagnostics import CompileError, Diagnostics
+from ...diagnostics import Diagnostics
 from ...meta import VERSION
-from ...pipeline import analyse
+from ...pipeline import analyse, not_compiled
 from ...sema.load import load
 from ...syntax import nodes as ast
 from .model import PolicyPage, build_page
@@ -69,7 +69,7 @@ def build_site(paths: list[str]) -> Site:
     for path in paths:
         analysis = analyse(path, verify=False)
         if analysis.program is None:
-            raise CompileError(analysis.diagnostics, analysis.sources)
+            raise not_compiled(analysis)
         page = build_page(analysis.program, _schemas(path))
         if any(p.id == page.id for p in pages):
             raise SiteError(f"{path}: policy {page.id} is given twice")
