@@ -1,6 +1,7 @@
 """`Run --jobs N` from a regular file: workers read their blocks by offset (the command sends
-no block's bytes), from a pipe they receive the bytes; and worker decisions that come back
-as UTF-8 bytes are written in order with the text around them."""
+no block's bytes), from a pipe they receive the bytes; worker decisions come back through
+shared memory, not the pipe; and those that come back as UTF-8 bytes are written in order
+with the text around them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from parcours.compiler.cli import jobs
 from parcours.compiler.files import OutputError, open_output, standard_output
+from parcours.runtime import Encoded
 
 pytestmark = pytest.mark.skipif(not jobs.can_fork(), reason="no fork on this system")
 
@@ -107,6 +109,50 @@ def test_a_worker_reads_its_block_by_offset(tmp_path: Path) -> None:
         jobs._WORK.clear()
         os.close(fd)
 
+
+
+def decided(block: bytes, first: int, fast: bool) -> tuple[Encoded, int]:
+    """A block's "decisions" as a worker's result: its lines upper-cased, and a state."""
+    return Encoded(block.upper(), [f"line {first}"], block.count(b"\n"), 1), first
+
+
+def test_decisions_come_back_through_shared_memory(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipe from a worker carries a `_Parked` result, a few bytes, not the block's
+    decisions; the command puts them back: the results equal those of one job."""
+    from concurrent.futures import Future
+
+    monkeypatch.setattr(jobs, "PARALLEL_BYTES", 1 << 14)
+    parked: list[bool] = []
+    result = Future.result
+
+    def spy(self: Any, timeout: Any = None) -> Any:
+        value = result(self, timeout)
+        parked.append(type(value) is jobs._Parked)
+        return value
+
+    monkeypatch.setattr(Future, "result", spy)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(text(20_000))
+    runs = []
+    for count in (1, 2):
+        out: list[Any] = []
+        with open(path, "rb") as handle, jobs.Run(decided, count) as run:
+            run.run(handle, out.append)
+        runs.append(out)
+    assert runs[0] == runs[1] and len(runs[1]) > 2
+    assert parked and all(parked)
+    assert b"".join(encoded.text for encoded, _ in runs[1]) == path.read_bytes().upper()
+
+
+def test_a_result_too_long_for_its_slot_goes_by_the_pipe() -> None:
+    arena = jobs._Arena(2, 8)
+    short, long_ = decided(b"abc\n", 3, True), decided(b"abcdefghij\n", 4, True)
+    assert arena.park(long_, 0) == long_  # as it is
+    assert arena.park("other", 0) == "other"
+    kept = arena.park(short, 1)
+    assert type(kept) is jobs._Parked and kept.result[0].text == b""
+    assert arena.unpark(kept) == short and arena.unpark(long_) == long_
 
 def test_bytes_and_text_are_written_in_order(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
