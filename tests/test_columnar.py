@@ -408,6 +408,35 @@ def test_a_negative_zero_is_left_to_the_row_engine(tmp_path: Path) -> None:
     assert columnar_rows_of(p, items) == 2  # 5.00 and 30.00; the two "-0.00" rows are not
 
 
+
+def test_a_keyed_tables_index_past_a_byte(tmp_path: Path) -> None:
+    """A key part known when compiling (the member `m69`) adds a constant to the index of
+    a table keyed by several values, here 138, to a bool's or a looked-up member's code:
+    codes kept in a byte must not wrap round (the index is computed in np.intp)."""
+    text = POLICIES["keys"].read_text(encoding="utf-8")
+    members = ", ".join(f"m{i}" for i in range(70))
+    extra = (f"enum big {{ {members} }}\n\n"
+             "table by_flag: (big, bool) -> money {\n  (m69, true): 3.00 EUR\n"
+             "  (m69, false): 4.00 EUR\n  else: 0.00 EUR\n}\n\n"
+             "table pick: bool -> sector {\n  true: \"2\"\n  false: \"1\"\n}\n\n"
+             "table by_sector: (big, sector) -> money {\n  (m69, \"2\"): 5.00 EUR\n"
+             "  (m69, \"1\"): 6.00 EUR\n  else: 0.00 EUR\n}\n\n")
+    text = text.replace("let young =", extra + "let young =")
+    text = text.replace("output base: money = visit.fee",
+                        "output base: money = visit.fee + by_flag[m69, visit.urgent]"
+                        " + by_sector[m69, pick[visit.urgent]]")
+    target = tmp_path / "wide.parcours"
+    target.write_text(text, encoding="utf-8")
+    p = tables.load_columnar(target)
+    items = [{"id": f"e{n}", "date": "2025-03-01", "patient": {"age": 40},
+              "visit": {"specialty": "cardiology", "fee": "30.00", "sessions": 1,
+                        "urgent": urgent}} for n, urgent in enumerate((True, False))]
+    data = jsonl(items)
+    row = run(p.row, data)
+    assert '"base":"38.00"' in row[0] and '"base":"40.00"' in row[0]
+    assert run(p, data) == row
+    assert columnar_rows_of(p, items) == 2
+
 def columnar_rows_of(p: ColumnarPolicy, items: Sequence[dict[str, Any]]) -> int:
     table = pa.Table.from_struct_array(pa.array(list(items)))
     inputs, bad = columns.input_columns(p, table)

@@ -90,9 +90,9 @@ class _Parked(NamedTuple):
 
 class _Arena:
     """Memory shared with the workers (mapped before they are forked), a slot for each
-    block in flight: a worker leaves its block's decisions' bytes there, and the command
-    writes them to the output from there, rather than each going through a pipe and being
-    unpickled (two copies fewer of every decision, and a few system calls a block)."""
+    block in flight: a worker leaves its block's decisions' bytes there and the command
+    reads them back, rather than their being pickled, sent through a pipe in pieces and
+    unpickled (a copy fewer on each side, and no pipe's system calls for them)."""
 
     def __init__(self, slots: int, size: int) -> None:
         import mmap
@@ -270,6 +270,7 @@ class Run:
                       pool._result_queue._writer.fileno())  # type: ignore[attr-defined]
             except AttributeError:  # another implementation of the pool: its own pipes
                 pass
+
             def done() -> None:
                 future, slot = pending.popleft()
                 emit(arena.unpark(future.result()))

@@ -45,8 +45,8 @@ def table_key(em: Any, e: ir.TableKey) -> Val:
         stride *= size
     if not terms:
         return literal(constant, 0)
-    if constant:
-        terms.append(repr(constant))
+    if constant:  # an np.intp: added to a code kept in a byte, a Python int must fit it
+        terms.append(f"np.intp({constant})")
     text = terms[0] if len(terms) == 1 else "(" + " + ".join(reversed(terms)) + ")"
     key: Val = em.bind(text, 0, 0, stride - 1)
     return key
