@@ -12,7 +12,6 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import IO, NamedTuple
 
 from json.encoder import encode_basestring
@@ -22,20 +21,29 @@ from .money import format_money, format_rate
 from .episode import episode_id
 from .errors import EpisodeError, PolicyGap, one_line, shown
 from .lines import _keys, fast_decoder, json_safe, read_episodes
+from .record import Frozen, Record
 
 Decide = Callable[[Mapping[str, object]], Decision]
 
 
-@dataclass(slots=True)
-class BatchStats:
-    decided: int = 0
-    rejected: int = 0
+class BatchStats(Record):
+    __slots__ = ("decided", "rejected")
+    decided: int
+    rejected: int
+
+    def __init__(self, decided: int = 0, rejected: int = 0) -> None:
+        self.decided = decided
+        self.rejected = rejected
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(Frozen):
+    __slots__ = ("line", "error")
     line: int
     error: EpisodeError
+
+    def __init__(self, line: int, error: EpisodeError) -> None:
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "error", error)
 
     def __str__(self) -> str:
         """One line of text, whatever the episode held (ids and values cut and escaped)."""

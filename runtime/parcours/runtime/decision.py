@@ -9,12 +9,12 @@ outputs' values in the declared order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from .money import format_money, format_rate
+from .record import Frozen
 from .trace import Trace
 
 # The kinds of a declared output, as a decision writes them: money, rates and decimals as
@@ -33,10 +33,12 @@ class OutputField(NamedTuple):
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyMeta:
+class PolicyMeta(Frozen):
     """What every decision of one compiled policy shares, its declared shape included."""
 
+    __slots__ = ("id", "title", "version", "currency", "status", "sources_of",
+                 "source_documents", "pathways", "outputs", "decimals", "index")
+    _hidden = ("index",)
     id: str
     title: str
     version: str
@@ -44,13 +46,27 @@ class PolicyMeta:
     status: str
     sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]]  # path → documents
     source_documents: dict[str, str]  # document → title ("" when none)
-    pathways: tuple[str, ...] = ()
-    outputs: tuple[OutputField, ...] = ()
-    decimals: int = 2  # the currency's minor unit: digits after the point
-    index: dict[str, int] = field(init=False, repr=False, compare=False)
+    pathways: tuple[str, ...]
+    outputs: tuple[OutputField, ...]
+    decimals: int  # the currency's minor unit: digits after the point (2 unless given)
+    index: dict[str, int]  # each output's place in `outputs`, by name
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "index", {o.name: i for i, o in enumerate(self.outputs)})
+    def __init__(self, id: str, title: str, version: str, currency: str, status: str,
+                 sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]],
+                 source_documents: dict[str, str], pathways: tuple[str, ...] = (),
+                 outputs: tuple[OutputField, ...] = (), decimals: int = 2) -> None:
+        set_ = object.__setattr__
+        set_(self, "id", id)
+        set_(self, "title", title)
+        set_(self, "version", version)
+        set_(self, "currency", currency)
+        set_(self, "status", status)
+        set_(self, "sources_of", sources_of)
+        set_(self, "source_documents", source_documents)
+        set_(self, "pathways", pathways)
+        set_(self, "outputs", outputs)
+        set_(self, "decimals", decimals)
+        set_(self, "index", {o.name: i for i, o in enumerate(outputs)})
 
     def total(self, role: str) -> str | None:
         """The name of the money output that totals `role` ("insurer", "patient"), if any."""

@@ -21,13 +21,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from dataclasses import field as dataclass_field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .decision import Decision
+from .record import Frozen, Record
 
 # (name, input field, keys, period, output added, ((from YYYY-MM-DD, cap), …)): what a
 # generated module's ACCUMULATORS holds, plain data so that the ABI does not change.
@@ -40,18 +39,27 @@ class StateError(ValueError):
     """A state file that cannot be read: `line N: field F: message`."""
 
 
-@dataclass(frozen=True, slots=True)
-class AccumulatorSpec:
+class AccumulatorSpec(Frozen):
+    __slots__ = ("name", "field", "keys", "period", "adds", "caps", "_parts")
+    _hidden = ("_parts",)
     name: str
     field: str
     keys: tuple[str, ...]
     period: str
     adds: str
     caps: tuple[tuple[date, Decimal], ...]
-    _parts: tuple[tuple[str, ...], ...] = dataclass_field(init=False, repr=False, compare=False)
+    _parts: tuple[tuple[str, ...], ...]  # each key's path: ("patient", "id")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_parts", tuple(tuple(k.split(".")) for k in self.keys))
+    def __init__(self, name: str, field: str, keys: tuple[str, ...], period: str, adds: str,
+                 caps: tuple[tuple[date, Decimal], ...]) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "field", field)
+        set_(self, "keys", keys)
+        set_(self, "period", period)
+        set_(self, "adds", adds)
+        set_(self, "caps", caps)
+        set_(self, "_parts", tuple(tuple(k.split(".")) for k in keys))
 
     @classmethod
     def of(cls, spec: SpecTuple) -> AccumulatorSpec:
@@ -92,24 +100,41 @@ def period_of(spec: AccumulatorSpec, episode: Mapping[str, object]) -> str | Non
     return day[:4]  # calendar_year, the one period
 
 
-@dataclass(slots=True)
-class Step:
+_ZERO = Decimal(0)
+
+
+class Step(Record):
     """One accumulator on one episode: its slot, the amount before and after."""
 
+    __slots__ = ("spec", "slot", "before", "after")
     spec: AccumulatorSpec
     slot: Slot | None
     before: Decimal
-    after: Decimal = Decimal(0)
+    after: Decimal
+
+    def __init__(self, spec: AccumulatorSpec, slot: Slot | None, before: Decimal,
+                 after: Decimal = _ZERO) -> None:
+        self.spec = spec
+        self.slot = slot
+        self.before = before
+        self.after = after
 
 
-@dataclass(slots=True)
-class Ledger:
+class Ledger(Record):
     """The amounts used so far, by (accumulator, key, period)."""
 
+    __slots__ = ("specs", "used", "retired", "_year")
     specs: tuple[AccumulatorSpec, ...]
-    used: dict[Slot, Decimal] = field(default_factory=dict)
-    retired: Callable[[Slot, Decimal], object] | None = None  # sees a slot the run dropped
-    _year: str = ""
+    used: dict[Slot, Decimal]
+    retired: Callable[[Slot, Decimal], object] | None  # sees a slot the run dropped
+    _year: str
+
+    def __init__(self, specs: tuple[AccumulatorSpec, ...], used: dict[Slot, Decimal] | None = None,
+                 retired: Callable[[Slot, Decimal], object] | None = None, _year: str = "") -> None:
+        self.specs = specs
+        self.used = {} if used is None else used
+        self.retired = retired
+        self._year = _year
 
     def prepare(self, episode: Mapping[str, object], copy: bool = True
                 ) -> tuple[Mapping[str, object], list[Step]]:

@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from .errors import OverrideError, shown
 from .money import CENT, MAX_AMOUNT, format_money, parse_decimal, unit_of
+from .record import Frozen
+
+_set = object.__setattr__
 
 _INT_TEXT = re.compile(r"-?[0-9]+").fullmatch
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 
 
-@dataclass(frozen=True, slots=True)
-class ParamSpec:
+class ParamSpec(Frozen):
     """A parameter or table a what-if run may override."""
 
+    __slots__ = ("name", "kind", "field", "dated", "keys", "members", "low", "high", "decimals")
     name: str
     kind: str  # "bool" | "int" | "date" | "money" | "rate" | "decimal" | "enum"
     field: str  # the attribute of the generated Parameters class
     dated: bool  # stored per period (a tuple indexed by period)
-    keys: tuple[str, ...] = ()  # a table: its keys
-    members: tuple[str, ...] = ()  # an enum value: its members
-    low: int | None = None
-    high: int | None = None
-    decimals: int = 2  # money: the currency's minor unit
+    keys: tuple[str, ...]  # a table: its keys
+    members: tuple[str, ...]  # an enum value: its members
+    low: int | None
+    high: int | None
+    decimals: int  # money: the currency's minor unit (2 unless given)
+
+    def __init__(self, name: str, kind: str, field: str, dated: bool,
+                 keys: tuple[str, ...] = (), members: tuple[str, ...] = (),
+                 low: int | None = None, high: int | None = None, decimals: int = 2) -> None:
+        _set(self, "name", name)
+        _set(self, "kind", kind)
+        _set(self, "field", field)
+        _set(self, "dated", dated)
+        _set(self, "keys", keys)
+        _set(self, "members", members)
+        _set(self, "low", low)
+        _set(self, "high", high)
+        _set(self, "decimals", decimals)
 
 
 class HasOverrides(Protocol):
@@ -160,4 +174,11 @@ def apply_overrides(defaults: P, specs: tuple[ParamSpec, ...], periods: int,
         else:
             changes[spec.field] = (value,) * periods if spec.dated else value
     record = tuple(defaults.overrides) + tuple((k, v.strip()) for k, v in overrides.items())
-    return dataclasses.replace(defaults, overrides=record, **changes)  # type: ignore[type-var]
+    # A copy with the changes: every field of the class (its `__slots__`, the generated
+    # module's `Parameters` and the interpreter's alike), as given to its `__init__`.
+    names: tuple[str, ...] = getattr(type(defaults), "__slots__")
+    fields = {name: getattr(defaults, name) for name in names}
+    fields.update(changes)
+    fields["overrides"] = record
+    make: Callable[..., P] = type(defaults)
+    return make(**fields)

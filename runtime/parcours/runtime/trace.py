@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import Frozen
+
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class StepInfo:
+class StepInfo(Frozen):
     """What a generated module knows statically about one rule or branch."""
 
+    __slots__ = ("target", "name", "priority", "outcome", "condition", "sources", "remarks",
+                 "location")
     target: str  # "pathway" or an output name
     name: str  # the rule id, or "when" / "else" / "always"
     priority: int | None
@@ -18,12 +21,29 @@ class StepInfo:
     remarks: tuple[tuple[str, str], ...]  # (unconfirmed | assumption | note, text)
     location: str  # "france.parcours:42:3"
 
+    def __init__(self, target: str, name: str, priority: int | None, outcome: str,
+                 condition: str, sources: tuple[str, ...], remarks: tuple[tuple[str, str], ...],
+                 location: str) -> None:
+        _set(self, "target", target)
+        _set(self, "name", name)
+        _set(self, "priority", priority)
+        _set(self, "outcome", outcome)
+        _set(self, "condition", condition)
+        _set(self, "sources", sources)
+        _set(self, "remarks", remarks)
+        _set(self, "location", location)
 
-@dataclass(frozen=True, slots=True)
-class Step:
+
+class Step(Frozen):
+    __slots__ = ("info", "status", "value")
     info: StepInfo
     status: str  # "applied" | "overridden" | "not applicable" | "not reached"
-    value: str = ""  # for the branch that applied: the value it gave
+    value: str  # for the branch that applied: the value it gave
+
+    def __init__(self, info: StepInfo, status: str, value: str = "") -> None:
+        _set(self, "info", info)
+        _set(self, "status", status)
+        _set(self, "value", value)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -42,9 +62,12 @@ class Step:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
+class Trace(Frozen):
+    __slots__ = ("steps",)
     steps: tuple[Step, ...]
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        _set(self, "steps", steps)
 
     def to_list(self) -> list[dict[str, object]]:
         return [step.to_dict() for step in self.steps]

@@ -13,7 +13,6 @@ import types
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -34,21 +33,45 @@ if TYPE_CHECKING:
     from .progress import Progress
 
 
-@dataclass(slots=True)
 class Run:
     """One stream through one policy, with its ledger when the policy has accumulators."""
 
+    __slots__ = ("lines", "decide", "ledger", "numbers", "retired", "buffer", "order", "sorted",
+                 "keyless", "function", "keep_state")
     lines: Iterable[bytes]
     decide: Callable[[Mapping[str, object]], Decision]
-    ledger: Ledger | None = None
-    numbers: list[int] = field(default_factory=lambda: [0])
-    retired: list[tuple[Slot, Decimal]] = field(default_factory=list)  # dropped totals
-    buffer: int = DEFAULT_BUFFER
-    order: InputOrder | None = None
-    sorted: bool = False  # the run goes through a sort (its lines were not in key order)
-    keyless: bool = False  # no line has a key: the ledger reads and records nothing
-    function: Callable[[Mapping[str, object]], Decision] | None = None  # the policy's own
-    keep_state: bool = False  # the state is written at the end (`--state-out`)
+    ledger: Ledger | None
+    numbers: list[int]
+    retired: list[tuple[Slot, Decimal]]  # dropped totals
+    buffer: int
+    order: InputOrder | None
+    sorted: bool  # the run goes through a sort (its lines were not in key order)
+    keyless: bool  # no line has a key: the ledger reads and records nothing
+    function: Callable[[Mapping[str, object]], Decision] | None  # the policy's own
+    keep_state: bool  # the state is written at the end (`--state-out`)
+
+    def __init__(self, lines: Iterable[bytes], decide: Callable[[Mapping[str, object]], Decision],
+                 ledger: Ledger | None = None, numbers: list[int] | None = None,
+                 retired: list[tuple[Slot, Decimal]] | None = None,
+                 buffer: int = DEFAULT_BUFFER, order: InputOrder | None = None,
+                 sorted: bool = False, keyless: bool = False,
+                 function: Callable[[Mapping[str, object]], Decision] | None = None,
+                 keep_state: bool = False) -> None:
+        self.lines = lines
+        self.decide = decide
+        self.ledger = ledger
+        self.numbers = [0] if numbers is None else numbers
+        self.retired = [] if retired is None else retired
+        self.buffer = buffer
+        self.order = order
+        self.sorted = sorted
+        self.keyless = keyless
+        self.function = function
+        self.keep_state = keep_state
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Run({shown})"
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
