@@ -49,8 +49,8 @@ def stem(path: str) -> str:
 def load_module(name: str, text: str, origin: str,
                 code: types.CodeType | None = None) -> types.ModuleType:
     """Execute generated module text as a fresh module, registered under a name unique to
-    its text (pickling and type hints look a class's module up in sys.modules); `code`, when given, is
-    that text already compiled (from the cache, `cache.code_of`)."""
+    its text (pickling and type hints look a class's module up in sys.modules); `code`,
+    when given, is that text already compiled (from the cache, `cache.code_of`)."""
     digest = sha256(text.encode("utf-8")).hexdigest()[:12]
     unique = f"_parcours_generated.{name}_{digest}"
     if unique in sys.modules:
