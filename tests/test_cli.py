@@ -233,7 +233,6 @@ def test_compile_missing_file(tmp_path: Path) -> None:
     assert not (tmp_path / "X.py").exists()
 
 
-
 @pytest.mark.parametrize("engine", ["", "interpreted", "columnar"])
 def test_a_schema_file_is_no_policy(france_path: Path, tmp_path: Path, engine: str) -> None:
     """A schema file checks on its own, but compiling or deciding with it names what it is
@@ -247,6 +246,7 @@ def test_a_schema_file_is_no_policy(france_path: Path, tmp_path: Path, engine: s
     assert "error[E203]" in result.stderr and "is a schema file" in result.stderr
     assert "0 error(s)" not in result.stderr
     assert invoke("check", schema).exit_code == 0
+
 
 # ---- explain ------------------------------------------------------------------------------
 

@@ -110,7 +110,6 @@ def test_a_worker_reads_its_block_by_offset(tmp_path: Path) -> None:
         os.close(fd)
 
 
-
 def decided(block: bytes, first: int, fast: bool) -> tuple[Encoded, int]:
     """A block's "decisions" as a worker's result: its lines upper-cased, and a state."""
     return Encoded(block.upper(), [f"line {first}"], block.count(b"\n"), 1), first
@@ -153,6 +152,7 @@ def test_a_result_too_long_for_its_slot_goes_by_the_pipe() -> None:
     kept = arena.park(short, 1)
     assert type(kept) is jobs._Parked and kept.result[0].text == b""
     assert arena.unpark(kept) == short and arena.unpark(long_) == long_
+
 
 def test_bytes_and_text_are_written_in_order(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"

@@ -202,7 +202,6 @@ def test_usage_errors_exit_2(tmp_path: Path, test: str, message: str) -> None:
     assert message in result.output
 
 
-
 def test_a_policy_given_for_its_tests_names_them(tmp_path: Path) -> None:
     """`parcours test france.parcours` points at france.tests.toml (before: "invalid TOML"
     on the policy's own text)."""
@@ -214,6 +213,7 @@ def test_a_policy_given_for_its_tests_names_them(tmp_path: Path) -> None:
     assert "p.tests.toml" not in result.output  # none there: not named
     (tmp_path / "p.tests.toml").write_text('policy = "p.parcours"\n', encoding="utf-8")
     assert f"({tmp_path / 'p.tests.toml'})" in invoke("test", str(policy)).output
+
 
 def test_missing_or_broken_policy_exits_2(tmp_path: Path) -> None:
     missing = tmp_path / "gone.tests.toml"
