@@ -42,8 +42,7 @@ class Rejection(Frozen):
     error: EpisodeError
 
     def __init__(self, line: int, error: EpisodeError) -> None:
-        object.__setattr__(self, "line", line)
-        object.__setattr__(self, "error", error)
+        self._fill(line, error)
 
     def __str__(self) -> str:
         """One line of text, whatever the episode held (ids and values cut and escaped)."""

@@ -55,18 +55,8 @@ class PolicyMeta(Frozen):
                  sources_of: Callable[[tuple[int, ...]], tuple[tuple[str, ...], ...]],
                  source_documents: dict[str, str], pathways: tuple[str, ...] = (),
                  outputs: tuple[OutputField, ...] = (), decimals: int = 2) -> None:
-        set_ = object.__setattr__
-        set_(self, "id", id)
-        set_(self, "title", title)
-        set_(self, "version", version)
-        set_(self, "currency", currency)
-        set_(self, "status", status)
-        set_(self, "sources_of", sources_of)
-        set_(self, "source_documents", source_documents)
-        set_(self, "pathways", pathways)
-        set_(self, "outputs", outputs)
-        set_(self, "decimals", decimals)
-        set_(self, "index", {o.name: i for i, o in enumerate(outputs)})
+        self._fill(id, title, version, currency, status, sources_of, source_documents, pathways,
+                   outputs, decimals, {o.name: i for i, o in enumerate(outputs)})
 
     def total(self, role: str) -> str | None:
         """The name of the money output that totals `role` ("insurer", "patient"), if any."""

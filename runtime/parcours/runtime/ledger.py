@@ -52,14 +52,7 @@ class AccumulatorSpec(Frozen):
 
     def __init__(self, name: str, field: str, keys: tuple[str, ...], period: str, adds: str,
                  caps: tuple[tuple[date, Decimal], ...]) -> None:
-        set_ = object.__setattr__
-        set_(self, "name", name)
-        set_(self, "field", field)
-        set_(self, "keys", keys)
-        set_(self, "period", period)
-        set_(self, "adds", adds)
-        set_(self, "caps", caps)
-        set_(self, "_parts", tuple(tuple(k.split(".")) for k in keys))
+        self._fill(name, field, keys, period, adds, caps, tuple(tuple(k.split(".")) for k in keys))
 
     @classmethod
     def of(cls, spec: SpecTuple) -> AccumulatorSpec:

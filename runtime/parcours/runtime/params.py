@@ -12,7 +12,6 @@ from .errors import OverrideError, shown
 from .money import CENT, MAX_AMOUNT, format_money, parse_decimal, unit_of
 from .record import Frozen
 
-_set = object.__setattr__
 
 _INT_TEXT = re.compile(r"-?[0-9]+").fullmatch
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
@@ -35,15 +34,7 @@ class ParamSpec(Frozen):
     def __init__(self, name: str, kind: str, field: str, dated: bool,
                  keys: tuple[str, ...] = (), members: tuple[str, ...] = (),
                  low: int | None = None, high: int | None = None, decimals: int = 2) -> None:
-        _set(self, "name", name)
-        _set(self, "kind", kind)
-        _set(self, "field", field)
-        _set(self, "dated", dated)
-        _set(self, "keys", keys)
-        _set(self, "members", members)
-        _set(self, "low", low)
-        _set(self, "high", high)
-        _set(self, "decimals", decimals)
+        self._fill(name, kind, field, dated, keys, members, low, high, decimals)
 
 
 class HasOverrides(Protocol):

@@ -3,7 +3,7 @@
 import, and its classes longer to create, than a one-episode `parcours decide` took to run.
 
 A record class lists its fields, in order, as its `__slots__`, and writes its own
-`__init__` (plain assignments, or `object.__setattr__` for a frozen one).  `Record` gives it
+`__init__` (plain assignments, or `self._fill(...)` for a frozen one).  `Record` gives it
 what `@dataclass(slots=True)` gave: `__repr__` (`Name(a=1, b='x')`), `__eq__` (same class,
 same fields; `NotImplemented` for another class) and no hash; `Frozen` adds what
 `frozen=True` gave: assigning or deleting a field raises `FrozenError` (an
@@ -55,9 +55,14 @@ class Frozen(Record):
     def __hash__(self) -> int:
         return hash(self._values())
 
+    def _fill(self, *values: object) -> None:
+        """Each field, in the order of `__slots__`, set past the read-only `__setattr__`:
+        what a record's `__init__` and unpickling call."""
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+
     def __getstate__(self) -> tuple[object, ...]:
         return tuple([getattr(self, name) for name in self.__slots__])
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
-        for name, value in zip(self.__slots__, state):
-            object.__setattr__(self, name, value)
+        self._fill(*state)

@@ -24,14 +24,7 @@ class StepInfo(Frozen):
     def __init__(self, target: str, name: str, priority: int | None, outcome: str,
                  condition: str, sources: tuple[str, ...], remarks: tuple[tuple[str, str], ...],
                  location: str) -> None:
-        _set(self, "target", target)
-        _set(self, "name", name)
-        _set(self, "priority", priority)
-        _set(self, "outcome", outcome)
-        _set(self, "condition", condition)
-        _set(self, "sources", sources)
-        _set(self, "remarks", remarks)
-        _set(self, "location", location)
+        self._fill(target, name, priority, outcome, condition, sources, remarks, location)
 
 
 class Step(Frozen):
@@ -41,6 +34,8 @@ class Step(Frozen):
     value: str  # for the branch that applied: the value it gave
 
     def __init__(self, info: StepInfo, status: str, value: str = "") -> None:
+        # made for every step of every explained decision: three direct sets, not `_fill`
+        # (its loop costs about as much again)
         _set(self, "info", info)
         _set(self, "status", status)
         _set(self, "value", value)
@@ -67,7 +62,7 @@ class Trace(Frozen):
     steps: tuple[Step, ...]
 
     def __init__(self, steps: tuple[Step, ...]) -> None:
-        _set(self, "steps", steps)
+        self._fill(steps)
 
     def to_list(self) -> list[dict[str, object]]:
         return [step.to_dict() for step in self.steps]
