@@ -89,23 +89,24 @@ def test_an_edited_installed_runtime_is_refused(france_module: Path, tmp_path: P
             "ABI 99; regenerate it with `parcours compile`") in run.stderr
 
 
-def test_a_module_generated_before_the_slotted_decision_is_refused(france_module: Path,
-                                                                   tmp_path: Path) -> None:
-    """A module of ABI 2 built decisions as named tuples (`tuple.__new__(Decision, ...)`);
-    against this runtime it must stop on import, naming both versions, not fail later."""
-    assert ABI_VERSION == 3
+def test_a_module_generated_for_the_previous_abi_is_refused(france_module: Path,
+                                                            tmp_path: Path) -> None:
+    """A module of the ABI before (3: its `Parameters` a dataclass, not the runtime's
+    `Frozen` record) must stop on import against this runtime, naming both versions, not
+    fail later."""
+    assert ABI_VERSION == 4
     text = france_module.read_text(encoding="utf-8")
-    check = 'if getattr(_runtime, "ABI_VERSION", None) != 3:'
+    check = 'if getattr(_runtime, "ABI_VERSION", None) != 4:'
     assert check in text
     stale = tmp_path / "france.py"
-    stale.write_text(text.replace(check, check.replace("3", "2")).replace(
-        "module generated for parcours runtime ABI 3", "module generated for parcours runtime ABI 2"),
+    stale.write_text(text.replace(check, check.replace("4", "3")).replace(
+        "module generated for parcours runtime ABI 4", "module generated for parcours runtime ABI 3"),
         encoding="utf-8")
     run = subprocess.run([sys.executable, "-c", IMPORT_MODULE, str(stale)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
-    assert ("ImportError: module generated for parcours runtime ABI 2, installed runtime has "
-            "ABI 3; regenerate it with `parcours compile`") in run.stderr
+    assert ("ImportError: module generated for parcours runtime ABI 3, installed runtime has "
+            "ABI 4; regenerate it with `parcours compile`") in run.stderr
 
 
 def test_a_runtime_without_an_abi_is_refused(france_module: Path) -> None:
@@ -143,8 +144,8 @@ def test_every_abi_name_is_used_by_the_template() -> None:
 def test_the_abi_list_changes_only_with_its_version() -> None:
     """Changing what generated modules import is an ABI change: bump ABI_VERSION and
     record the new list here."""
-    assert (ABI_VERSION, GENERATED_IMPORTS) == (3, (
-        "Decision", "EpisodeError", "OutputField", "OverrideError", "ParamSpec", "PolicyGap",
+    assert (ABI_VERSION, GENERATED_IMPORTS) == (4, (
+        "Decision", "EpisodeError", "Frozen", "OutputField", "OverrideError", "ParamSpec", "PolicyGap",
         "PolicyMeta", "StepInfo", "Trace", "apply_overrides", "bad_date", "bad_enum", "bad_value", "branch_steps",
         "broken_constraint", "field_error", "missing_field", "money_missing", "out_of_range",
         "outside_validity", "rule_steps", "to_money", "to_rate", "unknown_field",

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import parcours.runtime as runtime
 from parcours.compiler.pipeline import load_policy
 from parcours.runtime import (AccumulatorSpec, BatchStats, EpisodeError, Ledger, OutputField,
                               OverrideError, ParamSpec, PolicyMeta, Rejection, Step, StepInfo,
@@ -192,4 +191,3 @@ def test_the_interpreters_parameters_are_copied_the_same_way() -> None:
     changed = interpreted.with_overrides({"normal_rate": "0.75", "base_inside[pediatrics]": "9"})
     assert changed.p_normal_rate == Decimal("0.75")
     assert changed.t_base_inside["pediatrics"][0] == Decimal("9.00")
-    assert runtime.ABI_VERSION == 3

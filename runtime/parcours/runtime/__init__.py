@@ -30,6 +30,7 @@ from .errors import EpisodeError, OverrideError, PolicyGap, one_line, shown
 from .money import (MAX_AMOUNT, MINOR_UNITS, ROUNDING, format_money, format_rate, to_money, to_rate,
                     unit_of, unit_text)
 from .params import KEY_SEPARATOR, ParamSpec, apply_overrides, key_text, split_name
+from .record import Frozen, Record
 from .trace import Step, StepInfo, Trace, branch_steps, render, rule_steps
 
 __all__ = [
@@ -37,10 +38,10 @@ __all__ = [
     "decide_with_state", "in_key_order", "ledger_lines", "period_of", "sorted_lines", "specs_of",
     "state_line", "two_pass", "key_owner", "key_reader", "slot_owner",
     "ABI_VERSION", "BLOCK_BYTES", "BatchStats", "Block", "Decision", "DecisionWriter", "Encoded",
-    "EpisodeError",
+    "EpisodeError", "Frozen",
     "GENERATED_IMPORTS", "KEY_SEPARATOR", "MAX_AMOUNT", "MINOR_UNITS", "OUTPUT_KINDS",
     "OutputField", "ROLES", "OverrideError", "ParamSpec", "PolicyGap", "PolicyMeta",
-    "ROUNDING", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
+    "ROUNDING", "Record", "Rejection", "Step", "StepInfo", "Trace", "Unreadable", "apply_overrides",
     "bad_date", "bad_enum", "bad_value", "blocks", "branch_steps", "broken_constraint",
     "decide_block", "decide_stream", "decided", "UNDECIDED", "undecided",
     "decision_json", "episode_id", "field_error", "format_money", "format_rate", "json_safe",

@@ -13,10 +13,10 @@ and the tools (streaming, JSON, rendering) and may change without a new ABI.
 
 from __future__ import annotations
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 GENERATED_IMPORTS: tuple[str, ...] = (
-    "Decision", "EpisodeError", "OutputField", "OverrideError", "ParamSpec", "PolicyGap",
+    "Decision", "EpisodeError", "Frozen", "OutputField", "OverrideError", "ParamSpec", "PolicyGap",
     "PolicyMeta", "StepInfo", "Trace", "apply_overrides", "bad_date", "bad_enum", "bad_value",
     "branch_steps", "broken_constraint", "field_error",
     "missing_field", "money_missing", "out_of_range", "outside_validity", "rule_steps",

@@ -17,8 +17,9 @@ from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from parcours.runtime import (DEFAULT_BUFFER, AccumulatorSpec, Decision, DecisionWriter,
-                              InputOrder, Ledger, Rejection, StateError, blocks, decide_block,
-                              decide_stream, ledger_lines, lines_in, specs_of, state_line)
+                              InputOrder, Ledger, Record, Rejection, StateError, blocks,
+                              decide_block, decide_stream, ledger_lines, lines_in, specs_of,
+                              state_line)
 
 from .common import fail, open_out
 from .partition import Partition, sorted_parts
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from .progress import Progress
 
 
-class Run:
+class Run(Record):
     """One stream through one policy, with its ledger when the policy has accumulators."""
 
     __slots__ = ("lines", "decide", "ledger", "numbers", "retired", "buffer", "order", "sorted",
@@ -68,10 +69,6 @@ class Run:
         self.keyless = keyless
         self.function = function
         self.keep_state = keep_state
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"Run({shown})"
 
     def reject(self, report: Callable[[Rejection], object]) -> Callable[[Rejection], object]:
         """Rejections name the line of the input, not the line's place in the sorted run."""
