@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from parcours.compiler import files
 from parcours.compiler.cli import main
 from parcours.compiler.files import (OutputError, TEMPORARY_MARK, open_output,
                                      remove_stale_temporaries, write_output)
@@ -245,6 +246,57 @@ def test_an_exception_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
             raise RuntimeError("crash")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _advice(monkeypatch: pytest.MonkeyPatch, refuse: bool = False) -> list[tuple[int, int]]:
+    """The ranges the writer asks the system to start writing to disk, each 1 MB apart."""
+    monkeypatch.setattr(files, "WRITE_BEHIND", 1 << 20)
+    asked: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        asked.append((offset, length))
+        if refuse:
+            raise OSError(22, "Invalid argument")
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    return asked
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_a_long_output_is_sent_to_disk_as_it_is_written(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _advice(monkeypatch)
+    line = "x" * 99 + "\n"
+    target = tmp_path / "out.txt"
+    with open_output(target) as handle:
+        for _ in range(35_000):  # 3.5 MB
+            handle.write(line)
+    assert target.read_text(encoding="utf-8") == line * 35_000
+    # the ranges follow one another from the start, each of at least 1 MB (as the
+    # buffers above hand them down), never past the bytes written
+    assert [offset for offset, _ in asked] == [0, *(o + n for o, n in asked[:-1])]
+    assert len(asked) >= 2 and all(n >= 1 << 20 for _, n in asked)
+    assert sum(n for _, n in asked) <= 3_500_000
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_a_refused_advice_to_write_to_disk_changes_nothing(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _advice(monkeypatch, refuse=True)
+    target = tmp_path / "out.txt"
+    write_output(target, "y" * 3_000_000)
+    assert target.read_text(encoding="utf-8") == "y" * 3_000_000
+    assert len(asked) == 1  # asked once, then no more
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_a_device_is_not_sent_to_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _advice(monkeypatch)
+    write_output(os.devnull, "z" * 3_000_000)
+    assert asked == []
 
 
 def test_output_errors_name_the_target_as_given(tmp_path: Path) -> None:

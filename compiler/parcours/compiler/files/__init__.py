@@ -3,8 +3,9 @@ usable from every layer).
 
 - A regular file, or a path that does not exist yet, is replaced atomically: the text goes to
   a temporary `.NAME.parcours-tmp.PID` beside the target, which is flushed, synced to disk
-  and renamed over the target; the folder is then synced (best effort).  A reader sees the
-  old file or the complete new one, never half of one.  A symbolic link is followed to its
+  (a long one is sent to disk as it is written) and renamed over the target; the folder is
+  then synced (best effort).  A reader sees the old file or the complete new one, never
+  half of one.  A symbolic link is followed to its
   final target, which gets the output; the link stays a link.  A new file gets the usual
   permissions (umask), a replaced file keeps its mode (and, where allowed, its owner).
 - Anything else that can be opened for writing (a character or block device such as
@@ -30,6 +31,7 @@ from typing import Any, Protocol, TextIO
 
 TEMPORARY_MARK = ".parcours-tmp."
 _BUFFER = 1 << 20
+WRITE_BEHIND = 32 << 20  # bytes of a replacing file between two requests to write to disk
 _ACTIVE: set[str] = set()  # temporaries this process is writing now
 
 
@@ -57,21 +59,44 @@ def _error(target: str, exc: OSError) -> OutputError:
 
 
 class _Raw(io.FileIO):
-    """The file descriptor under the text layer: its write errors name the target."""
+    """The file descriptor under the text layer: its write errors name the target.
 
-    def __init__(self, fd: int, target: str) -> None:
+    `behind`: a temporary that is synced to disk once written.  Every `WRITE_BEHIND` bytes
+    the system is asked to start writing what came before to disk (`posix_fadvise`), while
+    the rest is still being made, so that the final sync waits for the last part only
+    rather than for the whole file (a fifth of a second for the 500 MB of a million
+    decisions)."""
+
+    def __init__(self, fd: int, target: str, behind: bool = False) -> None:
         super().__init__(fd, "w", closefd=True)
         self.target = target
+        self.behind = behind and hasattr(os, "posix_fadvise")
+        self.written = self.started = 0  # bytes written; bytes whose writing to disk began
 
     def write(self, data: Any, /) -> int:  # any buffer, as io.FileIO takes
         try:
-            return super().write(data)
+            count: int = super().write(data)
         except OSError as exc:
             raise _error(self.target, exc) from None
+        if self.behind:
+            self.written += count
+            if self.written - self.started >= WRITE_BEHIND:
+                self._start_writing_back()
+        return count
+
+    def _start_writing_back(self) -> None:
+        # POSIX_FADV_DONTNEED starts writing the range's dirty pages back, without waiting
+        # (Linux); pages still dirty stay cached.  Advice only: a refusal changes nothing.
+        try:
+            os.posix_fadvise(self.fileno(), self.started, self.written - self.started,
+                             os.POSIX_FADV_DONTNEED)
+        except OSError:
+            self.behind = False
+        self.started = self.written
 
 
-def _text(fd: int, target: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedWriter(_Raw(fd, target), _BUFFER),
+def _text(fd: int, target: str, behind: bool = False) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedWriter(_Raw(fd, target, behind), _BUFFER),
                             encoding="utf-8", newline="\n")
 
 
@@ -172,7 +197,7 @@ def _replace(shown: str, real: str, old: os.stat_result | None,
                     os.fchown(fd, old.st_uid, old.st_gid)
             except PermissionError:
                 pass  # only the owner's mode can be kept, not the ownership
-        handle = _text(fd, shown)
+        handle = _text(fd, shown, behind=True)
         yield handle
         handle.flush()
         try:
