@@ -127,6 +127,38 @@ def test_pregnancy_month_out_of_range(france: types.ModuleType, episode: Make,
         "patient.pregnancy_month"
 
 
+@pytest.mark.parametrize("month", [False, 0.0, "0", None, [0]])
+def test_an_optional_int_equal_to_its_default_but_not_an_int_is_refused(
+        france: types.ModuleType, episode: Make, month: object) -> None:
+    # absent, the field is its default object and goes unchecked; given, it is checked
+    assert rejected(france, episode(patient={"pregnancy_month": month})).field == \
+        "patient.pregnancy_month"
+
+
+def test_an_optional_int_given_as_its_default_value_is_checked_and_taken(
+        tmp_path: Path, episode: Make) -> None:
+    """A default past the interpreter's cached small ints: an episode's equal value is
+    another object, which is checked like any other value."""
+    from parcours.compiler.pipeline import load_policy
+
+    policies = Path(__file__).resolve().parent.parent / "policies"
+    text = (policies / "france.parcours").read_text(encoding="utf-8")
+    old = "input patient.pregnancy_month: int[0..9] = 0"
+    assert old in text
+    (tmp_path / "episode.parcours").write_bytes((policies / "episode.parcours").read_bytes())
+    (tmp_path / "france.parcours").write_text(
+        text.replace(old, "input patient.pregnancy_month: int[0..1000] = 300"), encoding="utf-8")
+    module = load_policy(tmp_path / "france.parcours")
+    absent = module.decide(episode())  # without the month
+    given = module.decide(episode(patient={"pregnancy_month": int("300")}))
+    assert absent.value("flat_fee") == given.value("flat_fee") == Decimal("0.00")  # month >= 6
+    assert module.decide(episode(patient={"pregnancy_month": 2})).value("flat_fee") != \
+        Decimal("0.00")
+    for month in (1001, True, 300.0):
+        assert rejected(module, episode(patient={"pregnancy_month": month})).field == \
+            "patient.pregnancy_month"
+
+
 @pytest.mark.parametrize("fee", ["-1.00", Decimal("-0.01"), -5])
 def test_negative_fee(france: types.ModuleType, episode: Make, fee: object) -> None:
     error = rejected(france, episode(visit={"fee": fee}))

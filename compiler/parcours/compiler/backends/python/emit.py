@@ -278,6 +278,8 @@ class _Emitter:
                              annotation=episode_type(t, kind))
             if isinstance(t, ir.IntT):
                 view.low, view.high = t.low, t.high
+                if inp.default is not None:  # a constant of its own: absent, it is that object
+                    view.default = self.const(inp.default.value, "DEFAULT", *parts)
             if isinstance(t, ir.EnumT):
                 view.enum = self.enum_consts[t.name]
             if kind == "money" and inp.default is not None:
