@@ -22,7 +22,6 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from parcours.runtime import (EpisodeError, Ledger, PolicyMeta, Rejection, read_episodes,
                               specs_of)
@@ -94,6 +93,8 @@ def read_batches(path: str, fmt: str, strings: Iterable[str] = ()) -> Iterator[p
     row group at a time (Arrow reads a dictionary inside a struct only within one); a row
     group whose dictionary changes inside it is read as plain strings."""
     if fmt == "parquet":
+        import pyarrow.parquet as pq  # here: a JSON Lines run never imports it (20 ms)
+
         names = set(strings)
         schema = pq.read_schema(path)
         encoded = sorted(name for name in names if _is_string(schema, name.split(".")))
@@ -176,6 +177,8 @@ def write_episodes(handle: IO[bytes], items: Iterable[dict[str, object]], fmt: s
     for batch in _chunks(items, batch_rows):
         table = pa.Table.from_struct_array(pa.array(batch, type=kind))
         if writer is None:
+            import pyarrow.parquet as pq
+
             kind = pa.struct(list(table.schema))
             writer = pq.ParquetWriter(handle, table.schema) if fmt == "parquet" else \
                 ipc.new_file(handle, table.schema)
@@ -209,6 +212,8 @@ class DecisionSink:
         self.schema = decision_schema(meta)
         self.writer: Any = None
         if fmt == "parquet":  # no min/max statistics: a third of the time to write
+            import pyarrow.parquet as pq
+
             self.writer = pq.ParquetWriter(handle, self.schema, write_statistics=False)
         elif fmt == "arrow":
             self.writer = ipc.new_file(handle, self.schema)
