@@ -20,7 +20,8 @@ Printed, as one markdown table (also written to `--out`):
    compiled module and, with the columnar extra, `--engine columnar` on the policy (its
    modules compiled and cached before any timing), each with one job and two;
 2. per call: `decide()` on pre-parsed episodes, ours against the hand-written peer's
-   function, in one process, interleaved, median of 5 rounds;
+   function, in one process, interleaved rounds over the same episodes, the ratio the
+   median of the rounds' own ratios;
 3. start-up: one episode through `parcours decide` (a compiled module; a `.parcours`
    policy with its compiled module cached; the same without the cache) against the
    hand-written peer, median wall time of 7 runs and CPU time (user + system);
@@ -304,7 +305,15 @@ def columnar_compute(data: Path, work: Path | None, rounds: int = 5) -> list[str
 # ---- 2. per call ---------------------------------------------------------------------------
 
 
-def per_call(work: Path | None, module: Path, data: Path, count: int) -> dict[str, float]:
+PER_CALL_ROUNDS = 31  # interleaved rounds of every episode, each function in turn
+
+
+def per_call(work: Path | None, module: Path, data: Path, count: int
+             ) -> tuple[dict[str, float], float | None]:
+    """Seconds a call of each `decide` (the median of its rounds), and ours against the
+    hand-written peer's: the median of the rounds' ratios, each round timing both on the
+    same episodes one after the other (the host's speed drifts from one second to the
+    next: a ratio within a round is steadier than one between two medians)."""
     from parcours.compiler.backends.python.loader import load_generated
     from parcours.runtime import read_episodes
 
@@ -324,7 +333,7 @@ def per_call(work: Path | None, module: Path, data: Path, count: int) -> dict[st
     gc.collect()
     gc.disable()
     try:
-        for round_ in range(5):
+        for round_ in range(PER_CALL_ROUNDS):
             order = list(functions) if round_ % 2 == 0 else list(reversed(functions))
             for name in order:
                 function, items = functions[name]
@@ -334,7 +343,9 @@ def per_call(work: Path | None, module: Path, data: Path, count: int) -> dict[st
                 times[name].append((time.perf_counter() - started) / len(items))
     finally:
         gc.enable()
-    return {name: statistics.median(values) for name, values in times.items()}
+    ratio = statistics.median(a / b for a, b in zip(times["parcours"], times["handwritten"])) \
+        if "handwritten" in times else None
+    return {name: statistics.median(values) for name, values in times.items()}, ratio
 
 
 # ---- 3. start-up ---------------------------------------------------------------------------
@@ -362,7 +373,7 @@ def start_up(commands: dict[str, list[str]], rounds: int = 7) -> dict[str, tuple
 # ---- the table -----------------------------------------------------------------------------
 
 
-def table(rows: list[dict[str, Any]], calls: dict[str, float],
+def table(rows: list[dict[str, Any]], calls: dict[str, float], call_ratio: float | None,
           starts: dict[str, tuple[float, float]], size: int, with_peers: bool,
           compute: Sequence[str] = ()) -> str:
     peers = [r for r in rows if not r["peer"].startswith("parcours") and "e2e_per_s" in r]
@@ -404,10 +415,12 @@ def table(rows: list[dict[str, Any]], calls: dict[str, float],
     load = os.getloadavg()[0]
     out += ["", f"Load average when the table was made: {load:.1f} on {os.cpu_count()} cores "
             "(wall times stretch when other work shares the cores; CPU times much less)."]
-    out += ["", "Per call, `decide()` on pre-parsed episodes:", "",
+    out += ["", f"Per call, `decide()` on pre-parsed episodes (median of {PER_CALL_ROUNDS} "
+            "interleaved rounds; the ratio: the median of the rounds' own ratios):", "",
             "| function | µs a call | time × handwritten |", "|---|---|---|"]
     for name, seconds in calls.items():  # the goal's way round: at most 1.0 is as fast
-        ratio = f"{seconds / calls['handwritten']:.2f}" if "handwritten" in calls else "–"
+        ratio = "1.00" if name == "handwritten" else \
+            f"{call_ratio:.2f}" if call_ratio is not None else "–"
         out.append(f"| {name} | {seconds * 1e6:.2f} | {ratio} |")
     out += ["", "Start-up, one episode (median of 7 runs):", "",
             "| command | wall s | CPU s | wall × handwritten |", "|---|---|---|---|"]
@@ -452,8 +465,8 @@ def main() -> None:
         else:
             say("note: numpy and pyarrow are missing (the columnar extra): the columnar "
                 "figures are left out")
-        calls = per_call(work if peers is not None else None, module, data,
-                         min(args.size, 100_000))
+        calls, call_ratio = per_call(work if peers is not None else None, module, data,
+                                     min(args.size, 20_000))
         one = work / "one.jsonl"
         with open(data, "rb") as handle:
             one.write_bytes(handle.readline())
@@ -471,7 +484,8 @@ def main() -> None:
         subprocess.run(commands["parcours decide france.parcours (cached)"],
                        stdout=subprocess.DEVNULL, check=True)  # fills the cache
         starts = start_up(commands)
-        text = table(rows, calls, starts, args.size, python is not None, compute)
+        text = table(rows, calls, call_ratio, starts, args.size, python is not None,
+                     compute)
         print(text)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")
