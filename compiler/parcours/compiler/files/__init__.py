@@ -5,9 +5,9 @@ usable from every layer).
   a temporary `.NAME.parcours-tmp.PID` beside the target, which is flushed, synced to disk
   (a long one is sent to disk as it is written) and renamed over the target; the folder is
   then synced (best effort).  A reader sees the old file or the complete new one, never
-  half of one.  A symbolic link is followed to its
-  final target, which gets the output; the link stays a link.  A new file gets the usual
-  permissions (umask), a replaced file keeps its mode (and, where allowed, its owner).
+  half of one.  A symbolic link is followed to its final target, which gets the output;
+  the link stays a link.  A new file gets the usual permissions (umask), a replaced file
+  keeps its mode (and, where allowed, its owner).
 - Anything else that can be opened for writing (a character or block device such as
   `/dev/null`, a FIFO) is written in place, streamed, never replaced.
 - `standard_output()` streams to standard output.
