@@ -20,8 +20,8 @@ Printed, as one markdown table (also written to `--out`):
    compiled module and, with the columnar extra, `--engine columnar` on the policy (its
    modules compiled and cached before any timing), each with one job and two;
 2. per call: `decide()` on pre-parsed episodes, ours against the hand-written peer's
-   function, in one process, interleaved rounds over the same episodes, the ratio the
-   median of the rounds' own ratios;
+   function, in an interpreter of their own, interleaved rounds over the same episodes,
+   the ratio the median of the rounds' own ratios;
 3. start-up: one episode through `parcours decide` (a compiled module; a `.parcours`
    policy with its compiled module cached; the same without the cache) against the
    hand-written peer, median wall time of 7 runs and CPU time (user + system);
@@ -348,6 +348,24 @@ def per_call(work: Path | None, module: Path, data: Path, count: int
     return {name: statistics.median(values) for name, values in times.items()}, ratio
 
 
+def per_call_apart(work: Path | None, module: Path, data: Path, count: int
+                   ) -> tuple[dict[str, float], float | None]:
+    """`per_call` in an interpreter of its own, so that the figure does not depend on what
+    this one did before (after the million's columnar phases here, ours came out a tenth
+    slower next to the peer than in a fresh interpreter, on the same code)."""
+    found = subprocess.run([sys.executable, __file__, "--per-call", str(module), str(data),
+                            str(count), *([str(work)] if work is not None else [])],
+                           check=True, capture_output=True, text=True)
+    result = json.loads(found.stdout.splitlines()[-1])
+    return result["times"], result["ratio"]
+
+
+def _per_call_here(argv: list[str]) -> tuple[dict[str, float], float | None]:
+    """`per_call` on `MODULE DATA COUNT [WORK]`."""
+    module, data, count, *work = argv
+    return per_call(Path(work[0]) if work else None, Path(module), Path(data), int(count))
+
+
 # ---- 3. start-up ---------------------------------------------------------------------------
 
 
@@ -432,6 +450,9 @@ def table(rows: list[dict[str, Any]], calls: dict[str, float], call_ratio: float
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--per-call"]:  # per_call_apart's interpreter
+        print(json.dumps(dict(zip(("times", "ratio"), _per_call_here(sys.argv[2:])))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--peers", default=os.environ.get("PARCOURS_PEERS"), metavar="DIR",
                         help="the peers' folder (default: $PARCOURS_PEERS)")
@@ -465,8 +486,8 @@ def main() -> None:
         else:
             say("note: numpy and pyarrow are missing (the columnar extra): the columnar "
                 "figures are left out")
-        calls, call_ratio = per_call(work if peers is not None else None, module, data,
-                                     min(args.size, 20_000))
+        calls, call_ratio = per_call_apart(work if peers is not None else None, module,
+                                           data, min(args.size, 20_000))
         one = work / "one.jsonl"
         with open(data, "rb") as handle:
             one.write_bytes(handle.readline())
