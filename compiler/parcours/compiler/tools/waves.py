@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -128,17 +129,14 @@ class Rows:
         self.table, self.n = table, table.num_rows
         self.days = np.asarray(days, dtype=np.int64)  # copied if `patch` changes a day
         self.columns: dict[str, pa.Array | None] = {}
-        self._ids: pa.Array | None = None
-        self._ids_read = False
 
-    @property
+    @cached_property
     def ids(self) -> pa.Array | None:
         """The episode ids (read when asked: only rows with a key and a day in common)."""
-        if not self._ids_read:
-            table, self._ids_read = self.table, True
-            if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
-                self._ids = table.column("id").combine_chunks()
-        return self._ids
+        table = self.table
+        if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
+            return table.column("id").combine_chunks()
+        return None
 
     def column(self, path: str) -> pa.Array | None:
         if path not in self.columns:
@@ -163,7 +161,7 @@ class Rows:
                     key = spec.key_of(items[row])
                     values[row] = None if key is None else key[i]
                 self.columns[path] = replaced(self.column(path), values)
-        self._ids = replaced(self.ids, {row: items[row].get("id") for row in rows})
+        self.ids = replaced(self.ids, {row: items[row].get("id") for row in rows})
         self.days = self.days.copy()
         for row in rows:
             day = items[row].get("date")
