@@ -130,7 +130,7 @@ def test_pregnancy_month_out_of_range(france: types.ModuleType, episode: Make,
 @pytest.mark.parametrize("month", [False, 0.0, "0", None, [0]])
 def test_an_optional_int_equal_to_its_default_but_not_an_int_is_refused(
         france: types.ModuleType, episode: Make, month: object) -> None:
-    # absent, the field is its default object and goes unchecked; given, it is checked
+    # absent, the field takes its default unchecked; given, it is counted and checked
     assert rejected(france, episode(patient={"pregnancy_month": month})).field == \
         "patient.pregnancy_month"
 
@@ -157,6 +157,41 @@ def test_an_optional_int_given_as_its_default_value_is_checked_and_taken(
     for month in (1001, True, 300.0):
         assert rejected(module, episode(patient={"pregnancy_month": month})).field == \
             "patient.pregnancy_month"
+
+
+OPTIONAL = {"participations_used": "0.00", "patient.pregnancy_month": 0, "patient.id": "p-1",
+            "visit.sector": "1", "visit.act": "consultation", "visit.optam": False}
+
+
+def with_fields(data: dict[str, Any], fields: dict[str, object]) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    for dotted, value in fields.items():
+        *parents, last = dotted.split(".")
+        target = out
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return out
+
+
+def test_optional_fields_given_as_their_defaults_decide_as_when_absent(
+        france: types.ModuleType, episode: Make) -> None:
+    absent = without(episode(), "visit.sector")
+    given = with_fields(absent, OPTIONAL)
+    assert france.decide(given).values == france.decide(absent).values
+
+
+@pytest.mark.parametrize("given", [{}, OPTIONAL, {"visit.optam": True, "patient.id": None}])
+@pytest.mark.parametrize("owner", ["", "patient.", "visit."])
+def test_an_unknown_field_is_refused_whichever_optional_fields_are_there(
+        france: types.ModuleType, episode: Make, given: dict[str, object], owner: str) -> None:
+    """Each part of the episode counts its keys: the required ones, and one for each
+    optional field found; an unknown key makes the count differ however many are there."""
+    data = with_fields(without(episode(), "visit.sector"), given)
+    data = with_fields(data, {owner + "extra": 1})
+    error = rejected(france, data)
+    assert error.field == owner + "extra"
+    assert "unknown field" in error.message
 
 
 @pytest.mark.parametrize("fee", ["-1.00", Decimal("-0.01"), -5])

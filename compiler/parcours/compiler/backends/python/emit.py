@@ -45,7 +45,7 @@ from parcours.runtime import (ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_
 from ... import ir
 from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
-from . import forms
+from . import forms, known, memo
 from ...meta import VERSION
 from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, py_literal, py_type,
                        source_file, type_name, where)
@@ -154,6 +154,7 @@ class _Emitter:
         self.temps = 0  # names for temporaries in expressions
         self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
         self.helpers: set[str] = set()  # "divide", "years", "timedelta": emitted when used
+        self.memos = memo.Memos(program)  # rounded products of few values, remembered
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -229,7 +230,9 @@ class _Emitter:
                 mode = ROUNDING[e.mode]  # decimal's constants are named by their values
                 self.rounding_modes.add(mode)
                 quantum = self.const(e.quantum, "QUANTUM", e.quantum)
-                return f"{self.expr(e.operand)}.quantize({quantum}, {mode})"
+                rounding = f".quantize({quantum}, {mode})"
+                return self.memos.product(e.operand, rounding, self.expr, self.names.fresh) \
+                    or f"{self.expr(e.operand)}{rounding}"
             case ir.MinMax():
                 return self.min_max(e)
             case ir.Case() | ir.DateAdd() | ir.DateDiff():
@@ -278,8 +281,6 @@ class _Emitter:
                              annotation=episode_type(t, kind))
             if isinstance(t, ir.IntT):
                 view.low, view.high = t.low, t.high
-                if inp.default is not None:  # a constant of its own: absent, it is that object
-                    view.default = self.const(inp.default.value, "DEFAULT", *parts)
             if isinstance(t, ir.EnumT):
                 view.enum = self.enum_consts[t.name]
             if kind == "money" and inp.default is not None:
@@ -385,8 +386,9 @@ class _Emitter:
                 for i, b in enumerate(out.branches):
                     self.context = (out.name, "BRANCH", i)
                     branches.append(BranchView(
-                        self.expr(b.condition) if b.condition is not None else None,
-                        self.expr(b.value), where(b.span, f"{out.name} branch {i}")))
+                        None if b.condition is None else self.expr(b.condition),
+                        self.expr(known.branch_value(out, i)),
+                        where(b.span, f"{out.name} branch {i}")))
                 views.append(StepView("output", var=ident("o", entry.name), name=entry.name,
                                       branches=branches,
                                       has_else=out.branches[-1].condition is None,
@@ -524,6 +526,7 @@ def render_module(program: ir.Program) -> str:
         "pathways": [r.pathway for r in program.rules],
         "rounding_modes": sorted(emitter.rounding_modes),
         "helpers": sorted(emitter.helpers),
+        "memos": emitter.memos.views,
         "has_tables": bool(program.tables),
         "has_money_input": any(f.kind == "money" for f in top + [f for s in sections
                                                                   for f in s.fields]),

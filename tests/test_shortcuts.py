@@ -1,0 +1,110 @@
+"""The generated module's shortcuts, each deciding as the policy is written.
+
+- A rounded product of operands that take few values (a tariff times a rate) is looked up
+  by its operands and computed on a miss; zeros are never remembered (-0 == 0, but the
+  sign of a zero product follows its operands').
+- A branch's value drops, or takes, the arms of its cases whose conditions the branches
+  before it, or its own condition, already answered.
+
+`tests/test_differential.py` checks every shipped policy's module against the reference
+interpreter, which evaluates each value as written.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from parcours.compiler import ir
+from parcours.compiler.backends.python import known
+from parcours.compiler.diagnostics import Span
+from parcours.compiler.pipeline import compile_policy, load_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+FRANCE = ROOT / "policies" / "france.parcours"
+CENT = Decimal("0.01")
+
+
+def test_a_rounded_product_is_remembered_by_its_operands(episode: Any) -> None:
+    module = load_policy(FRANCE)
+    tables = {name: getattr(module, name) for name in dir(module)
+              if re.fullmatch(r"_ROUNDED_\d+", name)}
+    assert len(tables) == 2  # reimbursed: the capped penalty's branch and the plain one
+    for specialty in ("general_practice", "cardiology", "psychiatry"):
+        for declared in (True, False):
+            module.decide(episode(patient={"declared_doctor": declared},
+                                  visit={"specialty": specialty, "with_declared_doctor": declared}))
+    kept = [(key, value) for table in tables.values() for key, value in table.items()]
+    assert kept
+    for (base, rate), value in kept:
+        assert str(value) == str((base * rate).quantize(CENT, ROUND_HALF_UP))
+
+
+def test_zeros_are_computed_each_time_with_their_sign() -> None:
+    module = load_policy(FRANCE)
+    table, compute = module._ROUNDED_1, module._ROUND_1
+    for base, rate, text in ((Decimal("-0.00"), Decimal("0.70"), "-0.00"),
+                             (Decimal("0.00"), Decimal("0.70"), "0.00"),
+                             (Decimal("30.00"), Decimal("0.00"), "0.00")):
+        assert str(compute((base, rate))) == text
+        assert (base, rate) not in table
+    assert str(compute((Decimal("30.00"), Decimal("0.70")))) == "21.00"
+    assert table[(Decimal("30.00"), Decimal("0.70"))] == Decimal("21.00")
+
+
+def test_an_amount_from_the_episode_is_multiplied_as_written(tmp_path: Path) -> None:
+    text = FRANCE.read_text(encoding="utf-8")
+    old = "round_half_up(base * rate, 0.01) - flat_fee)"
+    assert text.count(old) == 1
+    (tmp_path / "episode.parcours").write_bytes((FRANCE.parent / "episode.parcours").read_bytes())
+    policy = tmp_path / "france.parcours"
+    policy.write_text(text.replace(old, "round_half_up(visit.fee * rate, 0.01) - flat_fee)"),
+                      encoding="utf-8")
+    _, module = compile_policy(policy, verify=False)
+    assert "_ROUNDED_1" not in module and "_ROUNDED_0" in module
+    assert "(i14_visit_fee * o_rate).quantize(" in module
+
+
+def test_the_flat_fee_does_not_ask_again_whether_the_cap_is_reached() -> None:
+    _, module = compile_policy(FRANCE, verify=False)
+    values = [line for line in module.splitlines()
+              if "o_flat_fee = " in line and "participation_forfaitaire" in line]
+    assert len(values) == 2  # in decide, and in explain
+    for value in values:  # min(the fee, what is left of the cap), the cap not compared again
+        assert ">=" not in value and "participation_annual_cap" in value
+
+
+def _money(name: str) -> ir.Expr:
+    return ir.ParamRef(name, ir.MoneyT("EUR"))
+
+
+def _flag(path: str) -> ir.Expr:
+    return ir.Input(path, ir.BoolT())
+
+
+def test_known_conditions_drop_or_take_a_case_arm() -> None:
+    a, b = _flag("visit.a"), _flag("visit.b")
+    case = ir.Case(((a, _money("x")), (b, _money("y"))), _money("z"), ir.MoneyT("EUR"))
+    assert known.simplify(case, set(), set()) == case
+    assert known.simplify(case, {a}, set()) == \
+        ir.Case(((b, _money("y")),), _money("z"), ir.MoneyT("EUR"))
+    assert known.simplify(case, {a, b}, set()) == _money("z")
+    assert known.simplify(case, {a}, {b}) == _money("y")
+    inside = ir.MinMax(ir.MinMaxFn.MIN, (_money("w"), case), ir.MoneyT("EUR"))
+    assert known.simplify(inside, {a}, {b}) == \
+        ir.MinMax(ir.MinMaxFn.MIN, (_money("w"), _money("y")), ir.MoneyT("EUR"))
+
+
+def test_a_branch_knows_the_conditions_before_it_false_and_its_own_true() -> None:
+    a, b = _flag("visit.a"), _flag("visit.b")
+    value = ir.Case(((a, _money("x")), (b, _money("y"))), _money("z"), ir.MoneyT("EUR"))
+    either = ir.BoolOp(ir.BoolOpKind.OR, (a, _flag("visit.c")))
+    span = Span("p.parcours", 1, 1, 1, 1)
+    both = ir.BoolOp(ir.BoolOpKind.AND, (b, _flag("visit.d")))
+    output = ir.Output("o", ir.MoneyT("EUR"), (
+        ir.Branch(either, _money("v"), ir.Notes(), span, ""),
+        ir.Branch(both, value, ir.Notes(), span, ""),
+    ), ir.Notes(), span)
+    assert known.branch_value(output, 1) == _money("y")  # a is false (a or c is), b true
