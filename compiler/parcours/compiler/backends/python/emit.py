@@ -261,11 +261,14 @@ class _Emitter:
         if len(e.operands) == 2 and not nested:
             # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
             # around another min/max: mypy's time doubles with each such level.
-            a, b = f"_m{self.temps}a", f"_m{self.temps}b"
+            # A constant operand is named as it is, without a temporary.
+            a, b = (self.expr(o) if isinstance(o, ir.Const) else f"_m{self.temps}{side}"
+                    for o, side in zip(e.operands, "ab"))
             self.temps += 1
+            first, second = (name if isinstance(o, ir.Const) else f"({name} := {self.expr(o)})"
+                             for o, name in zip(e.operands, (a, b)))
             op = ">=" if e.function == ir.MinMaxFn.MAX else "<="
-            return (f"({a} if ({a} := {self.expr(e.operands[0])}) {op} "
-                    f"({b} := {self.expr(e.operands[1])}) else {b})")
+            return f"({a} if {first} {op} {second} else {b})"
         return f"{e.function.value}(" + ", ".join(self.expr(o) for o in e.operands) + ")"
 
     # ---- inputs --------------------------------------------------------------
@@ -482,14 +485,9 @@ def generate(program: ir.Program) -> str:
 
 
 def render_module(program: ir.Program) -> str:
-    """The module text, unchecked (see `generate`).
-
-    Validation is rendered twice, inline in `decide` and in `explain` (the template's
-    `validate()` macro: one source, two copies), not as one shared `_validate` function:
-    calling one and unpacking the tuple of every input it returns made `decide` about 7%
-    slower per call on the France sample episodes (median of six interleaved runs, 0-11%;
-    docs/backends.md), above the 3% that sharing it is worth.
-    """
+    """The module text, unchecked (see `generate`).  Validation is rendered twice, inline
+    in `decide` and in `explain`: a shared `_validate` made `decide` about 7% slower per
+    call (docs/backends.md)."""
     emitter = _Emitter(program)
     top, sections = emitter.sections()
     params = emitter.params()
