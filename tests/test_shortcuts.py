@@ -5,6 +5,8 @@
   sign of a zero product follows its operands').
 - A branch's value drops, or takes, the arms of its cases whose conditions the branches
   before it, or its own condition, already answered.
+- Consecutive branches that begin with the same conditions test them once, when the last
+  of them is exactly those conditions (so that none falls through).
 
 `tests/test_differential.py` checks every shipped policy's module against the reference
 interpreter, which evaluates each value as written.
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from parcours.compiler import ir
-from parcours.compiler.backends.python import known
+from parcours.compiler.backends.python import chains, known
 from parcours.compiler.diagnostics import Span
 from parcours.compiler.pipeline import compile_policy, load_policy
 
@@ -108,3 +110,40 @@ def test_a_branch_knows_the_conditions_before_it_false_and_its_own_true() -> Non
         ir.Branch(both, value, ir.Notes(), span, ""),
     ), ir.Notes(), span)
     assert known.branch_value(output, 1) == _money("y")  # a is false (a or c is), b true
+
+
+def _nested(conditions: list[ir.Expr | None]) -> list[tuple[int, list[int]]]:
+    """Each link of the chain `decide` tests: its first branch and its group's branches."""
+    span = Span("p.parcours", 1, 1, 1, 1)
+    output = ir.Output("o", ir.MoneyT("EUR"), tuple(
+        ir.Branch(c, _money("v"), ir.Notes(), span, "") for c in conditions), ir.Notes(), span)
+    flat = [chains.BranchView(None if c is None else repr(c), "v", "", i)
+            for i, c in enumerate(conditions)]
+    return [(link.index, [inner.index for inner in link.inner])
+            for link in chains.nest(output, flat, repr)]
+
+
+def _and(*parts: ir.Expr) -> ir.Expr:
+    return ir.BoolOp(ir.BoolOpKind.AND, parts)
+
+
+def test_branches_beginning_alike_are_nested_when_the_last_is_the_shared_part() -> None:
+    a, b, c, d = (_flag(f"visit.{x}") for x in "abcd")
+    # France's base: (a and b), a, (c and d and b), (c and d), then others
+    assert _nested([_and(a, b), a, _and(c, d, b), _and(c, d), b, None]) == \
+        [(0, [0, 1]), (2, [2, 3]), (4, []), (5, [])]
+    assert _nested([_and(a, b), _and(a, c), a]) == [(0, [0, 1, 2])]
+
+
+def test_branches_that_would_fall_through_are_left_flat() -> None:
+    a, b, c = (_flag(f"visit.{x}") for x in "abc")
+    assert _nested([_and(a, b), _and(a, c), None]) == [(0, []), (1, []), (2, [])]
+    assert _nested([a, _and(a, b)]) == [(0, []), (1, [])]  # the shared part first: as written
+    assert _nested([_and(a, b), b, a]) == [(0, []), (1, []), (2, [])]
+
+
+def test_france_base_tests_each_sector_once() -> None:
+    _, module = compile_policy(FRANCE, verify=False)
+    decide = module[module.index("def decide("):module.index("def explain(")]
+    assert decide.count("(i13_visit_sector == '3')") == 1
+    assert decide.count("(i13_visit_sector == '2')") == 1

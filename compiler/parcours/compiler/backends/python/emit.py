@@ -45,7 +45,8 @@ from parcours.runtime import (ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_
 from ... import ir
 from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
-from . import forms, known, memo
+from . import chains, forms, known, memo
+from .chains import BranchView
 from ...meta import VERSION
 from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, py_literal, py_type,
                        source_file, type_name, where)
@@ -118,19 +119,13 @@ class ParamView:
 
 
 @dataclass(slots=True)
-class BranchView:
-    condition: str | None
-    value: str
-    where: str = ""
-
-
-@dataclass(slots=True)
 class StepView:
     kind: str  # "let" | "pathway" | "output"
     var: str = ""
     expr: str = ""
     name: str = ""
     branches: list[BranchView] = field(default_factory=list)
+    chain: list[BranchView] = field(default_factory=list)  # the branches as `decide` nests them
     has_else: bool = True
     rules: list[tuple[str, int, str]] = field(default_factory=list)  # (condition, index, where)
     default: int | None = None
@@ -391,9 +386,10 @@ class _Emitter:
                     branches.append(BranchView(
                         None if b.condition is None else self.expr(b.condition),
                         self.expr(known.branch_value(out, i)),
-                        where(b.span, f"{out.name} branch {i}")))
+                        where(b.span, f"{out.name} branch {i}"), i))
                 views.append(StepView("output", var=ident("o", entry.name), name=entry.name,
                                       branches=branches,
+                                      chain=chains.nest(out, branches, self.expr),
                                       has_else=out.branches[-1].condition is None,
                                       money=isinstance(out.type, ir.MoneyT)))
         return views
