@@ -7,6 +7,7 @@
   before it, or its own condition, already answered.
 - Consecutive branches that begin with the same conditions test them once, when the last
   of them is exactly those conditions (so that none falls through).
+- A let read once, and that cannot fail, is evaluated where it is read.
 
 `tests/test_differential.py` checks every shipped policy's module against the reference
 interpreter, which evaluates each value as written.
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from parcours.compiler import ir
-from parcours.compiler.backends.python import chains, known
+from parcours.compiler.backends.python import chains, known, lets
 from parcours.compiler.diagnostics import Span
-from parcours.compiler.pipeline import compile_policy, load_policy
+from parcours.compiler.pipeline import analyse, compile_policy, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 FRANCE = ROOT / "policies" / "france.parcours"
@@ -147,3 +148,25 @@ def test_france_base_tests_each_sector_once() -> None:
     decide = module[module.index("def decide("):module.index("def explain(")]
     assert decide.count("(i13_visit_sector == '3')") == 1
     assert decide.count("(i13_visit_sector == '2')") == 1
+
+
+def test_a_let_read_once_is_evaluated_where_it_is_read() -> None:
+    program = analyse(FRANCE, verify=False).program
+    assert program is not None
+    assert sorted(lets.used_once(program)) == ["penalised", "penalty_capped"]
+    _, module = compile_policy(FRANCE, verify=False)
+    assert "l_penalised =" not in module and "l_penalty_capped =" not in module
+    assert "l_ald_care =" in module  # read by a rule and by the rate
+    condition = next(line for line in module.splitlines() if "reimbursed branch 0" in line
+                     and line.lstrip().startswith("if "))
+    assert "(pathway == 'out_of_pathway') and (not i5_patient_low_income_cover)" in condition
+
+
+def test_a_let_that_could_fail_stays_where_it_is() -> None:
+    fixture = ROOT / "tests" / "fixtures" / "expressions.parcours"
+    program = analyse(fixture, verify=False).program
+    assert program is not None
+    text = fixture.read_text(encoding="utf-8")
+    assert text.count("per_session") == 2  # defined, then read once: but it divides
+    assert "per_session" not in lets.used_once(program)
+    assert "in_follow_up" in lets.used_once(program)  # a comparison of dates, read once

@@ -45,7 +45,7 @@ from parcours.runtime import (ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_
 from ... import ir
 from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
-from . import chains, forms, known, memo
+from . import chains, forms, known, lets, memo
 from .chains import BranchView
 from ...meta import VERSION
 from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, py_literal, py_type,
@@ -150,6 +150,7 @@ class _Emitter:
         self.rounding_modes: set[str] = set()  # the decimal rounding constants the module uses
         self.helpers: set[str] = set()  # "divide", "years", "timedelta": emitted when used
         self.memos = memo.Memos(program)  # rounded products of few values, remembered
+        self.moved = lets.used_once(program)  # lets written where they are read
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -199,8 +200,9 @@ class _Emitter:
                 return f"{access}[period]" if self.p.param(e.name).dated else access
             case ir.TableRef():
                 return f"params.{ident('t', e.table)}[{self.expr(e.key)}][period]"
-            case ir.LetRef():
-                return ident("l", e.name)
+            case ir.LetRef():  # a let read once is evaluated where it is read
+                moved = self.moved.get(e.name)
+                return ident("l", e.name) if moved is None else self.expr(moved)
             case ir.OutputRef():
                 return ident("o", e.name)
             case ir.PathwayRef():
@@ -373,8 +375,8 @@ class _Emitter:
             if isinstance(entry, ir.LetStep):
                 name = entry.name
                 let = self.p.let(name)
-                if isinstance(let.expr.type, ir.SetT):
-                    continue  # sets are inlined where they are tested
+                if isinstance(let.expr.type, ir.SetT) or name in self.moved:
+                    continue  # sets are inlined where they are tested, lets read once too
                 self.context = (name,)
                 views.append(StepView("let", var=ident("l", name), expr=self.expr(let.expr),
                                       name=name, where=where(let.span, f"let {name}")))
