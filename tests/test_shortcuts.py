@@ -8,6 +8,8 @@
 - Consecutive branches that begin with the same conditions test them once, when the last
   of them is exactly those conditions (so that none falls through).
 - A let read once, and that cannot fail, is evaluated where it is read.
+- A plain test of a field that one step asks of every episode, and another step asks too,
+  is made once, before the rules.
 
 `tests/test_differential.py` checks every shipped policy's module against the reference
 interpreter, which evaluates each value as written.
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from parcours.compiler import ir
-from parcours.compiler.backends.python import chains, known, lets
+from parcours.compiler.backends.python import chains, known, lets, shared
 from parcours.compiler.diagnostics import Span
 from parcours.compiler.pipeline import analyse, compile_policy, load_policy
 
@@ -170,3 +172,27 @@ def test_a_let_that_could_fail_stays_where_it_is() -> None:
     assert text.count("per_session") == 2  # defined, then read once: but it divides
     assert "per_session" not in lets.used_once(program)
     assert "in_follow_up" in lets.used_once(program)  # a comparison of dates, read once
+
+
+def test_a_test_every_episode_meets_and_several_steps_ask_is_made_once() -> None:
+    program = analyse(FRANCE, verify=False).program
+    assert program is not None
+    found = shared.shared_tests(program, lets.used_once(program))
+    assert [(ir.format_expr(test), hint) for test, hint in found] == \
+        [("visit.specialty in {dentistry, midwifery}", ("not_a_physician",))]
+    _, module = compile_policy(FRANCE, verify=False)
+    decide = module[module.index("def decide("):module.index("def explain(")]
+    assert decide.count("(i6_visit_specialty in _NOT_A_PHYSICIAN)") == 1  # named after the rule
+    assert "elif c0:  # france.parcours:75 not_a_physician" in decide
+    # the pathway is no field, and sector 3 is asked by the base alone: each asked as written
+    assert "(pathway == 'out_of_pathway')" in decide and "(i13_visit_sector == '3')" in decide
+
+
+def test_what_is_evaluated_with_a_condition() -> None:
+    a, b, c = (_flag(f"visit.{x}") for x in "abc")
+    either = ir.BoolOp(ir.BoolOpKind.OR, (ir.Not(a), b))
+    condition = ir.BoolOp(ir.BoolOpKind.AND, (either, c))
+    assert shared._leading(condition) == [condition, either, ir.Not(a), a]
+    assert shared.plain_test(ir.InSet(ir.Input("visit.s", ir.BoolT()), frozenset({"x"}), False))
+    assert not shared.plain_test(ir.Compare(ir.CompareOp.EQ, ir.PathwayRef(ir.BoolT()),
+                                            ir.Const("x", ir.BoolT())))

@@ -45,8 +45,7 @@ from parcours.runtime import (ABI_VERSION, GENERATED_IMPORTS, MAX_AMOUNT, MINOR_
 from ... import ir
 from ...ir import ops
 from ...ir.citations import Citations, branch_text, location
-from . import chains, forms, known, lets, memo
-from .chains import BranchView
+from . import chains, forms, known, lets, memo, shared
 from ...meta import VERSION
 from .spelling import (IDENT, CodegenError, _Names, episode_type, ident, py_literal, py_type,
                        source_file, type_name, where)
@@ -64,10 +63,8 @@ def _python_arith(op: ir.ArithOp) -> tuple[str, int]:
     level chain flat).  Exhaustive: a new operator is a mypy error here until it has a
     Python spelling with the language's exact semantics (`/` on two ints would be a float)."""
     match op:
-        case ir.ArithOp.ADD:
-            return "+", 1
-        case ir.ArithOp.SUB:
-            return "-", 1
+        case ir.ArithOp.ADD | ir.ArithOp.SUB:
+            return ("+" if op is ir.ArithOp.ADD else "-"), 1
         case ir.ArithOp.MUL:
             return "*", 2
         case ir.ArithOp.DIV:  # only under a Round, which emits it (`_Emitter.divide`)
@@ -124,8 +121,8 @@ class StepView:
     var: str = ""
     expr: str = ""
     name: str = ""
-    branches: list[BranchView] = field(default_factory=list)
-    chain: list[BranchView] = field(default_factory=list)  # the branches as `decide` nests them
+    branches: list[chains.BranchView] = field(default_factory=list)
+    chain: list[chains.BranchView] = field(default_factory=list)  # as `decide` nests them
     has_else: bool = True
     rules: list[tuple[str, int, str]] = field(default_factory=list)  # (condition, index, where)
     default: int | None = None
@@ -151,6 +148,7 @@ class _Emitter:
         self.helpers: set[str] = set()  # "divide", "years", "timedelta": emitted when used
         self.memos = memo.Memos(program)  # rounded products of few values, remembered
         self.moved = lets.used_once(program)  # lets written where they are read
+        self.shared: dict[ir.Expr, str] = {}  # tests several steps make, made once first
         self.periods = (program.policy.valid_from,) + program.change_dates()
         self.inputs = {i.path: f"i{n}_{i.path.replace('.', '_')}" for n, i in
                        enumerate(program.inputs)}
@@ -186,6 +184,8 @@ class _Emitter:
     def expr(self, e: ir.Expr) -> str:
         """The Python text of an expression: a `match` over every IR node kind, so that mypy
         names this method when a node is added to `ir.Expr`."""
+        if self.shared and shared.plain_test(e) and e in self.shared:
+            return self.shared[e]
         match e:
             case ir.Const():
                 if isinstance(e.value, (bool, int)):
@@ -256,9 +256,8 @@ class _Emitter:
     def min_max(self, e: ir.MinMax) -> str:
         nested = any(isinstance(node, ir.MinMax) for o in e.operands for node in ir.walk(o))
         if len(e.operands) == 2 and not nested:
-            # Cheaper than the builtin; keeps its tie rule (the first operand wins).  Not
-            # around another min/max: mypy's time doubles with each such level.
-            # A constant operand is named as it is, without a temporary.
+            # Cheaper than the builtin; keeps its tie rule (the first operand wins); a constant
+            # named as it is.  Not around another min/max: mypy's time doubles with each level.
             a, b = (self.expr(o) if isinstance(o, ir.Const) else f"_m{self.temps}{side}"
                     for o, side in zip(e.operands, "ab"))
             self.temps += 1
@@ -360,6 +359,10 @@ class _Emitter:
     # ---- evaluation steps ------------------------------------------------------
     def steps(self) -> list[StepView]:
         views = []
+        for n, (test, hint) in enumerate(shared.shared_tests(self.p, self.moved)):
+            self.context = hint
+            views.append(StepView("let", var=f"c{n}", expr=self.expr(test), where="shared test"))
+            self.shared[test] = f"c{n}"
         for entry in self.p.schedule:
             if isinstance(entry, ir.PathwayStep):
                 rules = []
@@ -385,7 +388,7 @@ class _Emitter:
                 branches = []
                 for i, b in enumerate(out.branches):
                     self.context = (out.name, "BRANCH", i)
-                    branches.append(BranchView(
+                    branches.append(chains.BranchView(
                         None if b.condition is None else self.expr(b.condition),
                         self.expr(known.branch_value(out, i)),
                         where(b.span, f"{out.name} branch {i}"), i))
