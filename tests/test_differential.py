@@ -45,7 +45,7 @@ from parcours.runtime import (Decision, EpisodeError, Ledger, OverrideError, Pol
                               decision_json, key_text, specs_of)
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "expressions", "keys")
+POLICIES = ("france", "morocco", "morocco_proposal", "nhs", "tunisia", "expressions", "keys")
 # Test policies, by name: `expressions` uses every expression form (tests/test_expressions.py);
 # `keys`, tables keyed by several values and by a bool, sets of values, decimal outputs.
 FIXTURES = {"expressions": ROOT / "tests" / "fixtures" / "expressions.parcours",
@@ -304,8 +304,7 @@ def cases(program: ir.Program, what_if: dict[str, str] | None = None) -> st.Sear
 def _decision(d: Decision) -> tuple[object, ...]:
     p = d.policy
     return (d.id, (p.id, p.title, p.version, p.currency, p.status, p.source_documents),
-            d.pathway, d.rule, *(str(v) for v in (d.number("base"), d.number("rate"), d.number("reimbursed"), d.number("flat_fee"),
-                                                   d.number("patient_pays"))),
+            d.pathway, d.rule, *(str(v) for v in d.values),  # each policy's own outputs
             d._path, d.overrides, d.trace, d.sources, decision_json(d))
 
 
