@@ -140,6 +140,17 @@ ALLOWED = {
     "lets_3000_in_rule": ("\n".join(f"let v{i} = v{i - 1} + 1" for i in range(2999, 0, -1))
                           + "\nlet v0 = patient.age", "v2999 > 3040"),
     "plus_1000_in_rule": (None, " + ".join(["patient.age"] * MAX_OPERANDS) + " > 3100"),
+    # each let read once, by the next: the Python backend writes such a let where it is
+    # read, but not without end (`lets.MAX_MOVED_DEPTH`)
+    "flags_3000_in_rule": ("\n".join(f"let b{i} = b{i - 1} and patient.age > {i % 90}"
+                                      for i in range(2999, 0, -1))
+                           + "\nlet b0 = patient.chronic_condition", "b2999"),
+    # a rounded product of a let at the end of a chain: whether it takes few values is
+    # worked out let after let, not by a recursion 3000 deep
+    "rounded_after_3000_lets": ("\n".join(f"let m{i} = m{i - 1} + 1.00 GBP"
+                                           for i in range(2999, 0, -1))
+                                + "\nlet m0 = 1.00 GBP",
+                                "round_half_up(m2999 * 0.5, 0.01) > 3.00 GBP"),
 }
 
 
@@ -161,7 +172,8 @@ def test_deep_but_allowed_checks_compiles_and_imports(name: str,
     assert checked.exit_code == 0
 
 
-@pytest.mark.parametrize("name", ["lets_3000_in_rule", "plus_1000_in_rule"])
+@pytest.mark.parametrize("name", ["lets_3000_in_rule", "plus_1000_in_rule",
+                                  "flags_3000_in_rule", "rounded_after_3000_lets"])
 def test_deep_rules_decide_alike_in_both_engines(name: str, write: Callable[..., Path],
                                                  tmp_path: Path) -> None:
     path = write(_allowed_text(name))

@@ -30,9 +30,18 @@ class Memos:
     """The remembered products of one program, as the emitter meets them."""
 
     def __init__(self, program: ir.Program) -> None:
-        self.p = program
         self.views: list[MemoView] = []
-        self.few: dict[str, bool] = {}  # by let or output name: whether it takes few values
+        # Whether each let and output takes few values, worked out once in evaluation order
+        # (each after what it reads): a chain of thousands of lets is a loop, not a recursion.
+        self.few: dict[tuple[str, str], bool] = {}
+        lets = {let.name: let.expr for let in program.lets}
+        outputs = {o.name: o.branches for o in program.outputs}
+        for step in program.schedule:
+            if isinstance(step, ir.LetStep):
+                self.few["let", step.name] = self.takes_few_values(lets[step.name])
+            elif isinstance(step, ir.OutputStep):
+                self.few["output", step.name] = all(
+                    self.takes_few_values(b.value) for b in outputs[step.name])
 
     def product(self, operand: ir.Expr, rounding: str, expr: Callable[[ir.Expr], str],
                 fresh: Callable[..., str]) -> str | None:
@@ -58,15 +67,10 @@ class Memos:
                 return isinstance(e.type, (ir.BoolT, ir.EnumT))
             case ir.DateAdd() | ir.DateDiff():
                 return False
-            case ir.LetRef() | ir.OutputRef():
-                found = self.few.get(e.name)
-                if found is None:
-                    self.few[e.name] = False  # while it is looked at (steps form no cycle)
-                    found = self.few[e.name] = (
-                        self.takes_few_values(self.p.let(e.name).expr)
-                        if isinstance(e, ir.LetRef) else
-                        all(self.takes_few_values(b.value) for b in self.p.output(e.name).branches))
-                return found
+            case ir.LetRef():
+                return self.few.get(("let", e.name), False)
+            case ir.OutputRef():
+                return self.few.get(("output", e.name), False)
             case ir.Case():
                 return all(self.takes_few_values(value) for _, value in e.arms) \
                     and self.takes_few_values(e.default)
