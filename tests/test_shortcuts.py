@@ -112,7 +112,7 @@ def test_a_branch_knows_the_conditions_before_it_false_and_its_own_true() -> Non
         ir.Branch(either, _money("v"), ir.Notes(), span, ""),
         ir.Branch(both, value, ir.Notes(), span, ""),
     ), ir.Notes(), span)
-    assert known.branch_value(output, 1) == _money("y")  # a is false (a or c is), b true
+    assert known.branch_values(output)[1] == _money("y")  # a is false (a or c is), b true
 
 
 def _nested(conditions: list[ir.Expr | None]) -> list[tuple[int, list[int]]]:
@@ -196,3 +196,19 @@ def test_what_is_evaluated_with_a_condition() -> None:
     assert shared.plain_test(ir.InSet(ir.Input("visit.s", ir.BoolT()), frozenset({"x"}), False))
     assert not shared.plain_test(ir.Compare(ir.CompareOp.EQ, ir.PathwayRef(ir.BoolT()),
                                             ir.Const("x", ir.BoolT())))
+
+
+def test_a_constraint_asks_a_shared_test_itself(tmp_path: Path, episode: Any) -> None:
+    """Constraints are checked before the steps, where shared tests are made: a
+    constraint asks its test as written."""
+    text = FRANCE.read_text(encoding="utf-8")
+    anchor = "constraint coordination_needs_declared_doctor:"
+    added = ("constraint physicians_too:\n  visit.specialty in {dentistry, midwifery} requires "
+             "patient.age >= 0\n  cite css_l162_5_3\n\n")
+    (tmp_path / "episode.parcours").write_bytes((FRANCE.parent / "episode.parcours").read_bytes())
+    policy = tmp_path / "france.parcours"
+    policy.write_text(text.replace(anchor, added + anchor, 1), encoding="utf-8")
+    _, module = compile_policy(policy, verify=False)
+    assert "if (i6_visit_specialty in _NOT_A_PHYSICIAN) and not" in module
+    decided = load_policy(policy).decide(episode(visit={"specialty": "dentistry"}))
+    assert decided.rule == "not_a_physician"

@@ -386,17 +386,18 @@ class _Emitter:
             else:
                 out = self.p.output(entry.name)
                 branches = []
-                for i, b in enumerate(out.branches):
+                for i, (b, value) in enumerate(zip(out.branches, known.branch_values(out))):
                     self.context = (out.name, "BRANCH", i)
                     branches.append(chains.BranchView(
                         None if b.condition is None else self.expr(b.condition),
-                        self.expr(known.branch_value(out, i)),
+                        self.expr(value),
                         where(b.span, f"{out.name} branch {i}"), i))
+                chain = chains.nest(out, branches, self.expr)
                 views.append(StepView("output", var=ident("o", entry.name), name=entry.name,
-                                      branches=branches,
-                                      chain=chains.nest(out, branches, self.expr),
+                                      branches=branches, chain=chain,
                                       has_else=out.branches[-1].condition is None,
                                       money=isinstance(out.type, ir.MoneyT)))
+        self.shared = {}  # made as the steps begin: not for the constraints, checked before
         return views
 
     # ---- explanations and sources ------------------------------------------------

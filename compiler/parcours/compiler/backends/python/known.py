@@ -12,17 +12,31 @@ from __future__ import annotations
 from ... import ir
 
 
-def branch_value(output: ir.Output, index: int) -> ir.Expr:
-    """The value of `output`'s branch `index`, simplified by what taking it says."""
-    false: set[ir.Expr] = set()
+def branch_values(output: ir.Output) -> list[ir.Expr]:
+    """The values of `output`'s branches, each simplified by what taking it says.  What
+    the branches before say is gathered once, branch after branch (an output may have
+    thousands); an output without a `case` in its values is left as it is."""
+    values = [b.value for b in output.branches]
+    if not any(isinstance(node, ir.Case) for value in values for node in ir.walk(value)):
+        return values
+    false: set[ir.Expr] = set()  # what the branches before say
     true: set[ir.Expr] = set()
-    for before in output.branches[:index]:
-        if before.condition is not None:
-            _add(before.condition, False, false, true)
-    branch = output.branches[index]
-    if branch.condition is not None:
-        _add(branch.condition, True, false, true)
-    return simplify(branch.value, false, true)
+    simplified = []
+    for branch in output.branches:
+        own_false: set[ir.Expr] = set()  # what the branch's own condition adds, for it alone
+        own_true: set[ir.Expr] = set()
+        if branch.condition is not None:
+            _add(branch.condition, True, own_false, own_true)
+        own_false -= false
+        own_true -= true
+        false |= own_false
+        true |= own_true
+        simplified.append(simplify(branch.value, false, true))
+        false -= own_false
+        true -= own_true
+        if branch.condition is not None:
+            _add(branch.condition, False, false, true)
+    return simplified
 
 
 def _add(condition: ir.Expr, holds: bool, false: set[ir.Expr], true: set[ir.Expr]) -> None:
