@@ -17,13 +17,18 @@ from parcours.runtime import EpisodeError
 Make = Callable[..., dict[str, Any]]
 
 
+def _holder(data: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str]:
+    """The object holding the field `dotted` names, and the field's key in it."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        data = data[part]
+    return data, last
+
+
 def without(data: dict[str, Any], dotted: str) -> dict[str, Any]:
     out = copy.deepcopy(data)
-    *parents, last = dotted.split(".")
-    target = out
-    for part in parents:
-        target = target[part]
-    del target[last]
+    holder, key = _holder(out, dotted)
+    del holder[key]
     return out
 
 
@@ -166,11 +171,8 @@ OPTIONAL = {"participations_used": "0.00", "patient.pregnancy_month": 0, "patien
 def with_fields(data: dict[str, Any], fields: dict[str, object]) -> dict[str, Any]:
     out = copy.deepcopy(data)
     for dotted, value in fields.items():
-        *parents, last = dotted.split(".")
-        target = out
-        for part in parents:
-            target = target[part]
-        target[last] = value
+        holder, key = _holder(out, dotted)
+        holder[key] = value
     return out
 
 
